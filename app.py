@@ -1,0 +1,35 @@
+"""Start pbforms: `python app.py` serves on port 8000; `--demo` fills a demo township first."""
+import argparse
+import os
+
+from pbforms import create_app
+from pbforms.db import db
+
+app = create_app()
+
+
+def main():
+    parser = argparse.ArgumentParser(description="党建述职填报")
+    parser.add_argument("--host", default=os.environ.get("PBFORMS_HOST", "0.0.0.0"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PBFORMS_PORT", "8000")))
+    parser.add_argument("--demo", action="store_true", help="首次运行时填入演示数据（青泥镇及其村）")
+    args = parser.parse_args()
+
+    if args.demo:
+        from pbforms import demo
+
+        with db.connection_context():
+            created = demo.fill_demo()
+        print("演示数据已创建。" if created else "数据库中已有单位，未重复创建演示数据。")
+        print("演示账号（用户名 / 密码）：")
+        for username, password, what in demo.accounts():
+            print(f"  {username:<12} {password:<14} {what}")
+
+    from waitress import serve
+
+    print(f"党建述职填报 已启动：http://{'localhost' if args.host == '0.0.0.0' else args.host}:{args.port}/")
+    serve(app, host=args.host, port=args.port, threads=8)
+
+
+if __name__ == "__main__":
+    main()

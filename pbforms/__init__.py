@@ -1,0 +1,90 @@
+"""pbforms: villages fill in the yearly party-building report; the township
+collects them as official-format Word documents."""
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from . import auth, cli, db as database, fill
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+
+
+def create_app(config=None):
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(
+        DATABASE_URL=os.environ.get("PBFORMS_DATABASE_URL")
+        or f"sqlite:///{Path(app.instance_path) / 'pbforms.sqlite3'}",
+        SECRET_KEY=os.environ.get("PBFORMS_SECRET_KEY"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # A village clerk may keep the form open all day: the token lives as
+        # long as the session, not for the default hour.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.config.update(config or {})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _stored_secret_key(Path(app.instance_path) / "secret_key")
+
+    database.open_database(app.config["DATABASE_URL"])
+    if not app.config.get("SKIP_MIGRATIONS"):
+        database.migrate()
+
+    @app.before_request
+    def connect_db():
+        database.db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def close_db(exc):
+        if not database.db.is_closed():
+            database.db.close()
+
+    csrf.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(fill.bp)
+    cli.init_app(app)
+    _register_error_pages(app)
+    return app
+
+
+def _stored_secret_key(path):
+    """Generated on first start and kept, so sessions survive a restart."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _register_error_pages(app):
+    """Chinese error pages; htmx requests get just the message, for the status line."""
+
+    def page(status, title, message):
+        template = "errors/_message.html" if request.headers.get("HX-Request") else "errors/page.html"
+        return render_template(template, title=title, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return page(400, "请求已失效", "页面已过期或来源不明，请刷新页面后重试。已填写的内容请先复制保存。")
+
+    @app.errorhandler(404)
+    def not_found(e):
+        return page(404, "找不到页面", "您要找的页面不存在，或您没有查看它的权限。")
+
+    @app.errorhandler(413)
+    def too_large(e):
+        return page(413, "内容过大", "提交的内容超过 2 MB，请删减后重试。")
+
+    @app.errorhandler(500)
+    def server_error(e):
+        return page(500, "系统出错", "系统暂时出错，请稍后重试。已填写的内容仍在页面上，请勿关闭页面。")

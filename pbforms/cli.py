@@ -1,0 +1,109 @@
+"""`flask --app app …` commands for the configured database."""
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from .db import migrate, writing
+from .docx import report_docx
+from .forms import get_report_type
+from .models import Conflict, Report, Unit, User
+
+
+def init_app(app):
+    app.cli.add_command(init_db)
+    app.cli.add_command(create_user)
+    app.cli.add_command(report_group)
+
+
+@click.command("init-db")
+def init_db():
+    """Create or upgrade the database schema."""
+    applied = migrate()
+    click.echo(f"数据库已就绪：{current_app.config['DATABASE_URL']}（新应用迁移 {len(applied)} 个）")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "filler"]), default="filler", show_default=True)
+@click.option("--unit", "unit_name", help="填报员所属单位的名称，如 青泥村")
+@click.option("--name", "display_name", default="", help="显示的姓名")
+@click.password_option(help="密码（不给出时交互输入）")
+def create_user(username, role, unit_name, display_name, password):
+    """Create an account."""
+    unit = None
+    if role == "filler":
+        unit = Unit.get_or_none(Unit.name == (unit_name or ""))
+        if unit is None:
+            raise click.ClickException(f"找不到单位「{unit_name or ''}」，请用 --unit 给出已有单位的名称")
+    if User.by_username(username):
+        raise click.ClickException(f"用户名「{username}」已存在")
+    if len(password) < 8:
+        raise click.ClickException("密码至少 8 位")
+    with writing():
+        user = User(username=username, role=role, unit=unit, display_name=display_name)
+        user.set_password(password)
+        user.save()
+    click.echo(f"已创建{User.ROLES[role]}：{username}")
+
+
+@click.group("report")
+def report_group():
+    """List, export, import and render reports."""
+
+
+def get_report(report_id):
+    report = Report.with_round_and_unit().where(Report.id == report_id).first()
+    if report is None:
+        raise click.ClickException(f"找不到编号为 {report_id} 的报告")
+    return report
+
+
+@report_group.command("list")
+def report_list():
+    """One line per report: id, round, unit, status."""
+    for r in Report.with_round_and_unit().order_by(Report.id):
+        click.echo(f"{r.id}\t{r.round.title}\t{r.unit.name}\t{r.status_label}")
+
+
+@report_group.command("export")
+@click.option("--report", "report_id", type=int, required=True)
+def report_export(report_id):
+    """The report's data as JSON on stdout."""
+    click.echo(json.dumps(get_report(report_id).data, ensure_ascii=False, indent=2))
+
+
+@report_group.command("import")
+@click.option("--report", "report_id", type=int, required=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def report_import(report_id, file):
+    """Replace fields of a report from a JSON file, checked like the form."""
+    report = get_report(report_id)
+    report_type = get_report_type(report.round.report_type)
+    try:
+        obj = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise click.ClickException(f"文件不是有效的 JSON：{e}") from None
+    data, errors = report_type.parse_json(obj, report.data)
+    if errors:
+        for key, message in errors.items():
+            label = report_type.by_key[key].label if key in report_type.by_key else key
+            click.echo(f"{label}：{message}" if label else message, err=True)
+        raise click.ClickException("有错误，未保存任何内容")
+    try:
+        report.save_data(data, None, report.version)
+    except Conflict:
+        raise click.ClickException("报告在导入时被修改，未保存，请重试") from None
+    click.echo(f"已导入，报告 {report.id} 现为第 {report.version} 版")
+
+
+@report_group.command("docx")
+@click.option("--report", "report_id", type=int, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_docx_command(report_id, output):
+    """Write the report's official Word document."""
+    output.write_bytes(report_docx(get_report(report_id)))
+    click.echo(f"已写入 {output}")
+
+

@@ -1,0 +1,46 @@
+"""The demo township: 青泥镇 and its villages, their accounts, and an open
+2022 round whose township report holds the seed report's full content."""
+from .db import writing
+from .forms import get_report_type
+from .models import Report, Round, Unit, User
+
+ADMIN = ("admin", "admin2022demo")
+FILLER_PASSWORD = "demo2022"
+UNITS = [
+    ("青泥镇", "township", "qingnizhen"),
+    ("青泥村", "village", "qingnicun"),
+    ("柳湾村", "village", "liuwancun"),
+    ("石桥村", "village", "shiqiaocun"),
+    ("东坡村", "village", "dongpocun"),
+    ("河西村", "village", "hexicun"),
+    ("新华社区", "community", "xinhuashequ"),
+]
+ROUND_TITLE = "2022年度抓基层党建工作述职"
+
+
+def accounts():
+    """(username, password, what it is) for every demo account."""
+    rows = [(ADMIN[0], ADMIN[1], "管理员（镇党建办）")]
+    rows += [(login, FILLER_PASSWORD, f"填报员（{name}）") for name, _, login in UNITS]
+    return rows
+
+
+def fill_demo():
+    """Create the demo once; returns False when the database already has units."""
+    if Unit.select().exists():
+        return False
+    report_type = get_report_type("annual_report")
+    with writing():
+        for position, (name, kind, login) in enumerate(UNITS):
+            unit = Unit.create(name=name, kind=kind, secretary_title=Unit.DEFAULT_SECRETARY[kind],
+                               position=position)
+            user = User(username=login, display_name=f"{name}填报员", role="filler", unit=unit)
+            user.set_password(FILLER_PASSWORD)
+            user.save()
+        admin = User(username=ADMIN[0], display_name="镇党建办", role="admin")
+        admin.set_password(ADMIN[1])
+        admin.save()
+        demo_round = Round.start(ROUND_TITLE, 2022, report_type)
+        township = Report.get(Report.round == demo_round, Report.unit == Unit.get(Unit.kind == "township"))
+        township.save_data(report_type.demo_data(township.meta), admin, township.version)
+    return True

@@ -1,0 +1,166 @@
+"""The filler's pages: the report list, the fill page with autosave, submit,
+preview and the Word download.
+
+Views return a whole page, or only a partial when htmx asks (HX-Request);
+such routes send `Vary: HX-Request` so no cache mixes the two.
+"""
+from flask import (Blueprint, Response, flash, g, redirect, render_template, request,
+                   url_for)
+
+from .auth import may_edit, report_or_404, visible_reports
+from .docx import content_disposition, report_docx, report_filename
+from .forms import get_report_type
+from .models import AuditEvent, Conflict, Report, now
+
+bp = Blueprint("fill", __name__)
+
+
+def is_htmx():
+    return request.headers.get("HX-Request") == "true"
+
+
+def partial_response(body, status=200, **headers):
+    response = Response(body, status=status, headers=headers)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.route("/")
+def home():
+    reports = visible_reports(g.user).order_by(Report.round.desc(), Report.unit)
+    return render_template("fill/home.html", reports=reports)
+
+
+def page_context(report, errors=None, typed=None, problems=None, data=None):
+    report_type = get_report_type(report.round.report_type)
+    editable = may_edit(g.user, report)
+    return {
+        "report": report,
+        "report_type": report_type,
+        "data": report.data if data is None else data,
+        "errors": errors or {},
+        "typed": typed or {},
+        "editable": editable,
+        "missing": report_type.missing(report.data),
+        "problems": problems,
+        "preview": None if editable else report_type.docx_context(report.data, report.meta),
+        "filename": report_filename(report),
+    }
+
+
+@bp.get("/reports/<int:report_id>")
+def report_page(report_id):
+    report = report_or_404(report_id)
+    return render_template("fill/report.html", **page_context(report))
+
+
+@bp.get("/reports/<int:report_id>/preview")
+def preview(report_id):
+    report = report_or_404(report_id)
+    report_type = get_report_type(report.round.report_type)
+    return render_template("fill/preview.html", report=report, report_type=report_type, data=report.data,
+                           preview=report_type.docx_context(report.data, report.meta))
+
+
+def refuse_edit(report):
+    message = ("本轮填报已结束，不能再修改。" if not report.round.is_open
+               else f"此报告{report.status_label}，不能再修改。如需修改，请联系镇党建办退回。")
+    if is_htmx():
+        return partial_response(render_template("fill/_save_status.html", state="refused", message=message),
+                                409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
+    flash(message, "error")
+    return redirect(url_for("fill.report_page", report_id=report.id), 303)
+
+
+def save_from_form(report):
+    """Parse the posted form into the report; returns (errors, changed_key).
+
+    Raises Conflict when the page was based on an outdated version. An
+    unchanged form writes nothing, so idle autosaves add no revisions.
+    """
+    report_type = get_report_type(report.round.report_type)
+    data, errors = report_type.parse_form(request.form, report.data)
+    op = request.form.get("op", "")
+    changed_key = report_type.apply_op(data, op) if op else None
+    try:
+        expected = int(request.form.get("version", ""))
+    except ValueError:
+        raise Conflict(report.version) from None
+    if data != report.data or expected != report.version:
+        report.save_data(data, g.user, expected)
+    return errors, changed_key
+
+
+def typed_values(errors):
+    """What the user typed into fields that were refused, to show it again."""
+    return {key: request.form.get(key, "") for key in errors}
+
+
+@bp.post("/reports/<int:report_id>")
+def save(report_id):
+    report = report_or_404(report_id)
+    if not may_edit(g.user, report):
+        return refuse_edit(report)
+    try:
+        errors, changed_key = save_from_form(report)
+    except Conflict as conflict:
+        return conflict_response(report, conflict)
+    if not is_htmx():
+        if errors:
+            return render_template("fill/report.html", **page_context(report, errors, typed_values(errors))), 422
+        flash(f"已保存 {now():%H:%M:%S}", "ok")
+        target = f"#field-{changed_key}" if changed_key else ""
+        return redirect(url_for("fill.report_page", report_id=report.id) + target, 303)
+    ctx = page_context(report, errors)
+    body = render_template("fill/_save_result.html", changed_key=changed_key, saved_at=now(), **ctx)
+    if changed_key:
+        field = ctx["report_type"].by_key[changed_key]
+        body = render_template("fill/_items.html", f=field, **ctx) + body
+    return partial_response(body)
+
+
+def conflict_response(report, conflict):
+    message = (f"此报告已在别的窗口或由他人修改（现为第 {conflict.current} 版），"
+               "为免覆盖，刚才的修改没有保存。")
+    if is_htmx():
+        return partial_response(
+            render_template("fill/_save_status.html", state="conflict", message=message, report=report),
+            409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
+    # Show what this tab sent, unsaved, so it can be copied before reloading;
+    # the page keeps the old version, so saving it again conflicts again.
+    report_type = get_report_type(report.round.report_type)
+    sent, _ = report_type.parse_form(request.form, report.data)
+    sent_version = request.form.get("version", "")
+    if sent_version.isdigit():
+        report.version = int(sent_version)
+    ctx = page_context(report, data=sent)
+    ctx["conflict"] = message
+    return render_template("fill/report.html", **ctx), 409
+
+
+@bp.post("/reports/<int:report_id>/submit")
+def submit(report_id):
+    report = report_or_404(report_id)
+    if not may_edit(g.user, report):
+        return refuse_edit(report)
+    try:
+        errors, _ = save_from_form(report)
+    except Conflict as conflict:
+        return conflict_response(report, conflict)
+    report_type = get_report_type(report.round.report_type)
+    missing = report_type.missing(report.data)
+    if errors or missing:
+        ctx = page_context(report, errors, typed_values(errors), problems=True)
+        return render_template("fill/report.html", **ctx), 422
+    report.change_status("submitted", g.user, "submit")
+    flash("已提交，等待镇党建办审核。", "ok")
+    return redirect(url_for("fill.report_page", report_id=report.id), 303)
+
+
+@bp.get("/reports/<int:report_id>/docx")
+def download(report_id):
+    report = report_or_404(report_id)
+    body = report_docx(report)
+    AuditEvent.record("export", g.user, report=report, detail="docx")
+    return Response(body, mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    headers={"Content-Disposition": content_disposition(report_filename(report))})

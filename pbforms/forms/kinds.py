@@ -1,0 +1,274 @@
+"""The kinds of field a report definition can use.
+
+Each kind knows how to read its raw value (from a form post or from JSON),
+clean and check it with a message in Chinese, tell whether it is empty, and
+turn a stored value into what the Word template prints. Form posts and JSON
+uploads go through the same `clean`, so both give the same messages.
+"""
+import datetime
+import re
+import unicodedata
+
+# Characters XML 1.0 forbids (tab, LF and CR are allowed), plus U+FFFE/U+FFFF
+# and lone surrogates: Word refuses a file containing any of them.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+# A reference to a count field inside narrative text: ⟦label⟧. The brackets
+# (U+27E6/U+27E7) never occur in ordinary report text, and the syntax is not
+# Jinja, so user text is never evaluated as a template.
+REFERENCE = re.compile("⟦([^⟦⟧\n]{1,60})⟧")
+
+CHINESE_DIGITS = "零一二三四五六七八九"
+MISSING = "**"
+
+
+class Invalid(ValueError):
+    """A value that cannot be stored; the message is shown next to the field."""
+
+
+def clean_text(value):
+    """Normalise line ends to LF and drop what XML cannot carry."""
+    return XML_FORBIDDEN.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def find_references(text):
+    return REFERENCE.findall(text or "")
+
+
+def resolve_references(text, figures):
+    """Replace each ⟦label⟧ by its figure; an unknown label stays visible as written."""
+    return REFERENCE.sub(lambda m: figures.get(m.group(1), m.group(0)), text)
+
+
+def split_paragraphs(text):
+    return [line.strip() for line in (text or "").split("\n") if line.strip()]
+
+
+def chinese_number(n):
+    """1 -> 一, 10 -> 十, 12 -> 十二, 20 -> 二十 (enough for item ordinals)."""
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else ("十" if tens == 1 else CHINESE_DIGITS[tens] + "十")
+    return head + (CHINESE_DIGITS[ones] if ones else "") or CHINESE_DIGITS[0]
+
+
+class Field:
+    kind = None
+    empty = None
+
+    def __init__(self, spec):
+        self.key = spec["key"]
+        self.label = spec["label"]
+        self.required = spec.get("required", False)
+        self.hint = spec.get("hint", "")
+        self.default = spec.get("default", self.empty)
+        self.max_length = spec.get("max_length", 50000)
+        self.spec = spec
+
+    def initial(self, meta):
+        return self.default
+
+    def from_form(self, form):
+        return form.get(self.key)
+
+    def is_empty(self, value):
+        return value in (None, "", [])
+
+    def references(self, value):
+        return []
+
+    def _clean_string(self, raw):
+        if not isinstance(raw, str):
+            raise Invalid("应为文字")
+        value = clean_text(raw)
+        if len(value) > self.max_length:
+            raise Invalid(f"最多 {self.max_length} 个字，现在 {len(value)} 个字")
+        return value
+
+
+class Count(Field):
+    """A whole number with its unit (次、名、份、个、件)."""
+
+    kind = "count"
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.unit = spec.get("unit", "")
+        self.minimum = spec.get("min", 0)
+        self.maximum = spec.get("max", 99999)
+
+    def clean(self, raw):
+        if raw is None:
+            return None
+        if isinstance(raw, bool):
+            raise Invalid("请填写整数，如 12")
+        if isinstance(raw, float):
+            if not raw.is_integer():
+                raise Invalid("请填写整数，不能有小数")
+            raw = int(raw)
+        if isinstance(raw, str):
+            text = unicodedata.normalize("NFKC", raw).strip().replace(",", "")
+            if text == "":
+                return None
+            if re.fullmatch(r"[+-]?\d+(\.\d*)?|[+-]?\.\d+", text) is None:
+                raise Invalid("请填写数字，如 12")
+            if "." in text:
+                if float(text) != int(float(text)):
+                    raise Invalid("请填写整数，不能有小数")
+                text = text.split(".")[0] or "0"
+            raw = int(text)
+        if not isinstance(raw, int):
+            raise Invalid("请填写整数，如 12")
+        if raw < self.minimum:
+            raise Invalid("不能为负数" if self.minimum == 0 else f"不能小于 {self.minimum}")
+        if raw > self.maximum:
+            raise Invalid(f"不能超过 {self.maximum}")
+        return raw
+
+    def as_text(self, value):
+        return MISSING if value is None else str(value)
+
+    def docx_value(self, value, figures):
+        return self.as_text(value)
+
+
+class Text(Field):
+    """One line: a name, a title."""
+
+    kind = "text"
+    empty = ""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.max_length = spec.get("max_length", 100)
+
+    def initial(self, meta):
+        return (self.default or "").format_map(meta)
+
+    def clean(self, raw):
+        return " ".join(self._clean_string(raw).split("\n")).strip()
+
+    def docx_value(self, value, figures):
+        return clean_text(value or "")
+
+
+class Paragraphs(Field):
+    """Narrative: each line is its own Word paragraph; may reference counts."""
+
+    kind = "paragraphs"
+    empty = ""
+
+    def clean(self, raw):
+        return self._clean_string(raw)
+
+    def is_empty(self, value):
+        return not split_paragraphs(value)
+
+    def references(self, value):
+        return find_references(value)
+
+    def docx_value(self, value, figures):
+        return [resolve_references(p, figures) for p in split_paragraphs(clean_text(value or ""))]
+
+
+class Items(Field):
+    """一是…二是…: a list of items, each a heading and paragraphs.
+
+    The ordinal comes from the position, so moving an item renumbers it. With
+    `one_paragraph`, the items run on in a single Word paragraph, as the
+    seed's 存在问题 does.
+    """
+
+    kind = "items"
+    empty = []
+    HEADING_MAX = 200
+    CLOSING = "。！？；：.!?;:"
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.item_label = spec.get("item_label", "条")
+        self.one_paragraph = spec.get("one_paragraph", False)
+        self.max_items = spec.get("max_items", 20)
+
+    def initial(self, meta):
+        return [dict(item) for item in self.default or []]
+
+    def ordinal(self, index):
+        return chinese_number(index + 1) + "是"
+
+    def from_form(self, form):
+        if f"{self.key}-present" not in form:
+            return None
+        items, i = [], 0
+        while f"{self.key}-{i}-heading" in form or f"{self.key}-{i}-text" in form:
+            items.append({"heading": form.get(f"{self.key}-{i}-heading", ""),
+                          "text": form.get(f"{self.key}-{i}-text", "")})
+            i += 1
+        return items
+
+    def clean(self, raw):
+        if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+            raise Invalid("应为条目列表")
+        if len(raw) > self.max_items:
+            raise Invalid(f"最多 {self.max_items} 条")
+        items = []
+        for n, item in enumerate(raw, start=1):
+            heading, text = item.get("heading", ""), item.get("text", "")
+            if not isinstance(heading, str) or not isinstance(text, str):
+                raise Invalid(f"第 {n} 条应为文字")
+            heading = " ".join(clean_text(heading).split("\n")).strip()
+            if len(heading) > self.HEADING_MAX:
+                raise Invalid(f"第 {n} 条的标题最多 {self.HEADING_MAX} 个字")
+            text = clean_text(text)
+            if len(text) > self.max_length:
+                raise Invalid(f"第 {n} 条的内容最多 {self.max_length} 个字")
+            items.append({"heading": heading, "text": text})
+        return items
+
+    def is_empty(self, value):
+        return not any(split_paragraphs(item["text"]) or item["heading"] for item in value or [])
+
+    def references(self, value):
+        return [ref for item in value or [] for ref in find_references(item["heading"] + item["text"])]
+
+    def docx_value(self, value, figures):
+        paragraphs = []
+        filled = [item for item in value or [] if item["heading"].strip() or split_paragraphs(item["text"])]
+        for n, item in enumerate(filled):
+            heading = clean_text(item["heading"]).strip()
+            if heading and heading[-1] not in self.CLOSING:
+                heading += "。"
+            body = split_paragraphs(clean_text(item["text"]))
+            first = self.ordinal(n) + heading + (body[0] if body else "")
+            paragraphs += [resolve_references(p, figures) for p in [first] + body[1:]]
+            if self.one_paragraph:
+                paragraphs = ["".join(paragraphs)]
+        return paragraphs
+
+
+class Date(Field):
+    """成文日期: stored as ISO, printed 2023年1月6日 (no zero padding)."""
+
+    kind = "date"
+    empty = ""
+
+    def clean(self, raw):
+        if raw in (None, ""):
+            return ""
+        if not isinstance(raw, str):
+            raise Invalid("日期格式应为 2023-01-06")
+        try:
+            day = datetime.date.fromisoformat(raw.strip())
+        except ValueError:
+            raise Invalid("日期格式应为 2023-01-06") from None
+        if not 2000 <= day.year <= 2100:
+            raise Invalid("年份应在 2000 至 2100 之间")
+        return day.isoformat()
+
+    def docx_value(self, value, figures):
+        if not value:
+            return "　　年　月　日"
+        day = datetime.date.fromisoformat(value)
+        return f"{day.year}年{day.month}月{day.day}日"
+
+
+KINDS = {cls.kind: cls for cls in (Count, Text, Paragraphs, Items, Date)}

@@ -1,0 +1,57 @@
+// The little JavaScript the pages need; everything else is htmx attributes.
+(function () {
+  "use strict";
+
+  // 409 (outdated tab / report no longer editable) and 401 (session ended)
+  // carry a message for the status line: swap it in, they are not failures
+  // of the connection.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "40[19]", swap: true },
+    { code: "[45]..", swap: false, error: true },
+    { code: "...", swap: false },
+  ];
+
+  var retryTimer = null;
+
+  // One place for every failed request: the status line turns red and
+  // stays so until a save succeeds; nothing on the page is touched. The
+  // form is sent again every 10 seconds, so text typed while offline is
+  // saved once the server answers again.
+  function showFailure(event) {
+    var status = document.getElementById("save-status");
+    if (status) {
+      status.className = "save-status failed";
+      status.setAttribute("role", "alert");
+      var code = event.detail.xhr && event.detail.xhr.status;
+      status.textContent = "保存失败" + (code ? "（服务器返回 " + code + "）" : "（网络不通）") +
+        "。内容仍在页面上，请不要关闭页面，系统会自动重试。";
+    }
+    var form = document.getElementById("report-form");
+    if (form && !retryTimer) {
+      retryTimer = setInterval(function () { htmx.trigger(form, "change"); }, 10000);
+    }
+  }
+  document.addEventListener("htmx:responseError", showFailure);
+  document.addEventListener("htmx:sendError", showFailure);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful && retryTimer) {
+      clearInterval(retryTimer);
+      retryTimer = null;
+    }
+  });
+
+  // "插入数字": put ⟦label⟧ at the cursor of the text area it belongs to.
+  document.addEventListener("change", function (event) {
+    var picker = event.target.closest && event.target.closest("select[data-insert-into]");
+    if (!picker || !picker.value) return;
+    var area = document.getElementById(picker.dataset.insertInto);
+    var start = area.selectionStart, end = area.selectionEnd;
+    area.value = area.value.slice(0, start) + picker.value + area.value.slice(end);
+    area.focus();
+    area.selectionStart = area.selectionEnd = start + picker.value.length;
+    picker.value = "";
+    area.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+})();
