@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from pbforms import create_app
+from pbforms import backup, create_app
 from pbforms.db import db
 
 app = create_app()
@@ -26,6 +26,8 @@ def main():
             print(f"  {username:<12} {password:<14} {what}")
 
     from waitress import serve
+
+    backup.start_daily()  # a copy a day into backups/ beside the database (pbforms/backup.py)
 
     print(f"党建述职填报 已启动：http://{'localhost' if args.host == '0.0.0.0' else args.host}:{args.port}/")
     serve(app, host=args.host, port=args.port, threads=8)

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from . import auth, cli, db as database, fill
+from . import auth, cli, db as database, exports, fill, history, township
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -53,6 +53,9 @@ def create_app(config=None):
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(fill.bp)
+    app.register_blueprint(history.bp)
+    app.register_blueprint(township.bp)
+    app.register_blueprint(exports.bp)
     cli.init_app(app)
     _register_error_pages(app)
     return app
@@ -76,6 +79,10 @@ def _register_error_pages(app):
     @app.errorhandler(CSRFError)
     def csrf_error(e):
         return page(400, "请求已失效", "页面已过期或来源不明，请刷新页面后重试。已填写的内容请先复制保存。")
+
+    @app.errorhandler(403)
+    def forbidden(e):
+        return page(403, "没有权限", "此页面仅供镇党建办（管理员）使用。")
 
     @app.errorhandler(404)
     def not_found(e):

@@ -1,11 +1,15 @@
 """`flask --app app …` commands for the configured database."""
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
+from .backup import backup_command, restore_command
 from .db import migrate, writing
+from .exports import round_group
 from .docx import report_docx
 from .forms import get_report_type
 from .models import Conflict, Report, Unit, User
@@ -15,13 +19,25 @@ def init_app(app):
     app.cli.add_command(init_db)
     app.cli.add_command(create_user)
     app.cli.add_command(report_group)
+    app.cli.add_command(round_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db():
     """Create or upgrade the database schema."""
     applied = migrate()
-    click.echo(f"数据库已就绪：{current_app.config['DATABASE_URL']}（新应用迁移 {len(applied)} 个）")
+    click.echo(f"数据库已就绪：{shown_url(current_app.config['DATABASE_URL'])}（新应用迁移 {len(applied)} 个）")
+
+
+def shown_url(url):
+    """The database URL without its password, fit for a terminal or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 @click.command("create-user")
@@ -29,7 +45,7 @@ def init_db():
 @click.option("--role", type=click.Choice(["admin", "filler"]), default="filler", show_default=True)
 @click.option("--unit", "unit_name", help="填报员所属单位的名称，如 青泥村")
 @click.option("--name", "display_name", default="", help="显示的姓名")
-@click.password_option(help="密码（不给出时交互输入）")
+@click.password_option(prompt="密码", confirmation_prompt="再次输入密码", help="密码（不给出时交互输入）")
 def create_user(username, role, unit_name, display_name, password):
     """Create an account."""
     unit = None
@@ -82,9 +98,16 @@ def report_import(report_id, file):
     report = get_report(report_id)
     report_type = get_report_type(report.round.report_type)
     try:
-        obj = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise click.ClickException(f"文件不是有效的 JSON：{e}") from None
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark.
+        obj = json.loads(file.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise click.ClickException("文件应为 UTF-8 编码的 JSON（可用记事本“另存为”选择 UTF-8）") from None
+    except json.JSONDecodeError as e:
+        raise click.ClickException(f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 列有误") from None
+    except ValueError:  # an integer of thousands of digits
+        raise click.ClickException("文件中有过长的数字") from None
+    except RecursionError:
+        raise click.ClickException("文件不是本系统导出的报告：嵌套层数过多") from None
     data, errors = report_type.parse_json(obj, report.data)
     if errors:
         for key, message in errors.items():
@@ -92,7 +115,7 @@ def report_import(report_id, file):
             click.echo(f"{label}：{message}" if label else message, err=True)
         raise click.ClickException("有错误，未保存任何内容")
     try:
-        report.save_data(data, None, report.version)
+        report.save_data(data, None, report.version, note="从 JSON 文件导入（命令行）")
     except Conflict:
         raise click.ClickException("报告在导入时被修改，未保存，请重试") from None
     click.echo(f"已导入，报告 {report.id} 现为第 {report.version} 版")
@@ -103,7 +126,11 @@ def report_import(report_id, file):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def report_docx_command(report_id, output):
     """Write the report's official Word document."""
-    output.write_bytes(report_docx(get_report(report_id)))
+    body = report_docx(get_report(report_id))
+    try:
+        output.write_bytes(body)
+    except OSError as e:
+        raise click.ClickException(f"无法写入 {output}：{e.strerror}") from None
     click.echo(f"已写入 {output}")
 
 

@@ -10,13 +10,17 @@ reads and then writes takes the write lock up front rather than failing with
 """
 from pathlib import Path
 
-from peewee import DatabaseProxy, SqliteDatabase
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
 db = DatabaseProxy()
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Any fixed number: the PostgreSQL advisory lock that app processes starting
+# together take, so that only one of them migrates at a time.
+MIGRATION_LOCK = 7_206_202_201
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -37,16 +41,33 @@ def open_database(url):
 
 
 def writing():
-    """A write transaction: IMMEDIATE on SQLite, the default elsewhere."""
+    """A write transaction: IMMEDIATE on SQLite, the default elsewhere.
+
+    PostgreSQL's default (READ COMMITTED) locks nothing on read, so there a
+    write that depends on what the transaction read must check it again in
+    its own WHERE, as `Report.save_data` does with the version.
+    """
     if isinstance(db.obj, SqliteDatabase):
         return db.atomic("IMMEDIATE")
     return db.atomic()
 
 
 def migrate():
-    """Apply pending migrations; returns the names applied."""
+    """Apply pending migrations; returns the names applied.
+
+    On PostgreSQL several app processes may start at once (gunicorn's
+    workers): each waits for the lock, and those after the first find
+    nothing left to do.
+    """
+    runner = Runner(db.obj, str(MIGRATIONS_DIR))
     with db.connection_context():
-        return Runner(db.obj, str(MIGRATIONS_DIR)).up()
+        if not isinstance(db.obj, PostgresqlDatabase):
+            return runner.up()
+        db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            return runner.up()
+        finally:
+            db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
 def schema_version():

@@ -11,7 +11,7 @@ template's bytes are cached.
 """
 import io
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from urllib.parse import quote
 
 from docxtpl import DocxTemplate
@@ -53,4 +53,4 @@ def report_filename(report):
 
 def content_disposition(filename):
     """RFC 5987: an ASCII fallback plus the real UTF-8 name every browser uses."""
-    return f"attachment; filename=\"report.docx\"; filename*=UTF-8''{quote(filename)}"
+    return f"attachment; filename=\"report{PurePath(filename).suffix}\"; filename*=UTF-8''{quote(filename)}"

@@ -27,6 +27,8 @@ def partial_response(body, status=200, **headers):
 
 @bp.route("/")
 def home():
+    if g.user.is_admin:
+        return redirect(url_for("township.home"))  # the office starts at its progress board
     reports = visible_reports(g.user).order_by(Report.round.desc(), Report.unit)
     return render_template("fill/home.html", reports=reports)
 
@@ -45,13 +47,16 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
         "problems": problems,
         "preview": None if editable else report_type.docx_context(report.data, report.meta),
         "filename": report_filename(report),
+        "events": AuditEvent.transitions_of(report),
     }
 
 
 @bp.get("/reports/<int:report_id>")
 def report_page(report_id):
+    """Stored text referring to an unknown figure keeps its message after a reload."""
     report = report_or_404(report_id)
-    return render_template("fill/report.html", **page_context(report))
+    warnings = get_report_type(report.round.report_type).warnings(report.data)
+    return render_template("fill/report.html", **page_context(report, warnings))
 
 
 @bp.get("/reports/<int:report_id>/preview")
@@ -91,9 +96,13 @@ def save_from_form(report):
     return errors, changed_key
 
 
-def typed_values(errors):
-    """What the user typed into fields that were refused, to show it again."""
-    return {key: request.form.get(key, "") for key in errors}
+def typed_values(report, errors):
+    """What the user typed into fields that were refused, to show it again
+    (for an items field, its list of items); a field the form did not send
+    shows its stored value."""
+    fields = get_report_type(report.round.report_type).by_key
+    typed = {key: fields[key].from_form(request.form) for key in errors if key in fields}
+    return {key: value for key, value in typed.items() if value is not None}
 
 
 @bp.post("/reports/<int:report_id>")
@@ -107,7 +116,8 @@ def save(report_id):
         return conflict_response(report, conflict)
     if not is_htmx():
         if errors:
-            return render_template("fill/report.html", **page_context(report, errors, typed_values(errors))), 422
+            ctx = page_context(report, errors, typed_values(report, errors))
+            return render_template("fill/report.html", **ctx), 422
         flash(f"已保存 {now():%H:%M:%S}", "ok")
         target = f"#field-{changed_key}" if changed_key else ""
         return redirect(url_for("fill.report_page", report_id=report.id) + target, 303)
@@ -150,7 +160,7 @@ def submit(report_id):
     report_type = get_report_type(report.round.report_type)
     missing = report_type.missing(report.data)
     if errors or missing:
-        ctx = page_context(report, errors, typed_values(errors), problems=True)
+        ctx = page_context(report, errors, typed_values(report, errors), problems=True)
         return render_template("fill/report.html", **ctx), 422
     report.change_status("submitted", g.user, "submit")
     flash("已提交，等待镇党建办审核。", "ok")

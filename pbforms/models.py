@@ -5,8 +5,11 @@ Each model carries the queries the views need (`Report.for_unit(u)`,
 """
 import datetime
 import json
+import secrets
+from functools import cached_property
 
 from peewee import (
+    JOIN,
     BooleanField,
     CharField,
     DateField,
@@ -68,6 +71,12 @@ class Unit(BaseModel):
     def kind_label(self):
         return self.KINDS.get(self.kind, self.kind)
 
+    @classmethod
+    def next_position(cls):
+        """A new unit goes to the end of the list."""
+        last = cls.select(cls.position).order_by(cls.position.desc()).first()
+        return last.position + 1 if last else 0
+
 
 class User(BaseModel):
     ROLES = {"admin": "管理员", "filler": "填报员"}
@@ -79,6 +88,10 @@ class User(BaseModel):
     unit = ForeignKeyField(Unit, null=True, backref="users", on_delete="RESTRICT")
     active = BooleanField(default=True)
     created_at = DateTimeField(default=now)
+    must_change_password = BooleanField(default=False)
+
+    # No 0/O or 1/l/I: the office reads the password out over the phone.
+    ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
     @property
     def is_admin(self):
@@ -94,8 +107,25 @@ class User(BaseModel):
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
 
+    def set_one_time_password(self):
+        """A new random password for the office to pass on, shown once; the
+        user must choose their own at the next login. Returns it."""
+        password = "".join(secrets.choice(self.ONE_TIME_ALPHABET) for _ in range(10))
+        self.set_password(password)
+        self.must_change_password = True
+        return password
+
+    @classmethod
+    def accounts(cls):
+        """Every account with its unit, admins first, then by unit."""
+        return (cls.select(cls, Unit).join(Unit, JOIN.LEFT_OUTER)
+                .order_by(cls.role, Unit.position, cls.username))
+
     @classmethod
     def by_username(cls, username):
+        # No stored name holds NUL, and PostgreSQL refuses it even in a query.
+        if "\x00" in username:
+            return None
         return cls.get_or_none(cls.username == username)
 
 
@@ -129,6 +159,24 @@ class Round(BaseModel):
                               data=report_type.initial_data(report_meta(year, unit)))
             return new_round
 
+    def include(self, unit, report_type):
+        """Give `unit` a report in this round unless it has one: a village
+        added or re-activated while the round runs belongs on its board."""
+        with writing():
+            if not Report.select().where((Report.round == self) & (Report.unit == unit)).exists():
+                Report.create(round=self, unit=unit, data=report_type.initial_data(report_meta(self.year, unit)))
+
+    def set_open(self, is_open, user):
+        """Close (read-only for fillers) or reopen the round, with an audit event."""
+        with writing():
+            self.status = "open" if is_open else "closed"
+            self.save(only=[Round.status])
+            AuditEvent.record("round_reopen" if is_open else "round_close", user, detail=self.title)
+
+    @property
+    def is_past_deadline(self):
+        return self.deadline is not None and datetime.date.today() > self.deadline
+
 
 class Report(BaseModel):
     STATUS_LABELS = {
@@ -146,6 +194,13 @@ class Report(BaseModel):
     updated_at = DateTimeField(null=True)
     updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     submitted_at = DateTimeField(null=True)
+    # The township office's comments of the last return: overall, and by field key.
+    review_comment = TextField(default="")
+    field_comments = JSONField(default=dict)
+
+    # The board's statuses, in the order its totals line names them.
+    PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
+                       "draft": "草稿", "not_started": "未开始"}
 
     class Meta:
         indexes = ((("round", "unit"), True),)
@@ -159,47 +214,101 @@ class Report(BaseModel):
     def with_round_and_unit(cls):
         return cls.select(cls, Round, Unit).join(Round).switch(cls).join(Unit)
 
+    @classmethod
+    def in_round(cls, round_):
+        """The round's reports in unit order, with unit and last editor: one query."""
+        editor = User.alias()
+        return (cls.select(cls, Round, Unit, editor).join(Round).switch(cls).join(Unit).switch(cls)
+                .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id), attr="updated_by")
+                .where(cls.round == round_).order_by(Unit.position, Unit.id))
+
     @property
     def meta(self):
         return report_meta(self.round.year, self.unit)
 
     @property
+    def progress(self):
+        """The status as the board counts it: a draft nobody saved is 未开始."""
+        return "not_started" if self.status == "draft" and self.version == 0 else self.status
+
+    @property
     def status_label(self):
-        if self.status == "draft" and self.version == 0:
-            return "未开始"
-        return self.STATUS_LABELS[self.status]
+        return self.PROGRESS_LABELS[self.progress]
+
+    @property
+    def is_overdue(self):
+        """Past the round's deadline and not yet handed in."""
+        return self.round.is_past_deadline and self.status in ("draft", "returned")
 
     @property
     def is_editable_status(self):
         return self.status in ("draft", "returned")
 
-    def save_data(self, data, user, expected_version):
+    @cached_property
+    def last_year(self):
+        """The unit's report of the newest earlier year's round of the same
+        type, or None. One query, kept on this object, so a page showing
+        last year's figure beside every count asks only once."""
+        return (Report.select(Report, Round).join(Round)
+                .where((Report.unit == self.unit_id)
+                       & (Round.report_type == self.round.report_type)
+                       & (Round.year < self.round.year))
+                .order_by(Round.year.desc(), Round.id.desc())
+                .first())
+
+    def save_data(self, data, user, expected_version, note=""):
         """Store `data` as the next version, or raise Conflict.
 
         The version check and the write happen in one IMMEDIATE transaction,
-        so two tabs saving at once can never both win.
+        so two tabs saving at once can never both win. The revision is
+        written in the same transaction: autosaves come every few seconds
+        while someone types, so a plain save updates that user's revision of
+        the same minute in place (`Revision.absorbs`), keeping the newest
+        content. A save with a `note` (a restore, an import) always gets a
+        revision of its own.
         """
         with writing():
             stored = Report.get_by_id(self.id)
             if stored.version != expected_version:
                 raise Conflict(stored.version)
+            saved_at = now()
+            # The UPDATE tests the version again: PostgreSQL's default
+            # transactions lock nothing on read, so there two saves of the
+            # same version can both pass the check above; only one changes the row.
+            changed = (Report.update(data=data, version=stored.version + 1, updated_at=saved_at,
+                                     updated_by=user)
+                       .where((Report.id == self.id) & (Report.version == stored.version)).execute())
+            if not changed:
+                raise Conflict(Report.get_by_id(self.id).version)
             self.data = data
             self.version = stored.version + 1
-            self.updated_at = now()
+            self.updated_at = saved_at
             self.updated_by = user
-            (Report.update(data=data, version=self.version, updated_at=self.updated_at,
-                           updated_by=user)
-             .where(Report.id == self.id).execute())
-            Revision.create(report=self, version=self.version, data=data, user=user,
-                            created_at=self.updated_at)
+            latest = Revision.latest_of(self)
+            if not note and latest is not None and latest.absorbs(user, self.updated_at):
+                (Revision.update(version=self.version, data=data, created_at=self.updated_at)
+                 .where(Revision.id == latest.id).execute())
+            else:
+                Revision.create(report=self, version=self.version, data=data, user=user,
+                                created_at=self.updated_at, note=note)
 
     def change_status(self, status, user, action, detail=""):
+        """Move to `status` with an audit event. Only the status columns are
+        written: a whole-row save would put this object's copy of the data
+        back over an autosave that came in meanwhile."""
         with writing():
             self.status = status
             if status == "submitted":
                 self.submitted_at = now()
-            self.save()
+            self.save(only=[Report.status, Report.submitted_at, Report.review_comment, Report.field_comments])
+            Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
+
+    def send_back(self, user, comment, field_comments, action="return", detail=""):
+        """Return the report for correction (or reopen an approved one) with
+        the office's comments, which the filler sees beside the fields."""
+        self.review_comment, self.field_comments = comment, field_comments
+        self.change_status("returned", user, action, detail)
 
 
 class Conflict(Exception):
@@ -216,9 +325,72 @@ class Revision(BaseModel):
     data = JSONField()
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=now)
+    note = CharField(default="")  # why this version matters: 恢复自第 3 版, 提交时的版本 …
+
+    @classmethod
+    def latest_of(cls, report):
+        return cls.select().where(cls.report == report).order_by(cls.version.desc()).first()
+
+    @classmethod
+    def history_of(cls, report):
+        """Newest first, with who saved each."""
+        return (cls.select(cls, User).join(User, JOIN.LEFT_OUTER)
+                .where(cls.report == report).order_by(cls.version.desc()))
+
+    @classmethod
+    def of(cls, report, version):
+        """The report's revision holding `version`, or None."""
+        return cls.get_or_none((cls.report == report) & (cls.version == version))
+
+    def previous(self):
+        """The revision before this one, or None for the report's first."""
+        return (Revision.select().where((Revision.report == self.report_id) & (Revision.version < self.version))
+                .order_by(Revision.version.desc()).first())
+
+    @classmethod
+    def keep_latest(cls, report, note):
+        """Give the newest revision a note unless it has one, so later
+        autosaves add a revision instead of overwriting this one."""
+        latest = cls.latest_of(report)
+        if latest is not None and not latest.note:
+            cls.update(note=note).where(cls.id == latest.id).execute()
+
+    def absorbs(self, user, at):
+        """Whether a plain save by `user` at `at` updates this revision in
+        place: same user, same clock minute, and no note."""
+        return (not self.note and self.user_id == (user.id if user else None)
+                and self.created_at.replace(second=0) == at.replace(second=0))
 
 
 class AuditEvent(BaseModel):
+    ACTION_LABELS = {
+        "login": "登录",
+        "submit": "提交",
+        "return": "退回",
+        "approve": "审核通过",
+        "export": "导出",
+        "import": "导入 JSON",
+        "prefill": "沿用上一年度内容",
+        "restore_revision": "恢复历史版本",
+        "restore_database": "从备份恢复数据库",
+        "backup": "下载备份",
+        "reopen": "重新打开",
+        "round_open": "开启填报轮次",
+        "round_close": "结束填报轮次",
+        "round_reopen": "重新开启填报轮次",
+        "unit_add": "新增单位",
+        "unit_change": "修改单位",
+        "unit_deactivate": "停用单位",
+        "unit_activate": "启用单位",
+        "user_create": "新建账号",
+        "password_reset": "重置密码",
+        "password_change": "修改密码",
+        "user_deactivate": "停用账号",
+        "user_activate": "启用账号",
+    }
+    # Status changes of a report: the history shown on the report itself.
+    TRANSITIONS = ("submit", "return", "reopen", "approve")
+
     at = DateTimeField(default=now)
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     action = CharField()
@@ -232,5 +404,74 @@ class AuditEvent(BaseModel):
             return cls.create(action=action, user=user, report=report,
                               unit=unit or (report.unit if report else None), detail=detail)
 
+    @property
+    def action_label(self):
+        return self.ACTION_LABELS.get(self.action, self.action)
 
-MODELS = [Unit, User, Round, Report, Revision, AuditEvent]
+    @classmethod
+    def filtered(cls, unit_id=None, user_id=None, action=None):
+        """Newest first, with user and unit, narrowed by whichever filters are given."""
+        query = (cls.select(cls, User, Unit)
+                 .join(User, JOIN.LEFT_OUTER, on=(cls.user == User.id)).switch(cls)
+                 .join(Unit, JOIN.LEFT_OUTER, on=(cls.unit == Unit.id))
+                 .order_by(cls.at.desc(), cls.id.desc()))
+        if unit_id is not None:
+            query = query.where(cls.unit == unit_id)
+        if user_id is not None:
+            query = query.where(cls.user == user_id)
+        if action:
+            query = query.where(cls.action == action)
+        return query
+
+    @classmethod
+    def actions(cls):
+        """Every action recorded so far, for the filter."""
+        return sorted(e.action for e in cls.select(cls.action).distinct())
+
+    @classmethod
+    def transitions_of(cls, report):
+        """The report's status changes, oldest first, with who made them."""
+        return (cls.select(cls, User).join(User, JOIN.LEFT_OUTER)
+                .where((cls.report == report) & (cls.action.in_(cls.TRANSITIONS)))
+                .order_by(cls.at, cls.id))
+
+
+class ExportJob(BaseModel):
+    """A zip of a round's reports being written to a file in instance/exports.
+
+    Its progress lives here, not in the process that writes it, so the page
+    polling it may be answered by any app process. A job whose writer died
+    stops being updated; `is_stalled` tells the page so.
+    """
+    STALL_AFTER = datetime.timedelta(minutes=2)
+
+    round = ForeignKeyField(Round, on_delete="CASCADE")
+    statuses = CharField(default="")  # comma-separated; empty = every report
+    state = CharField(default="running")  # running | done | failed
+    done = IntegerField(default=0)
+    total = IntegerField(default=0)
+    path = CharField(default="")
+    filename = CharField(default="")
+    error = TextField(default="")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=now)
+    updated_at = DateTimeField(default=now)
+
+    @property
+    def status_list(self):
+        return [s for s in self.statuses.split(",") if s]
+
+    @property
+    def is_stalled(self):
+        return self.state == "running" and now() - self.updated_at > self.STALL_AFTER
+
+    def advance(self, **columns):
+        """Record progress (done=…, state=…) for whoever polls."""
+        columns["updated_at"] = now()
+        with writing():
+            ExportJob.update(**columns).where(ExportJob.id == self.id).execute()
+        for name, value in columns.items():
+            setattr(self, name, value)
+
+
+MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob]

@@ -12,8 +12,20 @@
     { code: "[45]..", swap: false, error: true },
     { code: "...", swap: false },
   ];
+  // htmx would add an inline <style> for indicators the pages do not use;
+  // a Content-Security-Policy without 'unsafe-inline' refuses it.
+  htmx.config.includeIndicatorStyles = false;
 
   var retryTimer = null;
+
+  // The server's own explanation of a refused request (errors/_message.html,
+  // e.g. an expired page or too much text), so the clerk learns what to do.
+  function serverMessage(xhr) {
+    if (!xhr || !xhr.responseText) return "";
+    var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    var message = doc.getElementById("save-status");
+    return message ? message.textContent.trim() : "";
+  }
 
   // One place for every failed request: the status line turns red and
   // stays so until a save succeeds; nothing on the page is touched. The
@@ -25,7 +37,9 @@
       status.className = "save-status failed";
       status.setAttribute("role", "alert");
       var code = event.detail.xhr && event.detail.xhr.status;
-      status.textContent = "保存失败" + (code ? "（服务器返回 " + code + "）" : "（网络不通）") +
+      var reason = serverMessage(event.detail.xhr);
+      status.textContent = reason ? "保存失败：" + reason :
+        "保存失败" + (code ? "（服务器返回 " + code + "）" : "（网络不通）") +
         "。内容仍在页面上，请不要关闭页面，系统会自动重试。";
     }
     var form = document.getElementById("report-form");
@@ -53,5 +67,11 @@
     area.selectionStart = area.selectionEnd = start + picker.value.length;
     picker.value = "";
     area.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  // A zip made in the background is ready (HX-Trigger from the server):
+  // start its download; the page stays where it is.
+  document.addEventListener("pbforms:download", function (event) {
+    window.location.href = event.detail.value;
   });
 })();

@@ -1,20 +1,70 @@
-"""Fixtures: an app on a temp-file SQLite database per test, a client, a
-logged-in helper, and the demo township with its seed report."""
-import re
+"""Fixtures: an app on its own empty database per test, a client, a
+logged-in helper, and the demo township with its seed report.
 
+The database is a temp SQLite file, or, when PBFORMS_TEST_DATABASE_URL names
+a PostgreSQL server (postgresql://user@host:port/postgres, the server's
+maintenance database), a new database on that server, dropped afterwards.
+Tests that check SQLite itself carry `@pytest.mark.sqlite_only` and are
+skipped on PostgreSQL.
+"""
+import os
+import re
+import secrets
+from urllib.parse import urlsplit
+
+import psycopg2
 import pytest
 
 from pbforms import create_app
 from pbforms.db import db
 from pbforms import demo
 
+TEST_SERVER_URL = os.environ.get("PBFORMS_TEST_DATABASE_URL")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: checks SQLite itself; skipped on PostgreSQL")
+
+
+def pytest_collection_modifyitems(items):
+    if TEST_SERVER_URL:
+        skip = pytest.mark.skip(reason="SQLite-specific; this run uses PostgreSQL (PBFORMS_TEST_DATABASE_URL)")
+        for item in items:
+            if item.get_closest_marker("sqlite_only"):
+                item.add_marker(skip)
+
+
+def on_test_server(statement):
+    """Run one statement on the server's maintenance database, outside a
+    transaction (CREATE/DROP DATABASE refuse to run inside one)."""
+    conn = psycopg2.connect(TEST_SERVER_URL)
+    conn.autocommit = True
+    try:
+        conn.cursor().execute(statement)
+    finally:
+        conn.close()
+
 
 @pytest.fixture
-def app(tmp_path):
+def database_url(tmp_path):
+    """The URL of this test's own empty database."""
+    if not TEST_SERVER_URL:
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    name = f"pbforms_test_{secrets.token_hex(6)}"
+    on_test_server(f"CREATE DATABASE {name}")
+    yield urlsplit(TEST_SERVER_URL)._replace(path=f"/{name}").geturl()
+    # FORCE: a thread or server a test started may still hold a connection.
+    on_test_server(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
     app = create_app({
         "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "DATABASE_URL": database_url,
         "SECRET_KEY": "test",
+        "EXPORT_DIR": str(tmp_path / "exports"),  # zips made by a test stay out of the project's instance/
     })
     with db.connection_context():
         demo.fill_demo()
@@ -49,7 +99,7 @@ class Auth:
         return self.client.post("/logout", data={"csrf_token": self.csrf_token()})
 
     def csrf_token(self):
-        page = self.client.get("/").text
+        page = self.client.get("/", follow_redirects=True).text  # an admin's "/" is the board
         return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
 
 

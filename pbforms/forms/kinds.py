@@ -18,6 +18,10 @@ XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff
 # Jinja, so user text is never evaluated as a template.
 REFERENCE = re.compile("⟦([^⟦⟧\n]{1,60})⟧")
 
+# A figure as typed (after NFKC, so １２ is 12): commas only between
+# thousands, so "1,2" is refused instead of read as 12.
+NUMBER = re.compile(r"(?P<sign>[+-]?)(?P<whole>\d{1,3}(?:,\d{3})+|\d*)(?:\.(?P<fraction>\d*))?")
+
 CHINESE_DIGITS = "零一二三四五六七八九"
 MISSING = "**"
 
@@ -95,6 +99,9 @@ class Count(Field):
         self.unit = spec.get("unit", "")
         self.minimum = spec.get("min", 0)
         self.maximum = spec.get("max", 99999)
+        # The township's figure is the sum of its villages' (发展党员, 为民办结实事 …),
+        # unlike its own meetings: the "汇总各村数字" button offers these.
+        self.sum_of_units = spec.get("sum_of_units", False)
 
     def clean(self, raw):
         if raw is None:
@@ -106,16 +113,18 @@ class Count(Field):
                 raise Invalid("请填写整数，不能有小数")
             raw = int(raw)
         if isinstance(raw, str):
-            text = unicodedata.normalize("NFKC", raw).strip().replace(",", "")
+            text = unicodedata.normalize("NFKC", raw).strip()
             if text == "":
                 return None
-            if re.fullmatch(r"[+-]?\d+(\.\d*)?|[+-]?\.\d+", text) is None:
+            match = NUMBER.fullmatch(text)
+            if match is None or not (match["whole"] or match["fraction"]):
                 raise Invalid("请填写数字，如 12")
-            if "." in text:
-                if float(text) != int(float(text)):
-                    raise Invalid("请填写整数，不能有小数")
-                text = text.split(".")[0] or "0"
-            raw = int(text)
+            if (match["fraction"] or "").strip("0"):
+                raise Invalid("请填写整数，不能有小数")
+            digits = match["whole"].replace(",", "").lstrip("0") or "0"
+            # Python refuses to convert a string of thousands of digits; any
+            # number this long is out of bounds anyway.
+            raw = int(match["sign"] + digits) if len(digits) <= 18 else int(match["sign"] + "1" + "0" * 18)
         if not isinstance(raw, int):
             raise Invalid("请填写整数，如 12")
         if raw < self.minimum:

@@ -1,0 +1,362 @@
+"""Many reports at once: a zip of a round's Word documents, and the summary
+of their figures as .xlsx and as an official-format .docx table.
+
+A zip is written entry by entry into a file, so only one document is in
+memory at a time whatever the number of units. From the browser it runs as
+an `ExportJob` in a background thread; the job's row holds its progress, so
+the page that polls it may be answered by any app process.
+"""
+import datetime
+import io
+import json
+import logging
+import threading
+import time
+import zipfile
+from collections import Counter, namedtuple
+from pathlib import Path
+
+import click
+from docx import Document
+from docx.shared import Mm
+from flask import (Blueprint, abort, current_app, g, make_response, redirect, render_template, request, send_file,
+                   url_for)
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
+from .auth import admin_required
+from .db import db, writing
+from .docx import content_disposition, render, report_docx, report_filename
+from .forms import get_report_type
+from .models import AuditEvent, ExportJob, Report, Round
+
+log = logging.getLogger(__name__)
+bp = Blueprint("exports", __name__, url_prefix="/township")
+
+# What the office may choose to export: report statuses, comma-separated.
+SCOPES = {"": "全部报告", "submitted,approved": "已提交和已通过的报告", "approved": "已通过的报告"}
+WAIT_BEFORE_PROGRESS = 2.0  # seconds: a zip ready by then downloads at once
+KEEP_FILES = datetime.timedelta(days=1)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@bp.before_request
+@admin_required
+def admin_only():
+    """Runs before every view of this blueprint; `admin_required` does the refusing."""
+
+
+def parse_statuses(text):
+    """"submitted,approved" -> ["submitted", "approved"]; "" -> [] (every report)."""
+    statuses = [s.strip() for s in (text or "").split(",") if s.strip()]
+    unknown = [s for s in statuses if s not in Report.STATUS_LABELS]
+    if unknown:
+        raise ValueError(f"未知的状态：{'、'.join(unknown)}（可用：{', '.join(Report.STATUS_LABELS)}）")
+    return statuses
+
+
+def scope_label(statuses):
+    return "、".join(Report.STATUS_LABELS[s] for s in statuses) if statuses else "全部"
+
+
+def chosen_reports(round_, statuses):
+    query = Report.in_round(round_)
+    return query.where(Report.status.in_(statuses)) if statuses else query
+
+
+def one_by_one(query):
+    """The query's reports, each read by a statement of its own: only one
+    report is in memory at a time, and no read stays open on SQLite while
+    the job writes its progress (an open read cannot become a write)."""
+    for report_id in [r.id for r in query.select(Report.id)]:
+        report = query.where(Report.id == report_id).first()
+        if report is not None:
+            yield report
+
+
+# --- the zip ----------------------------------------------------------------
+
+def write_zip(reports, path, progress=None):
+    """One .docx per report into a zip at `path`; returns how many.
+
+    Written to a side file and renamed at the end, so `path` never holds half
+    a zip. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
+    which Windows Explorer needs to show Chinese names. A .docx is a zip
+    already, so entries are stored, not compressed again.
+    """
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    count = 0
+    with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as archive:
+        for count, report in enumerate(reports, start=1):
+            archive.writestr(report_filename(report), report_docx(report))
+            if progress:
+                progress(count)
+    part.replace(path)
+    return count
+
+
+def zip_filename(round_, statuses):
+    return f"{round_.title}（{scope_label(statuses)}）.zip"
+
+
+def export_dir():
+    """Where zips are written: instance/exports, which every app process on the machine sees."""
+    path = Path(current_app.config.get("EXPORT_DIR") or Path(current_app.instance_path) / "exports")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def remove_old_exports(folder):
+    cutoff = time.time() - KEEP_FILES.total_seconds()
+    for old in folder.glob("*.zip*"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+
+
+def start_zip_job(round_, statuses, user):
+    """Create the job row and write its zip in a background thread."""
+    folder = export_dir()
+    remove_old_exports(folder)
+    with writing():
+        job = ExportJob.create(round=round_, statuses=",".join(statuses), user=user,
+                               total=chosen_reports(round_, statuses).count(),
+                               filename=zip_filename(round_, statuses))
+    threading.Thread(target=run_zip_job, args=(job, folder / f"{job.id}.zip"), daemon=True).start()
+    return job
+
+
+def run_zip_job(job, path):
+    """The job's thread, with its own database connection."""
+    with db.connection_context():
+        try:
+            reports = one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list))
+            count = write_zip(reports, path, progress=lambda n: job.advance(done=n))
+            job.advance(state="done", done=count, total=count, path=str(path))
+        except Exception as e:  # the page must learn that the job ended
+            log.exception("zip export %s failed", job.id)
+            job.advance(state="failed", error=str(e) or e.__class__.__name__)
+
+
+def wait_for(job, seconds):
+    """The job as stored once it has finished, or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        job = ExportJob.get_by_id(job.id)
+        if job.state != "running" or time.monotonic() >= deadline:
+            return job
+        time.sleep(0.1)
+
+
+def wants_partial():
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+
+
+def job_or_404(job_id):
+    return ExportJob.get_or_none(ExportJob.id == job_id) or abort(404)
+
+
+def job_partial(job):
+    """The progress box; once done, it also tells the page to start the download."""
+    response = make_response(render_template("township/_export_job.html", job=job))
+    response.headers["Vary"] = "HX-Request"
+    if job.state == "done":
+        response.headers["HX-Trigger"] = json.dumps({"pbforms:download": url_for(".job_file", job_id=job.id)})
+    return response
+
+
+@bp.post("/rounds/<int:round_id>/zip")
+def start_zip(round_id):
+    round_ = Round.get_or_none(Round.id == round_id) or abort(404)
+    scope = request.form.get("scope", "")
+    job = start_zip_job(round_, parse_statuses(scope if scope in SCOPES else ""), g.user)
+    AuditEvent.record("export", g.user, detail=f"zip：{job.filename}")
+    job = wait_for(job, WAIT_BEFORE_PROGRESS)
+    if wants_partial():
+        return job_partial(job)
+    return redirect(url_for(".job", job_id=job.id), 303)
+
+
+@bp.get("/exports/<int:job_id>")
+def job(job_id):
+    job = job_or_404(job_id)
+    if wants_partial():
+        return job_partial(job)
+    return render_template("township/export_job.html", job=job)
+
+
+@bp.get("/exports/<int:job_id>/file")
+def job_file(job_id):
+    job = job_or_404(job_id)
+    if job.state != "done" or not Path(job.path).exists():
+        abort(404)
+    return send_file(job.path, mimetype="application/zip", as_attachment=True, download_name=job.filename)
+
+
+# --- the summary of figures --------------------------------------------------
+
+Summary = namedtuple("Summary", "round scope counts rows totals")
+SummaryRow = namedtuple("SummaryRow", "name status values")
+
+
+def summary(round_, statuses):
+    """A row per unit and a column per count of the round's report type, plus the totals."""
+    counts = get_report_type(round_.report_type).counts
+    rows = [SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts])
+            for r in chosen_reports(round_, statuses)]
+    totals = [sum(row.values[i] or 0 for row in rows) for i in range(len(counts))]
+    return Summary(round_, scope_label(statuses), counts, rows, totals)
+
+
+def summary_filename(s, extension):
+    return f"{s.round.title}数字汇总（{s.scope}）.{extension}"
+
+
+def column_titles(s):
+    return ["单位", "状态"] + [f"{f.label}（{f.unit}）" for f in s.counts]
+
+
+def totals_name(s):
+    return f"合计（{len(s.rows)}个单位）"
+
+
+def summary_xlsx(s):
+    """Numbers stored as numbers (an empty figure stays an empty cell), the
+    units in the header, the header row and unit column frozen."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "数字汇总"
+    sheet.append(column_titles(s))
+    for row in s.rows:
+        sheet.append([row.name, row.status, *row.values])
+    sheet.append([totals_name(s), "", *s.totals])
+    sheet.freeze_panes = "B2"
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    sheet.column_dimensions["A"].width = 16
+    for column in sheet.iter_cols(min_col=3, max_col=sheet.max_column, max_row=1):
+        sheet.column_dimensions[column[0].column_letter].width = 12
+    sheet.row_dimensions[1].height = 48
+    sheet.page_setup.orientation = "landscape"
+    sheet.print_title_rows = "1:1"
+    sheet.oddHeader.center.text = f"{s.round.title}数字汇总（{s.scope}）"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def chinese_date(day):
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def summary_docx(s):
+    """The summary as a landscape, official-format Word table."""
+    def shown(value):
+        return "—" if value is None else str(value)
+
+    context = {
+        "title": f"{s.round.title}数字汇总表",
+        "note": f"统计范围：{s.scope}　　截至{chinese_date(datetime.date.today())}",
+        "headers": [{"label": f.label, "unit": f.unit} for f in s.counts],
+        "rows": [{"name": r.name, "status": r.status, "figures": [shown(v) for v in r.values]} for r in s.rows],
+        "totals": {"name": totals_name(s), "figures": [str(v) for v in s.totals]},
+    }
+    return fit_columns(render("round_summary.docx", context))
+
+
+def fit_columns(docx_bytes):
+    """Widths for the columns the template's loop made: unit and status get
+    what their names need, the figures share the rest of the text block."""
+    doc = Document(io.BytesIO(docx_bytes))
+    section, table = doc.sections[0], doc.tables[0]
+    fixed = [Mm(34), Mm(16)]
+    usable = section.page_width - section.left_margin - section.right_margin
+    rest = (usable - sum(fixed)) // max(len(table.columns) - len(fixed), 1)
+    widths = fixed + [rest] * (len(table.columns) - len(fixed))
+    for column, width in zip(table.columns, widths):
+        column.width = width
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths):
+            cell.width = width
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+@bp.get("/rounds/<int:round_id>/summary.<any(xlsx, docx):extension>")
+def summary_file(round_id, extension):
+    round_ = Round.get_or_none(Round.id == round_id) or abort(404)
+    scope = request.args.get("scope", "")
+    s = summary(round_, parse_statuses(scope if scope in SCOPES else ""))
+    body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
+    name = summary_filename(s, extension)
+    AuditEvent.record("export", g.user, detail=f"汇总表：{name}")
+    response = make_response(body)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = content_disposition(name)
+    return response
+
+
+# --- the same from the command line -------------------------------------------
+
+@click.group("round")
+def round_group():
+    """List rounds; export a round's reports as a zip or its summary of figures."""
+
+
+def get_round(round_id):
+    round_ = Round.get_or_none(Round.id == round_id)
+    if round_ is None:
+        raise click.ClickException(f"找不到编号为 {round_id} 的填报轮次（用 round list 查看）")
+    return round_
+
+
+def statuses_option(text):
+    try:
+        return parse_statuses(text)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+
+
+STATUS_HELP = "只要这些状态的报告，逗号分隔，如 submitted,approved（默认全部）"
+
+
+@round_group.command("list")
+def round_list():
+    """One line per round: id, title, year, open or closed, deadline, progress."""
+    for round_ in Round.newest_first():
+        progress = Counter(r.progress for r in Report.in_round(round_))
+        line = "，".join(f"{label}{progress[key]}" for key, label in Report.PROGRESS_LABELS.items() if progress[key])
+        deadline = f"截止 {round_.deadline}" if round_.deadline else "无截止日期"
+        click.echo(f"{round_.id}\t{round_.title}\t{round_.year}\t{'进行中' if round_.is_open else '已结束'}\t"
+                   f"{deadline}\t共{sum(progress.values())}个单位：{line}")
+
+
+@round_group.command("export-zip")
+@click.option("--round", "round_id", type=int, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--status", "statuses", default="", help=STATUS_HELP)
+def round_export_zip(round_id, output, statuses):
+    """Write every chosen report of the round as .docx files into one zip."""
+    reports = chosen_reports(get_round(round_id), statuses_option(statuses))
+    with click.progressbar(length=reports.count(), label="正在生成") as bar:
+        count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1))
+    click.echo(f"已写入 {output}（{count} 份报告）")
+
+
+@round_group.command("summary")
+@click.option("--round", "round_id", type=int, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--status", "statuses", default="", help=STATUS_HELP)
+def round_summary(round_id, output, statuses):
+    """Write the summary of figures: .xlsx or .docx, by the file's extension."""
+    writers = {".xlsx": summary_xlsx, ".docx": summary_docx}
+    if output.suffix.lower() not in writers:
+        raise click.ClickException("输出文件应以 .xlsx 或 .docx 结尾")
+    s = summary(get_round(round_id), statuses_option(statuses))
+    output.write_bytes(writers[output.suffix.lower()](s))
+    click.echo(f"已写入 {output}（{len(s.rows)} 个单位）")

@@ -1,0 +1,359 @@
+"""Nothing lost: a report's revision history with restore, last year's
+report as a start, JSON download and upload, and the admin's backup and
+audit pages.
+
+Every report route gets its report through `report_or_404` and changes it
+only when `may_edit` allows, through `Report.save_data` and its version
+check, as the fill page does. Each form posts to the URL of the page that
+shows it, so a form sent after the session ended leads back to that page
+after logging in again.
+"""
+import json
+from collections import namedtuple
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+
+from . import backup
+from .auth import admin_required, may_edit, report_or_404
+from .docx import content_disposition, report_filename
+from .forms import Invalid, get_report_type
+from .models import AuditEvent, Conflict, Revision, Unit, User, now
+
+bp = Blueprint("history", __name__)
+
+HISTORY_PAGE_SIZE = 30
+AUDIT_PAGE_SIZE = 50
+
+
+def is_htmx():
+    return request.headers.get("HX-Request") == "true"
+
+
+def small_int(value):
+    """A whole number from a URL or form, or None; short enough for any database column."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
+def page_number(value):
+    return small_int(value) or 1
+
+
+def refusal(report):
+    """Why `g.user` may not change this report, in the user's words."""
+    if not report.round.is_open:
+        return "本轮填报已结束，报告只读，不能再修改。"
+    if not report.is_editable_status:
+        return f"此报告{report.status_label}，不能再修改。如需修改，请联系镇党建办退回。"
+    return "只能修改本单位的报告。"
+
+
+# --- what changed -----------------------------------------------------------
+
+class Change(namedtuple("Change", "field old new")):
+    """One field that differs between two versions of a report."""
+
+    @property
+    def shows_values(self):
+        """Figures, one-line texts and dates are short enough to show old → new."""
+        return self.field.kind in ("count", "text", "date")
+
+
+def changes(report_type, old, new):
+    """The fields whose value differs from `old` to `new`, in form order."""
+    found = []
+    for f in report_type.fields:
+        before, after = old.get(f.key), new.get(f.key)
+        if before != after and not (f.is_empty(before) and f.is_empty(after)):
+            found.append(Change(f, before, after))
+    return found
+
+
+@bp.app_template_global()
+def is_big_change(old, new):
+    """More than half up or down from last year: worth a second look.
+
+    From 0 any figure is marked, as there is no half of nothing to stay
+    within; 0 to 0 is not. An empty figure is never marked.
+    """
+    if old is None or new is None:
+        return False
+    return abs(new - old) > old / 2 if old else new > 0
+
+
+# --- the revision history ---------------------------------------------------
+
+@bp.get("/reports/<int:report_id>/history")
+def history(report_id):
+    """The list of revisions, or with ?version=N that version as a document."""
+    report = report_or_404(report_id)
+    if "version" in request.args:
+        return revision_page(report, request.args["version"])
+    report_type = get_report_type(report.round.report_type)
+    page = page_number(request.args.get("page"))
+    rows = list(Revision.history_of(report)
+                .limit(HISTORY_PAGE_SIZE + 1).offset((page - 1) * HISTORY_PAGE_SIZE))
+    shown = rows[:HISTORY_PAGE_SIZE]
+    # Each revision is compared with the one before it; the first with the blank start.
+    before = [r.data for r in rows[1:]] + [report_type.initial_data(report.meta)]
+    entries = [(rev, changes(report_type, prev, rev.data)) for rev, prev in zip(shown, before)]
+    return render_template("history/history.html", report=report, entries=entries, page=page,
+                           has_more=len(rows) > HISTORY_PAGE_SIZE, editable=may_edit(g.user, report))
+
+
+def revision_page(report, number):
+    revision = Revision.of(report, small_int(number))
+    if revision is None:
+        flash(f"找不到第 {number[:12]} 版，请从下面的列表中选择。", "error")
+        return redirect(url_for("history.history", report_id=report.id), 303)
+    report_type = get_report_type(report.round.report_type)
+    previous = revision.previous()
+    before = previous.data if previous else report_type.initial_data(report.meta)
+    return render_template(
+        "history/revision.html", report=report, report_type=report_type, revision=revision,
+        changes=changes(report_type, before, revision.data), data=revision.data,
+        preview=report_type.docx_context(revision.data, report.meta), editable=may_edit(g.user, report))
+
+
+@bp.post("/reports/<int:report_id>/history")
+def restore(report_id):
+    """Save an old revision's content as the newest version; every revision stays."""
+    report = report_or_404(report_id)
+    back = url_for("history.history", report_id=report.id)
+    if not may_edit(g.user, report):
+        flash(refusal(report), "error")
+        return redirect(back, 303)
+    revision = Revision.of(report, small_int(request.form.get("revision")))
+    if revision is None:
+        flash("请从列表中选择要恢复的版本。", "error")
+        return redirect(back, 303)
+    expected = small_int(request.form.get("version"))
+    try:
+        if expected is None:
+            raise Conflict(report.version)
+        report.save_data(revision.data, g.user, expected,
+                         note=f"恢复自第 {revision.version} 版（{revision.created_at:%Y-%m-%d %H:%M}）")
+    except Conflict as conflict:
+        flash(f"报告在您打开此页之后又被修改了（现为第 {conflict.current} 版），没有恢复。"
+              "请看过最新的修改记录后再决定。", "error")
+        return redirect(back, 303)
+    AuditEvent.record("restore_revision", g.user, report=report, detail=f"恢复第 {revision.version} 版")
+    flash(f"已恢复第 {revision.version} 版的内容，保存为第 {report.version} 版；之前的各版仍在修改记录中。", "ok")
+    return redirect(url_for("fill.report_page", report_id=report.id), 303)
+
+
+# --- last year as a start ---------------------------------------------------
+
+def carried_over(report_type, last, current, keep_counts):
+    """Last year's content for this year's report.
+
+    Texts and items come over as they were; counts are kept or cleared as
+    chosen; dates stay this year's (last year's 成文日期 is wrong by
+    definition). A value the definition no longer accepts stays at this
+    year's default.
+    """
+    data = dict(current)
+    for f in report_type.fields:
+        if f.key not in last or f.kind == "date":
+            continue
+        if f.kind == "count" and not keep_counts:
+            data[f.key] = None
+            continue
+        try:
+            data[f.key] = f.clean(last[f.key])
+        except Invalid:
+            pass
+    return data
+
+
+def last_year_page(report, error=None, status=200):
+    last = report.last_year
+    report_type = get_report_type(report.round.report_type)
+    return render_template(
+        "history/last_year.html", report=report, report_type=report_type, last=last, error=error,
+        offer=may_edit(g.user, report) and report.version == 0 and last is not None,
+        data=last.data if last else None,
+        preview=report_type.docx_context(last.data, last.meta) if last else None), status
+
+
+@bp.get("/reports/<int:report_id>/last-year")
+def last_year(report_id):
+    """Last year's report, read-only, with the offer to start from it."""
+    return last_year_page(report_or_404(report_id))
+
+
+@bp.post("/reports/<int:report_id>/last-year")
+def start_from_last_year(report_id):
+    report = report_or_404(report_id)
+    fill_page = url_for("fill.report_page", report_id=report.id)
+    if not may_edit(g.user, report):
+        flash(refusal(report), "error")
+        return redirect(fill_page, 303)
+    last = report.last_year
+    if last is None:
+        return last_year_page(report, "没有上一年度的报告可以沿用。", 409)
+    choice = request.form.get("counts")
+    if choice not in ("keep", "clear"):
+        return last_year_page(report, "请选择数字是保留去年的还是清空。", 422)
+    report_type = get_report_type(report.round.report_type)
+    data = carried_over(report_type, last.data, report.data, keep_counts=choice == "keep")
+    kept = "保留去年的数字" if choice == "keep" else "数字已清空"
+    try:
+        # Version 0 only: a report someone has started is never overwritten wholesale.
+        report.save_data(data, g.user, 0, note=f"沿用{last.round.year}年度内容（{kept}）")
+    except Conflict as conflict:
+        flash(f"此报告已经开始填写（现为第 {conflict.current} 版），不能再整份沿用上一年度内容。"
+              "可以打开上一年度的报告，复制需要的段落。", "error")
+        return redirect(fill_page, 303)
+    AuditEvent.record("prefill", g.user, report=report, detail=f"{last.round.title}，{kept}")
+    flash(f"已沿用{last.round.year}年度的内容（{kept}），请逐项核对、修改为本年度的情况。", "ok")
+    return redirect(fill_page, 303)
+
+
+# --- JSON in the browser ----------------------------------------------------
+
+@bp.get("/reports/<int:report_id>/json")
+def download_json(report_id):
+    report = report_or_404(report_id)
+    body = json.dumps(report.data, ensure_ascii=False, indent=2)
+    AuditEvent.record("export", g.user, report=report, detail="json")
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": content_disposition(report_filename(report)[:-5] + ".json")})
+
+
+def read_json(text):
+    """(object, None) or (None, what is wrong with the file)."""
+    if not text.strip():
+        return None, "文件是空的。"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as e:
+        return None, f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 个字符附近有误，请检查后重新上传。"
+    except RecursionError:
+        return None, "文件不是本系统导出的报告：嵌套层数过多。"
+
+
+def uploaded_text():
+    """The text of the uploaded file, or (None, message)."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return None, "请选择要导入的 JSON 文件。"
+    try:
+        return upload.read().decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return None, "文件不是 UTF-8 编码的文本，请选用本系统“导出 JSON”得到的文件。"
+
+
+def import_page(report, status=200, **ctx):
+    return render_template("history/import.html", report=report, editable=may_edit(g.user, report),
+                           refusal=refusal(report), **ctx), status
+
+
+@bp.get("/reports/<int:report_id>/import")
+def import_form(report_id):
+    return import_page(report_or_404(report_id))
+
+
+@bp.post("/reports/<int:report_id>/import")
+def import_json(report_id):
+    """Two steps: an uploaded file gets a preview of its changes; the
+    confirmation carries the same content back, which is checked again
+    and then saved, unless the report changed in between."""
+    report = report_or_404(report_id)
+    if not may_edit(g.user, report):
+        return import_page(report, 409)
+    confirming = "content" in request.form
+    text, problem = (request.form["content"], None) if confirming else uploaded_text()
+    obj, problem = read_json(text) if problem is None else (None, problem)
+    if problem:
+        return import_page(report, 422, file_error=problem)
+    report_type = get_report_type(report.round.report_type)
+    data, errors = report_type.parse_json(obj, report.data)
+    if errors:
+        listed = [(report_type.by_key[key].label if key in report_type.by_key else "", message)
+                  for key, message in errors.items()]
+        return import_page(report, 422, field_errors=listed)
+    found = changes(report_type, report.data, data)
+    if not found:
+        return import_page(report, 422, file_error="文件的内容与报告现在的内容相同，没有需要导入的改动。")
+    if not confirming:
+        return import_page(report, changes=found, version=report.version,
+                           content=json.dumps(obj, ensure_ascii=False))
+    expected = small_int(request.form.get("version"))
+    try:
+        if expected is None:
+            raise Conflict(report.version)
+        report.save_data(data, g.user, expected, note="从 JSON 文件导入")
+    except Conflict as conflict:
+        return import_page(report, 409, file_error=(
+            f"预览之后报告又被修改了（现为第 {conflict.current} 版），没有导入。请重新上传文件，核对新的改动。"))
+    AuditEvent.record("import", g.user, report=report, detail=f"{len(found)} 处改动")
+    flash(f"已导入 {len(found)} 处改动，保存为第 {report.version} 版。", "ok")
+    return redirect(url_for("fill.report_page", report_id=report.id), 303)
+
+
+# --- the admin's pages ------------------------------------------------------
+
+def audit_filters(args):
+    """The filters asked for, and a message for each that names nothing known."""
+    filters, problems = {}, {}
+    for name, model, message in (("unit", Unit, "没有这个单位"), ("user", User, "没有这个用户")):
+        value = args.get(name, "")
+        if small_int(value) and model.get_or_none(model.id == small_int(value)):
+            filters[f"{name}_id"] = small_int(value)
+        elif value:
+            problems[name] = message + "，已忽略此条件"
+    action = args.get("action", "")
+    if action in AuditEvent.ACTION_LABELS or action in AuditEvent.actions():
+        filters["action"] = action
+    elif action:
+        problems["action"] = "没有这种操作，已忽略此条件"
+    return filters, problems
+
+
+@bp.get("/admin/audit")
+@admin_required
+def audit():
+    filters, problems = audit_filters(request.args)
+    query = AuditEvent.filtered(**filters)
+    page = page_number(request.args.get("page"))
+    ctx = {
+        "events": list(query.paginate(page, AUDIT_PAGE_SIZE)),
+        "total": query.count(),
+        "page": page,
+        "page_size": AUDIT_PAGE_SIZE,
+        "filters": filters,
+        "problems": problems,
+        "args": {k: v for k, v in request.args.items() if k != "page"},
+    }
+    partial = is_htmx() and not request.headers.get("HX-History-Restore-Request")
+    if partial:
+        body = render_template("history/_audit_results.html", oob=True, **ctx)
+    else:
+        body = render_template("history/audit.html", units=Unit.ordered(), users=User.select().order_by(User.username),
+                               actions=sorted(set(AuditEvent.actions()) | set(AuditEvent.ACTION_LABELS)),
+                               labels=AuditEvent.ACTION_LABELS, **ctx)
+    response = Response(body)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.get("/admin/backup")
+@admin_required
+def backup_page():
+    sqlite = backup.database_file() is not None
+    return render_template("history/backup.html", sqlite=sqlite, not_sqlite=backup.NOT_SQLITE,
+                           last=backup.last_backup_time() if sqlite else None,
+                           kept=backup.daily_backups() if sqlite else [], keep=backup.KEEP)
+
+
+@bp.get("/admin/backup/download")
+@admin_required
+def download_backup():
+    try:
+        body = backup.fresh_backup_bytes()
+    except backup.BackupError as e:
+        flash(str(e), "error")
+        return redirect(url_for("history.backup_page"), 303)
+    AuditEvent.record("backup", g.user)
+    return Response(body, mimetype="application/vnd.sqlite3", headers={
+        "Content-Disposition": f'attachment; filename="pbforms-backup-{now():%Y%m%d-%H%M%S}.sqlite3"'})

@@ -1,0 +1,106 @@
+"""Using the fill page as a user would, for the tests: read the form the page
+shows, change some fields, send it back — by htmx (autosave, item buttons)
+or as a plain form post (a browser without JavaScript).
+
+Reading the fields from the rendered page, rather than building the post by
+hand, means a field the page forgets to render, or renders under the wrong
+name, fails the tests.
+"""
+import io
+import re
+from functools import partial
+
+import lxml.html
+import pytest
+from docx import Document
+from werkzeug.security import generate_password_hash
+
+from pbforms import models
+from pbforms.db import db
+from pbforms.models import Report, Revision, Unit
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """Import this into a test module to use it there. The real hash takes a
+    good part of a second on a busy machine; every test starts the demo
+    township (eight accounts) and logs in. tests/test_access.py checks the
+    real hash."""
+    monkeypatch.setattr(models, "generate_password_hash",
+                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+
+
+def parse(html):
+    return lxml.html.fromstring(html)
+
+
+def one(element, xpath):
+    """The single element `xpath` finds; fails the test when there are none or several."""
+    found = element.xpath(xpath)
+    assert len(found) == 1, f"{xpath}: {len(found)} found"
+    return found[0]
+
+
+def report_of(unit_name):
+    """The unit's report in the demo round, fresh from the database."""
+    with db.connection_context():
+        return Report.with_round_and_unit().where(Unit.name == unit_name).get()
+
+
+def revision_count(report_id):
+    with db.connection_context():
+        return Revision.select().where(Revision.report == report_id).count()
+
+
+def docx_paragraphs(docx_bytes):
+    """The non-empty paragraphs of a .docx, as python-docx reads them."""
+    return [p.text for p in Document(io.BytesIO(docx_bytes)).paragraphs if p.text.strip()]
+
+
+class FillPage:
+    """One report's fill page, opened by a logged-in test client."""
+
+    def __init__(self, client, report_id):
+        self.client = client
+        self.report_id = report_id
+        self.url = f"/reports/{report_id}"
+
+    def html(self):
+        response = self.client.get(self.url)
+        assert response.status_code == 200, response.text
+        return response.text
+
+    def form(self):
+        """What the browser would send: every named control of the form, no buttons."""
+        return dict(parse(self.html()).get_element_by_id("report-form").form_values())
+
+    def csrf_header(self, html):
+        return {"X-CSRFToken": re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)}
+
+    def post(self, changes=None, htmx=True, op=None, action="", drop=()):
+        """Send the page's form with `changes` applied, as htmx or as a plain form.
+
+        htmx sends the token in the X-CSRFToken header (from `hx-headers`);
+        the plain form sends its hidden csrf_token field.
+        """
+        html = self.html()
+        data = dict(parse(html).get_element_by_id("report-form").form_values())
+        data.update(changes or {})
+        if op:
+            data["op"] = op
+        for key in drop:
+            data.pop(key, None)
+        headers = {}
+        if htmx:
+            data.pop("csrf_token")
+            headers = {"HX-Request": "true", **self.csrf_header(html)}
+        return self.client.post(self.url + action, data=data, headers=headers)
+
+    def submit(self, changes=None):
+        """The 提交审核 button: a plain form post to the submit route, also with scripts on."""
+        return self.post(changes, htmx=False, action="/submit")
+
+    def docx(self):
+        response = self.client.get(self.url + "/docx")
+        assert response.status_code == 200, response.text
+        return response.data

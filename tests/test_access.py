@@ -1,0 +1,421 @@
+"""Who may reach what: every route needs a session, a filler reaches only
+their own unit's reports, every POST needs its CSRF token, and logging in
+is safe.
+
+The route lists come from the app's URL map, so a route added later is
+covered without touching this file, and a URL parameter this file cannot
+fill in fails the test instead of skipping the route.
+"""
+import re
+from functools import partial
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from pbforms import create_app, demo, models
+from pbforms.forms import get_report_type
+from pbforms.models import AuditEvent, Report, Round, Unit, User
+
+FILLER_A = "qingnicun"
+FILLER_B = "liuwancun"
+NO_SUCH_ID = 999999
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@pytest.fixture
+def real_password_hashing():
+    """Asked for by the test of the hash itself, to keep quick_password_hashing off."""
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(request, monkeypatch):
+    """The real hash takes a good part of a second on a busy machine, and
+    this file starts the demo township (eight accounts) and logs in some
+    hundred times."""
+    if "real_password_hashing" not in request.fixturenames:
+        monkeypatch.setattr(models, "generate_password_hash",
+                            partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+
+
+def _routes():
+    """(rule, endpoint, method) for every route but the login page and static files.
+
+    Built from a throwaway app at collection time, so each route is its own
+    test case; the tests themselves use the `app` fixture.
+    """
+    app = create_app({"DATABASE_URL": "sqlite:///:memory:", "SKIP_MIGRATIONS": True, "SECRET_KEY": "collect"})
+    return sorted(
+        (rule.rule, rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in ("static", "auth.login")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    )
+
+
+ROUTES = _routes()
+REPORT_ROUTES = [route for route in ROUTES if "<int:report_id>" in route[0] or "<report_id>" in route[0]]
+
+
+def ids_of(username):
+    """Values for URL parameters, all belonging to `username`'s unit."""
+    user = User.by_username(username)
+    report = Report.get(Report.unit == user.unit)
+    return {"report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
+            # The demo has no export job yet; no request here gets past the
+            # access check to look it up.
+            "job_id": 1, "extension": "xlsx"}
+
+
+def build_url(app, rule_text, endpoint, method, ids):
+    """The route's URL with `ids` substituted; fails loudly on an unknown parameter."""
+    rule = next(r for r in app.url_map.iter_rules() if r.rule == rule_text and r.endpoint == endpoint)
+    needed = rule.arguments - set(rule.defaults or ())
+    unknown = sorted(needed - ids.keys())
+    if unknown:
+        pytest.fail(f"{rule_text}: no test value for URL parameter(s) {unknown}; "
+                    "add them to ids_of() in tests/test_access.py")
+    values = {name: ids[name] for name in needed}
+    return app.url_map.bind("localhost").build(endpoint, values, method=method)
+
+
+def form_token(page):
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def header_token(page):
+    return re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+
+
+def without_tokens(page):
+    return re.sub(r'(value="|"X-CSRFToken": ")[^"]+"', r'\1"', page)
+
+
+def logged_in_user_id(client):
+    with client.session_transaction() as session:
+        return session.get("user_id")
+
+
+def goes_to_login(response):
+    return response.status_code in (302, 303) and urlsplit(response.headers["Location"]).path == "/login"
+
+
+def snapshot(report_id):
+    report = Report.get_by_id(report_id)
+    return report.version, report.data, report.status, report.revisions.count()
+
+
+def everything():
+    """A fingerprint of all that a request could change."""
+    return ([snapshot(r.id) for r in Report.select().order_by(Report.id)],
+            [(u.id, u.active, u.password_hash) for u in User.select().order_by(User.id)],
+            [(u.id, u.name, u.active) for u in Unit.select().order_by(Unit.id)],
+            [(r.id, r.status) for r in Round.select().order_by(Round.id)],
+            AuditEvent.select().count())
+
+
+# --- (a) no session: every route sends to the login page ----------------------
+
+@pytest.mark.parametrize("rule_text, endpoint, method", ROUTES)
+def test_anonymous_request_is_sent_to_login(app, client, rule_text, endpoint, method):
+    # The point is the session check, not CSRF (tested below): without this
+    # an anonymous POST would already stop at the missing token.
+    app.config["WTF_CSRF_ENABLED"] = False
+    url = build_url(app, rule_text, endpoint, method, ids_of(FILLER_B))
+    form = {"version": "0", "reporter_name": "匿名", "username": "intruder", "name": "匿名村"}
+    before = everything()
+
+    page = client.open(url, method=method, data=form)
+    htmx = client.open(url, method=method, data=form, headers={"HX-Request": "true"})
+
+    assert goes_to_login(page), (page.status_code, page.headers.get("Location"))
+    assert htmx.status_code == 401
+    assert "登录已过期" in htmx.text
+    assert everything() == before
+
+
+def test_login_returns_to_the_page_asked_for(app, client, auth):
+    url = f"/reports/{ids_of(FILLER_A)['report_id']}"
+    response = client.get(url)
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["next"][0].rstrip("?") == url
+
+    page = client.get(response.headers["Location"]).text
+    response = client.post(response.headers["Location"], data={
+        "username": FILLER_A, "password": demo.FILLER_PASSWORD, "csrf_token": form_token(page)})
+
+    assert response.headers["Location"].rstrip("?") == url
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("rule_text, endpoint, method",
+                         [route for route in ROUTES if route[2] in BODY_METHODS])
+def test_login_after_anonymous_post_does_not_land_on_a_post_only_url(app, client, rule_text, endpoint, method):
+    """A form sent after the session ended leads, after logging in again, to a page, not to 405."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    url = build_url(app, rule_text, endpoint, method, ids_of(FILLER_A))
+    login_url = client.open(url, method=method).headers["Location"]
+
+    response = client.post(login_url, data={"username": FILLER_A, "password": demo.FILLER_PASSWORD})
+
+    assert client.get(response.headers["Location"]).status_code == 200
+
+
+# --- (b) a filler never reaches another unit's report -------------------------
+
+@pytest.mark.parametrize("rule_text, endpoint, method", REPORT_ROUTES)
+def test_other_units_report_is_404_like_a_missing_one(app, client, auth, rule_text, endpoint, method):
+    auth.login(FILLER_A)
+    victim = ids_of(FILLER_B)
+    before = snapshot(victim["report_id"])
+    form = {"csrf_token": auth.csrf_token(), "version": str(before[0]), "reporter_name": "越权修改",
+            "members_recruited": "99", "op": "add:plans"}
+
+    def request(ids, headers):
+        url = build_url(app, rule_text, endpoint, method, ids)
+        return client.open(url, method=method, headers=headers, data=form if method in BODY_METHODS else None)
+
+    answers = {}
+    for kind, headers in [("page", {}), ("htmx", {"HX-Request": "true"})]:
+        other_unit = request(victim, headers)
+        missing = request({**victim, "report_id": NO_SUCH_ID}, headers)
+        answers[kind] = (other_unit.status_code, without_tokens(other_unit.text),
+                         missing.status_code, without_tokens(missing.text))
+    after = snapshot(victim["report_id"])
+    # The township office's pages refuse every filler alike, own report included.
+    expected = 403 if request(ids_of(FILLER_A), {}).status_code == 403 else 404
+
+    for kind, (status, body, missing_status, missing_body) in answers.items():
+        assert status == expected, kind
+        assert (status, body) == (missing_status, missing_body), kind
+    assert after == before
+
+
+@pytest.mark.parametrize("rule_text, endpoint, method", REPORT_ROUTES)
+def test_admin_reaches_every_report_route(app, client, auth, rule_text, endpoint, method):
+    """The 404s above are about who asks: the admin finds the same URLs
+    (for a village's report, or the township's where the page is only for that)."""
+    auth.admin()
+    data = {"csrf_token": auth.csrf_token()} if method in BODY_METHODS else None
+    statuses = [client.open(build_url(app, rule_text, endpoint, method, ids_of(username)),
+                            method=method, data=data).status_code
+                for username in (FILLER_B, "qingnizhen")]
+
+    assert statuses != [404, 404]
+
+
+# --- (c) CSRF on every POST, htmx included ------------------------------------
+
+def report_id_of(username):
+    return ids_of(username)["report_id"]
+
+
+class CsrfCase:
+    """A POST a real page sends: who is logged in, where, what, and how to tell it took effect."""
+
+    def __init__(self, login, page, url, form, took_effect):
+        self.login, self.page, self.url, self.form, self.took_effect = login, page, url, form, took_effect
+
+
+def csrf_case(name):
+    if name == "login":
+        return CsrfCase(None, lambda: "/login", lambda: "/login",
+                        lambda: {"username": FILLER_A, "password": demo.FILLER_PASSWORD},
+                        lambda client: logged_in_user_id(client) is not None)
+    if name == "logout":
+        return CsrfCase(FILLER_A, lambda: "/", lambda: "/logout", dict,
+                        lambda client: logged_in_user_id(client) is None)
+    if name == "save":
+        return CsrfCase(FILLER_A, lambda: f"/reports/{report_id_of(FILLER_A)}",
+                        lambda: f"/reports/{report_id_of(FILLER_A)}",
+                        lambda: {"version": str(Report.get_by_id(report_id_of(FILLER_A)).version),
+                                 "reporter_name": "张三"},
+                        lambda client: Report.get_by_id(report_id_of(FILLER_A)).data["reporter_name"] == "张三")
+    # The township's demo report lacks only the two figures the seed left as **.
+    return CsrfCase("qingnizhen", lambda: f"/reports/{report_id_of('qingnizhen')}",
+                    lambda: f"/reports/{report_id_of('qingnizhen')}/submit",
+                    lambda: {"version": str(Report.get_by_id(report_id_of("qingnizhen")).version),
+                             "member_files_checked": "35", "service_centers_up_to_standard": "6"},
+                    lambda client: Report.get_by_id(report_id_of("qingnizhen")).status == "submitted")
+
+
+CSRF_CASES = ["login", "logout", "save", "submit"]
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
+@pytest.mark.parametrize("name", CSRF_CASES)
+def test_post_without_csrf_token_is_refused(client, auth, name, htmx):
+    case = csrf_case(name)
+    if case.login:
+        auth.login(case.login)
+    effect_before = case.took_effect(client)
+
+    response = client.post(case.url(), data=case.form(), headers={"HX-Request": "true"} if htmx else {})
+
+    assert response.status_code == 400
+    assert "页面已过期或来源不明，请刷新页面后重试" in response.text
+    assert case.took_effect(client) == effect_before
+
+
+@pytest.mark.parametrize("name", ["logout", "save", "submit"])
+def test_token_of_another_session_is_refused(app, client, auth, name):
+    case = csrf_case(name)
+    auth.login(case.login)
+    stranger = app.test_client()
+    foreign_token = header_token(stranger.get("/login").text)
+
+    response = client.post(case.url(), data={**case.form(), "csrf_token": foreign_token})
+
+    assert response.status_code == 400
+    assert not case.took_effect(client)
+
+
+@pytest.mark.parametrize("via", ["form field", "htmx header"])
+@pytest.mark.parametrize("name", CSRF_CASES)
+def test_post_with_token_from_the_page_succeeds(client, auth, name, via):
+    case = csrf_case(name)
+    if case.login:
+        auth.login(case.login)
+    page = client.get(case.page()).text
+    if via == "form field":
+        data, headers = {**case.form(), "csrf_token": form_token(page)}, {}
+    else:
+        data, headers = case.form(), {"HX-Request": "true", "X-CSRFToken": header_token(page)}
+
+    response = client.post(case.url(), data=data, headers=headers)
+
+    assert response.status_code in (200, 302, 303), response.text
+    assert case.took_effect(client)
+
+
+# --- (d) logging in ----------------------------------------------------------
+
+def post_login(client, username, password, next_url=None):
+    token = form_token(client.get("/login").text)
+    return client.post("/login", query_string={"next": next_url} if next_url else None,
+                       data={"username": username, "password": password, "csrf_token": token})
+
+
+def deactivate(username, active=False):
+    User.update(active=active).where(User.username == username).execute()
+
+
+@pytest.mark.parametrize("username, password, message, setup", [
+    (FILLER_A, "wrong-password", "用户名或密码不正确", None),
+    (FILLER_A, demo.FILLER_PASSWORD.upper(), "用户名或密码不正确", None),
+    ("nobody", demo.FILLER_PASSWORD, "用户名或密码不正确", None),
+    (FILLER_A, demo.FILLER_PASSWORD, "用户名或密码不正确", "deactivate"),
+    (FILLER_A, "", "请输入密码", None),
+    ("   ", demo.FILLER_PASSWORD, "请输入用户名", None),
+], ids=["wrong password", "wrong case", "unknown user", "inactive user", "no password", "no username"])
+def test_refused_login_shows_message_and_starts_no_session(client, username, password, message, setup):
+    if setup == "deactivate":
+        deactivate(username)
+
+    response = post_login(client, username, password)
+
+    assert response.status_code == 200
+    assert message in response.text
+    assert logged_in_user_id(client) is None
+    assert goes_to_login(client.get("/"))
+
+
+def test_deactivated_filler_is_logged_out_on_next_request(client, auth):
+    auth.login(FILLER_A)
+    report_id = report_id_of(FILLER_A)
+    assert client.get("/").status_code == 200
+    token = auth.csrf_token()
+
+    deactivate(FILLER_A)
+    save = client.post(f"/reports/{report_id}", headers={"HX-Request": "true", "X-CSRFToken": token},
+                       data={"version": "0", "reporter_name": "停用后保存"})
+    page = client.get(f"/reports/{report_id}")
+
+    assert save.status_code == 401
+    assert goes_to_login(page)
+    assert Report.get_by_id(report_id).version == 0
+    # Logged out for good: turning the account back on does not revive the old session.
+    deactivate(FILLER_A, active=True)
+    assert goes_to_login(client.get("/"))
+
+
+@pytest.mark.parametrize("next_url", [
+    "//evil.example",
+    "//evil.example/reports/1",
+    "https://evil.example",
+    "http://evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    " //evil.example",
+    "javascript:alert(1)",
+])
+def test_login_never_redirects_off_site(client, next_url):
+    response = post_login(client, FILLER_A, demo.FILLER_PASSWORD, next_url)
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert (location.scheme, location.netloc) in (("", ""), ("http", "localhost"))
+    assert location.path.startswith("/") and not location.path.startswith("//")
+    assert "evil.example" not in location.netloc
+
+
+def test_passwords_are_stored_hashed_and_salted(app, real_password_hashing):
+    hashes = {user.username: user.password_hash for user in User.select()}
+
+    assert hashes[FILLER_A] != hashes[FILLER_B]  # same password, own salt
+    for username, password, _ in demo.accounts():
+        assert password not in hashes[username]
+        assert re.match(r"(scrypt|pbkdf2):", hashes[username])
+        assert User.by_username(username).check_password(password)
+
+
+# --- (e) the session cookie --------------------------------------------------
+
+@pytest.mark.parametrize("step", ["login page", "logged in"])
+def test_session_cookie_is_httponly_and_samesite_lax(client, step):
+    response = client.get("/login") if step == "login page" else post_login(client, FILLER_A, demo.FILLER_PASSWORD)
+
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert cookies
+    attributes = {part.strip().lower() for part in cookies[-1].split(";")}
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+
+
+# --- (f) who sees which reports ----------------------------------------------
+
+def start_second_round():
+    """A second round, so every unit has two reports."""
+    Round.start("2023年度抓基层党建工作述职", 2023, get_report_type("annual_report"))
+
+
+def listed_report_ids(page):
+    return {int(i) for i in re.findall(r'href="/reports/(\d+)"', page)}
+
+
+def test_admin_sees_every_units_report(client, auth):
+    start_second_round()
+    auth.admin()
+
+    home = client.get("/", follow_redirects=True).text
+
+    for name, _, _ in demo.UNITS:
+        assert name in home
+    for report in list(Report.select()):
+        assert client.get(f"/reports/{report.id}").status_code == 200
+
+
+@pytest.mark.parametrize("username", [name for _, _, name in demo.UNITS])
+def test_filler_home_lists_only_own_units_reports(client, auth, username):
+    start_second_round()
+    auth.login(username)
+    user = User.by_username(username)
+    own = {r.id for r in Report.select().where(Report.unit == user.unit)}
+
+    home = client.get("/").text
+
+    assert len(own) == 2
+    assert listed_report_ids(home) == own
+    for name, _, login in demo.UNITS:
+        if login != username:
+            assert f"<td>{name}</td>" not in home

@@ -1,0 +1,386 @@
+"""The fill page in a real browser: the app runs as its own process (as
+`python app.py --demo` does on the intranet machine) and Debian's Chromium,
+driven by Playwright, does what a village clerk does.
+
+Only a browser shows whether htmx really sends the form, swaps the answers
+in, keeps the status line honest and keeps typing on screen when the
+network fails. The tests work on different units' reports (one saves
+nothing), so they share one server without depending on each other's data.
+
+Set PBFORMS_SCREENSHOTS to a folder to keep screenshots of every page at
+office-screen and phone size, to look at the pages as a person would.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from docx import Document
+from playwright.sync_api import expect, sync_playwright
+
+from pbforms.demo import FILLER_PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+OFFICE = {"width": 1366, "height": 768}
+PHONE = {"width": 375, "height": 812}
+SAVE_URL = re.compile(r"/reports/\d+$")
+RED = "rgb(176, 0, 32)"
+SCREENSHOTS = os.environ.get("PBFORMS_SCREENSHOTS")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The real app, started the way the README starts it, on a temp database."""
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (apt-get install chromium); CI installs it")
+    folder = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = dict(os.environ, PBFORMS_DATABASE_URL=f"sqlite:///{folder / 'pbforms.sqlite3'}",
+               PBFORMS_SECRET_KEY="browser-test")
+    log_path = folder / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the app did not start:\n{log_path.read_text()}")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Browsing:
+    """Browser contexts for one test, each watched for console errors and for
+    requests to any other host (the intranet has no internet)."""
+
+    def __init__(self, browser, base):
+        self.browser = browser
+        self.base = base
+        self.contexts = []
+        self.console_errors = []
+        self.foreign_requests = []
+        self.expected_errors = []
+
+    def context(self, viewport=OFFICE):
+        context = self.browser.new_context(base_url=self.base, viewport=viewport, locale="zh-CN")
+        context.set_default_timeout(10_000)
+        context.on("console", lambda m: m.type == "error" and self.console_errors.append(
+            f"{m.page.url}: {m.text} ({m.location['url']})"))
+        context.on("weberror", lambda e: self.console_errors.append(f"uncaught: {e.error}"))
+        context.on("request", lambda r: r.url.startswith(self.base + "/") or self.foreign_requests.append(r.url))
+        self.contexts.append(context)
+        return context
+
+    def login(self, username, viewport=OFFICE):
+        """A new context logged in as `username`; returns its page, on the home list."""
+        page = self.context(viewport).new_page()
+        page.goto("/login")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(FILLER_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("述职报告")
+        return page
+
+    def expect_errors(self, pattern):
+        """Console errors the test provokes on purpose (a failed or refused save)."""
+        self.expected_errors.append(re.compile(pattern))
+
+    def check(self):
+        for context in self.contexts:
+            context.close()
+        unexpected = [e for e in self.console_errors if not any(p.search(e) for p in self.expected_errors)]
+        assert unexpected == []
+        assert self.foreign_requests == []
+
+
+@pytest.fixture
+def browsing(browser, server):
+    session = Browsing(browser, server)
+    yield session
+    session.check()
+
+
+def open_report(page):
+    page.get_by_role("link", name="打开").click()
+    expect(page.locator("#report-form")).to_be_visible()
+
+
+def version(page):
+    return int(page.locator("#report-version").input_value())
+
+
+def screenshot(page, name, element=None):
+    if SCREENSHOTS:
+        if element is not None:
+            element.scroll_into_view_if_needed()
+        width = page.viewport_size["width"]
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{width}-{name}.png"))
+
+
+def assert_no_horizontal_scroll(page):
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{page.url} scrolls sideways: {widths}"
+
+
+def test_figure_and_paragraph_are_saved_and_reach_the_word_file(browsing):
+    page = browsing.login("qingnicun")
+    open_report(page)
+    status = page.locator("#save-status")
+    start = version(page)
+    expect(page.locator("#missing")).to_contain_text("还需填写 15 项")
+
+    # Leaving a field saves it at once (change, 500 ms), long before the
+    # 2 s typing pause would.
+    reading = page.get_by_label("读书班", exact=True)
+    reading.press_sequentially("7")
+    reading.press("Tab")
+    expect(status).to_contain_text("已保存", timeout=1500)
+    expect(page.locator("#report-version")).to_have_value(str(start + 1))
+    expect(page.locator("#missing")).to_contain_text("还需填写 14 项")
+
+    # A pause in typing saves too, without leaving the field.
+    sentence = "青泥村今年新修了村史馆（浏览器测试）。"
+    intro = page.locator("#f-intro")
+    intro.click()
+    intro.press("Control+End")
+    intro.press_sequentially(sentence)
+    expect(page.locator("#report-version")).to_have_value(str(start + 2))
+    expect(status).to_contain_text("已保存")
+
+    page.reload()
+    expect(reading).to_have_value("7")
+    expect(intro).to_have_value(re.compile(re.escape(sentence) + "$"))
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载 Word").click()
+    assert download.value.suggested_filename == "2022年度青泥村党支部书记抓基层党建工作述职报告.docx"
+    text = "\n".join(p.text for p in Document(download.value.path()).paragraphs)
+    assert "读书班7次" in text
+    assert sentence in text
+
+
+def test_items_are_added_moved_removed_and_kept(browsing):
+    page = browsing.login("liuwancun")
+    open_report(page)
+    page.on("dialog", lambda dialog: dialog.accept())
+    plans = page.locator("#field-plans")
+    headings = plans.locator(".item-head input")
+    seed = headings.evaluate_all("inputs => inputs.map(i => i.value)")
+    assert len(seed) == 3
+
+    plans.get_by_role("button", name="添加一条打算").click()
+    expect(headings).to_have_count(4)
+    new_heading = "持续办好群众身边实事（浏览器测试）"
+    headings.nth(3).fill(new_heading)
+    # Enter in a one-line field presses the form's disabled default button,
+    # never the first item button.
+    headings.nth(3).press("Enter")
+    default_button = page.locator("#report-form [type=submit]").first
+    expect(default_button).to_be_disabled()
+    expect(default_button).to_be_hidden()
+    expect(headings).to_have_count(4)
+
+    # The item buttons send the whole form — so the heading just typed is
+    # not lost — and their own op.
+    with page.expect_request(lambda r: "op=" in (r.post_data or "")) as moved:
+        plans.locator(".item").nth(3).get_by_role("button", name="上移").click()
+    sent = parse_qs(moved.value.post_data)
+    assert sent["op"] == ["up:plans:3"]
+    assert sent["plans-3-heading"] == [new_heading]
+    assert "intro" in sent and "version" in sent
+    assert moved.value.headers["x-csrftoken"]
+    expect(headings.nth(2)).to_have_value(new_heading)
+    expect(plans.locator(".ordinal").nth(2)).to_have_text("三是")
+
+    plans.locator(".item").nth(0).get_by_role("button", name="删除").click()
+    expected = [seed[1], new_heading, seed[2]]
+    expect(headings).to_have_count(3)
+    expect(page.locator("#save-status")).to_contain_text("已保存")
+
+    page.reload()
+    assert headings.evaluate_all("inputs => inputs.map(i => i.value)") == expected
+    expect(plans.locator(".ordinal")).to_have_text(["一是", "二是", "三是"])
+
+
+def test_failed_save_is_shown_and_retried_without_retyping(browsing):
+    browsing.expect_errors(r"ERR_FAILED|htmx:sendError|htmx:afterRequest")
+    page = browsing.login("shiqiaocun")
+    page.clock.install()
+    open_report(page)
+    status = page.locator("#save-status")
+    page.route(SAVE_URL, lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+
+    name = page.get_by_label("述职人姓名")
+    name.fill("石桥村测试员")
+    name.press("Tab")
+    expect(status).to_contain_text("保存失败")
+    expect(status).to_have_css("color", RED)
+    expect(name).to_have_value("石桥村测试员")
+    screenshot(page, "save-failed")
+
+    page.unroute(SAVE_URL)
+    page.clock.fast_forward("00:10")  # app.js sends the form again every 10 s
+    expect(status).to_contain_text("已保存")
+    expect(status).not_to_have_css("color", RED)
+    page.reload()
+    expect(name).to_have_value("石桥村测试员")
+
+
+def test_save_after_logout_says_why_it_failed(browsing):
+    browsing.expect_errors(r"\b40[01]\b")
+    page = browsing.login("liuwancun")
+    open_report(page)
+    page.context.clear_cookies()  # logged out meanwhile, e.g. in another tab
+
+    name = page.get_by_label("述职人姓名")
+    name.fill("退出后才输入的姓名")
+    name.press("Tab")
+    status = page.locator("#save-status")
+    expect(status).to_contain_text("过期")
+    expect(status).to_have_css("color", RED)
+    expect(name).to_have_value("退出后才输入的姓名")
+
+
+def test_insert_figure_puts_reference_at_the_cursor(browsing):
+    page = browsing.login("dongpocun")
+    open_report(page)
+    start = version(page)
+    intro = page.locator("#f-intro")
+    intro.click()
+    intro.press("Control+Home")
+    for _ in "2022年":
+        intro.press("ArrowRight")
+    picker = page.locator("#field-intro select[data-insert-into]")
+    picker.select_option(label="读书班（次）")
+
+    expect(intro).to_have_value(re.compile("^2022年⟦读书班⟧，在县委"))
+    expect(picker).to_have_value("")
+    expect(intro).to_be_focused()
+    expect(page.locator("#report-version")).to_have_value(str(start + 1))
+    page.reload()
+    expect(intro).to_have_value(re.compile("^2022年⟦读书班⟧，在县委"))
+
+
+def test_second_tab_cannot_overwrite_the_first(browsing):
+    browsing.expect_errors(r"status of 409")
+    first = browsing.login("hexicun")
+    open_report(first)
+    second = first.context.new_page()
+    second.goto(first.url)
+
+    first.get_by_label("述职人姓名").fill("第一个窗口")
+    first.get_by_label("述职人姓名").press("Tab")
+    expect(first.locator("#save-status")).to_contain_text("已保存")
+
+    name = second.get_by_label("述职人姓名")
+    name.fill("第二个窗口")
+    name.press("Tab")
+    status = second.locator("#save-status")
+    expect(status).to_contain_text("已在别的窗口或由他人修改")
+    expect(status).to_have_css("color", RED)
+    expect(status.get_by_role("link", name="重新加载最新内容")).to_be_visible()
+    expect(name).to_have_value("第二个窗口")
+    screenshot(second, "conflict")
+
+    first.reload()
+    expect(first.get_by_label("述职人姓名")).to_have_value("第一个窗口")
+
+
+@pytest.mark.parametrize("viewport", [OFFICE, PHONE], ids=["office", "phone"])
+def test_pages_fit_the_screen(browsing, viewport):
+    page = browsing.login("xinhuashequ", viewport)
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "home")
+    open_report(page)
+    report_url = page.url
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "fill-top")
+    screenshot(page, "fill-counts", page.locator(".counts"))
+    screenshot(page, "fill-items", page.locator("#field-plans .item").nth(1))
+
+    # The status line stays in view, above the form, wherever the page is scrolled.
+    page.locator(".submit-bar").scroll_into_view_if_needed()
+    box = page.locator("#save-status").bounding_box()
+    assert 0 <= box["y"] < 80
+    screenshot(page, "fill-submit")
+    # A missing figure's link shows its field below the status line, not under it.
+    page.locator("#missing").get_by_role("link", name="读书班").click()
+    bar = page.locator(".status-bar").bounding_box()
+    assert page.get_by_label("读书班", exact=True).bounding_box()["y"] > bar["y"] + bar["height"]
+
+    page.goto(report_url + "/preview")
+    expect(page.locator(".document")).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "preview")
+
+    page.get_by_role("button", name="退出").click()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "login")
+
+
+def test_errors_sit_by_their_field_and_submitted_report_reads_well(browsing):
+    # The township's report: the seed's full text, two figures still empty.
+    page = browsing.login("qingnizhen", PHONE)
+    open_report(page)
+    status = page.locator("#save-status")
+
+    reading = page.get_by_label("读书班", exact=True)
+    reading.fill("七")
+    reading.press("Tab")
+    error = page.locator("#field-reading_classes .field-error")
+    expect(error).to_have_text("请填写数字，如 12")
+    expect(error).to_have_css("color", RED)
+    expect(status).to_contain_text("1 处需要修改")
+    expect(status).to_have_css("color", RED)
+    assert 0 < error.bounding_box()["y"] - reading.bounding_box()["y"] < 80
+    screenshot(page, "fill-error", reading)
+
+    reading.fill("13")
+    for count in page.locator(".count input").all():
+        if not count.input_value():
+            count.fill("3")
+    page.keyboard.press("Tab")
+    expect(page.locator("#missing")).to_contain_text("必填项已全部填写")
+    expect(error).to_be_hidden()
+    expect(status).to_contain_text("已保存")
+    expect(status).not_to_contain_text("需要修改")
+    expect(status).not_to_have_css("color", RED)
+
+    page.get_by_role("button", name="提交审核").click()
+    expect(page.locator(".banner")).to_contain_text("报告已提交")
+    expect(page.locator("#report-form")).to_have_count(0)
+    for viewport in (PHONE, OFFICE):
+        page.set_viewport_size(viewport)
+        assert_no_horizontal_scroll(page)
+        screenshot(page, "read-only")

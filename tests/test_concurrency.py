@@ -1,0 +1,213 @@
+"""Twenty clerks autosaving at the same moment: nothing fails with
+"database is locked", no save silently overwrites another, and what is
+stored is the last save that was accepted.
+
+Every thread opens its own peewee connection (they are thread-local), and
+all threads wait at one barrier so their saves really overlap.
+"""
+import re
+import threading
+from functools import partial
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from pbforms import demo, models
+from pbforms.db import db
+from pbforms.forms import get_report_type
+from pbforms.models import Conflict, Report, Revision, Round, Unit, User
+
+THREADS = 20
+ROUNDS = 3
+VERSION = re.compile(r'id="report-version" value="(\d+)"')
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """The real hash takes a good part of a second on a busy machine and
+    these tests log in dozens of times; how passwords are hashed is tested
+    in test_access.py."""
+    monkeypatch.setattr(models, "generate_password_hash",
+                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+
+
+def run_together(work):
+    """Run work(i) for i in range(THREADS), all released at once; returns
+    whatever the threads raised, as text."""
+    barrier = threading.Barrier(THREADS)
+    errors = []
+
+    def run(i):
+        db.connect(reuse_if_open=True)
+        try:
+            barrier.wait(timeout=30)
+            work(i)
+        except Exception as e:  # noqa: BLE001 (reported to the test below)
+            errors.append(f"thread {i}: {e!r}")
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a saving thread hangs"
+    return errors
+
+
+def logged_in_client(app, username):
+    """A browser of its own: a test client with a session and its CSRF token."""
+    client = app.test_client()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").text).group(1)
+    response = client.post("/login", data={"username": username, "password": demo.FILLER_PASSWORD,
+                                           "csrf_token": token})
+    assert response.status_code == 302, response.text
+    client.token = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/").text).group(1)
+    return client
+
+
+def autosave(client, report_id, version, name):
+    """One htmx autosave of the 述职人姓名 field; returns the response."""
+    return client.post(f"/reports/{report_id}", data={"version": str(version), "reporter_name": name},
+                       headers={"HX-Request": "true", "X-CSRFToken": client.token})
+
+
+def version_on_page(client, report_id):
+    page = client.get(f"/reports/{report_id}")
+    assert page.status_code == 200, page.status_code
+    return int(VERSION.search(page.text).group(1))
+
+
+# --- one report, twenty tabs -------------------------------------------------
+
+def save_through_model(report_id, user, i, n):
+    """Read the report, then save it on the version read; returns
+    (accepted version, stored name) or None on a conflict."""
+    report = Report.get_by_id(report_id)
+    read, name = report.version, f"线程{i}第{n}次"
+    try:
+        report.save_data({**report.data, "reporter_name": name}, user, read)
+    except Conflict:
+        return None
+    assert report.version == read + 1
+    return report.version, name
+
+
+def save_through_http(client, report_id, i, n):
+    version = version_on_page(client, report_id)
+    name = f"线程{i}第{n}次"
+    response = autosave(client, report_id, version, name)
+    if response.status_code == 409:
+        assert "为免覆盖" in response.text
+        return None
+    assert response.status_code == 200, (response.status_code, response.text[:300])
+    accepted = int(VERSION.search(response.text).group(1))
+    assert accepted == version + 1
+    return accepted, name
+
+
+@pytest.mark.parametrize("path", ["model", "http"])
+def test_twenty_threads_saving_one_report_lose_nothing(app, path):
+    user = User.by_username("qingnicun")
+    report = Report.get(Report.unit == user.unit)
+    initial = report.version
+    if path == "http":
+        clients = [logged_in_client(app, user.username) for _ in range(THREADS)]
+        save = lambda i, n: save_through_http(clients[i], report.id, i, n)  # noqa: E731
+    else:
+        save = partial(save_through_model, report.id, user)
+    accepted, conflicts = [], []
+
+    def work(i):
+        for n in range(ROUNDS):
+            result = save(i, n)
+            (conflicts if result is None else accepted).append(result)
+
+    errors = run_together(work)
+
+    assert errors == []
+    assert len(accepted) + len(conflicts) == THREADS * ROUNDS
+    # Each accepted save got the next version: no two saves both won.
+    assert sorted(v for v, _ in accepted) == list(range(initial + 1, initial + 1 + len(accepted)))
+    stored = Report.get_by_id(report.id)
+    last_version, last_name = max(accepted)
+    assert stored.version == initial + len(accepted) == last_version
+    assert stored.data["reporter_name"] == last_name
+    newest = Revision.select().where(Revision.report == report).order_by(Revision.version.desc()).first()
+    assert (newest.version, newest.data) == (stored.version, stored.data)
+
+
+# --- twenty reports, one clerk each -----------------------------------------
+
+def twenty_reports():
+    """A new round with a report for each of twenty units, each with its
+    own filler; returns [(report id, username)]."""
+    for n in range(THREADS - Unit.select().count()):
+        unit = Unit.create(name=f"测试{n + 1}村", kind="village", secretary_title="党支部书记", position=100 + n)
+        user = User(username=f"cun{n + 1}", role="filler", unit=unit)
+        user.set_password(demo.FILLER_PASSWORD)
+        user.save()
+    new_round = Round.start("2023年度抓基层党建工作述职", 2023, get_report_type("annual_report"))
+    reports = (Report.select(Report.id, User.username).join(User, on=(User.unit == Report.unit))
+               .where(Report.round == new_round).order_by(Report.id).tuples())
+    return list(reports)
+
+
+@pytest.mark.parametrize("path", ["model", "http"])
+def test_twenty_threads_saving_own_reports_all_succeed(app, path):
+    reports = twenty_reports()
+    assert len(reports) == THREADS
+    clients = [logged_in_client(app, username) for _, username in reports] if path == "http" else None
+
+    def work(i):
+        report_id, username = reports[i]
+        if path == "model":
+            user = User.by_username(username)
+            for n in range(ROUNDS):
+                report = Report.get_by_id(report_id)
+                report.save_data({**report.data, "reporter_name": f"{username}第{n}次"}, user, report.version)
+            return
+        version = version_on_page(clients[i], report_id)
+        for n in range(ROUNDS):
+            response = autosave(clients[i], report_id, version, f"{username}第{n}次")
+            assert response.status_code == 200, (response.status_code, response.text[:300])
+            version = int(VERSION.search(response.text).group(1))
+
+    errors = run_together(work)
+
+    assert errors == []
+    for report_id, username in reports:
+        stored = Report.get_by_id(report_id)
+        assert (stored.version, stored.data["reporter_name"]) == (ROUNDS, f"{username}第{ROUNDS - 1}次")
+
+
+# --- the SQLite settings that make the above work ---------------------------
+
+PRAGMAS = ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+
+
+def pragmas():
+    return {name: db.execute_sql(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS}
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("where", ["in a request", "in another thread"])
+def test_sqlite_connection_settings(app, where):
+    found = {}
+    if where == "in a request":
+        with app.test_request_context("/"):
+            app.preprocess_request()  # opens the request's connection
+            found.update(pragmas())
+    else:
+        def read():
+            with db.connection_context():
+                found.update(pragmas())
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+
+    assert found["journal_mode"] == "wal"
+    assert found["foreign_keys"] == 1
+    assert found["busy_timeout"] > 0
+    assert found["synchronous"] == 1  # NORMAL

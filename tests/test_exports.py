@@ -1,0 +1,261 @@
+"""Many reports at once: the zip of a round's Word documents (from the board,
+with progress, and from the command line) and the summary of figures as
+.xlsx and as a Word table."""
+import datetime
+import io
+import re
+import time
+import zipfile
+
+import lxml.html
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from pbforms import exports
+from pbforms.docx import report_filename
+from pbforms.models import ExportJob, Report, Round
+from tests.fillpage import quick_password_hashing  # noqa: F401 (autouse fixture)
+from tests.test_township import REPORT_TYPE, put_in_state
+
+STATES = [("青泥村", "submitted"), ("柳湾村", "returned"), ("石桥村", "approved"), ("东坡村", "draft"),
+          ("河西村", "approved")]
+
+
+@pytest.fixture
+def round_():
+    """The demo round with every status: one figure differs per unit, so sums tell units apart."""
+    for name, progress in STATES:
+        put_in_state(name, progress)
+    return Round.get()
+
+
+def names_of(round_, statuses):
+    return {report_filename(r) for r in Report.in_round(round_) if not statuses or r.status in statuses}
+
+
+def job_id_in(html):
+    return int(re.search(r"/township/exports/(\d+)", html).group(1))
+
+
+def finished_job(client, job_id):
+    """Polls the job as the page does until it has finished."""
+    for _ in range(300):
+        partial = client.get(f"/township/exports/{job_id}", headers={"HX-Request": "true"})
+        if "正在生成" not in partial.text:
+            return partial
+        time.sleep(0.1)
+    pytest.fail("the zip was not ready after 30 s")
+
+
+# --- the zip ----------------------------------------------------------------
+
+@pytest.mark.parametrize("scope, statuses", [("", []), ("submitted,approved", ["submitted", "approved"])])
+def test_the_zip_holds_one_word_document_per_unit_with_its_chinese_name(client, auth, round_, scope, statuses):
+    auth.admin()
+
+    started = client.post(f"/township/rounds/{round_.id}/zip", data={"scope": scope},
+                          headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+    done = finished_job(client, job_id_in(started.text))
+    link = lxml.html.fromstring(done.text).xpath("//a[@download]")[0]
+    download = client.get(link.get("href"))
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+
+    assert download.mimetype == "application/zip"
+    assert "UTF-8''" in download.headers["Content-Disposition"]
+    assert set(archive.namelist()) == names_of(round_, statuses)
+    assert len(archive.namelist()) == (7 if not statuses else 3)
+    for entry in archive.infolist():
+        assert entry.flag_bits & 0x800, f"{entry.filename}: no UTF-8 name flag, Explorer would garble it"
+        paragraphs = [p.text for p in Document(io.BytesIO(archive.read(entry))).paragraphs if p.text.strip()]
+        assert "".join(paragraphs[:2]) + ".docx" == entry.filename
+    assert link.text == f"{round_.title}（{'全部' if not statuses else '已提交、已通过'}）.zip"
+
+
+def test_a_finished_zip_tells_the_page_to_download_it(client, auth, round_):
+    auth.admin()
+
+    started = client.post(f"/township/rounds/{round_.id}/zip", headers={"X-CSRFToken": auth.csrf_token(),
+                                                                         "HX-Request": "true"})
+    job_id = job_id_in(started.text)
+    done = finished_job(client, job_id)
+
+    assert done.headers["HX-Trigger"] == f'{{"pbforms:download": "/township/exports/{job_id}/file"}}'
+    assert "hx-trigger" not in done.text  # it stops polling
+
+
+def make_job(round_, **columns):
+    return ExportJob.create(round=round_, total=300, filename="x.zip", **columns)
+
+
+def test_a_running_zip_shows_its_progress_and_polls_it(client, auth, round_):
+    job = make_job(round_, done=3)
+    auth.admin()
+
+    partial = client.get(f"/township/exports/{job.id}", headers={"HX-Request": "true"})
+    page = client.get(f"/township/exports/{job.id}")
+
+    box = lxml.html.fromstring(partial.text)
+    assert box.get("hx-trigger") == "every 1s" and box.get("hx-get") == f"/township/exports/{job.id}"
+    assert "正在生成 x.zip：3 / 300 份" in " ".join(box.text_content().split())
+    assert box.xpath("//progress/@value") == ["3"] and "HX-Trigger" not in partial.headers
+    assert '<meta http-equiv="refresh" content="2">' in page.text  # without scripts, the page reloads
+
+
+@pytest.mark.parametrize("columns, message", [
+    ({"updated_at": datetime.datetime.now() - datetime.timedelta(minutes=5)}, "生成已中断"),
+    ({"state": "failed", "error": "磁盘已满"}, "生成失败：磁盘已满"),
+])
+def test_a_zip_that_stopped_says_so_and_stops_polling(client, auth, round_, columns, message):
+    job = make_job(round_, **columns)
+    auth.admin()
+
+    partial = client.get(f"/township/exports/{job.id}", headers={"HX-Request": "true"})
+
+    assert message in partial.text
+    assert "hx-trigger" not in partial.text
+    assert client.get(f"/township/exports/{job.id}/file").status_code == 404
+
+
+def test_each_document_reaches_the_file_before_the_next_is_made(round_, tmp_path):
+    """Streaming: the zip on disk grows by a document at a time, so a round of
+    300 units never has its 300 documents in memory together."""
+    target = tmp_path / "round.zip"
+    sizes = []
+
+    def reports():
+        for report in exports.one_by_one(exports.chosen_reports(round_, [])):
+            sizes.append((target.parent / "round.zip.part").stat().st_size if sizes else 0)
+            yield report
+
+    count = exports.write_zip(reports(), target)
+
+    assert count == 7 and len(zipfile.ZipFile(target).namelist()) == 7
+    assert all(later > earlier + 10_000 for earlier, later in zip(sizes[1:], sizes[2:]))
+    assert not (tmp_path / "round.zip.part").exists()
+
+
+# --- the summary ------------------------------------------------------------
+
+SCOPES = [("", None), ("submitted,approved", {"submitted", "approved"}), ("approved", {"approved"})]
+
+
+def chosen(round_, statuses):
+    return [r for r in Report.in_round(round_) if statuses is None or r.status in statuses]
+
+
+@pytest.mark.parametrize("scope, statuses", SCOPES)
+def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_, scope, statuses):
+    auth.admin()
+
+    response = client.get(f"/township/rounds/{round_.id}/summary.xlsx?scope={scope}")
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    reports = chosen(round_, statuses)
+
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert rows[0] == ("单位", "状态", *[f"{f.label}（{f.unit}）" for f in REPORT_TYPE.counts])
+    assert [row[0] for row in rows[1:-1]] == [r.unit.name for r in reports]
+    assert rows[-1][0] == f"合计（{len(reports)}个单位）"
+    for i, f in enumerate(REPORT_TYPE.counts, start=2):
+        figures = [r.data.get(f.key) for r in reports]
+        assert [row[i] for row in rows[1:-1]] == figures
+        assert rows[-1][i] == sum(v for v in figures if v is not None)
+        assert all(isinstance(v, int) for v in [rows[-1][i], *filter(None, figures)])
+    assert sheet.freeze_panes == "B2"
+
+
+def test_an_empty_figure_stays_an_empty_cell(client, auth, round_):
+    auth.admin()
+
+    sheet = load_workbook(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.xlsx").data)).active
+    row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "东坡村")
+
+    assert row[1] == "草稿"
+    assert row[2 + [f.key for f in REPORT_TYPE.counts].index("deeds_done")] is None
+
+
+@pytest.mark.parametrize("scope, statuses", SCOPES[:2])
+def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, round_, scope, statuses):
+    auth.admin()
+
+    response = client.get(f"/township/rounds/{round_.id}/summary.docx?scope={scope}")
+    doc = Document(io.BytesIO(response.data))
+    table = doc.tables[0]
+    reports = chosen(round_, statuses)
+    cells = [[c.text for c in row.cells] for row in table.rows]
+
+    assert doc.sections[0].page_width > doc.sections[0].page_height
+    assert doc.paragraphs[0].text == f"{round_.title}数字汇总表"
+    assert cells[0] == ["单位", "状态", *[f"{f.label}\n（{f.unit}）" for f in REPORT_TYPE.counts]]
+    assert [row[:2] for row in cells[1:-1]] == [[r.unit.name, r.status_label] for r in reports]
+    assert cells[-1][0] == f"合计（{len(reports)}个单位）"
+    assert cells[-1][2:] == [str(sum(r.data.get(f.key) or 0 for r in reports)) for f in REPORT_TYPE.counts]
+    assert all(sum(c.width for c in row.cells) <= doc.sections[0].page_width for row in table.rows)
+    assert "UTF-8''" in response.headers["Content-Disposition"]
+
+
+def test_an_unfilled_figure_shows_as_a_dash_in_the_word_table(client, auth, round_):
+    auth.admin()
+
+    table = Document(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.docx").data)).tables[0]
+    row = next(r for r in table.rows if r.cells[0].text == "河西村")
+    unfilled = next(r for r in table.rows if r.cells[0].text == "新华社区")
+
+    assert row.cells[1].text == "已通过" and "—" not in [c.text for c in row.cells]
+    assert [c.text for c in unfilled.cells[2:]] == ["—"] * len(REPORT_TYPE.counts)
+
+
+# --- the command line ---------------------------------------------------------
+
+def test_round_list_shows_each_round_with_its_progress(app, round_):
+    Round.start("2023年度抓基层党建工作述职", 2023, REPORT_TYPE, datetime.date(2024, 1, 10))
+
+    result = app.test_cli_runner().invoke(args=["round", "list"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split("\t")[:5] == [str(round_.id + 1), "2023年度抓基层党建工作述职", "2023", "进行中",
+                                        "截止 2024-01-10"]
+    assert lines[1].split("\t")[5] == "共7个单位：已通过2，已提交1，已退回1，草稿2，未开始1"
+
+
+def test_round_export_zip_writes_the_chosen_reports(app, round_, tmp_path):
+    out = tmp_path / "交付.zip"
+
+    result = app.test_cli_runner().invoke(args=["round", "export-zip", "--round", str(round_.id), "-o", str(out),
+                                                "--status", "submitted,approved"])
+
+    assert result.exit_code == 0, result.output
+    assert f"已写入 {out}（3 份报告）" in result.output
+    assert set(zipfile.ZipFile(out).namelist()) == names_of(round_, ["submitted", "approved"])
+
+
+@pytest.mark.parametrize("extension", ["xlsx", "docx"])
+def test_round_summary_writes_the_format_of_the_file_name(app, round_, tmp_path, extension):
+    out = tmp_path / f"汇总.{extension}"
+
+    result = app.test_cli_runner().invoke(args=["round", "summary", "--round", str(round_.id), "-o", str(out)])
+
+    assert result.exit_code == 0, result.output
+    if extension == "xlsx":
+        assert load_workbook(out).active["A9"].value == "合计（7个单位）"
+    else:
+        assert Document(str(out)).tables[0].rows[-1].cells[0].text == "合计（7个单位）"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["round", "summary", "--round", "1", "-o", "汇总.pdf"], "输出文件应以 .xlsx 或 .docx 结尾"),
+    (["round", "summary", "--round", "99", "-o", "汇总.xlsx"], "找不到编号为 99 的填报轮次"),
+    (["round", "export-zip", "--round", "1", "-o", "x.zip", "--status", "done"], "未知的状态：done"),
+])
+def test_round_commands_explain_bad_arguments(app, tmp_path, monkeypatch, args, message):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+
+    result = app.test_cli_runner().invoke(args=args)
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert list(folder.iterdir()) == []

@@ -1,0 +1,373 @@
+"""The fill page: every field labelled, autosave with a visible status,
+version checks, item buttons, submitting, and messages next to fields."""
+import re
+
+import pytest
+
+from pbforms.db import db
+from pbforms.forms import get_report_type
+from pbforms.models import Report, Revision
+from tests.fillpage import quick_password_hashing  # noqa: F401 (autouse fixture)
+from tests.fillpage import FillPage, one, parse, report_of, revision_count
+
+REPORT_TYPE = get_report_type("annual_report")
+SAVED = re.compile(r"已保存 \d\d:\d\d:\d\d")
+CONFLICT = "此报告已在别的窗口或由他人修改"
+BOTH_WAYS = pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])
+
+
+@pytest.fixture
+def page(client, auth):
+    """The demo township's report, opened by its filler."""
+    auth.login("qingnizhen")
+    return FillPage(client, report_of("青泥镇").id)
+
+
+def stored(page):
+    with db.connection_context():
+        return Report.get_by_id(page.report_id)
+
+
+def text_of(html, element_id):
+    return parse(html).get_element_by_id(element_id).text_content().strip()
+
+
+# The two figures the seed left open; with them the demo report is complete.
+COMPLETE = {"member_files_checked": "35", "service_centers_up_to_standard": "7"}
+
+
+# --- what the page shows ------------------------------------------------------
+
+@pytest.mark.parametrize("f", [f for f in REPORT_TYPE.fields if f.kind != "items"], ids=lambda f: f.key)
+def test_field_has_a_label_naming_it(page, f):
+    box = parse(page.html()).get_element_by_id(f"field-{f.key}")
+    control = one(box, f'.//*[@id="f-{f.key}"]')
+    label = one(box, f'.//label[@for="f-{f.key}"]')
+    assert control.get("name") == f.key
+    assert label.text_content().strip().rstrip("*") == f.label
+
+
+@pytest.mark.parametrize("f", [f for f in REPORT_TYPE.fields if f.kind == "items"], ids=lambda f: f.key)
+def test_every_item_has_labelled_heading_and_text(page, f):
+    box = parse(page.html()).get_element_by_id(f"field-{f.key}")
+    count = len(stored(page).data[f.key])
+    assert count > 0
+    for i in range(count):
+        for part in ("heading", "text"):
+            control = one(box, f'.//*[@id="f-{f.key}-{i}-{part}"]')
+            assert control.get("name") == f"{f.key}-{i}-{part}"
+            assert one(box, f'.//label[@for="f-{f.key}-{i}-{part}"]').text_content().strip()
+
+
+def test_every_control_on_the_page_has_a_label(page):
+    tree = parse(page.html())
+    labelled_ids = {label.get("for") for label in tree.xpath("//label[@for]")}
+    unlabelled = [el.get("name") or el.get("id") or el.tag
+                  for el in tree.xpath("//input | //textarea | //select")
+                  if el.get("type") != "hidden"
+                  and el.get("id") not in labelled_ids
+                  and not any(a.tag == "label" for a in el.iterancestors())]
+    assert unlabelled == []
+
+
+def test_ids_on_the_page_are_unique(page):
+    ids = [el.get("id") for el in parse(page.html()).iter() if el.get("id")]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("f", REPORT_TYPE.counts, ids=lambda f: f.key)
+def test_count_shows_its_unit(page, f):
+    box = parse(page.html()).get_element_by_id(f"field-{f.key}")
+    unit = one(box, ".//*[@class='unit']").text_content()
+    assert unit == f.unit
+    assert unit in ("次", "名", "份", "个", "件")
+
+
+def test_count_shows_stored_figure(page):
+    assert page.form()["reading_classes"] == "13"
+    assert page.form()["member_files_checked"] == ""
+
+
+def test_page_lists_missing_figures(page):
+    links = parse(page.html()).xpath('//*[@id="missing"]//a')
+    assert [a.get("href") for a in links] == ["#field-member_files_checked",
+                                              "#field-service_centers_up_to_standard"]
+
+
+# --- autosave -----------------------------------------------------------------
+
+def test_autosave_answers_saved_with_the_time(page):
+    response = page.post({"reporter_name": "李四"})
+    assert response.status_code == 200
+    assert SAVED.fullmatch(text_of(response.text, "save-status"))
+
+
+def test_autosave_bumps_the_version(page):
+    before = stored(page).version
+    response = page.post({"reporter_name": "李四"})
+    assert stored(page).version == before + 1
+    version_input = parse(response.text).get_element_by_id("report-version")
+    assert version_input.get("value") == str(before + 1)
+    assert version_input.get("hx-swap-oob") == "true"
+
+
+def test_autosave_stores_a_revision(page):
+    before = revision_count(page.report_id)
+    page.post({"reporter_name": "李四"})
+    assert revision_count(page.report_id) == before + 1
+    with db.connection_context():
+        newest = Revision.select().where(Revision.report == page.report_id).order_by(Revision.id.desc()).get()
+        assert newest.data["reporter_name"] == "李四"
+        assert newest.version == stored(page).version
+        assert newest.user.username == "qingnizhen"
+
+
+def test_autosave_of_an_unchanged_form_stores_nothing(page):
+    before = (stored(page).version, revision_count(page.report_id))
+    response = page.post()
+    assert response.status_code == 200
+    assert (stored(page).version, revision_count(page.report_id)) == before
+
+
+def test_autosave_updates_the_missing_list(page):
+    response = page.post({"member_files_checked": "35"})
+    missing = parse(response.text).get_element_by_id("missing")
+    assert missing.get("hx-swap-oob") == "true"
+    assert [a.get("href") for a in missing.xpath(".//a")] == ["#field-service_centers_up_to_standard"]
+
+
+def test_saved_text_is_on_the_page_after_reload(page):
+    page.post({"intro": "新的开头第一段。\n新的开头第二段。"})
+    assert page.form()["intro"] == "新的开头第一段。\n新的开头第二段。"
+
+
+def test_plain_post_without_javascript_saves_and_redirects(client, page):
+    response = page.post({"reporter_name": "李四"}, htmx=False)
+    assert response.status_code == 303
+    assert response.headers["Location"] == page.url
+    assert stored(page).data["reporter_name"] == "李四"
+    assert SAVED.search(client.get(page.url).text)
+
+
+def test_plain_post_without_token_is_refused(page):
+    response = page.post({"reporter_name": "李四"}, htmx=False, drop=["csrf_token"])
+    assert response.status_code == 400
+    assert stored(page).data["reporter_name"] == "王建华"
+
+
+@BOTH_WAYS
+def test_stale_version_is_refused_and_nothing_stored(page, htmx):
+    stale = page.form()["version"]
+    page.post({"reporter_name": "另一个窗口"})
+    before = (stored(page).version, revision_count(page.report_id))
+    response = page.post({"reporter_name": "李四", "version": stale}, htmx=htmx)
+    assert response.status_code == 409
+    assert CONFLICT in response.text
+    assert (stored(page).version, revision_count(page.report_id)) == before
+    assert stored(page).data["reporter_name"] == "另一个窗口"
+
+
+def test_stale_htmx_save_retargets_the_status_line(page):
+    stale = page.form()["version"]
+    page.post({"reporter_name": "另一个窗口"})
+    response = page.post({"reporter_name": "李四", "version": stale})
+    assert response.headers["HX-Retarget"] == "#save-status"
+    assert "重新加载最新内容" in text_of(response.text, "save-status")
+
+
+def test_stale_plain_post_shows_what_was_typed_unsaved(page):
+    stale = page.form()["version"]
+    page.post({"reporter_name": "另一个窗口"})
+    response = page.post({"reporter_name": "李四", "version": stale}, htmx=False)
+    tree = parse(response.text)
+    assert "尚未保存" in one(tree, "//*[@class='banner failed']").text_content()
+    assert tree.get_element_by_id("f-reporter_name").get("value") == "李四"
+
+
+def test_missing_version_counts_as_stale(page):
+    before = stored(page).version
+    response = page.post({"reporter_name": "李四"}, drop=["version"])
+    assert response.status_code == 409
+    assert stored(page).version == before
+
+
+# --- item buttons ---------------------------------------------------------------
+
+DUTIES = ["强化政治建设，强思想、夯基础", "坚持以上率下，强责任、树导向",
+          "突出抓主抓重，强基础、提质量", "践行相融相促，聚全力、求实效"]
+PLANS = ["始终抓牢政治建设，切实履行好管党治党职责", "始终抓好组织建设，强化基层党组织作用",
+         "始终坚持从严治党，加强班子队伍建设"]
+ITEM_OPS = [
+    ("add:plans", "plans", PLANS + [""]),
+    ("remove:plans:0", "plans", PLANS[1:]),
+    ("remove:plans:2", "plans", PLANS[:2]),
+    ("up:duties:1", "duties", [DUTIES[1], DUTIES[0], DUTIES[2], DUTIES[3]]),
+    ("down:duties:0", "duties", [DUTIES[1], DUTIES[0], DUTIES[2], DUTIES[3]]),
+    ("down:duties:2", "duties", [DUTIES[0], DUTIES[1], DUTIES[3], DUTIES[2]]),
+    ("up:duties:0", "duties", DUTIES),  # first cannot move up
+    ("down:duties:3", "duties", DUTIES),  # last cannot move down
+    ("remove:plans:9", "plans", PLANS),  # no such item
+]
+
+
+@pytest.mark.parametrize("op, key, headings", ITEM_OPS, ids=[op for op, _, _ in ITEM_OPS])
+def test_item_button_via_htmx_returns_the_items_partial(page, op, key, headings):
+    response = page.post(op=op)
+    assert response.status_code == 200
+    box = parse(response.text).get_element_by_id(f"field-{key}")
+    heading_inputs = box.xpath(f'.//input[starts-with(@name, "{key}-")][contains(@name, "-heading")]')
+    shown = [el.get("value") for el in heading_inputs]
+    assert shown == headings
+    assert [item["heading"] for item in stored(page).data[key]] == headings
+    ordinals = [el.text_content() for el in box.xpath(".//*[@class='ordinal']")]
+    assert ordinals == ["一是", "二是", "三是", "四是", "五是"][:len(headings)]
+
+
+@pytest.mark.parametrize("op, key, headings", ITEM_OPS, ids=[op for op, _, _ in ITEM_OPS])
+def test_item_button_without_javascript_redirects_to_the_field(page, op, key, headings):
+    response = page.post(op=op, htmx=False)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{page.url}#field-{key}"
+    assert [item["heading"] for item in stored(page).data[key]] == headings
+
+
+def test_moving_an_item_keeps_its_text_together(page):
+    text_1 = stored(page).data["duties"][1]["text"]
+    page.post(op="up:duties:1")
+    assert stored(page).data["duties"][0] == {"heading": DUTIES[1], "text": text_1}
+
+
+def test_item_button_keeps_what_was_typed(page):
+    response = page.post({"plans-0-heading": "刚刚改过的标题"}, op="add:plans")
+    assert parse(response.text).get_element_by_id("f-plans-0-heading").get("value") == "刚刚改过的标题"
+    assert stored(page).data["plans"][0]["heading"] == "刚刚改过的标题"
+
+
+def test_item_button_also_answers_the_status_line(page):
+    response = page.post(op="add:plans")
+    status = parse(response.text).get_element_by_id("save-status")
+    assert status.get("hx-swap-oob") == "true"
+    assert SAVED.fullmatch(status.text_content().strip())
+
+
+def test_added_item_appears_on_the_page(page):
+    page.post(op="add:plans", htmx=False)
+    assert page.form()["plans-3-heading"] == ""
+    assert "plans-3-text" in page.form()
+
+
+# --- submitting -------------------------------------------------------------------
+
+def test_submit_with_missing_figures_links_them(page):
+    response = page.submit()
+    assert response.status_code == 422
+    banner = one(parse(response.text), "//*[@class='banner failed']")
+    assert "还不能提交" in banner.text_content()
+    assert [(a.get("href"), a.text_content()) for a in banner.xpath(".//a")] == [
+        ("#field-member_files_checked", "排查十八大以来农村发展党员档案"),
+        ("#field-service_centers_up_to_standard", "达标党群服务中心"),
+    ]
+    assert stored(page).status == "draft"
+
+
+def test_submit_with_missing_figures_keeps_the_rest_of_the_form(page):
+    page.submit({"reporter_name": "李四"})
+    assert stored(page).data["reporter_name"] == "李四"
+    assert stored(page).status == "draft"
+
+
+def test_submit_when_complete_marks_it_submitted(client, page):
+    response = page.submit(COMPLETE)
+    assert response.status_code == 303
+    assert stored(page).status == "submitted"
+    flash = one(parse(client.get(page.url).text), "//*[@class='flash ok']")
+    assert flash.text_content() == "已提交，等待镇党建办审核。"
+
+
+def test_submitted_report_is_read_only(client, page):
+    page.submit(COMPLETE)
+    tree = parse(client.get(page.url).text)
+    assert tree.xpath('//*[@id="report-form"]') == []
+    assert tree.xpath("//textarea") == []
+    assert [el.get("name") for el in tree.xpath("//main//input")] == []
+    text = one(tree, "//article[@class='document']").text_content()
+    assert "排查十八大以来农村发展党员档案35份" in text
+    assert "现全镇7个党群服务中心均已达标" in text
+    assert "报告已提交，等待镇党建办审核" in one(tree, "//main").text_content()
+
+
+def test_submitted_report_shows_its_status(client, page):
+    page.submit(COMPLETE)
+    status = one(parse(client.get(page.url).text), "//*[@class='meta']/span[starts-with(@class, 'status ')]")
+    assert status.text_content() == "已提交"
+
+
+@BOTH_WAYS
+def test_saving_a_submitted_report_is_refused(client, auth, page, htmx):
+    page.submit(COMPLETE)
+    report = stored(page)
+    data = {"reporter_name": "李四", "version": str(report.version)}
+    headers = {"X-CSRFToken": auth.csrf_token()}
+    if htmx:
+        headers["HX-Request"] = "true"
+    else:
+        data["csrf_token"] = headers.pop("X-CSRFToken")
+    response = client.post(page.url, data=data, headers=headers)
+    if htmx:
+        assert response.status_code == 409
+        shown = text_of(response.text, "save-status")
+    else:
+        assert response.status_code == 303
+        shown = one(parse(client.get(page.url).text), "//*[@class='flash error']").text_content()
+    assert shown.startswith("此报告已提交，不能再修改")
+    assert stored(page).data["reporter_name"] == "王建华"
+    assert stored(page).version == report.version
+
+
+def test_submitting_twice_is_refused(client, auth, page):
+    page.submit(COMPLETE)
+    response = client.post(f"{page.url}/submit", follow_redirects=True,
+                           data={"csrf_token": auth.csrf_token(), "version": str(stored(page).version)})
+    assert "此报告已提交，不能再修改" in response.text
+
+
+# --- messages next to fields ------------------------------------------------------
+
+@BOTH_WAYS
+def test_unknown_reference_gets_a_message_but_is_stored(page, htmx):
+    intro = "全年开展活动⟦不存在⟧次。"
+    response = page.post({"intro": intro}, htmx=htmx)
+    assert response.status_code == (200 if htmx else 422)
+    message = text_of(response.text, "error-intro")
+    assert message.startswith("引用了不存在的数字")
+    assert "「不存在」" in message
+    assert stored(page).data["intro"] == intro
+
+
+def test_unknown_reference_message_stays_after_reload(page):
+    page.post({"intro": "全年开展活动⟦不存在⟧次。"})
+    assert text_of(page.html(), "error-intro").startswith("引用了不存在的数字")
+
+
+def test_unknown_reference_in_an_item_is_flagged_on_the_items(page):
+    response = page.post({"plans-1-text": "新增⟦不存在的数⟧个。"})
+    assert "「不存在的数」" in text_of(response.text, "error-plans")
+    assert text_of(response.text, "error-intro") == ""
+
+
+def test_unknown_reference_blocks_submit(page):
+    response = page.submit({**COMPLETE, "intro": "⟦不存在⟧"})
+    assert response.status_code == 422
+    assert stored(page).status == "draft"
+
+
+def test_known_reference_gets_no_message(page):
+    response = page.post({"intro": "读书班⟦读书班⟧次。"})
+    assert text_of(response.text, "error-intro") == ""
+
+
+def test_other_fields_messages_are_cleared_after_a_good_save(page):
+    page.post({"reading_classes": "-1"})
+    response = page.post({"reading_classes": "5"})
+    assert text_of(response.text, "error-reading_classes") == ""
+    assert SAVED.fullmatch(text_of(response.text, "save-status"))

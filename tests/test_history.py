@@ -1,0 +1,575 @@
+"""Nothing lost: the revision history and restoring from it, last year's
+report as a start and beside each figure, JSON download and upload, and
+the admin's audit page."""
+import datetime
+import io
+import json
+import logging
+
+import pytest
+
+from pbforms import models
+from pbforms.forms import get_report_type
+from pbforms.models import AuditEvent, Report, Revision, Round, User
+from tests.fillpage import FillPage, parse, report_of
+
+REPORT_TYPE = get_report_type("annual_report")
+FILLER = "qingnicun"
+VILLAGE = "青泥村"
+
+
+class Clock:
+    """Stands in for `models.now`, so a test decides in which minute a save falls."""
+
+    def __init__(self):
+        self.time = datetime.datetime(2023, 1, 5, 9, 0, 10)
+
+    def __call__(self):
+        return self.time
+
+    def advance(self, seconds):
+        self.time += datetime.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(models, "now", clock)
+    return clock
+
+
+@pytest.fixture
+def village(client, auth):
+    """青泥村's report, opened by its filler."""
+    auth.login(FILLER)
+    return FillPage(client, report_of(VILLAGE).id)
+
+
+def history_rows(client, report_id, page=1):
+    """The history table as the user reads it: one dict per revision."""
+    html = client.get(f"/reports/{report_id}/history?page={page}").text
+    rows = []
+    for tr in parse(html).xpath("//table[contains(@class, 'history')]/tbody/tr[td[5]]"):
+        cells = tr.xpath("./td")
+        rows.append({"version": cells[0].text_content().split()[1], "who": cells[2].text_content().strip(),
+                     "changes": [li.text_content().strip() for li in cells[3].xpath(".//li")],
+                     "note": " ".join(p.text_content() for p in cells[3].xpath(".//p[@class='note']"))})
+    return rows
+
+
+def stored(report_id):
+    return Report.get_by_id(report_id)
+
+
+def flash(html):
+    return " ".join(p.text_content() for p in parse(html).xpath("//p[contains(@class, 'flash')]"))
+
+
+# --- the history list ---------------------------------------------------------
+
+def test_many_saves_are_listed_newest_first_with_who_and_figures_old_to_new(village, client, clock):
+    for n in range(1, 6):
+        assert village.post({"members_recruited": str(n)}).status_code == 200
+        clock.advance(60)
+    village.post({"reporter_name": "张三"})
+
+    rows = history_rows(client, village.report_id)
+
+    assert [r["version"] for r in rows] == ["6", "5", "4", "3", "2", "1"]
+    assert {r["who"] for r in rows} == {"青泥村填报员"}
+    assert rows[0]["changes"] == ["述职人姓名：（空） → 张三"]
+    assert rows[1]["changes"] == ["发展党员：4名 → 5名"]
+    assert rows[-1]["changes"] == ["发展党员：（空） → 1名"]
+
+
+def test_narrative_change_is_listed_by_its_label(village, client):
+    village.post({"intro": "新的开头。"})
+
+    assert history_rows(client, village.report_id)[0]["changes"] == ["开头"]
+
+
+def test_long_history_is_paginated(village, client, clock):
+    report = stored(village.report_id)
+    user = User.by_username(FILLER)
+    for n in range(35):
+        report.save_data({**report.data, "deeds_done": n}, user, report.version)
+        clock.advance(60)
+
+    first, second = history_rows(client, village.report_id), history_rows(client, village.report_id, page=2)
+
+    assert len(first) == 30 and first[0]["version"] == "35"
+    assert [r["version"] for r in second] == ["5", "4", "3", "2", "1"]
+    assert second[0]["changes"] == ["为民办结实事：3件 → 4件"]
+    assert second[-1]["changes"] == ["为民办结实事：（空） → 0件"]
+
+
+# --- folding rapid autosaves ---------------------------------------------------
+
+def save_as(report_id, username, changes):
+    report = stored(report_id)
+    report.save_data({**report.data, **changes}, User.by_username(username), report.version)
+
+
+@pytest.mark.parametrize("second_user, seconds_later, revisions", [
+    ("qingnizhen", 30, 1),   # same user, same minute: one revision
+    ("qingnizhen", 55, 2),   # same user, next clock minute
+    ("admin", 5, 2),         # another user, same minute
+], ids=["same user same minute", "next minute", "other user"])
+def test_saves_fold_into_one_revision_per_user_per_minute(client, auth, clock, second_user, seconds_later, revisions):
+    report_id = report_of("青泥镇").id
+    before = Revision.select().where(Revision.report == report_id).count()
+    save_as(report_id, "qingnizhen", {"member_files_checked": 1})
+    clock.advance(seconds_later)
+    save_as(report_id, second_user, {"member_files_checked": 2})
+
+    newest = Revision.latest_of(report_id)
+    assert Revision.select().where(Revision.report == report_id).count() == before + revisions
+    assert (newest.version, newest.data["member_files_checked"]) == (stored(report_id).version, 2)
+
+
+def test_a_burst_of_autosaves_keeps_the_newest_content_in_one_revision(village, client, clock):
+    for n in range(1, 8):
+        village.post({"members_recruited": str(n)})
+        clock.advance(5)
+
+    rows = history_rows(client, village.report_id)
+
+    assert len(rows) == 1
+    assert rows[0]["version"] == "7"
+    assert rows[0]["changes"] == ["发展党员：（空） → 7名"]
+
+
+def test_the_submitted_version_is_not_overwritten_by_edits_after_a_return(village, client, clock):
+    report = stored(village.report_id)
+    complete = {f.key: 1 for f in REPORT_TYPE.counts}
+    complete.update(reporter_name="张三", written_on="2023-01-06")
+    report.save_data({**report.data, **complete}, User.by_username(FILLER), report.version)
+    assert village.submit().status_code == 303
+    stored(village.report_id).change_status("returned", User.by_username("admin"), "return")
+    village.post({"reporter_name": "李四"})
+
+    rows = history_rows(client, village.report_id)
+
+    assert len(rows) == 2
+    assert rows[0]["changes"] == ["述职人姓名：张三 → 李四"]
+    assert "提交时的版本" in rows[1]["note"]
+
+
+# --- one revision, and restoring it ------------------------------------------------
+
+@pytest.fixture
+def three_versions(village, clock):
+    for n in (3, 4, 5):
+        village.post({"members_recruited": str(n)})
+        clock.advance(60)
+    return village
+
+
+def test_an_old_revision_is_shown_as_the_document(three_versions, client):
+    html = client.get(f"/reports/{three_versions.report_id}/history?version=2").text
+    tree = parse(html)
+
+    assert tree.xpath("//h1")[0].text_content() == "第 2 版"
+    figure = tree.xpath("//dt[.='发展党员']/following-sibling::dd")[0].text_content()
+    assert figure.split() == ["4", "名"]
+    assert [li.text_content().strip() for li in tree.xpath("//ul[@class='changes']/li")] == ["发展党员：3名 → 4名"]
+    assert tree.xpath("//form[contains(@class, 'restore')]//button")[0].text_content() == "恢复为这一版"
+
+
+def test_unknown_revision_leads_back_to_the_list_with_a_message(three_versions, client):
+    response = client.get(f"/reports/{three_versions.report_id}/history?version=99", follow_redirects=True)
+
+    assert "找不到第 99 版" in flash(response.text)
+    assert len(history_rows(client, three_versions.report_id)) == 3
+
+
+def restore_form(client, report_id, version):
+    """The restore form's fields, read from the revision page."""
+    form = parse(client.get(f"/reports/{report_id}/history?version={version}").text).xpath(
+        "//form[contains(@class, 'restore')]")[0]
+    return dict(form.form_values())
+
+
+def test_restore_becomes_the_newest_revision_and_keeps_all_others(three_versions, client):
+    report_id = three_versions.report_id
+    before = history_rows(client, report_id)
+
+    response = client.post(f"/reports/{report_id}/history", data=restore_form(client, report_id, 1),
+                           follow_redirects=True)
+
+    assert "已恢复第 1 版的内容，保存为第 4 版" in flash(response.text)
+    assert parse(response.text).get_element_by_id("f-members_recruited").value == "3"
+    after = history_rows(client, report_id)
+    assert after[1:] == before
+    assert after[0]["version"] == "4"
+    assert "恢复自第 1 版" in after[0]["note"]
+    assert after[0]["changes"] == ["发展党员：5名 → 3名"]
+    assert stored(report_id).data["members_recruited"] == 3
+
+
+def test_an_autosave_right_after_a_restore_keeps_the_restored_revision(three_versions, client):
+    report_id = three_versions.report_id
+    client.post(f"/reports/{report_id}/history", data=restore_form(client, report_id, 1))
+    three_versions.post({"reporter_name": "张三"})
+
+    rows = history_rows(client, report_id)
+
+    assert [r["version"] for r in rows] == ["5", "4", "3", "2", "1"]
+
+
+def test_restore_from_an_outdated_page_is_refused(three_versions, client):
+    report_id = three_versions.report_id
+    form = restore_form(client, report_id, 1)
+    three_versions.post({"members_recruited": "9"})  # another tab saves meanwhile
+
+    response = client.post(f"/reports/{report_id}/history", data=form, follow_redirects=True)
+
+    assert "报告在您打开此页之后又被修改了（现为第 4 版），没有恢复" in flash(response.text)
+    assert stored(report_id).data["members_recruited"] == 9
+
+
+@pytest.mark.parametrize("who", ["submitted", "admin"])
+def test_restore_is_refused_to_whom_may_not_edit(three_versions, client, auth, who):
+    report_id = three_versions.report_id
+    form = restore_form(client, report_id, 1)
+    if who == "submitted":
+        Report.update(status="submitted").where(Report.id == report_id).execute()
+        message = "此报告已提交，不能再修改"
+    else:
+        auth.logout()
+        auth.admin()
+        message = "只能修改本单位的报告"
+    before = stored(report_id).version
+
+    page = client.get(f"/reports/{report_id}/history?version=1").text
+    response = client.post(f"/reports/{report_id}/history", data={**form, "csrf_token": auth.csrf_token()},
+                           follow_redirects=True)
+
+    assert "恢复为这一版" not in page
+    assert message in flash(response.text)
+    assert stored(report_id).version == before
+
+
+def test_fill_page_links_to_the_history(village):
+    links = parse(village.html()).xpath("//div[@class='actions']/a")
+
+    assert f"/reports/{village.report_id}/history" in [a.get("href") for a in links]
+
+
+# --- last year as a start ----------------------------------------------------------
+
+LAST_YEAR = {"reporter_name": "张三", "intro": "2022年，村党支部……报告如下：", "written_on": "2023-01-06",
+             "members_recruited": 12, "deeds_done": 10, "seminars": 0}
+
+
+@pytest.fixture
+def new_round(app):
+    """青泥村 filled in 2022; the township opens the 2023 round."""
+    last = report_of(VILLAGE)
+    last.save_data({**last.data, **LAST_YEAR}, User.by_username(FILLER), last.version)
+    new = Round.start("2023年度抓基层党建工作述职", 2023, REPORT_TYPE)
+    return Report.get((Report.round == new) & (Report.unit == last.unit))
+
+
+@pytest.mark.parametrize("choice, counts", [
+    ("keep", {"members_recruited": 12, "deeds_done": 10, "seminars": 0, "party_lectures": None}),
+    ("clear", {"members_recruited": None, "deeds_done": None, "seminars": None, "party_lectures": None}),
+])
+def test_new_round_starts_from_last_years_report(client, auth, new_round, choice, counts):
+    auth.login(FILLER)
+    offer = parse(client.get(f"/reports/{new_round.id}").text).xpath("//form[contains(@class, 'offer')]")[0]
+    assert "2022年度抓基层党建工作述职" in offer.text_content()
+
+    response = client.post(offer.action, data={**dict(offer.form_values()), "counts": choice},
+                           follow_redirects=True)
+
+    data = stored(new_round.id).data
+    assert "已沿用2022年度的内容" in flash(response.text)
+    assert (data["reporter_name"], data["intro"]) == ("张三", LAST_YEAR["intro"])
+    assert data["written_on"] == ""  # last year's date is never this year's
+    assert {key: data[key] for key in counts} == counts
+    assert history_rows(client, new_round.id)[0]["note"].startswith("沿用2022年度内容")
+    assert "沿用上一年度内容" not in parse(response.text).xpath("//main")[0].text_content()
+
+
+def test_a_started_report_is_never_overwritten_by_last_year(client, auth, new_round):
+    auth.login(FILLER)
+    page = FillPage(client, new_round.id)
+    offer = dict(parse(page.html()).xpath("//form[contains(@class, 'offer')]")[0].form_values())
+    page.post({"reporter_name": "王五"})  # typed in another tab meanwhile
+
+    response = client.post(f"/reports/{new_round.id}/last-year", data={**offer, "counts": "keep"},
+                           follow_redirects=True)
+
+    assert "此报告已经开始填写（现为第 1 版），不能再整份沿用上一年度内容" in flash(response.text)
+    assert stored(new_round.id).data["reporter_name"] == "王五"
+
+
+def test_choice_about_the_counts_is_required(client, auth, new_round):
+    auth.login(FILLER)
+
+    response = client.post(f"/reports/{new_round.id}/last-year", data={"csrf_token": auth.csrf_token()})
+
+    assert response.status_code == 422
+    assert "请选择数字是保留去年的还是清空" in response.text
+    assert stored(new_round.id).version == 0
+
+
+def test_first_round_offers_nothing(village, client):
+    assert "沿用上一年度内容" not in village.html()
+    assert "没有找到青泥村在 2022 年以前的同类报告" in client.get(f"/reports/{village.report_id}/last-year").text
+
+
+def last_year_note(html, key):
+    note = parse(html).get_element_by_id(f"last-year-{key}")
+    return " ".join(note.text_content().split()), "big-change" in note.get("class")
+
+
+@pytest.mark.parametrize("key, new, shown, marked", [
+    ("members_recruited", "18", "去年 12名", False),     # +50%: not more than half
+    ("members_recruited", "19", "去年 12名，变化超过一半，请核对", True),
+    ("members_recruited", "6", "去年 12名", False),      # -50%
+    ("members_recruited", "5", "去年 12名，变化超过一半，请核对", True),
+    ("seminars", "0", "去年 0次", False),
+    ("seminars", "1", "去年 0次，变化超过一半，请核对", True),  # from nothing to something
+    ("deeds_done", "", "去年 10件", False),             # not filled yet: nothing to compare
+    ("party_lectures", "3", "去年 未填", False),
+])
+def test_fill_page_shows_last_years_figure_and_marks_big_changes(client, auth, new_round, key, new, shown, marked):
+    auth.login(FILLER)
+    page = FillPage(client, new_round.id)
+
+    autosave = page.post({key: new})
+
+    assert last_year_note(autosave.text, key) == (shown, marked)  # updated as the user types
+    assert last_year_note(page.html(), key) == (shown, marked)
+
+
+@pytest.mark.parametrize("url", ["/township/reports/{}", "/reports/{}"], ids=["review", "read-only"])
+def test_admins_pages_show_last_years_figures_with_marks(client, auth, new_round, url):
+    new_round.save_data({**new_round.data, "members_recruited": 30, "deeds_done": 11},
+                        User.by_username(FILLER), 0)
+    auth.admin()
+
+    html = client.get(url.format(new_round.id)).text
+
+    assert last_year_note(html, "members_recruited") == ("去年 12名，变化超过一半，请核对", True)
+    assert last_year_note(html, "deeds_done") == ("去年 10件", False)
+
+
+def test_last_years_figures_cost_one_query_not_one_per_figure(client, auth, new_round, caplog):
+    auth.login(FILLER)
+    first_round = report_of(VILLAGE).id
+
+    def queries(url):
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="peewee"):
+            assert client.get(url).status_code == 200
+        return len([r for r in caplog.records if r.name == "peewee"])
+
+    assert queries(f"/reports/{new_round.id}") <= queries(f"/reports/{first_round}") + 1
+
+
+# --- JSON in the browser -----------------------------------------------------------
+
+def test_report_downloads_as_json(village, client):
+    village.post({"members_recruited": "7"})
+
+    response = client.get(f"/reports/{village.report_id}/json")
+
+    assert "filename*=UTF-8''2022" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Disposition"].endswith(".json")
+    assert json.loads(response.text) == stored(village.report_id).data
+
+
+def upload(client, auth, report_id, content, filename="report.json"):
+    return client.post(f"/reports/{report_id}/import", content_type="multipart/form-data",
+                       data={"csrf_token": auth.csrf_token(), "file": (io.BytesIO(content), filename)})
+
+
+def snapshot(report_id):
+    report = stored(report_id)
+    return report.version, report.data, Revision.select().where(Revision.report == report_id).count()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"members_recruited": 3,', "文件不是有效的 JSON：第 1 行第 25 个字符附近有误"),
+    (b"", "文件是空的"),
+    ('{"reporter_name": "张三"}'.encode("gbk"), "文件不是 UTF-8 编码的文本"),
+    (b"[1, 2]", "文件内容应为 JSON 对象"),
+    (b'{"members_recruited": 3, "no_such_field": 1}', "未知字段「no_such_field」"),
+    (b'{"members_recruited": -3}', "发展党员：不能为负数"),
+    ('{"members_recruited": "十二"}'.encode(), "发展党员：请填写数字，如 12"),
+    (b'{"members_recruited": 2.5}', "发展党员：请填写整数，不能有小数"),
+], ids=["malformed", "empty", "not utf-8", "not an object", "unknown field", "negative count",
+        "count in words", "fraction"])
+def test_bad_upload_gets_a_clear_message_and_changes_nothing(village, client, auth, content, message):
+    before = snapshot(village.report_id)
+
+    response = upload(client, auth, village.report_id, content)
+
+    assert response.status_code == 422
+    assert message in " ".join(parse(response.text).xpath("//main")[0].text_content().split())
+    assert snapshot(village.report_id) == before
+
+
+def test_upload_without_a_file_asks_for_one(village, client, auth):
+    response = client.post(f"/reports/{village.report_id}/import", data={"csrf_token": auth.csrf_token()})
+
+    assert response.status_code == 422
+    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的 JSON 文件。"
+
+
+def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(village, client, auth):
+    before = snapshot(village.report_id)
+    content = json.dumps({"members_recruited": 20, "reporter_name": "李四", "intro": "新开头。"}).encode()
+
+    preview = upload(client, auth, village.report_id, content)
+
+    tree = parse(preview.text)
+    assert [li.text_content().strip() for li in tree.xpath("//ul[@class='changes']/li")] == [
+        "述职人姓名：（空） → 李四", "开头", "发展党员：（空） → 20名"]
+    assert snapshot(village.report_id) == before
+    confirm = tree.xpath("//form[contains(@class, 'confirm')]")[0]
+    response = client.post(confirm.action, data=dict(confirm.form_values()), follow_redirects=True)
+
+    assert "已导入 3 处改动，保存为第 1 版" in flash(response.text)
+    data = stored(village.report_id).data
+    assert (data["members_recruited"], data["reporter_name"], data["intro"]) == (20, "李四", "新开头。")
+    assert history_rows(client, village.report_id)[0]["note"] == "从 JSON 文件导入"
+
+
+def test_downloaded_json_edited_and_uploaded_again_round_trips(village, client, auth):
+    data = json.loads(client.get(f"/reports/{village.report_id}/json").text)
+    data["deeds_done"] = 98
+
+    preview = upload(client, auth, village.report_id, json.dumps(data, ensure_ascii=False).encode())
+
+    assert [li.text_content().strip() for li in parse(preview.text).xpath("//ul[@class='changes']/li")] == [
+        "为民办结实事：（空） → 98件"]
+
+
+def test_confirmation_is_checked_again(village, client, auth):
+    before = snapshot(village.report_id)
+
+    response = client.post(f"/reports/{village.report_id}/import", data={
+        "csrf_token": auth.csrf_token(), "version": "0", "content": '{"members_recruited": -1}'})
+
+    assert response.status_code == 422
+    assert "发展党员：不能为负数" in response.text
+    assert snapshot(village.report_id) == before
+
+
+def test_confirmation_after_the_report_changed_is_refused(village, client, auth):
+    preview = upload(client, auth, village.report_id, b'{"members_recruited": 20}')
+    confirm = parse(preview.text).xpath("//form[contains(@class, 'confirm')]")[0]
+    village.post({"members_recruited": "4"})
+
+    response = client.post(confirm.action, data=dict(confirm.form_values()))
+
+    assert response.status_code == 409
+    assert "预览之后报告又被修改了（现为第 1 版），没有导入" in response.text
+    assert stored(village.report_id).data["members_recruited"] == 4
+
+
+def test_upload_to_a_submitted_report_is_refused(village, client, auth):
+    Report.update(status="submitted").where(Report.id == village.report_id).execute()
+    before = snapshot(village.report_id)
+
+    page = client.get(f"/reports/{village.report_id}/import").text
+    response = upload(client, auth, village.report_id, b'{"members_recruited": 20}')
+
+    assert 'type="file"' not in page
+    assert response.status_code == 409
+    assert "此报告已提交，不能再修改" in response.text
+    assert snapshot(village.report_id) == before
+
+
+# --- the audit page ----------------------------------------------------------------
+
+def audit_rows(html):
+    return [[td.text_content().strip() for td in tr.xpath("./td")]
+            for tr in parse(html).xpath("//div[@id='audit-results']//tbody/tr[td[5]]")]
+
+
+def test_audit_page_lists_what_happened(client, auth, three_versions):
+    report_id = three_versions.report_id
+    client.post(f"/reports/{report_id}/history", data=restore_form(client, report_id, 1))
+    client.get(f"/reports/{report_id}/docx")
+    auth.logout()
+    auth.admin()
+
+    rows = audit_rows(client.get("/admin/audit").text)
+
+    assert [row[1:4] for row in rows] == [
+        ["admin", "", "登录"],
+        ["qingnicun", VILLAGE, "导出"],
+        ["qingnicun", VILLAGE, "恢复历史版本"],
+        ["qingnicun", VILLAGE, "登录"],
+    ]
+
+
+def unit_of(username):
+    return User.by_username(username).unit_id
+
+
+@pytest.mark.parametrize("query, expected", [
+    (lambda: {"unit": unit_of("liuwancun")}, [["liuwancun", "柳湾村", "登录"]]),
+    (lambda: {"user": User.by_username("qingnicun").id}, [["qingnicun", VILLAGE, "导出"], ["qingnicun", VILLAGE, "登录"]]),
+    (lambda: {"action": "export"}, [["qingnicun", VILLAGE, "导出"]]),
+    (lambda: {"action": "login", "unit": unit_of("qingnicun")}, [["qingnicun", VILLAGE, "登录"]]),
+], ids=["unit", "user", "action", "action and unit"])
+def test_audit_page_filters_by_unit_user_and_action(client, auth, query, expected):
+    for username in ("liuwancun", "qingnicun"):
+        auth.login(username)
+    client.get(f"/reports/{report_of(VILLAGE).id}/docx")
+    auth.admin()
+    AuditEvent.delete().where(AuditEvent.user == User.by_username("admin")).execute()
+    params = query()
+
+    full = client.get("/admin/audit", query_string=params)
+    partial = client.get("/admin/audit", query_string=params, headers={"HX-Request": "true"})
+
+    assert [row[1:4] for row in audit_rows(full.text)] == expected
+    assert [row[1:4] for row in audit_rows(partial.text)] == expected
+    assert "<html" not in partial.text and "HX-Request" in partial.headers["Vary"]
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("unit", "99999", "没有这个单位，已忽略此条件"),
+    ("user", "abc", "没有这个用户，已忽略此条件"),
+    ("action", "fly", "没有这种操作，已忽略此条件"),
+])
+def test_unknown_filter_gets_a_message_beside_it(client, auth, name, value, message):
+    auth.admin()
+
+    tree = parse(client.get("/admin/audit", query_string={name: value}).text)
+
+    assert tree.get_element_by_id(f"filter-error-{name}").text_content() == message
+    assert audit_rows(client.get("/admin/audit").text)  # the events are still listed
+
+
+def test_audit_page_is_paginated(client, auth):
+    admin = User.by_username("admin")
+    for n in range(60):
+        AuditEvent.record("export", admin, detail=f"第{n}次")
+    auth.admin()
+
+    first = client.get("/admin/audit", query_string={"action": "export"}).text
+    second = client.get("/admin/audit", query_string={"action": "export", "page": "2"}).text
+
+    assert "共 60 条，第 1 / 2 页" in first
+    assert len(audit_rows(first)) == 50 and len(audit_rows(second)) == 10
+    assert audit_rows(second)[-1][4] == "第0次"
+    next_link = parse(first).xpath("//nav[@class='pager']/a")[0].get("href")
+    assert "action=export" in next_link and "page=2" in next_link
+
+
+@pytest.mark.parametrize("url", ["/admin/audit", "/admin/backup", "/admin/backup/download"])
+def test_admin_pages_refuse_fillers(client, auth, url):
+    auth.login(FILLER)
+
+    response = client.get(url)
+
+    assert response.status_code == 403
+    assert "此页面仅供镇党建办（管理员）使用" in response.text
