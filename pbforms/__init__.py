@@ -1,11 +1,13 @@
 """pbforms: villages fill in the yearly party-building report; the township
 collects them as official-format Word documents."""
+import datetime
 import os
 import secrets
 from pathlib import Path
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, db as database, exports, fill, history, township
 
@@ -26,8 +28,13 @@ def create_app(config=None):
         SECRET_KEY=os.environ.get("PBFORMS_SECRET_KEY"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("PBFORMS_HTTPS", "") not in ("", "0"),
+        # Idle expiry: every request renews the signed cookie, and Flask
+        # refuses one older than this even if a browser sends it again.
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(
+            hours=float(os.environ.get("PBFORMS_SESSION_IDLE_HOURS") or 8)),
         # A village clerk may keep the form open all day: the token lives as
-        # long as the session, not for the default hour.
+        # long as the session (renewed by each autosave), not for the default hour.
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
@@ -49,8 +56,16 @@ def create_app(config=None):
         if not database.db.is_closed():
             database.db.close()
 
-    csrf.init_app(app)
+    proxies = int(os.environ.get("PBFORMS_PROXIES") or 0)
+    if proxies:
+        # Behind nginx every request comes from the proxy: take the client's
+        # address from X-Forwarded-For, or login throttling would count all
+        # villages as one address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)
+    # Login first: a save from a page whose session has ended is told so
+    # (401, 登录已过期) rather than failing the CSRF check of that session.
     auth.init_app(app)
+    csrf.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(fill.bp)
     app.register_blueprint(history.bp)
@@ -58,7 +73,32 @@ def create_app(config=None):
     app.register_blueprint(exports.bp)
     cli.init_app(app)
     _register_error_pages(app)
+    app.after_request(_security_headers)
     return app
+
+
+# Scripts, styles and everything else from this app only: no inline script
+# or style (htmx's own indicator style is off in base.html), no eval, and
+# no page of the app inside another site's frame.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+])
+
+
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors for browsers that predate it
+    return response
 
 
 def _stored_secret_key(path):
@@ -83,6 +123,11 @@ def _register_error_pages(app):
     @app.errorhandler(403)
     def forbidden(e):
         return page(403, "没有权限", "此页面仅供镇党建办（管理员）使用。")
+
+    @app.errorhandler(405)
+    def method_not_allowed(e):
+        body, status = page(405, "请求方式不对", "此地址不能这样打开，请回到首页从页面上的按钮进入。")
+        return body, status, {"Allow": ", ".join(e.valid_methods or ())}
 
     @app.errorhandler(404)
     def not_found(e):

@@ -5,16 +5,19 @@ reports a user may open is decided only by `visible_reports`; views get a
 report through `report_or_404`, so a filler asking for another unit's report
 gets the same 404 as for one that does not exist.
 """
+import datetime
+import secrets
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
+from . import demo
 from .db import writing
-from .models import AuditEvent, Report, User
+from .models import AuditEvent, EndedSession, LoginFailure, Report, User, now
 
 bp = Blueprint("auth", __name__)
 
@@ -22,9 +25,62 @@ PUBLIC_ENDPOINTS = {"auth.login", "static"}
 # What a user whose password was reset may still open.
 PASSWORD_CHANGE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout"}
 
+# Throttling guessed passwords: after LIMIT failures within WINDOW, each
+# further try waits FIRST_WAIT, doubling per failure up to MAX_WAIT. Tries
+# made while waiting are not counted, so no account stays locked longer
+# than MAX_WAIT after its last failure, and a success clears the account.
+WINDOW = datetime.timedelta(minutes=15)
+FIRST_WAIT = datetime.timedelta(minutes=1)
+MAX_WAIT = datetime.timedelta(minutes=15)
+ACCOUNT_LIMIT = 5
+# Higher: one office PC (or one NAT) serves several villages' clerks.
+ADDRESS_LIMIT = 20
+# The same text for a wrong password, an unknown name and a throttled
+# account, so a guesser learns nothing from it.
+LOGIN_ERROR = "用户名或密码不正确。连续输错多次后须等待几分钟才能再试。"
+
+
+def account_key(username):
+    return f"account:{username.lower()}"
+
+
+def address_key(address):
+    return f"address:{address}"
+
+
+def wait_left(key, limit):
+    """How long `key` must still wait before its next try (zero: it may try)."""
+    count, last = LoginFailure.recent(key, WINDOW)
+    if count < limit:
+        return datetime.timedelta(0)
+    wait = min(FIRST_WAIT * 2 ** (count - limit), MAX_WAIT)
+    return max(last + wait - now(), datetime.timedelta(0))
+
+
+def throttled():
+    """Every key with a wait still to run, longest first, for the accounts page."""
+    rows = []
+    for row in LoginFailure.keys_since(WINDOW):
+        limit = ACCOUNT_LIMIT if row.key.startswith("account:") else ADDRESS_LIMIT
+        left = wait_left(row.key, limit)
+        if left:
+            kind, _, name = row.key.partition(":")
+            rows.append({"key": row.key, "kind": kind, "name": name, "count": row.count, "left": left})
+    return sorted(rows, key=lambda r: r["left"], reverse=True)
+
+
+def demo_password_refused(password):
+    """The demo passwords are printed in the README: they open accounts only
+    on the demo township's database (see demo.is_demo_database)."""
+    return password in demo.PASSWORDS and not demo.is_demo_database()
+
 
 class LoginForm(FlaskForm):
-    username = StringField("用户名", validators=[DataRequired("请输入用户名")])
+    # No account has a name this long or with control characters; refusing
+    # such a name here keeps it out of the throttling table's key column,
+    # which PostgreSQL bounds and where it refuses NUL outright.
+    username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=100, message=LOGIN_ERROR),
+                                              Regexp(r"[^\x00-\x1f\x7f]*\Z", message=LOGIN_ERROR)])
     password = PasswordField("密码", validators=[DataRequired("请输入密码")])
 
 
@@ -47,12 +103,27 @@ def init_app(app):
 
 
 def load_user():
+    """The session's user. A cookie older than the idle time is already
+    refused by Flask (PERMANENT_SESSION_LIFETIME, renewed by every request);
+    one its user logged out of is in EndedSession, and one issued before
+    a new password has an outdated epoch."""
     user_id = session.get("user_id")
     g.user = User.get_or_none((User.id == user_id) & (User.active == True)) if user_id else None  # noqa: E712
+    if g.user is not None and (session.get("epoch") != g.user.session_epoch
+                               or EndedSession.is_ended(session.get("sid", ""))):
+        g.user = None
     if user_id and g.user is None:
         # A deactivated (or deleted) account is logged out for good, so
         # turning it on again does not revive an old session.
         session.clear()
+
+
+def end_sessions(user):
+    """End every session of `user`, in every browser and app process (a new
+    password: whoever knew the old one is out)."""
+    with writing():
+        User.update(session_epoch=User.session_epoch + 1).where(User.id == user.id).execute()
+    user.session_epoch = User.get_by_id(user.id).session_epoch
 
 
 def require_login():
@@ -88,14 +159,25 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = User.by_username(form.username.data.strip())
-        if user and user.active and user.check_password(form.password.data):
+        username = form.username.data.strip()
+        keys = [account_key(username), address_key(request.remote_addr)]
+        # A throttled try is refused before the password is looked at, so
+        # guessing on gains nothing, and it is not counted.
+        if wait_left(keys[0], ACCOUNT_LIMIT) or wait_left(keys[1], ADDRESS_LIMIT):
+            return render_template("auth/login.html", form=form, error=LOGIN_ERROR), 429
+        user = User.by_username(username)
+        if (user and user.active and user.check_password(form.password.data)
+                and not demo_password_refused(form.password.data)):
+            LoginFailure.clear(keys[0])
             session.clear()
             session["user_id"] = user.id
+            session["sid"] = secrets.token_urlsafe(16)
+            session["epoch"] = user.session_epoch
             session.permanent = True
             AuditEvent.record("login", user, unit=user.unit)
             return redirect(safe_next(request.args.get("next")))
-        error = "用户名或密码不正确"
+        LoginFailure.record(keys, WINDOW)
+        error = LOGIN_ERROR
     elif form.errors:
         # A name of only spaces passes the browser's `required`; say why
         # nothing happened instead of showing the form again silently.
@@ -112,12 +194,18 @@ def change_password():
             form.current.errors.append("当前密码不正确")
         elif form.new.data == form.current.data:
             form.new.errors.append("新密码不能与当前密码相同")
+        elif form.new.data in demo.PASSWORDS:
+            form.new.errors.append("不能使用演示密码，请另设一个")
         else:
             with writing():
                 g.user.set_password(form.new.data)
                 g.user.must_change_password = False
                 g.user.save(only=[User.password_hash, User.must_change_password])
                 AuditEvent.record("password_change", g.user, unit=g.user.unit)
+            # Whoever knew the old password is logged out everywhere; this
+            # browser stays in.
+            end_sessions(g.user)
+            session["epoch"] = g.user.session_epoch
             flash("密码已修改。", "ok")
             return redirect(safe_next(request.args.get("next")), 303)
     return render_template("auth/password.html", form=form)
@@ -125,6 +213,9 @@ def change_password():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends this session only: the clerk's colleague on another PC, logged
+    in to the same account, keeps typing."""
+    EndedSession.end(session.get("sid", ""), current_app.permanent_session_lifetime)
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -7,11 +7,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from . import demo
 from .backup import backup_command, restore_command
 from .db import migrate, writing
 from .exports import round_group
 from .docx import report_docx
-from .forms import get_report_type
+from .forms import get_report_type, read_report_json
 from .models import Conflict, Report, Unit, User
 
 
@@ -57,6 +58,8 @@ def create_user(username, role, unit_name, display_name, password):
         raise click.ClickException(f"用户名「{username}」已存在")
     if len(password) < 8:
         raise click.ClickException("密码至少 8 位")
+    if password in demo.PASSWORDS:
+        raise click.ClickException("不能使用演示密码，请另设一个")
     with writing():
         user = User(username=username, role=role, unit=unit, display_name=display_name)
         user.set_password(password)
@@ -97,17 +100,9 @@ def report_import(report_id, file):
     """Replace fields of a report from a JSON file, checked like the form."""
     report = get_report(report_id)
     report_type = get_report_type(report.round.report_type)
-    try:
-        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark.
-        obj = json.loads(file.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        raise click.ClickException("文件应为 UTF-8 编码的 JSON（可用记事本“另存为”选择 UTF-8）") from None
-    except json.JSONDecodeError as e:
-        raise click.ClickException(f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 列有误") from None
-    except ValueError:  # an integer of thousands of digits
-        raise click.ClickException("文件中有过长的数字") from None
-    except RecursionError:
-        raise click.ClickException("文件不是本系统导出的报告：嵌套层数过多") from None
+    obj, problem = read_report_json(file.read_bytes())
+    if problem:
+        raise click.ClickException(problem)
     data, errors = report_type.parse_json(obj, report.data)
     if errors:
         for key, message in errors.items():

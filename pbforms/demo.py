@@ -2,10 +2,21 @@
 2022 round whose township report holds the seed report's full content."""
 from .db import writing
 from .forms import get_report_type
-from .models import Report, Round, Unit, User
+from .models import Report, Round, Setting, Unit, User
 
 ADMIN = ("admin", "admin2022demo")
 FILLER_PASSWORD = "demo2022"
+# Printed in the README and at start: they open accounts only on a database
+# the demo created (`python app.py --demo`), and nobody may choose one.
+PASSWORDS = {ADMIN[1], FILLER_PASSWORD}
+
+
+def is_demo_database():
+    """Whether this database holds the demo township, written when it was
+    created and kept in the database, so every app process agrees."""
+    return Setting.get_value("demo") == "1"
+
+
 UNITS = [
     ("青泥镇", "township", "qingnizhen"),
     ("青泥村", "village", "qingnicun"),
@@ -40,6 +51,7 @@ def fill_demo():
         admin = User(username=ADMIN[0], display_name="镇党建办", role="admin")
         admin.set_password(ADMIN[1])
         admin.save()
+        Setting.put("demo", "1")
         demo_round = Round.start(ROUND_TITLE, 2022, report_type)
         township = Report.get(Report.round == demo_round, Report.unit == Unit.get(Unit.kind == "township"))
         township.save_data(report_type.demo_data(township.meta), admin, township.version)

@@ -1,8 +1,8 @@
 """Many reports at once: a zip of a round's Word documents, and the summary
 of their figures as .xlsx and as an official-format .docx table.
 
-A zip is written entry by entry into a file, so only one document is in
-memory at a time whatever the number of units. From the browser it runs as
+A zip is written entry by entry into a file, so only a couple of documents
+are in memory at a time whatever the number of units. From the browser it runs as
 an `ExportJob` in a background thread; the job's row holds its progress, so
 the page that polls it may be answered by any app process.
 """
@@ -10,10 +10,13 @@ import datetime
 import io
 import json
 import logging
+import multiprocessing
+import sys
 import threading
 import time
 import zipfile
-from collections import Counter, namedtuple
+from collections import Counter, deque, namedtuple
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import click
@@ -26,7 +29,7 @@ from openpyxl.styles import Alignment, Font
 
 from .auth import admin_required
 from .db import db, writing
-from .docx import content_disposition, render, report_docx, report_filename
+from .docx import content_disposition, render, report_document, report_filename
 from .forms import get_report_type
 from .models import AuditEvent, ExportJob, Report, Round
 
@@ -77,22 +80,45 @@ def one_by_one(query):
 
 # --- the zip ----------------------------------------------------------------
 
+# Rendering a document is pure Python, so threads would share one core: the
+# zip's documents are rendered by this many worker processes, and at most
+# this many are under way at once.
+ZIP_WORKERS = 2
+# fork on Linux: a worker starts at once, with the app already imported.
+# Elsewhere the platform's own way (spawn on Windows).
+ZIP_WORKER_START = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+
+
 def write_zip(reports, path, progress=None):
     """One .docx per report into a zip at `path`; returns how many.
 
     Written to a side file and renamed at the end, so `path` never holds half
     a zip. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
     which Windows Explorer needs to show Chinese names. A .docx is a zip
-    already, so entries are stored, not compressed again.
+    already, so entries are stored, not compressed again. The database is
+    read here; a worker gets only the template's name and the context.
     """
     path = Path(path)
     part = path.with_name(path.name + ".part")
     count = 0
-    with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as archive:
-        for count, report in enumerate(reports, start=1):
-            archive.writestr(report_filename(report), report_docx(report))
+    with (zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as archive,
+          ProcessPoolExecutor(ZIP_WORKERS, mp_context=ZIP_WORKER_START) as workers):
+        under_way = deque()
+
+        def write_oldest():
+            nonlocal count
+            name, document = under_way.popleft()
+            archive.writestr(name, document.result())
+            count += 1
             if progress:
                 progress(count)
+
+        for report in reports:
+            under_way.append((report_filename(report), workers.submit(render, *report_document(report))))
+            if len(under_way) == ZIP_WORKERS:
+                write_oldest()
+        while under_way:
+            write_oldest()
     part.replace(path)
     return count
 

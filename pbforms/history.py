@@ -16,7 +16,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from . import backup
 from .auth import admin_required, may_edit, report_or_404
 from .docx import content_disposition, report_filename
-from .forms import Invalid, get_report_type
+from .forms import Invalid, get_report_type, read_report_json
 from .models import AuditEvent, Conflict, Revision, Unit, User, now
 
 bp = Blueprint("history", __name__)
@@ -220,27 +220,12 @@ def download_json(report_id):
                     headers={"Content-Disposition": content_disposition(report_filename(report)[:-5] + ".json")})
 
 
-def read_json(text):
-    """(object, None) or (None, what is wrong with the file)."""
-    if not text.strip():
-        return None, "文件是空的。"
-    try:
-        return json.loads(text), None
-    except json.JSONDecodeError as e:
-        return None, f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 个字符附近有误，请检查后重新上传。"
-    except RecursionError:
-        return None, "文件不是本系统导出的报告：嵌套层数过多。"
-
-
-def uploaded_text():
-    """The text of the uploaded file, or (None, message)."""
+def uploaded_bytes():
+    """The bytes of the uploaded file, or (None, message)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return None, "请选择要导入的 JSON 文件。"
-    try:
-        return upload.read().decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        return None, "文件不是 UTF-8 编码的文本，请选用本系统“导出 JSON”得到的文件。"
+    return upload.read(), None
 
 
 def import_page(report, status=200, **ctx):
@@ -262,8 +247,8 @@ def import_json(report_id):
     if not may_edit(g.user, report):
         return import_page(report, 409)
     confirming = "content" in request.form
-    text, problem = (request.form["content"], None) if confirming else uploaded_text()
-    obj, problem = read_json(text) if problem is None else (None, problem)
+    raw, problem = (request.form["content"].encode(), None) if confirming else uploaded_bytes()
+    obj, problem = read_report_json(raw) if problem is None else (None, problem)
     if problem:
         return import_page(report, 422, file_error=problem)
     report_type = get_report_type(report.round.report_type)

@@ -11,13 +11,17 @@ from functools import cached_property
 from peewee import (
     JOIN,
     BooleanField,
+    Case,
     CharField,
     DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
+    PostgresqlDatabase,
     TextField,
+    Value,
+    fn,
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -41,6 +45,14 @@ class JSONField(TextField):
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
+
+    def value_at(self, key):
+        """SQL for the value at the document's top-level `key`, NULL when it
+        is absent or null: lets a query look at one figure of many reports
+        without reading their whole text into Python."""
+        if isinstance(db.obj, PostgresqlDatabase):
+            return fn.json_extract_path_text(self.cast("json"), key).coerce(False)
+        return fn.json_extract(self, f"$.{key}").coerce(False)
 
 
 class BaseModel(Model):
@@ -89,6 +101,9 @@ class User(BaseModel):
     active = BooleanField(default=True)
     created_at = DateTimeField(default=now)
     must_change_password = BooleanField(default=False)
+    # Kept in every session cookie; raising it ends every session issued
+    # before (logging out, a new password), whichever process issued it.
+    session_epoch = IntegerField(default=0)
 
     # No 0/O or 1/l/I: the office reads the password out over the phone.
     ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -123,9 +138,6 @@ class User(BaseModel):
 
     @classmethod
     def by_username(cls, username):
-        # No stored name holds NUL, and PostgreSQL refuses it even in a query.
-        if "\x00" in username:
-            return None
         return cls.get_or_none(cls.username == username)
 
 
@@ -221,6 +233,25 @@ class Report(BaseModel):
         return (cls.select(cls, Round, Unit, editor).join(Round).switch(cls).join(Unit).switch(cls)
                 .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id), attr="updated_by")
                 .where(cls.round == round_).order_by(Unit.position, Unit.id))
+
+    @classmethod
+    def on_board(cls, round_, report_type):
+        """The round's reports as the progress board shows them, one query:
+        unit, last editor, and `missing_figures` (required counts left
+        empty) counted by the database. Only the columns the board shows
+        are read: at a thousand units, reading every report's text took
+        most of the page's time."""
+        editor = User.alias()
+        missing = sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
+                       for f in report_type.counts if f.required), Value(0))
+        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, missing.alias("missing_figures"),
+                            Unit, editor.id, editor.username, editor.display_name)
+                 .join(Unit).switch(cls)
+                 .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id), attr="updated_by")
+                 .where(cls.round == round_).order_by(Unit.position, Unit.id))
+        for report in query:
+            report.round = round_
+            yield report
 
     @property
     def meta(self):
@@ -387,6 +418,7 @@ class AuditEvent(BaseModel):
         "password_change": "修改密码",
         "user_deactivate": "停用账号",
         "user_activate": "启用账号",
+        "throttle_clear": "解除登录限制",
     }
     # Status changes of a report: the history shown on the report itself.
     TRANSITIONS = ("submit", "return", "reopen", "approve")
@@ -474,4 +506,72 @@ class ExportJob(BaseModel):
             setattr(self, name, value)
 
 
-MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob]
+class LoginFailure(BaseModel):
+    """One failed login, under the account's key and under the client
+    address's (`account:…`, `address:…`), so every app process throttles alike."""
+    key = CharField(index=True)
+    at = DateTimeField(index=True, default=now)
+
+    @classmethod
+    def record(cls, keys, window):
+        """Count a failure under each key, dropping what is older than `window`."""
+        with writing():
+            cls.delete().where(cls.at < now() - window).execute()
+            cls.insert_many([{"key": key, "at": now()} for key in keys]).execute()
+
+    @classmethod
+    def recent(cls, key, window):
+        """(how many, the newest time) of `key`'s failures within `window`."""
+        rows = cls.select(cls.at).where((cls.key == key) & (cls.at >= now() - window)).order_by(cls.at.desc())
+        times = [row.at for row in rows]
+        return len(times), (times[0] if times else None)
+
+    @classmethod
+    def clear(cls, key):
+        with writing():
+            cls.delete().where(cls.key == key).execute()
+
+    @classmethod
+    def keys_since(cls, window):
+        """Every key with a failure within `window`, with its count and newest time."""
+        return (cls.select(cls.key, fn.COUNT(cls.id).alias("count"), fn.MAX(cls.at).alias("last"))
+                .where(cls.at >= now() - window).group_by(cls.key).order_by(fn.MAX(cls.at).desc()))
+
+
+class EndedSession(BaseModel):
+    """A session its user logged out of. The cookie is signed, not stored,
+    so a copy of it would work until its idle time ran out; this row makes
+    every app process refuse it. Rows older than the idle time are useless
+    (Flask refuses such a cookie anyway) and are dropped."""
+    sid = CharField(primary_key=True)
+    ended_at = DateTimeField(index=True, default=now)
+
+    @classmethod
+    def end(cls, sid, idle_time):
+        with writing():
+            cls.delete().where(cls.ended_at < now() - idle_time).execute()
+            cls.insert(sid=sid, ended_at=now()).on_conflict_ignore().execute()
+
+    @classmethod
+    def is_ended(cls, sid):
+        return cls.select().where(cls.sid == sid).exists()
+
+
+class Setting(BaseModel):
+    """Facts about this instance that every app process must agree on."""
+    name = CharField(primary_key=True)
+    value = TextField(default="")
+
+    @classmethod
+    def get_value(cls, name, default=""):
+        row = cls.get_or_none(cls.name == name)
+        return row.value if row else default
+
+    @classmethod
+    def put(cls, name, value):
+        with writing():
+            cls.insert(name=name, value=value).on_conflict(conflict_target=[cls.name],
+                                                           update={cls.value: value}).execute()
+
+
+MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob, LoginFailure, EndedSession, Setting]

@@ -13,11 +13,11 @@ from collections import Counter
 
 from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
 
-from .auth import admin_required, may_edit, report_or_404
+from .auth import admin_required, end_sessions, may_edit, report_or_404, throttled
 from .db import writing
 from .exports import SCOPES
 from .forms import Invalid, clean_text, get_report_type, report_types
-from .models import AuditEvent, Conflict, Report, Round, Unit, User
+from .models import AuditEvent, Conflict, LoginFailure, Report, Round, Unit, User
 
 bp = Blueprint("township", __name__, url_prefix="/township")
 
@@ -227,7 +227,8 @@ def read_account_form():
 
 
 def accounts_context(**extra):
-    return {"users": User.accounts(), "units": Unit.active_units(), "values": {}, "errors": {}, **extra}
+    return {"users": User.accounts(), "units": Unit.active_units(), "values": {}, "errors": {},
+            "throttled": throttled(), **extra}
 
 
 @bp.get("/accounts")
@@ -270,6 +271,7 @@ def reset_password(user_id):
         password = user.set_one_time_password()
         user.save(only=[User.password_hash, User.must_change_password])
         AuditEvent.record("password_reset", g.user, unit=user.unit, detail=user.username)
+    end_sessions(user)  # whoever used the old password is logged out
     if wants_partial():
         response = page_or_partial(None, "township/_account_row.html", user=user, one_time_password=password,
                                    password_row=user.id)
@@ -278,6 +280,17 @@ def reset_password(user_id):
         response = make_response(render_template("township/accounts.html", **context))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/accounts/throttled/clear")
+def clear_throttle():
+    """Let an account or address that was guessing try again at once, e.g.
+    a clerk who forgot the password and has just been given a new one."""
+    key = request.form.get("key", "")
+    LoginFailure.clear(key)
+    AuditEvent.record("throttle_clear", g.user, detail=key.partition(":")[2])
+    flash(f"已解除 {key.partition(':')[2]} 的登录限制。", "ok")
+    return redirect(url_for(".accounts"), 303)
 
 
 @bp.post("/accounts/<int:user_id>/active")
@@ -372,11 +385,6 @@ def set_round_open(round_id):
 FILTERS = {**Report.PROGRESS_LABELS, "overdue": "逾期"}
 
 
-def missing_figures(report_type, report):
-    """How many required figures (counts) the report still lacks."""
-    return sum(1 for f in report_type.missing(report.data) if f.kind == "count")
-
-
 @bp.get("/rounds/<int:round_id>")
 def board(round_id):
     """Every unit's report of the round; two queries, whatever the number of units."""
@@ -385,9 +393,7 @@ def board(round_id):
     status = request.args.get("status", "")
     if status not in FILTERS:
         status = ""
-    reports = list(Report.in_round(round_))
-    for report in reports:
-        report.missing_figures = missing_figures(report_type, report)
+    reports = list(Report.on_board(round_, report_type))
     totals = Counter(r.progress for r in reports)
     totals["overdue"] = sum(1 for r in reports if r.is_overdue)
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]

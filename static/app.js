@@ -12,9 +12,6 @@
     { code: "[45]..", swap: false, error: true },
     { code: "...", swap: false },
   ];
-  // htmx would add an inline <style> for indicators the pages do not use;
-  // a Content-Security-Policy without 'unsafe-inline' refuses it.
-  htmx.config.includeIndicatorStyles = false;
 
   var retryTimer = null;
 

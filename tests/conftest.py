@@ -10,14 +10,16 @@ skipped on PostgreSQL.
 import os
 import re
 import secrets
+from functools import partial
 from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
-from pbforms import create_app
+from werkzeug.security import generate_password_hash
+
+from pbforms import create_app, demo, models
 from pbforms.db import db
-from pbforms import demo
 
 TEST_SERVER_URL = os.environ.get("PBFORMS_TEST_DATABASE_URL")
 
@@ -46,6 +48,20 @@ def on_test_server(statement):
 
 
 @pytest.fixture
+def real_password_hashing():
+    """Asked for by a test of the hash itself, to keep quick_password_hashing off."""
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(request, monkeypatch):
+    """The real hash takes a good part of a second on a busy machine, and
+    every test starts the demo township (eight accounts) and logs in."""
+    if "real_password_hashing" not in request.fixturenames:
+        monkeypatch.setattr(models, "generate_password_hash",
+                            partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+
+
+@pytest.fixture
 def database_url(tmp_path):
     """The URL of this test's own empty database."""
     if not TEST_SERVER_URL:
@@ -71,6 +87,9 @@ def app(database_url, tmp_path):
     yield app
     if not db.is_closed():
         db.close()
+    # A later test that forgets to ask for `app` fails instead of using this
+    # test's database (on PostgreSQL that one is dropped by now anyway).
+    db.initialize(None)
 
 
 @pytest.fixture

@@ -8,26 +8,12 @@ name, fails the tests.
 """
 import io
 import re
-from functools import partial
 
 import lxml.html
-import pytest
 from docx import Document
-from werkzeug.security import generate_password_hash
 
-from pbforms import models
 from pbforms.db import db
 from pbforms.models import Report, Revision, Unit
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashing(monkeypatch):
-    """Import this into a test module to use it there. The real hash takes a
-    good part of a second on a busy machine; every test starts the demo
-    township (eight accounts) and logs in. tests/test_access.py checks the
-    real hash."""
-    monkeypatch.setattr(models, "generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 def parse(html):

@@ -7,13 +7,10 @@ covered without touching this file, and a URL parameter this file cannot
 fill in fails the test instead of skipping the route.
 """
 import re
-from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.security import generate_password_hash
-
-from pbforms import create_app, demo, models
+from pbforms import create_app, demo
 from pbforms.forms import get_report_type
 from pbforms.models import AuditEvent, Report, Round, Unit, User
 
@@ -21,21 +18,6 @@ FILLER_A = "qingnicun"
 FILLER_B = "liuwancun"
 NO_SUCH_ID = 999999
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-@pytest.fixture
-def real_password_hashing():
-    """Asked for by the test of the hash itself, to keep quick_password_hashing off."""
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashing(request, monkeypatch):
-    """The real hash takes a good part of a second on a busy machine, and
-    this file starts the demo township (eight accounts) and logs in some
-    hundred times."""
-    if "real_password_hashing" not in request.fixturenames:
-        monkeypatch.setattr(models, "generate_password_hash",
-                            partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 def _routes():

@@ -9,7 +9,6 @@ from docx import Document
 from pbforms import cli, create_app
 from pbforms.db import db
 from pbforms.models import Report, Revision, User
-from tests.fillpage import quick_password_hashing  # noqa: F401 (autouse fixture)
 from tests.fillpage import report_of
 from tests.official_format import format_problems
 
@@ -102,7 +101,7 @@ def test_import_of_some_fields_keeps_the_others(run, tmp_path, township):
 
 
 BAD_FILES = [
-    ("malformed", '{"reading_classes": 1,', "文件不是有效的 JSON：第 1 行第 23 列有误"),
+    ("malformed", '{"reading_classes": 1,', "文件不是有效的 JSON：第 1 行第 23 个字符附近有误"),
     ("not-an-object", "[1, 2]", "文件内容应为 JSON 对象"),
     ("unknown-field", {"nonexistent": 1}, "未知字段「nonexistent」"),
     ("negative-count", {"reading_classes": -1}, "读书班：不能为负数"),
@@ -144,7 +143,7 @@ def test_import_of_a_file_not_in_utf8_is_refused(run, tmp_path, township):
     path.write_bytes('{"reporter_name": "李四"}'.encode("gbk"))
     result = run("report", "import", "--report", township.id, path)
     assert result.exit_code != 0
-    assert "文件应为 UTF-8 编码" in result.stderr
+    assert "文件不是 UTF-8 编码的文本" in result.stderr
     assert stored(township.id).version == township.version
 
 

@@ -10,9 +10,8 @@ import threading
 from functools import partial
 
 import pytest
-from werkzeug.security import generate_password_hash
 
-from pbforms import demo, models
+from pbforms import demo
 from pbforms.db import db
 from pbforms.forms import get_report_type
 from pbforms.models import Conflict, Report, Revision, Round, Unit, User
@@ -20,15 +19,6 @@ from pbforms.models import Conflict, Report, Revision, Round, Unit, User
 THREADS = 20
 ROUNDS = 3
 VERSION = re.compile(r'id="report-version" value="(\d+)"')
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashing(monkeypatch):
-    """The real hash takes a good part of a second on a busy machine and
-    these tests log in dozens of times; how passwords are hashed is tested
-    in test_access.py."""
-    monkeypatch.setattr(models, "generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
 def run_together(work):

@@ -9,7 +9,6 @@ from docx import Document
 from docx.shared import Pt
 from werkzeug.http import parse_options_header
 
-from tests.fillpage import quick_password_hashing  # noqa: F401 (autouse fixture)
 from tests.fillpage import FillPage, docx_paragraphs, report_of
 from tests.official_format import format_problems
 

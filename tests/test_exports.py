@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 from pbforms import exports
 from pbforms.docx import report_filename
 from pbforms.models import ExportJob, Report, Round
-from tests.fillpage import quick_password_hashing  # noqa: F401 (autouse fixture)
 from tests.test_township import REPORT_TYPE, put_in_state
 
 STATES = [("青泥村", "submitted"), ("柳湾村", "returned"), ("石桥村", "approved"), ("东坡村", "draft"),
@@ -23,7 +22,7 @@ STATES = [("青泥村", "submitted"), ("柳湾村", "returned"), ("石桥村", "
 
 
 @pytest.fixture
-def round_():
+def round_(app):
     """The demo round with every status: one figure differs per unit, so sums tell units apart."""
     for name, progress in STATES:
         put_in_state(name, progress)

@@ -7,7 +7,6 @@ import pytest
 from pbforms.db import db
 from pbforms.forms import get_report_type
 from pbforms.models import Report, Revision
-from tests.fillpage import quick_password_hashing  # noqa: F401 (autouse fixture)
 from tests.fillpage import FillPage, one, parse, report_of, revision_count
 
 REPORT_TYPE = get_report_type("annual_report")

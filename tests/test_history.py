@@ -401,8 +401,9 @@ def snapshot(report_id):
     (b'{"members_recruited": -3}', "发展党员：不能为负数"),
     ('{"members_recruited": "十二"}'.encode(), "发展党员：请填写数字，如 12"),
     (b'{"members_recruited": 2.5}', "发展党员：请填写整数，不能有小数"),
+    (b'{"members_recruited": ' + b"9" * 5000 + b"}", "文件中有过长的数字"),
 ], ids=["malformed", "empty", "not utf-8", "not an object", "unknown field", "negative count",
-        "count in words", "fraction"])
+        "count in words", "fraction", "thousands of digits"])
 def test_bad_upload_gets_a_clear_message_and_changes_nothing(village, client, auth, content, message):
     before = snapshot(village.report_id)
 

@@ -10,7 +10,6 @@ from pbforms import create_app, demo
 from pbforms.db import db
 from pbforms.forms import get_report_type
 from pbforms.models import AuditEvent, Report, Revision, Round, Unit, User
-from tests.fillpage import quick_password_hashing  # noqa: F401 (autouse fixture)
 
 REPORT_TYPE = get_report_type("annual_report")
 

@@ -138,6 +138,29 @@ class ReportType:
         return context
 
 
+def read_report_json(raw):
+    """Bytes of an uploaded or imported file -> (object, None) or (None, message).
+
+    The web upload and `flask report import` both read through here, so a
+    bad file gets the same Chinese message either way.
+    """
+    try:
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, "文件不是 UTF-8 编码的文本，请选用本系统“导出 JSON”得到的文件（记事本可“另存为”UTF-8）。"
+    if not text.strip():
+        return None, "文件是空的。"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as e:
+        return None, f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 个字符附近有误，请检查后重新上传。"
+    except ValueError:  # an integer of thousands of digits
+        return None, "文件中有过长的数字。"
+    except RecursionError:
+        return None, "文件不是本系统导出的报告：嵌套层数过多。"
+
+
 @cache
 def report_types():
     found = {}
@@ -153,4 +176,5 @@ def get_report_type(type_id):
     return report_types()[type_id]
 
 
-__all__ = ["ReportType", "report_types", "get_report_type", "Invalid", "clean_text", "find_references"]
+__all__ = ["ReportType", "report_types", "get_report_type", "read_report_json", "Invalid", "clean_text",
+           "find_references"]

@@ -154,7 +154,8 @@ class Text(Field):
         return (self.default or "").format_map(meta)
 
     def clean(self, raw):
-        return " ".join(self._clean_string(raw).split("\n")).strip()
+        """Pasted line breaks become single spaces: the field prints on one line."""
+        return " ".join(split_paragraphs(self._clean_string(raw)))
 
     def docx_value(self, value, figures):
         return clean_text(value or "")
@@ -224,7 +225,7 @@ class Items(Field):
             heading, text = item.get("heading", ""), item.get("text", "")
             if not isinstance(heading, str) or not isinstance(text, str):
                 raise Invalid(f"第 {n} 条应为文字")
-            heading = " ".join(clean_text(heading).split("\n")).strip()
+            heading = " ".join(split_paragraphs(clean_text(heading)))
             if len(heading) > self.HEADING_MAX:
                 raise Invalid(f"第 {n} 条的标题最多 {self.HEADING_MAX} 个字")
             text = clean_text(text)

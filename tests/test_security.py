@@ -1,0 +1,362 @@
+"""Login protection, sessions, security headers and error pages (issue 5).
+
+Throttling, session epochs and the demo flag live in the database, so the
+tests look there too: what one app process records, every other one obeys.
+"""
+import datetime
+import time
+
+import pytest
+from flask import abort
+
+from pbforms import create_app, demo
+from pbforms.auth import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOGIN_ERROR, MAX_WAIT
+from pbforms.models import AuditEvent, LoginFailure, Setting, User
+
+from .test_access import FILLER_A, FILLER_B, form_token, header_token, logged_in_user_id, post_login
+
+ADMIN, ADMIN_PASSWORD = demo.ADMIN
+
+
+def set_password(username, password):
+    user = User.by_username(username)
+    user.set_password(password)
+    user.save(only=[User.password_hash])
+
+
+def fail(client, username, times):
+    for _ in range(times):
+        response = post_login(client, username, "wrong-password")
+        assert LOGIN_ERROR in response.text
+    return response
+
+
+def age_failures(minutes):
+    """As if every recorded failure had happened `minutes` earlier."""
+    for failure in LoginFailure.select():
+        failure.at -= datetime.timedelta(minutes=minutes)
+        failure.save()
+
+
+# --- headers ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/login", "/", "/static/app.js", "/no-such-page"])
+def test_every_answer_carries_the_security_headers(client, auth, path):
+    auth.admin()
+    response = client.get(path)
+    policy = response.headers["Content-Security-Policy"]
+
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_htmx_is_configured_without_eval_or_inline_style(client):
+    page = client.get("/login").text
+    assert '"includeIndicatorStyles": false' in page
+    assert '"allowEval": false' in page
+    assert "<script>" not in page and "style=" not in page
+
+
+# --- throttling ---------------------------------------------------------------
+
+def test_account_is_throttled_after_five_failures_even_with_the_right_password(client):
+    fail(client, FILLER_A, ACCOUNT_LIMIT)
+
+    response = post_login(client, FILLER_A, demo.FILLER_PASSWORD)
+
+    assert response.status_code == 429
+    assert LOGIN_ERROR in response.text
+    assert logged_in_user_id(client) is None
+
+
+def test_throttled_and_wrong_password_read_the_same(client):
+    wrong = fail(client, FILLER_A, 1).text
+    fail(client, FILLER_A, ACCOUNT_LIMIT - 1)
+    throttled = post_login(client, FILLER_A, "wrong-password").text
+    assert LOGIN_ERROR in wrong and LOGIN_ERROR in throttled
+
+
+def test_tries_while_throttled_are_not_counted(client):
+    fail(client, FILLER_A, ACCOUNT_LIMIT)
+    for _ in range(10):
+        post_login(client, FILLER_A, "wrong-password")
+    assert LoginFailure.select().where(LoginFailure.key == f"account:{FILLER_A}").count() == ACCOUNT_LIMIT
+
+
+def test_wait_grows_with_each_failure_and_is_capped(client):
+    """After the first wait runs out, one more failure brings a longer one."""
+    fail(client, FILLER_A, ACCOUNT_LIMIT)
+    age_failures(1)  # the first wait (1 minute) is over
+    fail(client, FILLER_A, 1)
+    age_failures(1)  # the second wait is 2 minutes: still waiting
+    assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 429
+    age_failures(MAX_WAIT.total_seconds() / 60)  # never longer than the cap
+
+    assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
+
+
+def test_success_clears_the_account(client):
+    fail(client, FILLER_A, ACCOUNT_LIMIT - 1)
+    assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
+    client.post("/logout", data={"csrf_token": header_token(client.get("/").text)})
+
+    fail(client, FILLER_A, ACCOUNT_LIMIT - 1)
+
+    assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
+
+
+def test_other_accounts_are_not_throttled_by_one(client):
+    fail(client, FILLER_A, ACCOUNT_LIMIT)
+    assert post_login(client, FILLER_B, demo.FILLER_PASSWORD).status_code == 302
+
+
+def test_one_address_guessing_many_accounts_is_throttled(client):
+    names = [f"guess{i}" for i in range(ADDRESS_LIMIT)]
+    for name in names:
+        fail(client, name, 1)
+
+    assert post_login(client, FILLER_B, demo.FILLER_PASSWORD).status_code == 429
+
+
+def test_unknown_names_are_throttled_like_real_ones(client):
+    fail(client, "nobody", ACCOUNT_LIMIT)
+    assert post_login(client, "nobody", "anything").status_code == 429
+
+
+def test_admin_sees_and_clears_a_throttled_account(app, client, auth):
+    other = app.test_client()
+    fail(other, FILLER_A, ACCOUNT_LIMIT)
+    auth.admin()
+
+    page = client.get("/township/accounts").text
+    assert f"<td>账号 {FILLER_A}</td>" in page
+    client.post("/township/accounts/throttled/clear",
+                data={"key": f"account:{FILLER_A}", "csrf_token": form_token(page)})
+
+    assert f"<td>账号 {FILLER_A}</td>" not in client.get("/township/accounts").text
+    assert AuditEvent.select().where(AuditEvent.action == "throttle_clear").count() == 1
+    assert post_login(other, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
+
+
+def test_throttle_is_shared_through_the_database(app, database_url, tmp_path):
+    """A second app process on the same database refuses the same account."""
+    fail(app.test_client(), FILLER_A, ACCOUNT_LIMIT)
+    second = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
+                         "EXPORT_DIR": str(tmp_path / "exports")})
+    assert post_login(second.test_client(), FILLER_A, demo.FILLER_PASSWORD).status_code == 429
+
+
+# --- passwords ----------------------------------------------------------------
+
+def test_demo_passwords_open_accounts_only_on_the_demo_database(client):
+    Setting.delete().where(Setting.name == "demo").execute()
+
+    response = post_login(client, FILLER_A, demo.FILLER_PASSWORD)
+
+    assert LOGIN_ERROR in response.text
+    assert logged_in_user_id(client) is None
+    assert post_login(client, ADMIN, ADMIN_PASSWORD).status_code == 200
+
+
+def test_other_passwords_work_outside_the_demo(client):
+    Setting.delete().where(Setting.name == "demo").execute()
+    set_password(FILLER_A, "a-real-secret")
+    assert post_login(client, FILLER_A, "a-real-secret").status_code == 302
+
+
+@pytest.mark.parametrize("username, current, new, message", [
+    (FILLER_A, demo.FILLER_PASSWORD, "short7x", "新密码应为 8 至 200 位"),
+    (FILLER_A, demo.FILLER_PASSWORD, ADMIN_PASSWORD, "不能使用演示密码"),
+    (ADMIN, ADMIN_PASSWORD, demo.FILLER_PASSWORD, "不能使用演示密码"),
+])
+def test_a_new_password_is_long_enough_and_not_a_demo_one(client, username, current, new, message):
+    post_login(client, username, current)
+    page = client.get("/password").text
+    response = client.post("/password", data={"current": current, "new": new, "confirm": new,
+                                              "csrf_token": form_token(page)})
+    assert message in response.text
+    assert User.by_username(username).check_password(current)
+
+
+@pytest.mark.parametrize("password, refused", [("short7x", "至少 8 位"), (demo.FILLER_PASSWORD, "不能使用演示密码")])
+def test_create_user_command_refuses_short_and_demo_passwords(app, password, refused):
+    result = app.test_cli_runner().invoke(args=["create-user", "newadmin", "--role", "admin",
+                                                "--password", password])
+    assert result.exit_code != 0 and refused in result.output
+    assert User.by_username("newadmin") is None
+
+
+# --- sessions -----------------------------------------------------------------
+
+def saved_cookie(client):
+    return client.get_cookie("session").value
+
+
+def test_logout_ends_the_session_on_the_server(app, client, auth):
+    auth.login(FILLER_A)
+    cookie = saved_cookie(client)
+    auth.logout()
+
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+
+    assert replay.get("/").status_code == 302
+    assert "/login" in replay.get("/").headers["Location"]
+
+
+def test_logout_leaves_the_accounts_other_sessions_alone(app, client, auth):
+    """Two clerks of a village may share its account on two PCs."""
+    auth.login(FILLER_A)
+    other = app.test_client()
+    post_login(other, FILLER_A, demo.FILLER_PASSWORD)
+
+    auth.logout()
+
+    assert other.get("/").status_code == 200
+
+
+def test_changing_the_password_keeps_this_browser_and_ends_the_others(app, client, auth):
+    auth.login(FILLER_A)
+    other = app.test_client()
+    post_login(other, FILLER_A, demo.FILLER_PASSWORD)
+    page = client.get("/password").text
+
+    client.post("/password", data={"current": demo.FILLER_PASSWORD, "new": "a-new-secret",
+                                   "confirm": "a-new-secret", "csrf_token": form_token(page)})
+
+    assert client.get("/").status_code == 200
+    assert other.get("/").status_code == 302
+
+
+def test_password_reset_by_admin_ends_the_users_sessions(app, client, auth):
+    other = app.test_client()
+    post_login(other, FILLER_A, demo.FILLER_PASSWORD)
+    auth.admin()
+    page = client.get("/township/accounts").text
+
+    client.post(f"/township/accounts/{User.by_username(FILLER_A).id}/password",
+                data={"csrf_token": form_token(page)})
+
+    assert other.get("/").status_code == 302
+
+
+def test_session_expires_after_the_idle_time(app, client, auth):
+    auth.login(FILLER_A)
+    app.permanent_session_lifetime = datetime.timedelta(seconds=1)
+    cookie = saved_cookie(client)
+    time.sleep(2.1)
+
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+
+    assert replay.get("/").status_code == 302
+
+
+def test_each_request_renews_the_idle_time(app, client, auth):
+    auth.login(FILLER_A)
+    response = client.get("/")
+    cookie = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert cookie and "Expires=" in cookie[0]
+
+
+def test_idle_hours_and_https_come_from_the_environment(monkeypatch, database_url):
+    monkeypatch.setenv("PBFORMS_SESSION_IDLE_HOURS", "2")
+    monkeypatch.setenv("PBFORMS_HTTPS", "1")
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x"})
+    assert app.permanent_session_lifetime == datetime.timedelta(hours=2)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_default_idle_time_is_eight_hours_and_cookie_not_secure(monkeypatch, database_url):
+    monkeypatch.delenv("PBFORMS_SESSION_IDLE_HOURS", raising=False)
+    monkeypatch.delenv("PBFORMS_HTTPS", raising=False)
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x"})
+    assert app.permanent_session_lifetime == datetime.timedelta(hours=8)
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_csrf_token_of_an_open_form_still_works_hours_later(app, client, auth, monkeypatch):
+    """The token has no time limit of its own; it lives as long as the session."""
+    auth.login(FILLER_A)
+    page = client.get("/password").text
+    token = form_token(page)
+    later = datetime.datetime.now() + datetime.timedelta(hours=7)
+    monkeypatch.setattr("itsdangerous.timed.TimestampSigner.get_timestamp",
+                        lambda self: int(later.timestamp()))
+
+    response = client.post("/password", data={"current": "wrong", "new": "a-new-secret",
+                                              "confirm": "a-new-secret", "csrf_token": token})
+
+    assert response.status_code == 200
+    assert "当前密码不正确" in response.text
+
+
+# --- error pages --------------------------------------------------------------
+
+@pytest.fixture
+def failing_app(app, database_url, tmp_path):
+    """A second app on the demo database (`app` filled it) with a route that
+    raises, as a bug would, answered the way production answers it (not
+    TESTING, so exceptions are not passed through to the test)."""
+    failing = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test",
+                      "EXPORT_DIR": str(tmp_path / "exports")})
+
+    @failing.get("/test-only/boom")
+    def boom():
+        raise RuntimeError("secret internals: password=hunter2")
+
+    @failing.get("/test-only/forbidden")
+    def forbidden():
+        abort(403)
+
+    return failing
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("method, path, status, text", [
+    ("GET", "/test-only/boom", 500, "系统暂时出错"),
+    ("GET", "/test-only/forbidden", 403, "仅供镇党建办"),
+    ("GET", "/no-such-page", 404, "页面不存在"),
+    ("POST", "/login", 400, "页面已过期"),
+    ("POST", "/test-only/boom", 405, "此地址不能这样打开"),
+])
+def test_errors_have_chinese_pages_and_partials(failing_app, htmx, method, path, status, text):
+    client = failing_app.test_client()
+    post_login(client, FILLER_A, demo.FILLER_PASSWORD)
+    response = client.open(path, method=method, headers={"HX-Request": "true"} if htmx else {})
+
+    assert response.status_code == status
+    assert "Traceback" not in response.text and "hunter2" not in response.text
+    if htmx:
+        assert 'id="save-status"' in response.text and "<html" not in response.text
+    else:
+        assert "<html" in response.text and "<h1>" in response.text
+    assert text in response.text
+    if status == 405:
+        assert response.headers["Allow"]
+
+
+def test_too_large_body_gets_a_chinese_message(client, auth):
+    auth.login(FILLER_A)
+    token = header_token(client.get("/").text)
+    response = client.post("/password", data={"csrf_token": token, "current": "x" * (3 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "内容过大" in response.text
+
+
+def test_behind_a_proxy_each_client_address_is_throttled_on_its_own(monkeypatch, app, database_url, tmp_path):
+    monkeypatch.setenv("PBFORMS_PROXIES", "1")
+    proxied = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
+                          "EXPORT_DIR": str(tmp_path / "exports")})
+    guesser = proxied.test_client()
+    guesser.environ_base["HTTP_X_FORWARDED_FOR"] = "10.0.0.66"
+    for i in range(ADDRESS_LIMIT):
+        fail(guesser, f"guess{i}", 1)
+    clerk = proxied.test_client()
+    clerk.environ_base["HTTP_X_FORWARDED_FOR"] = "10.0.0.7"
+
+    assert post_login(guesser, FILLER_B, demo.FILLER_PASSWORD).status_code == 429
+    assert post_login(clerk, FILLER_B, demo.FILLER_PASSWORD).status_code == 302
