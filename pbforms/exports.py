@@ -215,7 +215,7 @@ def job(job_id):
 @bp.get("/exports/<int:job_id>/file")
 def job_file(job_id):
     job = job_or_404(job_id)
-    if job.state != "done" or not Path(job.path).exists():
+    if job.state != "done" or not job.path or not Path(job.path).is_file():
         abort(404)
     return send_file(job.path, mimetype="application/zip", as_attachment=True, download_name=job.filename)
 

@@ -258,3 +258,14 @@ def test_round_commands_explain_bad_arguments(app, tmp_path, monkeypatch, args, 
     assert result.exit_code == 1
     assert message in result.output
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", ["", "missing.zip"], ids=["no path", "file gone"])
+def test_a_done_zip_whose_file_is_gone_answers_404_not_500(client, auth, round_, tmp_path, path):
+    job = make_job(round_, state="done", path=str(tmp_path / path) if path else "")
+    auth.admin()
+
+    response = client.get(f"/township/exports/{job.id}/file")
+
+    assert response.status_code == 404
+    assert "找不到页面" in response.text
