@@ -102,10 +102,21 @@ def _security_headers(response):
 
 
 def _stored_secret_key(path):
-    """Generated on first start and kept, so sessions survive a restart."""
+    """Generated on first start and kept, so sessions survive a restart.
+
+    Written whole to a file of its own and then linked into place, which
+    fails if the key exists: processes starting together agree on one key.
+    """
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        draft = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

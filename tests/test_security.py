@@ -360,3 +360,15 @@ def test_behind_a_proxy_each_client_address_is_throttled_on_its_own(monkeypatch,
 
     assert post_login(guesser, FILLER_B, demo.FILLER_PASSWORD).status_code == 429
     assert post_login(clerk, FILLER_B, demo.FILLER_PASSWORD).status_code == 302
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    """Without PBFORMS_SECRET_KEY the key is made on first start and the same
+    key is read by every later start (and by other processes)."""
+    from pbforms import _stored_secret_key
+
+    first = _stored_secret_key(tmp_path / "secret_key")
+    again = _stored_secret_key(tmp_path / "secret_key")
+
+    assert len(first) == 64 and first == again
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
