@@ -246,6 +246,15 @@ def may_edit(user, report):
     return report.unit_id == user.unit_id
 
 
+def edit_refusal(report):
+    """Why a report `may_edit` refused cannot be changed, in the user's words."""
+    if not report.round.is_open:
+        return "本轮填报已结束，报告只读，不能再修改。"
+    if not report.is_editable_status:
+        return f"此报告{report.status_label}，不能再修改。如需修改，请联系镇党建办退回。"
+    return "只能修改本单位的报告。"
+
+
 def admin_required(view):
     """The township office's own pages: a filler gets a clear 403, not the page."""
     @wraps(view)

@@ -7,7 +7,7 @@ such routes send `Vary: HX-Request` so no cache mixes the two.
 from flask import (Blueprint, Response, flash, g, redirect, render_template, request,
                    url_for)
 
-from .auth import may_edit, report_or_404, visible_reports
+from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .docx import content_disposition, report_docx, report_filename
 from .forms import get_report_type
 from .models import AuditEvent, Conflict, Report, now
@@ -68,8 +68,7 @@ def preview(report_id):
 
 
 def refuse_edit(report):
-    message = ("本轮填报已结束，不能再修改。" if not report.round.is_open
-               else f"此报告{report.status_label}，不能再修改。如需修改，请联系镇党建办退回。")
+    message = edit_refusal(report)
     if is_htmx():
         return partial_response(render_template("fill/_save_status.html", state="refused", message=message),
                                 409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})

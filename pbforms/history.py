@@ -14,7 +14,7 @@ from collections import namedtuple
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from . import backup
-from .auth import admin_required, may_edit, report_or_404
+from .auth import admin_required, edit_refusal, may_edit, report_or_404
 from .docx import content_disposition, report_filename
 from .forms import Invalid, get_report_type, read_report_json
 from .models import AuditEvent, Conflict, Revision, Unit, User, now
@@ -36,15 +36,6 @@ def small_int(value):
 
 def page_number(value):
     return small_int(value) or 1
-
-
-def refusal(report):
-    """Why `g.user` may not change this report, in the user's words."""
-    if not report.round.is_open:
-        return "本轮填报已结束，报告只读，不能再修改。"
-    if not report.is_editable_status:
-        return f"此报告{report.status_label}，不能再修改。如需修改，请联系镇党建办退回。"
-    return "只能修改本单位的报告。"
 
 
 # --- what changed -----------------------------------------------------------
@@ -120,7 +111,7 @@ def restore(report_id):
     report = report_or_404(report_id)
     back = url_for("history.history", report_id=report.id)
     if not may_edit(g.user, report):
-        flash(refusal(report), "error")
+        flash(edit_refusal(report), "error")
         return redirect(back, 303)
     revision = Revision.of(report, small_int(request.form.get("revision")))
     if revision is None:
@@ -186,7 +177,7 @@ def start_from_last_year(report_id):
     report = report_or_404(report_id)
     fill_page = url_for("fill.report_page", report_id=report.id)
     if not may_edit(g.user, report):
-        flash(refusal(report), "error")
+        flash(edit_refusal(report), "error")
         return redirect(fill_page, 303)
     last = report.last_year
     if last is None:
@@ -230,7 +221,7 @@ def uploaded_bytes():
 
 def import_page(report, status=200, **ctx):
     return render_template("history/import.html", report=report, editable=may_edit(g.user, report),
-                           refusal=refusal(report), **ctx), status
+                           refusal=edit_refusal(report), **ctx), status
 
 
 @bp.get("/reports/<int:report_id>/import")
