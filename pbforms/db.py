@@ -9,10 +9,12 @@ reads and then writes takes the write lock up front rather than failing with
 "database is locked" halfway.
 """
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
+from playhouse.pool import PooledDatabase
 
 db = DatabaseProxy()
 
@@ -30,14 +32,44 @@ SQLITE_PRAGMAS = {
 }
 
 
+# Connections are kept open between requests (a request takes one from the
+# pool and gives it back). Opening one per request cost most of an autosave:
+# on SQLite, closing the last connection checkpoints the WAL (an fsync) and
+# every new one runs the pragmas again; on PostgreSQL each is a new server
+# process. `timeout` is how long a request waits for a free connection when
+# all are in use, `stale_timeout` when an idle one is closed.
+POOL = {"max_connections": 32, "stale_timeout": 600, "timeout": 30}
+POOLED_SCHEMES = {"sqlite": "sqlite+pool", "postgres": "postgres+pool", "postgresql": "postgresql+pool"}
+
+
 def open_database(url):
-    """Bind the proxy to the database named by `url` and return it."""
-    if url.startswith("sqlite"):
-        database = connect(url, pragmas=SQLITE_PRAGMAS, timeout=15)
-    else:
-        database = connect(url)
+    """Bind the proxy to the database named by `url` and return it.
+
+    A plain sqlite:// or postgresql:// URL gets a connection pool, with
+    the settings of POOL unless the URL sets them
+    (`postgresql://…/pbforms?max_connections=8`). Pooled SQLite connections
+    pass from one of waitress's threads to another, one thread at a time:
+    check_same_thread is off.
+    """
+    close_pooled_connections()
+    scheme, _, rest = url.partition("://")
+    scheme = POOLED_SCHEMES.get(scheme, scheme)
+    options = dict(POOL)
+    if scheme.startswith("sqlite"):
+        options.update(pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    for name in parse_qs(urlsplit(url).query):
+        options.pop(name, None)
+    database = connect(f"{scheme}://{rest}", **options)
     db.initialize(database)
     return database
+
+
+def close_pooled_connections():
+    """Close the idle pooled connections: before a process binds another
+    database, and after the app's start-up work, so that no worker forked
+    from this process shares a connection with it."""
+    if isinstance(db.obj, PooledDatabase):
+        db.obj.close_idle()
 
 
 def writing():
@@ -60,14 +92,17 @@ def migrate():
     nothing left to do.
     """
     runner = Runner(db.obj, str(MIGRATIONS_DIR))
-    with db.connection_context():
-        if not isinstance(db.obj, PostgresqlDatabase):
-            return runner.up()
-        db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        try:
-            return runner.up()
-        finally:
-            db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    try:
+        with db.connection_context():
+            if not isinstance(db.obj, PostgresqlDatabase):
+                return runner.up()
+            db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+            try:
+                return runner.up()
+            finally:
+                db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    finally:
+        close_pooled_connections()
 
 
 def schema_version():

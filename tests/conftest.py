@@ -19,7 +19,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from pbforms import create_app, demo, models
-from pbforms.db import db
+from pbforms.db import close_pooled_connections, db
 
 TEST_SERVER_URL = os.environ.get("PBFORMS_TEST_DATABASE_URL")
 
@@ -87,6 +87,7 @@ def app(database_url, tmp_path):
     yield app
     if not db.is_closed():
         db.close()
+    close_pooled_connections()
     # A later test that forgets to ask for `app` fails instead of using this
     # test's database (on PostgreSQL that one is dropped by now anyway).
     db.initialize(None)

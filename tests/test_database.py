@@ -65,3 +65,34 @@ def test_an_impossible_user_name_is_an_ordinary_wrong_login(app, client, usernam
     response = client.post("/login", data={"username": username, "password": "admin2022demo"})
     assert response.status_code == 200
     assert "用户名或密码不正确" in response.text
+
+
+def test_a_request_returns_its_connection_to_the_pool(app, client):
+    """Connections are kept open between requests (opening one per request
+    was most of an autosave's time), and none is kept by a finished request."""
+    client.get("/login")
+    client.get("/login")
+    assert db.obj._in_use == {}
+    assert len(db.obj._connections) == 1
+
+
+@pytest.mark.sqlite_only
+def test_a_pooled_sqlite_connection_has_the_safe_settings(app):
+    """check_same_thread off (the next request may come on another of
+    waitress's threads), and WAL, foreign keys and the busy timeout on every
+    connection the pool opens."""
+    with db.connection_context():
+        conn = db.connection()
+        settings = [conn.execute(f"PRAGMA {name}").fetchone()[0] for name in database.SQLITE_PRAGMAS]
+        seen_from_another_thread = []
+        thread = threading.Thread(target=lambda: seen_from_another_thread.append(conn.execute("SELECT 1").fetchone()))
+        thread.start()
+        thread.join()
+    assert settings == ["wal", 1, 15000, 1]
+    assert seen_from_another_thread == [(1,)]
+
+
+@pytest.mark.parametrize("query, expected", [("", database.POOL["max_connections"]), ("?max_connections=3", 3)])
+def test_the_url_may_set_the_pool_size(database_url, query, expected):
+    database.open_database(database_url + query)
+    assert db.obj._max_connections == expected
