@@ -175,8 +175,10 @@ class Round(BaseModel):
         """Give `unit` a report in this round unless it has one: a village
         added or re-activated while the round runs belongs on its board."""
         with writing():
-            if not Report.select().where((Report.round == self) & (Report.unit == unit)).exists():
-                Report.create(round=self, unit=unit, data=report_type.initial_data(report_meta(self.year, unit)))
+            # One statement, not a check and an insert: on PostgreSQL two
+            # requests including the unit at once would both pass a check.
+            (Report.insert(round=self, unit=unit, data=report_type.initial_data(report_meta(self.year, unit)))
+             .on_conflict_ignore().execute())
 
     def set_open(self, is_open, user):
         """Close (read-only for fillers) or reopen the round, with an audit event."""
@@ -237,18 +239,23 @@ class Report(BaseModel):
     @classmethod
     def on_board(cls, round_, report_type):
         """The round's reports as the progress board shows them, one query:
-        unit, last editor, and `missing_figures` (required counts left
-        empty) counted by the database. Only the columns the board shows
-        are read: at a thousand units, reading every report's text took
-        most of the page's time."""
+        the unit's name, kind and state, the last editor's name, and
+        `missing_figures` (required counts left empty) counted by the
+        database. Only the columns the board shows are read, into flat
+        reports (`.objects()`, no Unit or User objects): at a thousand
+        units, reading every report's text, and then building three
+        objects a row, each took a good part of the page's time."""
         editor = User.alias()
         missing = sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
                        for f in report_type.counts if f.required), Value(0))
         query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, missing.alias("missing_figures"),
-                            Unit, editor.id, editor.username, editor.display_name)
+                            Unit.name.alias("unit_name"), Unit.kind.alias("unit_kind"),
+                            Unit.active.alias("unit_active"),
+                            fn.COALESCE(fn.NULLIF(editor.display_name, ""), editor.username).alias("editor_label"))
                  .join(Unit).switch(cls)
-                 .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id), attr="updated_by")
-                 .where(cls.round == round_).order_by(Unit.position, Unit.id))
+                 .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id))
+                 .where(cls.round == round_).order_by(Unit.position, Unit.id)
+                 .objects())
         for report in query:
             report.round = round_
             yield report
@@ -290,29 +297,26 @@ class Report(BaseModel):
     def save_data(self, data, user, expected_version, note=""):
         """Store `data` as the next version, or raise Conflict.
 
-        The version check and the write happen in one IMMEDIATE transaction,
-        so two tabs saving at once can never both win. The revision is
-        written in the same transaction: autosaves come every few seconds
+        The version check is the UPDATE's own condition, so two tabs saving
+        at once can never both win. The revision is written in the same
+        transaction: autosaves come every few seconds
         while someone types, so a plain save updates that user's revision of
         the same minute in place (`Revision.absorbs`), keeping the newest
         content. A save with a `note` (a restore, an import) always gets a
         revision of its own.
         """
         with writing():
-            stored = Report.get_by_id(self.id)
-            if stored.version != expected_version:
-                raise Conflict(stored.version)
             saved_at = now()
-            # The UPDATE tests the version again: PostgreSQL's default
-            # transactions lock nothing on read, so there two saves of the
-            # same version can both pass the check above; only one changes the row.
-            changed = (Report.update(data=data, version=stored.version + 1, updated_at=saved_at,
+            # The UPDATE itself is the version check: on PostgreSQL, of two
+            # saves of the same version the second waits for the first's
+            # row lock, then finds the version changed and updates nothing.
+            changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
                                      updated_by=user)
-                       .where((Report.id == self.id) & (Report.version == stored.version)).execute())
+                       .where((Report.id == self.id) & (Report.version == expected_version)).execute())
             if not changed:
                 raise Conflict(Report.get_by_id(self.id).version)
             self.data = data
-            self.version = stored.version + 1
+            self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
             latest = Revision.latest_of(self)
@@ -360,7 +364,10 @@ class Revision(BaseModel):
 
     @classmethod
     def latest_of(cls, report):
-        return cls.select().where(cls.report == report).order_by(cls.version.desc()).first()
+        """The newest revision without its data (its callers look at who
+        saved it, when, and its note; the data is the report's own)."""
+        return (cls.select(cls.id, cls.report, cls.version, cls.user, cls.created_at, cls.note)
+                .where(cls.report == report).order_by(cls.version.desc()).first())
 
     @classmethod
     def history_of(cls, report):

@@ -89,7 +89,7 @@ def test_import_of_an_export_round_trips(run, tmp_path, township):
 def test_import_is_a_revision_of_its_own(run, tmp_path, township):
     run("report", "import", "--report", township.id, write_json(tmp_path, {"seminars": 7}))
     with db.connection_context():
-        newest = Revision.latest_of(township)
+        newest = Revision.history_of(township).first()
         assert (newest.version, newest.note, newest.data["seminars"]) == (
             township.version + 1, "从 JSON 文件导入（命令行）", 7)
 

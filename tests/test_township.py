@@ -6,7 +6,7 @@ import datetime
 import lxml.html
 import pytest
 
-from pbforms import create_app, demo
+from pbforms import create_app, demo, township
 from pbforms.db import db
 from pbforms.forms import get_report_type
 from pbforms.models import AuditEvent, Report, Revision, Round, Unit, User
@@ -151,6 +151,58 @@ def test_a_bad_unit_name_gets_a_message_next_to_the_field(client, auth, name, me
     assert message in one_text(response.text, "//p[@id='error-new-name']")
     assert parse(response.text).xpath("//input[@id='new-name']/@value") == [name]
     assert Unit.select().count() == before
+
+
+def without_check_of(field, read_form):
+    """The form reader with its uniqueness check passed, as it is passed by
+    two requests at the same moment on PostgreSQL: only the database's
+    unique index is left to refuse the second name."""
+    def read(*args):
+        values, errors = read_form(*args)
+        errors.pop(field, None)
+        return values, errors
+    return read
+
+
+@pytest.mark.parametrize("url_of, error_id", [
+    (lambda unit: "/township/units", lambda unit: "error-new-name"),
+    (lambda unit: f"/township/units/{unit.id}", lambda unit: f"error-unit-{unit.id}-name"),
+], ids=["new unit", "renamed unit"])
+def test_a_unit_name_taken_at_the_same_moment_gets_the_message_not_an_error_page(client, auth, monkeypatch,
+                                                                                  url_of, error_id):
+    monkeypatch.setattr(township, "read_unit_form", without_check_of("name", township.read_unit_form))
+    auth.admin()
+    unit = Unit.get(Unit.name == "柳湾村")
+    names_before = sorted(u.name for u in Unit.select())
+
+    response = client.post(url_of(unit), headers=htmx(auth.csrf_token()), data={"name": "青泥村", "kind": "village"})
+
+    assert response.status_code == 200
+    assert one_text(response.text, f"//p[@id='{error_id(unit)}']") == "已有名为「青泥村」的单位"
+    assert sorted(u.name for u in Unit.select()) == names_before
+
+
+def test_a_user_name_taken_at_the_same_moment_gets_the_message_not_an_error_page(client, auth, monkeypatch):
+    monkeypatch.setattr(township, "read_account_form", without_check_of("username", township.read_account_form))
+    auth.admin()
+    before = User.select().count()
+
+    response = client.post("/township/accounts", headers=htmx(auth.csrf_token()),
+                           data={"username": "qingnicun", "role": "admin"})
+
+    assert response.status_code == 200
+    assert one_text(response.text, "//p[@id='error-new-username']") == "用户名「qingnicun」已被使用"
+    assert User.select().count() == before
+
+
+def test_including_a_unit_twice_keeps_one_report(app):
+    round_ = Round.get()
+    unit = Unit.get(Unit.name == "柳湾村")
+    before = Report.get((Report.round == round_) & (Report.unit == unit))
+
+    round_.include(unit, REPORT_TYPE)
+
+    assert [r.id for r in Report.select().where((Report.round == round_) & (Report.unit == unit))] == [before.id]
 
 
 def test_a_unit_is_renamed_inline(client, auth):
