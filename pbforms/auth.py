@@ -108,10 +108,7 @@ def load_user():
     one its user logged out of is in EndedSession, and one issued before
     a new password has an outdated epoch."""
     user_id = session.get("user_id")
-    g.user = User.get_or_none((User.id == user_id) & (User.active == True)) if user_id else None  # noqa: E712
-    if g.user is not None and (session.get("epoch") != g.user.session_epoch
-                               or EndedSession.is_ended(session.get("sid", ""))):
-        g.user = None
+    g.user = User.of_session(user_id, session.get("epoch"), session.get("sid", "")) if user_id else None
     if user_id and g.user is None:
         # A deactivated (or deleted) account is logged out for good, so
         # turning it on again does not revive an old session.

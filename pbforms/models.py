@@ -140,6 +140,15 @@ class User(BaseModel):
     def by_username(cls, username):
         return cls.get_or_none(cls.username == username)
 
+    @classmethod
+    def of_session(cls, user_id, epoch, sid):
+        """The session's user if the session still holds: the account is
+        active, has had no new password since (`epoch`), and was not logged
+        out of (EndedSession). One query: it runs before every request."""
+        ended = EndedSession.select().where(EndedSession.sid == sid)
+        return cls.get_or_none((cls.id == user_id) & (cls.active == True)  # noqa: E712
+                               & (cls.session_epoch == epoch) & ~fn.EXISTS(ended))
+
 
 class Round(BaseModel):
     title = CharField()
@@ -558,10 +567,6 @@ class EndedSession(BaseModel):
         with writing():
             cls.delete().where(cls.ended_at < now() - idle_time).execute()
             cls.insert(sid=sid, ended_at=now()).on_conflict_ignore().execute()
-
-    @classmethod
-    def is_ended(cls, sid):
-        return cls.select().where(cls.sid == sid).exists()
 
 
 class Setting(BaseModel):
