@@ -77,6 +77,18 @@ def home():
 
 # --- units ------------------------------------------------------------------
 
+def name_taken(name):
+    """Said when the form's check finds the name in use, and when the
+    unique index refuses a name that check let through: on PostgreSQL two
+    offices adding the same unit at the same moment both pass the check."""
+    return f"已有名为「{name}」的单位"
+
+
+def username_taken(username):
+    """As name_taken, for an account's user name."""
+    return f"用户名「{username}」已被使用"
+
+
 def read_unit_form(unit=None):
     """The posted unit fields, checked; returns (values, {field: message})."""
     kind = request.form.get("kind", "")
@@ -94,7 +106,7 @@ def read_unit_form(unit=None):
     elif FILE_NAME_FORBIDDEN.search(name):
         errors["name"] = '单位名称不能含有 \\ / : * ? " < > | 这些符号（名称会出现在 Word 文件名中）'
     elif Unit.select().where((Unit.name == name) & (Unit.id != (unit.id if unit else 0))).exists():
-        errors["name"] = f"已有名为「{name}」的单位"
+        errors["name"] = name_taken(name)
     if kind not in Unit.KINDS:
         errors["kind"] = "请选择单位类型"
     if len(values["secretary_title"]) > 20:
@@ -116,13 +128,6 @@ def units():
                            editing=request.args.get("edit", type=int))
 
 
-def name_taken(values):
-    """The form's answer when the unique index refused a name the check
-    before it had let through: on PostgreSQL two offices adding the same
-    unit at the same moment both pass the check."""
-    return {"name": f"已有名为「{values['name']}」的单位"}
-
-
 @bp.post("/units")
 def add_unit():
     try:
@@ -133,7 +138,7 @@ def add_unit():
                 rounds = include_in_open_rounds(unit)
                 AuditEvent.record("unit_add", g.user, unit=unit, detail=unit.name)
     except IntegrityError:
-        errors = name_taken(values)
+        errors = {"name": name_taken(values["name"])}
     if errors:
         context = {"units": Unit.ordered(), "values": values, "errors": errors}
         return page_or_partial("township/units.html", "township/_units.html", 200 if wants_partial() else 422,
@@ -182,7 +187,7 @@ def save_unit(unit_id):
                 AuditEvent.record("unit_change", g.user, unit=unit,
                                   detail=f"{before} → {unit.name}（{unit.kind_label}，{unit.secretary_title}）")
     except IntegrityError:
-        unit, errors = unit_or_404(unit_id), name_taken(values)
+        unit, errors = unit_or_404(unit_id), {"name": name_taken(values["name"])}
     if errors:
         if wants_partial():
             return page_or_partial(None, "township/_unit_edit.html", unit=unit, edit_values=values,
@@ -227,7 +232,7 @@ def read_account_form():
     if not USERNAME.fullmatch(values["username"]):
         errors["username"] = "用户名为 3 至 30 位英文字母、数字或 _ . -，如 liuwancun"
     elif User.select().where(User.username == values["username"]).exists():
-        errors["username"] = f"用户名「{values['username']}」已被使用"
+        errors["username"] = username_taken(values["username"])
     if len(values["display_name"]) > 30:
         errors["display_name"] = "姓名最多 30 个字"
     if values["role"] not in User.ROLES:
@@ -263,7 +268,7 @@ def add_account():
                 user.save()
                 AuditEvent.record("user_create", g.user, unit=user.unit, detail=user.username)
     except IntegrityError:  # the same name created at the same moment elsewhere (see name_taken)
-        errors = {"username": f"用户名「{values['username']}」已被使用"}
+        errors = {"username": username_taken(values["username"])}
     if errors:
         context = accounts_context(values=values, errors=errors)
         return page_or_partial("township/accounts.html", "township/_accounts.html",

@@ -5,7 +5,8 @@ The database is a temp SQLite file, or, when PBFORMS_TEST_DATABASE_URL names
 a PostgreSQL server (postgresql://user@host:port/postgres, the server's
 maintenance database), a new database on that server, dropped afterwards.
 Tests that check SQLite itself carry `@pytest.mark.sqlite_only` and are
-skipped on PostgreSQL.
+skipped on PostgreSQL; those that need PostgreSQL carry
+`@pytest.mark.postgresql_only` and are skipped on SQLite (CI runs both).
 """
 import os
 import re
@@ -26,14 +27,19 @@ TEST_SERVER_URL = os.environ.get("PBFORMS_TEST_DATABASE_URL")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: checks SQLite itself; skipped on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql_only: needs PostgreSQL; skipped on SQLite")
 
 
 def pytest_collection_modifyitems(items):
     if TEST_SERVER_URL:
-        skip = pytest.mark.skip(reason="SQLite-specific; this run uses PostgreSQL (PBFORMS_TEST_DATABASE_URL)")
-        for item in items:
-            if item.get_closest_marker("sqlite_only"):
-                item.add_marker(skip)
+        marker_to_skip, skip = "sqlite_only", pytest.mark.skip(
+            reason="SQLite-specific; this run uses PostgreSQL (PBFORMS_TEST_DATABASE_URL)")
+    else:
+        marker_to_skip, skip = "postgresql_only", pytest.mark.skip(
+            reason="needs PostgreSQL; this run uses SQLite (CI's second run sets PBFORMS_TEST_DATABASE_URL)")
+    for item in items:
+        if item.get_closest_marker(marker_to_skip):
+            item.add_marker(skip)
 
 
 def on_test_server(statement):

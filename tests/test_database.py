@@ -32,10 +32,10 @@ def test_migrations_run_down_to_nothing_and_up_again(app):
         assert database.schema_version() == newest
 
 
+@pytest.mark.postgresql_only
 def test_processes_starting_together_migrate_once(database_url):
-    """gunicorn's workers each create the app at the same moment."""
-    if not database_url.startswith("postgres"):
-        pytest.skip("several app processes need PostgreSQL")
+    """gunicorn's workers each create the app at the same moment (several
+    app processes need PostgreSQL)."""
     database.open_database(database_url)
     start = threading.Barrier(4)
     applied, failures = [], []
