@@ -53,6 +53,24 @@
     }
   });
 
+  // A field changed before the scripts had run (a slow first load: the
+  // form shows before htmx starts) told no one; save it now, as a change
+  // would have. htmx sets itself up on this same event, registered first.
+  function changedBeforeReady(form) {
+    return Array.prototype.some.call(form.elements, function (field) {
+      if (!field.name || field.type === "hidden") return false;
+      if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+      if (field.tagName === "SELECT") {
+        return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+      }
+      return "defaultValue" in field && field.value !== field.defaultValue;  // not buttons
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("report-form");
+    if (form && changedBeforeReady(form)) htmx.trigger(form, "change");
+  });
+
   // "插入数字": put ⟦label⟧ at the cursor of the text area it belongs to.
   document.addEventListener("change", function (event) {
     var picker = event.target.closest && event.target.closest("select[data-insert-into]");

@@ -82,6 +82,8 @@ def test_admin_returns_with_a_comment_approves_and_downloads_the_zip(browsing):
     expect(admin.locator(".flash.ok")).to_contain_text("河西村的报告已审核通过")
 
     admin.get_by_role("link", name="填报进度", exact=True).click()
+    expect(admin.get_by_role("button", name="下载 zip")).to_be_visible()
+    admin.wait_for_load_state("load")  # the button is htmx's: let its script start first
     with admin.expect_download(timeout=60_000) as download:
         admin.get_by_role("button", name="下载 zip").click()
     names = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())).namelist()
