@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -160,7 +161,10 @@ def assert_no_horizontal_scroll(page):
 
 def test_figure_and_paragraph_are_saved_and_reach_the_word_file(browsing):
     page = browsing.login("qingnicun")
+    page.clock.install(time=datetime(2023, 1, 5, 9, 0))
     open_report(page)
+    # The page's clock stands still from here on, unless moved on below.
+    page.clock.pause_at(datetime(2023, 1, 5, 10, 0))
     status = page.locator("#save-status")
     start = version(page)
     expect(page.locator("#missing")).to_contain_text("还需填写 15 项")
@@ -170,7 +174,8 @@ def test_figure_and_paragraph_are_saved_and_reach_the_word_file(browsing):
     reading = page.get_by_label("读书班", exact=True)
     reading.press_sequentially("7")
     reading.press("Tab")
-    expect(status).to_contain_text("已保存", timeout=1500)
+    page.clock.run_for(600)
+    expect(status).to_contain_text("已保存")
     expect(page.locator("#report-version")).to_have_value(str(start + 1))
     expect(page.locator("#missing")).to_contain_text("还需填写 14 项")
 
@@ -180,9 +185,11 @@ def test_figure_and_paragraph_are_saved_and_reach_the_word_file(browsing):
     intro.click()
     intro.press("Control+End")
     intro.press_sequentially(sentence)
+    page.clock.run_for(2100)
     expect(page.locator("#report-version")).to_have_value(str(start + 2))
     expect(status).to_contain_text("已保存")
 
+    page.clock.resume()
     page.reload()
     expect(reading).to_have_value("7")
     expect(intro).to_have_value(re.compile(re.escape(sentence) + "$"))
