@@ -17,7 +17,6 @@ Run from the project root:  /work/venv/bin/python tools/make_summary_template.py
 Context: title (str), note (str), headers (list of {label, unit}: one per figure),
 rows (list of {name, status, figures: list of str}), totals ({name, figures}).
 """
-import io
 from pathlib import Path
 
 from docx import Document
@@ -29,8 +28,8 @@ from docx.oxml.ns import qn
 from docx.shared import Twips
 
 from make_docx_template import (BODY_SZ, FANGSONG, HEITI, KAITI, LINE_PITCH, PAGE_H, PAGE_W, PPR_ORDER,
-                                RPR_ORDER, TITLE_SZ, XIAOBIAOSONG, add_paragraph_style, clean_package,
-                                deterministic_zip, set_child, setup_defaults_and_normal, setup_footers)
+                                RPR_ORDER, TITLE_SZ, XIAOBIAOSONG, add_paragraph_style, package_bytes,
+                                set_child, setup_defaults_and_normal, setup_footers)
 
 OUT = Path(__file__).resolve().parent.parent / "templates" / "docx" / "round_summary.docx"
 
@@ -141,11 +140,7 @@ def build():
     doc.add_paragraph("{{ note }}", style=styles["note"])
     build_table(doc, styles)
     doc.add_paragraph()  # the body ends with a paragraph, as Word expects after a table
-    clean_package(doc)
-    doc.core_properties.title = "数字汇总表"
-    buf = io.BytesIO()
-    doc.save(buf)
-    return deterministic_zip(buf.getvalue())
+    return package_bytes(doc, "数字汇总表")
 
 
 def main():
