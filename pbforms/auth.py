@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from . import demo
 from .db import writing
-from .models import AuditEvent, EndedSession, LoginFailure, Report, User, now
+from .models import AuditEvent, EndedSession, LoginFailure, Report, Round, User, now
 
 bp = Blueprint("auth", __name__)
 
@@ -50,7 +50,11 @@ def address_key(address):
 
 def wait_left(key, limit):
     """How long `key` must still wait before its next try (zero: it may try)."""
-    count, last = LoginFailure.recent(key, WINDOW)
+    return wait_after(*LoginFailure.recent(key, WINDOW), limit)
+
+
+def wait_after(count, last, limit):
+    """The wait still to run after `count` failures, the newest at `last`."""
     if count < limit:
         return datetime.timedelta(0)
     wait = min(FIRST_WAIT * 2 ** (count - limit), MAX_WAIT)
@@ -62,7 +66,7 @@ def throttled():
     rows = []
     for row in LoginFailure.keys_since(WINDOW):
         limit = ACCOUNT_LIMIT if row.key.startswith("account:") else ADDRESS_LIMIT
-        left = wait_left(row.key, limit)
+        left = wait_after(row.count, row.last, limit)
         if left:
             kind, _, name = row.key.partition(":")
             rows.append({"key": row.key, "kind": kind, "name": name, "count": row.count, "left": left})
@@ -123,25 +127,30 @@ def end_sessions(user):
     user.session_epoch = User.get_by_id(user.id).session_epoch
 
 
+def send_to(endpoint, htmx_message):
+    """Send the browser to `endpoint` first, then back here.
+
+    An htmx autosave must not be answered with that page: the status line
+    shows `htmx_message`, and the typing stays on screen. Only a GET is
+    worth returning to: a browser would GET a POST-only URL such as /logout
+    and meet a 405.
+    """
+    if request.headers.get("HX-Request"):
+        return render_template("errors/_message.html", message=htmx_message), 401
+    return redirect(url_for(endpoint, next=request.full_path if request.method == "GET" else None))
+
+
 def require_login():
     if g.user is not None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    if request.headers.get("HX-Request"):
-        # An htmx autosave must not be answered with the login page: the
-        # status line says the session ended, and the typing stays on screen.
-        return render_template("errors/_message.html", message="登录已过期，内容未保存。请在新标签页重新登录后再回到此页继续。"), 401
-    # Only a GET is worth returning to: after logging in, a browser would
-    # GET a POST-only URL such as /logout and meet a 405.
-    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    return send_to("auth.login", "登录已过期，内容未保存。请在新标签页重新登录后再回到此页继续。")
 
 
 def require_new_password():
     """After a reset, the one-time password opens only the page that replaces it."""
     if g.user is None or not g.user.must_change_password or request.endpoint in PASSWORD_CHANGE_ENDPOINTS:
         return None
-    if request.headers.get("HX-Request"):
-        return render_template("errors/_message.html", message="请先设置新密码，内容未保存。请在新标签页设置新密码后再回到此页继续。"), 401
-    return redirect(url_for("auth.change_password", next=request.full_path if request.method == "GET" else None))
+    return send_to("auth.change_password", "请先设置新密码，内容未保存。请在新标签页设置新密码后再回到此页继续。")
 
 
 def safe_next(target):
@@ -199,9 +208,9 @@ def change_password():
                 g.user.must_change_password = False
                 g.user.save(only=[User.password_hash, User.must_change_password])
                 AuditEvent.record("password_change", g.user, unit=g.user.unit)
-            # Whoever knew the old password is logged out everywhere; this
-            # browser stays in.
-            end_sessions(g.user)
+                # Whoever knew the old password is logged out everywhere;
+                # this browser stays in.
+                end_sessions(g.user)
             session["epoch"] = g.user.session_epoch
             flash("密码已修改。", "ok")
             return redirect(safe_next(request.args.get("next")), 303)
@@ -232,6 +241,10 @@ def report_or_404(report_id):
     if report is None:
         abort(404)
     return report
+
+
+def round_or_404(round_id):
+    return Round.get_or_none(Round.id == round_id) or abort(404)
 
 
 def may_edit(user, report):

@@ -178,12 +178,6 @@ def daily_backups():
     return found
 
 
-def last_backup_time():
-    """When the newest daily backup was written, or None."""
-    kept = daily_backups()
-    return kept[0].written_at if kept else None
-
-
 def backup_if_due(today=None):
     """Write today's backup unless its file is already there; keep the newest KEEP.
 

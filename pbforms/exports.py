@@ -27,11 +27,12 @@ from flask import (Blueprint, abort, current_app, g, make_response, redirect, re
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from .auth import admin_required
+from .auth import admin_required, round_or_404
 from .db import db, writing
 from .docx import content_disposition, render, report_document, report_filename
-from .forms import get_report_type
+from .forms import cn_date, get_report_type
 from .models import AuditEvent, ExportJob, Report, Round
+from .partials import partial_response, wants_partial
 
 log = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__, url_prefix="/township")
@@ -179,18 +180,13 @@ def wait_for(job, seconds):
         time.sleep(0.1)
 
 
-def wants_partial():
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
-
-
 def job_or_404(job_id):
     return ExportJob.get_or_none(ExportJob.id == job_id) or abort(404)
 
 
 def job_partial(job):
     """The progress box; once done, it also tells the page to start the download."""
-    response = make_response(render_template("township/_export_job.html", job=job))
-    response.headers["Vary"] = "HX-Request"
+    response = partial_response(render_template("township/_export_job.html", job=job))
     if job.state == "done":
         response.headers["HX-Trigger"] = json.dumps({"pbforms:download": url_for(".job_file", job_id=job.id)})
     return response
@@ -198,7 +194,7 @@ def job_partial(job):
 
 @bp.post("/rounds/<int:round_id>/zip")
 def start_zip(round_id):
-    round_ = Round.get_or_none(Round.id == round_id) or abort(404)
+    round_ = round_or_404(round_id)
     scope = request.form.get("scope", "")
     job = start_zip_job(round_, parse_statuses(scope if scope in SCOPES else ""), g.user)
     AuditEvent.record("export", g.user, detail=f"zip：{job.filename}")
@@ -279,10 +275,6 @@ def summary_xlsx(s):
     return out.getvalue()
 
 
-def chinese_date(day):
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def summary_docx(s):
     """The summary as a landscape, official-format Word table."""
     def shown(value):
@@ -290,7 +282,7 @@ def summary_docx(s):
 
     context = {
         "title": f"{s.round.title}数字汇总表",
-        "note": f"统计范围：{s.scope}　　截至{chinese_date(datetime.date.today())}",
+        "note": f"统计范围：{s.scope}　　截至{cn_date(datetime.date.today())}",
         "headers": [{"label": f.label, "unit": f.unit} for f in s.counts],
         "rows": [{"name": r.name, "status": r.status, "figures": [shown(v) for v in r.values]} for r in s.rows],
         "totals": {"name": totals_name(s), "figures": [str(v) for v in s.totals]},
@@ -319,7 +311,7 @@ def fit_columns(docx_bytes):
 
 @bp.get("/rounds/<int:round_id>/summary.<any(xlsx, docx):extension>")
 def summary_file(round_id, extension):
-    round_ = Round.get_or_none(Round.id == round_id) or abort(404)
+    round_ = round_or_404(round_id)
     scope = request.args.get("scope", "")
     s = summary(round_, parse_statuses(scope if scope in SCOPES else ""))
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)

@@ -4,25 +4,15 @@ preview and the Word download.
 Views return a whole page, or only a partial when htmx asks (HX-Request);
 such routes send `Vary: HX-Request` so no cache mixes the two.
 """
-from flask import (Blueprint, Response, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .docx import content_disposition, report_docx, report_filename
 from .forms import get_report_type
 from .models import AuditEvent, Conflict, Report, now
+from .partials import is_htmx, partial_response
 
 bp = Blueprint("fill", __name__)
-
-
-def is_htmx():
-    return request.headers.get("HX-Request") == "true"
-
-
-def partial_response(body, status=200, **headers):
-    response = Response(body, status=status, headers=headers)
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 @bp.route("/")

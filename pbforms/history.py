@@ -18,15 +18,12 @@ from .auth import admin_required, edit_refusal, may_edit, report_or_404
 from .docx import content_disposition, report_filename
 from .forms import Invalid, get_report_type, read_report_json
 from .models import AuditEvent, Conflict, Revision, Unit, User, now
+from .partials import partial_response, wants_partial
 
 bp = Blueprint("history", __name__)
 
 HISTORY_PAGE_SIZE = 30
 AUDIT_PAGE_SIZE = 50
-
-
-def is_htmx():
-    return request.headers.get("HX-Request") == "true"
 
 
 def small_int(value):
@@ -88,7 +85,7 @@ def history(report_id):
     before = [r.data for r in rows[1:]] + [report_type.initial_data(report.meta)]
     entries = [(rev, changes(report_type, prev, rev.data)) for rev, prev in zip(shown, before)]
     return render_template("history/history.html", report=report, entries=entries, page=page,
-                           has_more=len(rows) > HISTORY_PAGE_SIZE, editable=may_edit(g.user, report))
+                           has_more=len(rows) > HISTORY_PAGE_SIZE)
 
 
 def revision_page(report, number):
@@ -274,8 +271,9 @@ def audit_filters(args):
     filters, problems = {}, {}
     for name, model, message in (("unit", Unit, "没有这个单位"), ("user", User, "没有这个用户")):
         value = args.get(name, "")
-        if small_int(value) and model.get_or_none(model.id == small_int(value)):
-            filters[f"{name}_id"] = small_int(value)
+        wanted = small_int(value)
+        if wanted and model.get_or_none(model.id == wanted):
+            filters[f"{name}_id"] = wanted
         elif value:
             problems[name] = message + "，已忽略此条件"
     action = args.get("action", "")
@@ -301,25 +299,22 @@ def audit():
         "problems": problems,
         "args": {k: v for k, v in request.args.items() if k != "page"},
     }
-    partial = is_htmx() and not request.headers.get("HX-History-Restore-Request")
-    if partial:
+    if wants_partial():
         body = render_template("history/_audit_results.html", oob=True, **ctx)
     else:
         body = render_template("history/audit.html", units=Unit.ordered(), users=User.select().order_by(User.username),
                                actions=sorted(set(AuditEvent.actions()) | set(AuditEvent.ACTION_LABELS)),
                                labels=AuditEvent.ACTION_LABELS, **ctx)
-    response = Response(body)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return partial_response(body)
 
 
 @bp.get("/admin/backup")
 @admin_required
 def backup_page():
     sqlite = backup.database_file() is not None
+    kept = backup.daily_backups() if sqlite else []
     return render_template("history/backup.html", sqlite=sqlite, not_sqlite=backup.NOT_SQLITE,
-                           last=backup.last_backup_time() if sqlite else None,
-                           kept=backup.daily_backups() if sqlite else [], keep=backup.KEEP)
+                           last=kept[0].written_at if kept else None, kept=kept, keep=backup.KEEP)
 
 
 @bp.get("/admin/backup/download")

@@ -1,6 +1,6 @@
 """Units, accounts, reporting rounds, reports and their history.
 
-Each model carries the queries the views need (`Report.for_unit(u)`,
+Each model carries the queries the views need (`Report.in_round(r)`,
 `Round.open_rounds()`), so a view reads as a sentence and the SQL lives here.
 """
 import datetime
@@ -227,11 +227,6 @@ class Report(BaseModel):
 
     class Meta:
         indexes = ((("round", "unit"), True),)
-
-    @classmethod
-    def for_unit(cls, unit):
-        return (cls.select(cls, Round).join(Round)
-                .where(cls.unit == unit).order_by(Round.year.desc(), Round.id.desc()))
 
     @classmethod
     def with_round_and_unit(cls):

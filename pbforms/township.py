@@ -14,11 +14,12 @@ from collections import Counter
 from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
-from .auth import admin_required, end_sessions, may_edit, report_or_404, throttled
+from .auth import admin_required, end_sessions, may_edit, report_or_404, round_or_404, throttled
 from .db import writing
 from .exports import SCOPES
-from .forms import Invalid, clean_text, get_report_type, report_types
+from .forms import Invalid, clean_text, cn_date, get_report_type, report_types
 from .models import AuditEvent, Conflict, LoginFailure, Report, Round, Unit, User
+from .partials import partial_response, wants_partial
 
 bp = Blueprint("township", __name__, url_prefix="/township")
 
@@ -40,30 +41,16 @@ def vocabulary():
     return {"unit_kinds": Unit.KINDS}
 
 
-@bp.app_template_filter("cn_date")
-def cn_date(day):
-    """2023年1月6日: how a date is written in Chinese official text, no zero padding."""
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def wants_partial():
-    """htmx asking for a part of the page (a history restore wants the whole page)."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+bp.add_app_template_filter(cn_date, "cn_date")
 
 
 def page_or_partial(page, partial, http_status=200, **context):
-    response = make_response(render_template(partial if wants_partial() else page, **context), http_status)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return partial_response(render_template(partial if wants_partial() else page, **context), http_status)
 
 
 def one_line(value):
     """A name typed into a form: one line, single spaces, nothing XML forbids."""
     return " ".join(clean_text(value or "").split())
-
-
-def round_or_404(round_id):
-    return Round.get_or_none(Round.id == round_id) or abort(404)
 
 
 @bp.get("/")
@@ -115,17 +102,21 @@ def read_unit_form(unit=None):
 
 
 def include_in_open_rounds(unit):
-    """A unit added or turned on while rounds run gets its report in them."""
+    """A unit added or turned on while rounds run gets its report in them;
+    returns the sentence telling the admin so, or "" when none runs."""
     rounds = list(Round.open_rounds())
     for round_ in rounds:
         round_.include(unit, get_report_type(round_.report_type))
-    return rounds
+    return "它已加入正在进行的填报：" + "、".join(r.title for r in rounds) + "。" if rounds else ""
+
+
+def units_context(**extra):
+    return {"units": Unit.ordered(), "values": {}, "errors": {}, **extra}
 
 
 @bp.get("/units")
 def units():
-    return render_template("township/units.html", units=Unit.ordered(), values={}, errors={},
-                           editing=request.args.get("edit", type=int))
+    return render_template("township/units.html", **units_context(editing=request.args.get("edit", type=int)))
 
 
 @bp.post("/units")
@@ -135,20 +126,16 @@ def add_unit():
             values, errors = read_unit_form()
             if not errors:
                 unit = Unit.create(position=Unit.next_position(), **values)
-                rounds = include_in_open_rounds(unit)
+                joined = include_in_open_rounds(unit)
                 AuditEvent.record("unit_add", g.user, unit=unit, detail=unit.name)
     except IntegrityError:
         errors = {"name": name_taken(values["name"])}
     if errors:
-        context = {"units": Unit.ordered(), "values": values, "errors": errors}
         return page_or_partial("township/units.html", "township/_units.html", 200 if wants_partial() else 422,
-                               **context)
-    message = f"已新增单位「{unit.name}」。"
-    if rounds:
-        message += "它已加入正在进行的填报：" + "、".join(r.title for r in rounds) + "。"
+                               **units_context(values=values, errors=errors))
+    message = f"已新增单位「{unit.name}」。{joined}"
     if wants_partial():
-        return page_or_partial("township/units.html", "township/_units.html", units=Unit.ordered(),
-                               values={}, errors={}, message=message)
+        return page_or_partial("township/units.html", "township/_units.html", **units_context(message=message))
     flash(message, "ok")
     return redirect(url_for(".units"), 303)
 
@@ -192,8 +179,8 @@ def save_unit(unit_id):
         if wants_partial():
             return page_or_partial(None, "township/_unit_edit.html", unit=unit, edit_values=values,
                                    edit_errors=errors)
-        return render_template("township/units.html", units=Unit.ordered(), values={}, errors={},
-                               editing=unit.id, edit_values=values, edit_errors=errors), 422
+        return render_template("township/units.html", **units_context(
+            editing=unit.id, edit_values=values, edit_errors=errors)), 422
     if wants_partial():
         return page_or_partial(None, "township/_unit_row.html", unit=unit)
     flash(f"已保存单位「{unit.name}」。", "ok")
@@ -208,14 +195,11 @@ def set_unit_active(unit_id):
     with writing():
         unit.active = active
         unit.save(only=[Unit.active])
-        rounds = include_in_open_rounds(unit) if active else []
+        joined = include_in_open_rounds(unit) if active else ""
         AuditEvent.record("unit_activate" if active else "unit_deactivate", g.user, unit=unit, detail=unit.name)
     if wants_partial():
         return page_or_partial(None, "township/_unit_row.html", unit=unit)
-    message = f"已{'启用' if active else '停用'}「{unit.name}」。"
-    if rounds:
-        message += "它已加入正在进行的填报：" + "、".join(r.title for r in rounds) + "。"
-    flash(message, "ok")
+    flash(f"已{'启用' if active else '停用'}「{unit.name}」。{joined}", "ok")
     return redirect(url_for(".units"), 303)
 
 
@@ -238,7 +222,7 @@ def read_account_form():
     if values["role"] not in User.ROLES:
         errors["role"] = "请选择角色"
     elif values["role"] == "filler":
-        if not Unit.select().where((Unit.id == values["unit"]) & (Unit.active == True)).exists():  # noqa: E712
+        if not Unit.active_units().where(Unit.id == values["unit"]).exists():
             errors["unit"] = "填报员须属于一个单位，请选择"
     else:
         values["unit"] = None
@@ -293,7 +277,7 @@ def reset_password(user_id):
         password = user.set_one_time_password()
         user.save(only=[User.password_hash, User.must_change_password])
         AuditEvent.record("password_reset", g.user, unit=user.unit, detail=user.username)
-    end_sessions(user)  # whoever used the old password is logged out
+        end_sessions(user)  # whoever used the old password is logged out
     if wants_partial():
         response = page_or_partial(None, "township/_account_row.html", user=user, one_time_password=password,
                                    password_row=user.id)

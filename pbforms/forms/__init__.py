@@ -10,7 +10,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from .kinds import KINDS, Invalid, clean_text, find_references
+from .kinds import KINDS, Invalid, clean_text, cn_date, find_references
 
 HERE = Path(__file__).parent
 
@@ -177,4 +177,4 @@ def get_report_type(type_id):
 
 
 __all__ = ["ReportType", "report_types", "get_report_type", "read_report_json", "Invalid", "clean_text",
-           "find_references"]
+           "cn_date", "find_references"]

@@ -255,6 +255,11 @@ class Items(Field):
         return paragraphs
 
 
+def cn_date(day):
+    """2023年1月6日: how a date is written in Chinese official text, no zero padding."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 class Date(Field):
     """成文日期: stored as ISO, printed 2023年1月6日 (no zero padding)."""
 
@@ -277,8 +282,7 @@ class Date(Field):
     def docx_value(self, value, figures):
         if not value:
             return "　　年　月　日"
-        day = datetime.date.fromisoformat(value)
-        return f"{day.year}年{day.month}月{day.day}日"
+        return cn_date(datetime.date.fromisoformat(value))
 
 
 KINDS = {cls.kind: cls for cls in (Count, Text, Paragraphs, Items, Date)}
