@@ -114,11 +114,8 @@ def restore(report_id):
     if revision is None:
         flash("请从列表中选择要恢复的版本。", "error")
         return redirect(back, 303)
-    expected = small_int(request.form.get("version"))
     try:
-        if expected is None:
-            raise Conflict(report.version)
-        report.save_data(revision.data, g.user, expected,
+        report.save_data(revision.data, g.user, small_int(request.form.get("version")),
                          note=f"恢复自第 {revision.version} 版（{revision.created_at:%Y-%m-%d %H:%M}）")
     except Conflict as conflict:
         flash(f"报告在您打开此页之后又被修改了（现为第 {conflict.current} 版），没有恢复。"
@@ -251,11 +248,8 @@ def import_json(report_id):
     if not confirming:
         return import_page(report, changes=found, version=report.version,
                            content=json.dumps(obj, ensure_ascii=False))
-    expected = small_int(request.form.get("version"))
     try:
-        if expected is None:
-            raise Conflict(report.version)
-        report.save_data(data, g.user, expected, note="从 JSON 文件导入")
+        report.save_data(data, g.user, small_int(request.form.get("version")), note="从 JSON 文件导入")
     except Conflict as conflict:
         return import_page(report, 409, file_error=(
             f"预览之后报告又被修改了（现为第 {conflict.current} 版），没有导入。请重新上传文件，核对新的改动。"))

@@ -309,6 +309,10 @@ class Report(BaseModel):
         content. A save with a `note` (a restore, an import) always gets a
         revision of its own.
         """
+        # A version no page can have had (none sent, not a number, beyond
+        # the column) is outdated as well, not an error for the database.
+        if expected_version is None or not 0 <= expected_version < 2**31 - 1:
+            raise Conflict(self.version)
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two

@@ -183,9 +183,10 @@ def test_stale_plain_post_shows_what_was_typed_unsaved(page):
     assert tree.get_element_by_id("f-reporter_name").get("value") == "李四"
 
 
-def test_missing_version_counts_as_stale(page):
+@pytest.mark.parametrize("version", [None, "abc", "-1", "9" * 30], ids=["missing", "not-a-number", "negative", "huge"])
+def test_a_version_no_page_can_have_counts_as_stale(page, version):
     before = stored(page).version
-    response = page.post({"reporter_name": "李四"}, drop=["version"])
+    response = page.post({"reporter_name": "李四", "version": version}, drop=["version"] if version is None else ())
     assert response.status_code == 409
     assert stored(page).version == before
 

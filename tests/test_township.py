@@ -643,14 +643,17 @@ def test_the_sum_follows_the_ticked_reports(client, auth):
     assert sum_cell == f"{qingni.data['members_recruited']} 名"
 
 
-def test_applying_sums_to_an_outdated_page_saves_nothing(client, auth):
+@pytest.mark.parametrize("sent_version", [lambda v: str(v - 1), lambda v: None, lambda v: "abc",
+                                          lambda v: "9" * 30], ids=["outdated", "missing", "not-a-number", "huge"])
+def test_applying_sums_to_an_outdated_page_saves_nothing(client, auth, sent_version):
     qingni = put_in_state("青泥村", "submitted")
     township = report_of("青泥镇")
     auth.admin()
+    form = {"csrf_token": auth.csrf_token(), "version": sent_version(township.version), "chosen": "1",
+            "report": [qingni.id], "use": ["deeds_done"], "value-deeds_done": "5"}
 
-    response = client.post(f"/township/reports/{township.id}/sums", data={
-        "csrf_token": auth.csrf_token(), "version": str(township.version - 1), "chosen": "1",
-        "report": [qingni.id], "use": ["deeds_done"], "value-deeds_done": "5"}, follow_redirects=True)
+    response = client.post(f"/township/reports/{township.id}/sums",
+                           data={k: v for k, v in form.items() if v is not None}, follow_redirects=True)
 
     assert "报告在此期间已被修改" in response.text
     assert Report.get_by_id(township.id).data["deeds_done"] == township.data["deeds_done"]
