@@ -219,13 +219,16 @@ def start_server(command, env, port):
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"{command[0]} ended: {server.stderr.read()[-2000:]}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/login")
             if conn.getresponse().status == 200:
                 return server
         except OSError:
-            time.sleep(0.2)
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
     server.terminate()
     raise SystemExit(f"{command[0]} did not answer within 60 s")
 

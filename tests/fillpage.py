@@ -30,7 +30,7 @@ def one(element, xpath):
 def report_of(unit_name):
     """The unit's report in the demo round, fresh from the database."""
     with db.connection_context():
-        return Report.with_round_and_unit().where(Unit.name == unit_name).get()
+        return Report.with_round_and_unit().where(Unit.name == unit_name).order_by(Report.id).get()
 
 
 def revision_count(report_id):

@@ -36,6 +36,9 @@ PHONE = {"width": 375, "height": 812}
 SAVE_URL = re.compile(r"/reports/\d+$")
 RED = "rgb(176, 0, 32)"
 SCREENSHOTS = os.environ.get("PBFORMS_SCREENSHOTS")
+# A slow CI machine gets the same time for expect() as for actions
+# (context.set_default_timeout covers only the latter).
+expect.set_options(timeout=10_000)
 
 
 def free_port():

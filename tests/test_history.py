@@ -544,10 +544,10 @@ def test_audit_page_filters_by_unit_user_and_action(client, auth, query, expecte
 def test_unknown_filter_gets_a_message_beside_it(client, auth, name, value, message):
     auth.admin()
 
-    tree = parse(client.get("/admin/audit", query_string={name: value}).text)
+    html = client.get("/admin/audit", query_string={name: value}).text
 
-    assert tree.get_element_by_id(f"filter-error-{name}").text_content() == message
-    assert audit_rows(client.get("/admin/audit").text)  # the events are still listed
+    assert parse(html).get_element_by_id(f"filter-error-{name}").text_content() == message
+    assert audit_rows(html)  # the condition is ignored: the events are still listed
 
 
 def test_audit_page_is_paginated(client, auth):

@@ -3,27 +3,17 @@ rounds; the progress board; review (return with comments, fix, resubmit,
 approve, reopen); and the sum of the villages' figures."""
 import datetime
 
-import lxml.html
 import pytest
 
-from pbforms import create_app, demo, township
-from pbforms.db import db
+from pbforms import demo, township
 from pbforms.forms import get_report_type
 from pbforms.models import AuditEvent, Report, Revision, Round, Unit, User
 
+from .fillpage import one, parse
+from .test_access import ROUTES, build_url, ids_of, post_login
+
 REPORT_TYPE = get_report_type("annual_report")
-
-
-def admin_routes():
-    """(url rule, endpoint, method) of every township and export route, from the URL map."""
-    app = create_app({"DATABASE_URL": "sqlite:///:memory:", "SKIP_MIGRATIONS": True, "SECRET_KEY": "x"})
-    return sorted((rule.rule, rule.endpoint, method)
-                  for rule in app.url_map.iter_rules() if rule.endpoint.split(".")[0] in ("township", "exports")
-                  for method in rule.methods - {"HEAD", "OPTIONS"})
-
-
-def parse(html):
-    return lxml.html.fromstring(html)
+ADMIN_ROUTES = [route for route in ROUTES if route[1].split(".")[0] in ("township", "exports")]
 
 
 def text_of(element):
@@ -70,16 +60,11 @@ def put_in_state(unit_name, progress):
 
 # --- only the admin ---------------------------------------------------------
 
-@pytest.mark.parametrize("rule, endpoint, method", admin_routes())
+@pytest.mark.parametrize("rule, endpoint, method", ADMIN_ROUTES)
 def test_every_township_route_refuses_a_filler(app, client, auth, rule, endpoint, method):
     auth.login("qingnicun")
     token = auth.csrf_token()
-    own = Report.get(Report.unit == User.by_username("qingnicun").unit)
-    values = {"report_id": own.id, "unit_id": own.unit_id, "user_id": User.by_username("qingnicun").id,
-              "round_id": own.round_id, "job_id": 1, "extension": "xlsx"}
-    route = next(r for r in app.url_map.iter_rules() if r.rule == rule and r.endpoint == endpoint)
-    url = app.url_map.bind("localhost").build(endpoint, {name: values[name] for name in route.arguments},
-                                              method=method)
+    url = build_url(app, rule, endpoint, method, ids_of("qingnicun"))
     units_before = Unit.select().count()
 
     response = client.open(url, method=method, headers={"X-CSRFToken": token},
@@ -112,9 +97,7 @@ def test_admin_home_without_an_open_round_is_the_rounds_list(client, auth):
 
 
 def one_text(html, xpath):
-    found = parse(html).xpath(xpath)
-    assert len(found) == 1, f"{xpath}: {len(found)} found"
-    return text_of(found[0])
+    return text_of(one(parse(html), xpath))
 
 
 # --- units ------------------------------------------------------------------
@@ -310,15 +293,10 @@ def test_a_deactivated_account_cannot_log_in(client, auth):
 
     row = client.post(f"/township/accounts/{user.id}/active", headers=htmx(token), data={"active": "0"})
     auth.logout()
-    page = client.post("/login", data={"username": "hexicun", "password": demo.FILLER_PASSWORD,
-                                       "csrf_token": login_token(client)})
+    page = post_login(client, "hexicun", demo.FILLER_PASSWORD)
 
     assert "已停用" in one_text(row.text, "//tr/td[5]")
     assert page.status_code == 200 and "用户名或密码不正确" in page.text
-
-
-def login_token(client):
-    return parse(client.get("/login").text).xpath("//input[@name='csrf_token']/@value")[0]
 
 
 @pytest.mark.parametrize("form, field, message", [
@@ -474,26 +452,6 @@ def test_the_board_filters_by_status_and_its_refresh_keeps_the_filter(client, au
     board = parse(partial.text).xpath("//div[@id='board']")[0]
     assert board.get("hx-trigger") == "every 30s" and board.get("hx-swap") == "outerHTML"
     assert board.get("hx-get") == f"/township/rounds/{every_status.id}?status={status}"
-
-
-def test_the_board_asks_the_same_number_of_queries_for_many_units(client, auth, monkeypatch):
-    auth.admin()
-    round_ = Round.get()
-
-    def queries():
-        executed = []
-        original = db.obj.execute_sql
-        with monkeypatch.context() as patch:
-            patch.setattr(db.obj, "execute_sql", lambda sql, *a, **k: executed.append(sql) or original(sql, *a, **k))
-            assert client.get(f"/township/rounds/{round_.id}").status_code == 200
-        return len(executed)
-
-    few = queries()
-    for n in range(30):
-        unit = Unit.create(name=f"新增村{n}", secretary_title="党支部书记", position=100 + n)
-        round_.include(unit, REPORT_TYPE)
-
-    assert queries() == few
 
 
 # --- review -----------------------------------------------------------------
