@@ -11,6 +11,7 @@ skipped on PostgreSQL; those that need PostgreSQL carry
 import os
 import re
 import secrets
+from contextlib import contextmanager
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -67,17 +68,34 @@ def quick_password_hashing(request, monkeypatch):
                             partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """The URL of this test's own empty database."""
+@contextmanager
+def new_database(folder):
+    """The URL of a new empty database: a SQLite file in `folder`, or a
+    database of its own on the test server, dropped afterwards."""
     if not TEST_SERVER_URL:
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        yield f"sqlite:///{folder / 'pbforms.sqlite3'}"
         return
     name = f"pbforms_test_{secrets.token_hex(6)}"
     on_test_server(f"CREATE DATABASE {name}")
-    yield urlsplit(TEST_SERVER_URL)._replace(path=f"/{name}").geturl()
-    # FORCE: a thread or server a test started may still hold a connection.
-    on_test_server(f"DROP DATABASE {name} WITH (FORCE)")
+    try:
+        yield urlsplit(TEST_SERVER_URL)._replace(path=f"/{name}").geturl()
+    finally:
+        # FORCE: a thread or server a test started may still hold a connection.
+        on_test_server(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """The URL of this test's own empty database."""
+    with new_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory):
+    """One empty database for all tests of a module (the browser tests' app server)."""
+    with new_database(tmp_path_factory.mktemp("database")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -48,14 +48,14 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The real app, started the way the README starts it, on a temp database."""
+def server(tmp_path_factory, module_database_url):
+    """The real app, started the way the README starts it, on the test
+    database (SQLite, or PostgreSQL in CI's second run)."""
     if CHROMIUM is None:
         pytest.skip("chromium not installed (apt-get install chromium); CI installs it")
     folder = tmp_path_factory.mktemp("server")
     port = free_port()
-    env = dict(os.environ, PBFORMS_DATABASE_URL=f"sqlite:///{folder / 'pbforms.sqlite3'}",
-               PBFORMS_SECRET_KEY="browser-test")
+    env = dict(os.environ, PBFORMS_DATABASE_URL=module_database_url, PBFORMS_SECRET_KEY="browser-test")
     log_path = folder / "server.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(port)],
