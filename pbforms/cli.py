@@ -12,7 +12,7 @@ from .backup import backup_command, restore_command
 from .db import migrate, writing
 from .exports import round_group
 from .docx import report_docx
-from .forms import get_report_type, read_report_json
+from .forms import read_report_json
 from .models import Conflict, Report, Unit, User
 
 
@@ -99,7 +99,7 @@ def report_export(report_id):
 def report_import(report_id, file):
     """Replace fields of a report from a JSON file, checked like the form."""
     report = get_report(report_id)
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     obj, problem = read_report_json(file.read_bytes())
     if problem:
         raise click.ClickException(problem)

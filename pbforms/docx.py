@@ -20,7 +20,6 @@ from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from .forms import get_report_type
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "docx"
 
@@ -71,12 +70,12 @@ def report_docx(report):
 def report_document(report):
     """The template's name and the context of the report's document: all
     that needs the database, so another process can render it (exports.write_zip)."""
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     return report_type.template, report_type.docx_context(report.data, report.meta)
 
 
 def report_filename(report):
-    return get_report_type(report.round.report_type).filename(report.meta)
+    return report.report_type.filename(report.meta)
 
 
 def content_disposition(filename):

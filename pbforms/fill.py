@@ -8,7 +8,6 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .docx import content_disposition, report_docx, report_filename
-from .forms import get_report_type
 from .models import AuditEvent, Conflict, Report, now
 from .partials import is_htmx, partial_response
 
@@ -24,7 +23,7 @@ def home():
 
 
 def page_context(report, errors=None, typed=None, problems=None, data=None):
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     editable = may_edit(g.user, report)
     return {
         "report": report,
@@ -45,14 +44,14 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
 def report_page(report_id):
     """Stored text referring to an unknown figure keeps its message after a reload."""
     report = report_or_404(report_id)
-    warnings = get_report_type(report.round.report_type).warnings(report.data)
+    warnings = report.report_type.warnings(report.data)
     return render_template("fill/report.html", **page_context(report, warnings))
 
 
 @bp.get("/reports/<int:report_id>/preview")
 def preview(report_id):
     report = report_or_404(report_id)
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     return render_template("fill/preview.html", report=report, report_type=report_type, data=report.data,
                            preview=report_type.docx_context(report.data, report.meta))
 
@@ -74,7 +73,7 @@ def save_from_form(report):
     and conflicts with nothing: idle autosaves add no revisions, and a
     submit that overtakes its tab's last autosave is not refused.
     """
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     data, errors = report_type.parse_form(request.form, report.data)
     op = request.form.get("op", "")
     changed_key = report_type.apply_op(data, op) if op else None
@@ -91,7 +90,7 @@ def typed_values(report, errors):
     """What the user typed into fields that were refused, to show it again
     (for an items field, its list of items); a field the form did not send
     shows its stored value."""
-    fields = get_report_type(report.round.report_type).by_key
+    fields = report.report_type.by_key
     typed = {key: fields[key].from_form(request.form) for key in errors if key in fields}
     return {key: value for key, value in typed.items() if value is not None}
 
@@ -129,7 +128,7 @@ def conflict_response(report, conflict):
             409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
     # Show what this tab sent, unsaved, so it can be copied before reloading;
     # the page keeps the old version, so saving it again conflicts again.
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     sent, _ = report_type.parse_form(request.form, report.data)
     sent_version = request.form.get("version", "")
     if sent_version.isdigit():
@@ -148,7 +147,7 @@ def submit(report_id):
         errors, _ = save_from_form(report)
     except Conflict as conflict:
         return conflict_response(report, conflict)
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     missing = report_type.missing(report.data)
     if errors or missing:
         ctx = page_context(report, errors, typed_values(report, errors), problems=True)

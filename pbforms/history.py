@@ -16,7 +16,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from . import backup
 from .auth import admin_required, edit_refusal, may_edit, report_or_404
 from .docx import content_disposition, report_filename
-from .forms import Invalid, get_report_type, read_report_json
+from .forms import Invalid, read_report_json
 from .models import AuditEvent, Conflict, Revision, Unit, User, now
 from .partials import partial_response, wants_partial
 
@@ -76,7 +76,7 @@ def history(report_id):
     report = report_or_404(report_id)
     if "version" in request.args:
         return revision_page(report, request.args["version"])
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     page = page_number(request.args.get("page"))
     rows = list(Revision.history_of(report)
                 .limit(HISTORY_PAGE_SIZE + 1).offset((page - 1) * HISTORY_PAGE_SIZE))
@@ -93,7 +93,7 @@ def revision_page(report, number):
     if revision is None:
         flash(f"找不到第 {number[:12]} 版，请从下面的列表中选择。", "error")
         return redirect(url_for("history.history", report_id=report.id), 303)
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     previous = revision.previous()
     before = previous.data if previous else report_type.initial_data(report.meta)
     return render_template(
@@ -152,7 +152,7 @@ def carried_over(report_type, last, current, keep_counts):
 
 def last_year_page(report, error=None, status=200):
     last = report.last_year
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     return render_template(
         "history/last_year.html", report=report, report_type=report_type, last=last, error=error,
         offer=may_edit(g.user, report) and report.version == 0 and last is not None,
@@ -179,7 +179,7 @@ def start_from_last_year(report_id):
     choice = request.form.get("counts")
     if choice not in ("keep", "clear"):
         return last_year_page(report, "请选择数字是保留去年的还是清空。", 422)
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     data = carried_over(report_type, last.data, report.data, keep_counts=choice == "keep")
     kept = "保留去年的数字" if choice == "keep" else "数字已清空"
     try:
@@ -236,7 +236,7 @@ def import_json(report_id):
     obj, problem = read_report_json(raw) if problem is None else (None, problem)
     if problem:
         return import_page(report, 422, file_error=problem)
-    report_type = get_report_type(report.round.report_type)
+    report_type = report.report_type
     data, errors = report_type.parse_json(obj, report.data)
     if errors:
         listed = [(report_type.by_key[key].label if key in report_type.by_key else "", message)

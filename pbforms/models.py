@@ -26,6 +26,7 @@ from peewee import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db, writing
+from .forms import get_report_type
 
 
 def now():
@@ -267,6 +268,11 @@ class Report(BaseModel):
     @property
     def meta(self):
         return report_meta(self.round.year, self.unit)
+
+    @property
+    def report_type(self):
+        """The type this report is filled in: every page, export and check asks here."""
+        return get_report_type(self.round.report_type)
 
     @property
     def progress(self):

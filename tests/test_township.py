@@ -5,7 +5,8 @@ import datetime
 
 import pytest
 
-from pbforms import demo, township
+from pbforms import demo
+from pbforms.township import accounts, units
 from pbforms.forms import get_report_type
 from pbforms.models import AuditEvent, Report, Revision, Round, Unit, User
 
@@ -153,7 +154,7 @@ def without_check_of(field, read_form):
 ], ids=["new unit", "renamed unit"])
 def test_a_unit_name_taken_at_the_same_moment_gets_the_message_not_an_error_page(client, auth, monkeypatch,
                                                                                   url_of, error_id):
-    monkeypatch.setattr(township, "read_unit_form", without_check_of("name", township.read_unit_form))
+    monkeypatch.setattr(units, "read_unit_form", without_check_of("name", units.read_unit_form))
     auth.admin()
     unit = Unit.get(Unit.name == "柳湾村")
     names_before = sorted(u.name for u in Unit.select())
@@ -166,7 +167,7 @@ def test_a_unit_name_taken_at_the_same_moment_gets_the_message_not_an_error_page
 
 
 def test_a_user_name_taken_at_the_same_moment_gets_the_message_not_an_error_page(client, auth, monkeypatch):
-    monkeypatch.setattr(township, "read_account_form", without_check_of("username", township.read_account_form))
+    monkeypatch.setattr(accounts, "read_account_form", without_check_of("username", accounts.read_account_form))
     auth.admin()
     before = User.select().count()
 
