@@ -3,15 +3,18 @@ of their figures as .xlsx and as an official-format .docx table.
 
 A zip is written entry by entry into a file, so only a couple of documents
 are in memory at a time whatever the number of units. From the browser it runs as
-an `ExportJob` in a background thread; the job's row holds its progress, so
-the page that polls it may be answered by any app process.
+an `ExportJob` in a background thread (`start_job`, for a job of any kind):
+the job's row holds its progress and, once done, the file, so the page
+that polls it and the download may be answered by any app process.
 """
 import datetime
 import io
 import json
 import logging
+import mimetypes
 import multiprocessing
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -22,8 +25,7 @@ from pathlib import Path
 import click
 from docx import Document
 from docx.shared import Mm
-from flask import (Blueprint, abort, current_app, g, make_response, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Blueprint, Response, abort, g, make_response, redirect, render_template, request, url_for
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
@@ -40,7 +42,7 @@ bp = Blueprint("exports", __name__, url_prefix="/township")
 # What the office may choose to export: report statuses, comma-separated.
 SCOPES = {"": "全部报告", "submitted,approved": "已提交和已通过的报告", "approved": "已通过的报告"}
 WAIT_BEFORE_PROGRESS = 2.0  # seconds: a zip ready by then downloads at once
-KEEP_FILES = datetime.timedelta(days=1)
+KEEP_JOBS = datetime.timedelta(days=1)  # then a job and its file are removed
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -132,42 +134,47 @@ def zip_filename(round_, statuses):
     return f"{round_.title}（{scope_label(statuses)}）.zip"
 
 
-def export_dir():
-    """Where zips are written: instance/exports, which every app process on the machine sees."""
-    path = Path(current_app.config.get("EXPORT_DIR") or Path(current_app.instance_path) / "exports")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+# --- export jobs of any kind ----------------------------------------------------
+
+def start_job(job, write):
+    """Run an export in a background thread: `write(path, progress)` writes
+    the file at `path` (calling progress(n) as it goes) and returns how many
+    reports it holds; the file is then stored in the database as the job's
+    (`ExportJob.store_file`), to be downloaded from `job_file`. `job` is a
+    new ExportJob row; jobs older than KEEP_JOBS go now, files and all."""
+    ExportJob.remove_older_than(KEEP_JOBS)
+    threading.Thread(target=run_job, args=(job, write), daemon=True).start()
 
 
-def remove_old_exports(folder):
-    cutoff = time.time() - KEEP_FILES.total_seconds()
-    for old in folder.glob("*.zip*"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
+def run_job(job, write):
+    """The job's thread, with its own database connection. The file is
+    made in a temporary folder of this machine and removed once stored."""
+    with db.connection_context():
+        try:
+            with tempfile.TemporaryDirectory(prefix="pbforms-export-") as folder:
+                path = Path(folder) / "file"
+                count = write(path, lambda n: job.advance(done=n))
+                size = job.store_file(path)
+            job.advance(state="done", done=count, total=count, size=size)
+        except Exception as e:  # the page must learn that the job ended
+            log.exception("export %s failed", job.id)
+            job.advance(state="failed", error=str(e) or e.__class__.__name__)
+
+
+def write_zip_of(job):
+    """The zip job's writer: its round's chosen reports, one by one."""
+    def write(path, progress):
+        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list)), path, progress)
+    return write
 
 
 def start_zip_job(round_, statuses, user):
-    """Create the job row and write its zip in a background thread."""
-    folder = export_dir()
-    remove_old_exports(folder)
     with writing():
         job = ExportJob.create(round=round_, statuses=",".join(statuses), user=user,
                                total=chosen_reports(round_, statuses).count(),
                                filename=zip_filename(round_, statuses))
-    threading.Thread(target=run_zip_job, args=(job, folder / f"{job.id}.zip"), daemon=True).start()
+    start_job(job, write_zip_of(job))
     return job
-
-
-def run_zip_job(job, path):
-    """The job's thread, with its own database connection."""
-    with db.connection_context():
-        try:
-            reports = one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list))
-            count = write_zip(reports, path, progress=lambda n: job.advance(done=n))
-            job.advance(state="done", done=count, total=count, path=str(path))
-        except Exception as e:  # the page must learn that the job ended
-            log.exception("zip export %s failed", job.id)
-            job.advance(state="failed", error=str(e) or e.__class__.__name__)
 
 
 def wait_for(job, seconds):
@@ -214,10 +221,14 @@ def job(job_id):
 
 @bp.get("/exports/<int:job_id>/file")
 def job_file(job_id):
+    """The job's file, streamed from the database a chunk at a time."""
     job = job_or_404(job_id)
-    if job.state != "done" or not job.path or not Path(job.path).is_file():
+    if not job.has_file():
         abort(404)
-    return send_file(job.path, mimetype="application/zip", as_attachment=True, download_name=job.filename)
+    mimetype = mimetypes.guess_type(job.filename)[0] or "application/octet-stream"
+    return Response(job.file_chunks(), mimetype=mimetype, direct_passthrough=True,
+                    headers={"Content-Length": str(job.size),
+                             "Content-Disposition": content_disposition(job.filename)})
 
 
 # --- the summary of figures --------------------------------------------------

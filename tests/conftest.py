@@ -104,7 +104,6 @@ def app(database_url, tmp_path):
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test",
-        "EXPORT_DIR": str(tmp_path / "exports"),  # zips made by a test stay out of the project's instance/
     })
     with db.connection_context():
         demo.fill_demo()
