@@ -1,14 +1,26 @@
-"""`python app.py` past its connection limit: a connection beyond it gets a
-quick 503 page in Chinese, not a wait in the listen queue, and the server
-takes connections again once one closes. The limit is set small here
-(`--connection-limit 3`); the real one is in pbforms/server.py."""
+"""`python app.py` as a server.
+
+Past its connection limit: a connection beyond it gets a quick 503 page in
+Chinese, not a wait in the listen queue, and the server takes connections
+again once one closes. The limit is set small here (`--connection-limit
+3`); the real one is in pbforms/server.py.
+
+Several processes on one PostgreSQL database, each with its own instance
+folder (as on several machines behind nginx): an export started through
+one is downloaded through another.
+"""
 import http.client
+import http.cookiejar
+import io
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
@@ -16,7 +28,10 @@ from urllib.parse import urlencode
 import lxml.html
 import pytest
 
+from pbforms import demo
 from pbforms import server as pbforms_server
+from pbforms.docx import report_filename
+from pbforms.models import Report, Round
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 3
@@ -29,32 +44,48 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def limited_server(tmp_path, database_url):
-    """`python app.py --connection-limit 3` on this test's database; yields its port."""
-    port = free_port()
-    env = dict(os.environ, PBFORMS_DATABASE_URL=database_url, PBFORMS_SECRET_KEY="server-test",
-               PBFORMS_INSTANCE=str(tmp_path / "instance"))
-    log_path = tmp_path / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port),
-                                    "--connection-limit", str(LIMIT)],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+class AppProcess:
+    """`python app.py` on a free loopback port, with an instance folder of its own."""
+
+    def __init__(self, folder, database_url, *args):
+        self.folder = folder
+        self.instance = folder / "instance"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "server.log"
+        env = dict(os.environ, PBFORMS_DATABASE_URL=database_url, PBFORMS_SECRET_KEY="server-test",
+                   PBFORMS_INSTANCE=str(self.instance))
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(self.port),
+                                             *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_until_listening(self):
         deadline = time.monotonic() + 60
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the app did not start:\n{log_path.read_text()}")
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the app did not start:\n{self.log.read_text()}")
                 time.sleep(0.1)
-        yield port
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        assert "Traceback" not in self.log.read_text()
+
+
+@pytest.fixture
+def limited_server(tmp_path, database_url):
+    """`python app.py --connection-limit 3` on this test's database; yields its port."""
+    server = AppProcess(tmp_path, database_url, "--connection-limit", str(LIMIT))
+    try:
+        server.wait_until_listening()
+        yield server.port
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-    assert "Traceback" not in log_path.read_text()
+        server.stop()
 
 
 def kept_open(port):
@@ -146,3 +177,54 @@ def test_a_crowd_past_the_limit_is_refused_quickly_every_one(limited_server):
     assert max(seconds for _, _, _, seconds in answers) < QUICK
     for browser in browsers:
         browser.close()
+
+
+# --- several processes ------------------------------------------------------------
+
+class Office:
+    """The township's admin in a browser: cookies and the CSRF token, to any of the processes."""
+
+    def __init__(self):
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.token = None
+
+    def open(self, url, form=None, headers=None):
+        data = urlencode(form).encode() if form is not None else None
+        with self.opener.open(urllib.request.Request(url, data=data, headers=headers or {}), timeout=30) as response:
+            return response.read(), response.headers
+
+    def login(self, base):
+        page = self.open(base + "/login")[0].decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        board = self.open(base + "/login", {"username": demo.ADMIN[0], "password": demo.ADMIN[1],
+                                            "csrf_token": token})[0].decode()
+        self.token = re.search(r'"X-CSRFToken": "([^"]+)"', board).group(1)
+
+
+@pytest.mark.postgresql_only
+def test_an_export_started_through_one_process_downloads_through_another(app, tmp_path, database_url):
+    round_ = Round.get()
+    expected = {report_filename(r) for r in Report.in_round(round_)}
+    one, two = AppProcess(tmp_path / "one", database_url), AppProcess(tmp_path / "two", database_url)
+    try:
+        one.wait_until_listening()
+        two.wait_until_listening()
+        office = Office()
+        office.login(one.url)
+
+        started = office.open(f"{one.url}/township/rounds/{round_.id}/zip", {"scope": ""},
+                              {"X-CSRFToken": office.token, "HX-Request": "true"})[0].decode()
+        job = re.search(r"/township/exports/(\d+)", started).group(0)
+        for _ in range(600):  # the page's polling, answered by the other process
+            if "正在生成" not in office.open(two.url + job, headers={"HX-Request": "true"})[0].decode():
+                break
+            time.sleep(0.1)
+        zip_bytes, headers = office.open(f"{two.url}{job}/file")
+    finally:
+        one.stop()
+        two.stop()
+
+    assert headers["Content-Type"] == "application/zip"
+    assert set(zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()) == expected and len(expected) == 7
+    for process in (one, two):  # nothing of the export on either machine's disk
+        assert [p.name for p in process.instance.rglob("*")] == []
