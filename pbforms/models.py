@@ -3,6 +3,7 @@
 Each model carries the queries the views need (`Report.in_round(r)`,
 `Round.open_rounds()`), so a view reads as a sentence and the SQL lives here.
 """
+import contextlib
 import datetime
 import json
 import secrets
@@ -550,7 +551,7 @@ class ExportJob(BaseModel):
         (and a pooled connection) of its own: a download streams while the
         request that started it has already given its connection back."""
         for number in range(-(-self.size // ExportChunk.SIZE)):
-            with db.connection_context():
+            with db.connection_context() if db.is_closed() else contextlib.nullcontext():
                 data = ExportChunk.select(ExportChunk.data).where(
                     (ExportChunk.job == self.id) & (ExportChunk.number == number)).scalar()
             if data is None:  # removed as too old while being downloaded

@@ -142,12 +142,14 @@ class Server(TcpWSGIServer):
     def handle_accept(self):
         if self.open_connections() < self.adj.connection_limit:
             return super().handle_accept()
+        accepted = None
         try:
             accepted = self.accept()
-        except OSError:
-            return
-        if accepted is not None:
-            Refusal(accepted[0], self._map, self.refusals)
+            if accepted is not None:
+                Refusal(accepted[0], self._map, self.refusals)
+        except OSError:  # the client left already: nothing to answer
+            if accepted is not None:
+                accepted[0].close()
 
 
 def create_server(app, host, port, connection_limit=CONNECTION_LIMIT, threads=THREADS):
