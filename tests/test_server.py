@@ -219,6 +219,8 @@ def test_an_export_started_through_one_process_downloads_through_another(app, tm
             if "正在生成" not in office.open(two.url + job, headers={"HX-Request": "true"})[0].decode():
                 break
             time.sleep(0.1)
+        else:
+            pytest.fail("the zip was not ready after 60 s")
         zip_bytes, headers = office.open(f"{two.url}{job}/file")
     finally:
         one.stop()
