@@ -210,6 +210,9 @@ class Report(BaseModel):
         "approved": "已通过",
     }
 
+    # The statuses in which the unit may still change the report.
+    EDITABLE = ("draft", "returned")
+
     round = ForeignKeyField(Round, backref="reports", on_delete="CASCADE")
     unit = ForeignKeyField(Unit, backref="reports", on_delete="RESTRICT")
     data = JSONField()
@@ -290,7 +293,7 @@ class Report(BaseModel):
 
     @property
     def is_editable_status(self):
-        return self.status in ("draft", "returned")
+        return self.status in self.EDITABLE
 
     @cached_property
     def last_year(self):
@@ -324,11 +327,18 @@ class Report(BaseModel):
             # The UPDATE itself is the version check: on PostgreSQL, of two
             # saves of the same version the second waits for the first's
             # row lock, then finds the version changed and updates nothing.
+            # The status is part of the condition too: an autosave that
+            # passed the edit check just before a submit committed must not
+            # change the report the submit handed in.
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
                                      updated_by=user)
-                       .where((Report.id == self.id) & (Report.version == expected_version)).execute())
+                       .where((Report.id == self.id) & (Report.version == expected_version)
+                              & Report.status.in_(Report.EDITABLE)).execute())
             if not changed:
-                raise Conflict(Report.get_by_id(self.id).version)
+                stored = Report.get_by_id(self.id)
+                if stored.status not in Report.EDITABLE:
+                    raise NotEditable(stored.version, stored.status)
+                raise Conflict(stored.version)
             self.data = data
             self.version = expected_version + 1
             self.updated_at = saved_at
@@ -341,15 +351,29 @@ class Report(BaseModel):
                 Revision.create(report=self, version=self.version, data=data, user=user,
                                 created_at=self.updated_at, note=note)
 
+    # Which status each change starts from: the UPDATE's own condition, so
+    # of a submit and an approval, or two clicks of the same button, racing
+    # each other, only the first changes the report.
+    STARTS_FROM = {"submitted": EDITABLE, "approved": ("submitted",), "returned": ("submitted", "approved")}
+
     def change_status(self, status, user, action, detail=""):
-        """Move to `status` with an audit event. Only the status columns are
-        written: a whole-row save would put this object's copy of the data
-        back over an autosave that came in meanwhile."""
+        """Move to `status` with an audit event, or raise Conflict when the
+        report is no longer what this object says (status or version): a
+        submit is checked for missing figures on the version it read, so an
+        autosave of another tab landing in between must not be handed in
+        unseen. Only the status columns are written: a whole-row save would
+        put this object's copy of the data back over an autosave."""
         with writing():
-            self.status = status
-            if status == "submitted":
-                self.submitted_at = now()
-            self.save(only=[Report.status, Report.submitted_at, Report.review_comment, Report.field_comments])
+            submitted_at = now() if status == "submitted" else self.submitted_at
+            changed = (Report.update(status=status, submitted_at=submitted_at,
+                                     review_comment=self.review_comment, field_comments=self.field_comments)
+                       .where((Report.id == self.id) & (Report.version == self.version)
+                              & Report.status.in_(self.STARTS_FROM[status])).execute())
+            if not changed:
+                stored = Report.get_by_id(self.id)
+                raise NotEditable(stored.version, stored.status) if stored.status != self.status \
+                    else Conflict(stored.version)
+            self.status, self.submitted_at = status, submitted_at
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
 
@@ -366,6 +390,15 @@ class Conflict(Exception):
     def __init__(self, current):
         super().__init__(current)
         self.current = current
+
+
+class NotEditable(Conflict):
+    """The report's status changed meanwhile (submitted, returned, approved
+    by another request); `status` is the stored one."""
+
+    def __init__(self, current, status):
+        super().__init__(current)
+        self.status = status
 
 
 class Revision(BaseModel):

@@ -65,8 +65,12 @@ def return_report(report_id):
         errors["comment"] = "退回时请写明意见：在这里写总体意见，或在需要修改的项目下写意见。"
     if errors:
         return review_page(report, errors, 422)
-    report.send_back(g.user, comment, field_comments, "reopen" if reopening else "return",
-                     comments_text(report_type, comment, field_comments))
+    try:
+        report.send_back(g.user, comment, field_comments, "reopen" if reopening else "return",
+                         comments_text(report_type, comment, field_comments))
+    except Conflict:
+        flash("此报告在此期间已被他人处理，未退回。请查看其现在的状态。", "error")
+        return redirect(url_for(".review", report_id=report.id), 303)
     flash(f"已{'重新打开' if reopening else '退回'}{report.unit.name}的报告，对方可以修改后重新提交。", "ok")
     return redirect(url_for(".review", report_id=report.id), 303)
 
@@ -77,8 +81,11 @@ def approve(report_id):
     if report.status != "submitted":
         flash(f"此报告{report.status_label}，只有已提交的报告才能审核通过。", "error")
     else:
-        report.change_status("approved", g.user, "approve")
-        flash(f"{report.unit.name}的报告已审核通过。", "ok")
+        try:
+            report.change_status("approved", g.user, "approve")
+            flash(f"{report.unit.name}的报告已审核通过。", "ok")
+        except Conflict:
+            flash("此报告在此期间已被他人处理，未审核通过。请查看其现在的状态。", "error")
     return redirect(url_for(".review", report_id=report.id), 303)
 
 
