@@ -6,7 +6,7 @@ Each model carries the queries the views need (`Report.in_round(r)`,
 import datetime
 import json
 import secrets
-from functools import cached_property
+from functools import cache, cached_property
 
 from peewee import (
     JOIN,
@@ -36,6 +36,12 @@ def now():
 def report_meta(year, unit):
     """What a definition's title and default text may mention about a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}
+
+
+@cache
+def stand_in_hash():
+    """A hash of no one's password, made like real ones, for `User.authenticate`."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 class JSONField(TextField):
@@ -140,6 +146,16 @@ class User(BaseModel):
     @classmethod
     def by_username(cls, username):
         return cls.get_or_none(cls.username == username)
+
+    @classmethod
+    def authenticate(cls, username, password):
+        """The active account of that name and password, or None. Exactly
+        one password hash is checked whatever the outcome (a stand-in hash
+        for an unknown name), so a wrong password takes as long for a name
+        that exists as for one that does not."""
+        user = cls.by_username(username)
+        matches = check_password_hash(user.password_hash if user else stand_in_hash(), password)
+        return user if matches and user and user.active else None
 
     @classmethod
     def of_session(cls, user_id, epoch, sid):
@@ -568,10 +584,27 @@ class LoginFailure(BaseModel):
 
     @classmethod
     def record(cls, keys, window):
-        """Count a failure under each key, dropping what is older than `window`."""
+        """Count a failure under each key, dropping what is older than `window`;
+        returns the new rows' ids."""
         with writing():
             cls.delete().where(cls.at < now() - window).execute()
-            cls.insert_many([{"key": key, "at": now()} for key in keys]).execute()
+            return [cls.create(key=key, at=now()).id for key in keys]
+
+    @classmethod
+    def lock(cls, keys):
+        """Within a write transaction, make others counting under `keys` wait
+        until it ends. SQLite's IMMEDIATE transaction already admits one
+        writer at a time; PostgreSQL reads without locking, so there each
+        key takes a transaction-scoped advisory lock (in sorted order, so
+        two tries never wait for each other's)."""
+        if isinstance(db.obj, PostgresqlDatabase):
+            for key in sorted(keys):
+                db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+    @classmethod
+    def clear_where(cls, condition):
+        with writing():
+            return cls.delete().where(condition).execute()
 
     @classmethod
     def recent(cls, key, window):
