@@ -30,6 +30,7 @@ from openpyxl.styles import Alignment, Font
 from .auth import admin_required, round_or_404
 from .db import db, writing
 from .docx import content_disposition, render, report_document, report_filename
+from .filenames import UniqueNames, safe_filename
 from .forms import cn_date, get_report_type
 from .models import AuditEvent, ExportJob, Report, Round
 from .partials import partial_response, wants_partial
@@ -98,7 +99,9 @@ def write_zip(reports, path, progress=None):
     """One .docx per report into a zip at `path`; returns how many.
 
     Written to a side file and renamed at the end, so `path` never holds half
-    a zip. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
+    a zip. Each entry's name is safe on Windows and Linux and unique in the
+    zip (two units can make the same name: 甲 + 乙党支部书记 and 甲乙 +
+    党支部书记), so extracting never overwrites a report. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
     which Windows Explorer needs to show Chinese names. A .docx is a zip
     already, so entries are stored, not compressed again. The database is
     read here; a worker gets only the template's name and the context.
@@ -118,8 +121,10 @@ def write_zip(reports, path, progress=None):
             if progress:
                 progress(count)
 
+        entry_name = UniqueNames()
         for report in reports:
-            under_way.append((report_filename(report), workers.submit(render, *report_document(report))))
+            name = entry_name(safe_filename(report_filename(report)))
+            under_way.append((name, workers.submit(render, *report_document(report))))
             if len(under_way) == UNDER_WAY:
                 write_oldest()
         while under_way:
