@@ -262,6 +262,12 @@ def summary_xlsx(s):
     for row in s.rows:
         sheet.append([row.name, row.status, *row.values])
     sheet.append([totals_name(s), "", *s.totals])
+    # Text is text: a unit named "=HYPERLINK(…)" must not become a formula
+    # (openpyxl makes one of any string starting with "=").
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     sheet.freeze_panes = "B2"
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -274,7 +280,8 @@ def summary_xlsx(s):
     sheet.row_dimensions[1].height = 48
     sheet.page_setup.orientation = "landscape"
     sheet.print_title_rows = "1:1"
-    sheet.oddHeader.center.text = f"{s.round.title}数字汇总（{s.scope}）"
+    # "&" starts a code in a print header (&P page number, &B bold …): doubled, it prints as itself.
+    sheet.oddHeader.center.text = f"{s.round.title}数字汇总（{s.scope}）".replace("&", "&&")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

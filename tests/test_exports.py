@@ -2,6 +2,7 @@
 with progress, and from the command line) and the summary of figures as
 .xlsx and as a Word table."""
 import datetime
+import html
 import io
 import re
 import time
@@ -167,6 +168,29 @@ def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_
         assert rows[-1][i] == sum(v for v in figures if v is not None)
         assert all(isinstance(v, int) for v in [rows[-1][i], *filter(None, figures)])
     assert sheet.freeze_panes == "B2"
+
+
+def test_the_xlsx_writes_every_text_as_text_and_escapes_the_print_header(client, auth, round_):
+    """A unit named like a formula stays a text cell; a round title with
+    header codes (&P page number, &B bold) prints as typed."""
+    hostile = ["=1+1", '=HYPERLINK("http://example.com","点我")', "+1", "-2+3", "@SUM(A1)"]
+    for unit, name in zip(Unit.select().where(Unit.kind == "village").order_by(Unit.id), hostile):
+        Unit.update(name=name).where(Unit.id == unit.id).execute()
+    Round.update(title="2022&P&B年度").where(Round.id == round_.id).execute()
+    auth.admin()
+
+    response = client.get(f"/township/rounds/{round_.id}/summary.xlsx")
+
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    cells = {cell.value: cell.data_type for cell in sheet["A"]}
+    for name in hostile:
+        assert cells[name] == "s", name
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    with zipfile.ZipFile(io.BytesIO(response.data)) as book:
+        xml = book.read("xl/worksheets/sheet1.xml").decode()
+    header = html.unescape(re.search(r"<oddHeader>([^<]*)</oddHeader>", xml).group(1))
+    assert header.startswith("&C2022&&P&&B年度数字汇总")
 
 
 def test_an_empty_figure_stays_an_empty_cell(client, auth, round_):
