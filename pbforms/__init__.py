@@ -66,6 +66,7 @@ def create_app(config=None):
     # (401, 登录已过期) rather than failing the CSRF check of that session.
     auth.init_app(app)
     csrf.init_app(app)
+    app.url_map.converters["int"] = database.DatabaseIntConverter  # before any route is added
     app.register_blueprint(auth.bp)
     app.register_blueprint(fill.bp)
     app.register_blueprint(history.bp)

@@ -24,6 +24,7 @@ bp = Blueprint("history", __name__)
 
 HISTORY_PAGE_SIZE = 30
 AUDIT_PAGE_SIZE = 50
+AUDIT_FILTER_ARGS = ("unit", "user", "action")
 
 
 def small_int(value):
@@ -291,7 +292,10 @@ def audit():
         "page_size": AUDIT_PAGE_SIZE,
         "filters": filters,
         "problems": problems,
-        "args": {k: v for k, v in request.args.items() if k != "page"},
+        # Only the filters go into the paging links: any other argument
+        # would reach url_for (`_method` breaks it, `_external` and
+        # `_scheme` rewrite the links).
+        "args": {k: request.args[k] for k in AUDIT_FILTER_ARGS if request.args.get(k)},
     }
     if wants_partial():
         body = render_template("history/_audit_results.html", oob=True, **ctx)

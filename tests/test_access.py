@@ -401,3 +401,66 @@ def test_filler_home_lists_only_own_units_reports(client, auth, username):
     for name, _, login in demo.UNITS:
         if login != username:
             assert f"<td>{name}</td>" not in home
+
+
+# --- (e) numbers no row can have ------------------------------------------------
+
+HUGE = [2**31, 2**63]
+ID_ROUTES = [route for route in ROUTES if "<int:" in route[0]]
+
+
+@pytest.mark.parametrize("huge", HUGE)
+@pytest.mark.parametrize("rule_text, endpoint, method", ID_ROUTES)
+def test_an_id_beyond_the_database_integers_is_404(app, client, auth, rule_text, endpoint, method, huge):
+    auth.admin()
+    ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id")}
+    url = build_url(app, rule_text, endpoint, method, {**ids_of(FILLER_A), **ids})
+    assert str(huge) in url
+
+    response = client.open(url, method=method, data={"csrf_token": auth.csrf_token()} if method in BODY_METHODS
+                           else None)
+
+    assert response.status_code == 404
+    assert "您要找的页面不存在" in response.text
+
+
+HUGE_FORM = {name: str(2**63) for name in ("unit", "user", "report", "version", "revision", "edit", "page", "open",
+                                           "active")}
+
+
+@pytest.mark.parametrize("rule_text, endpoint, method", ROUTES)
+def test_huge_numbers_in_form_fields_and_queries_are_ignored_not_an_error(app, client, auth, rule_text, endpoint,
+                                                                         method):
+    """Every field or argument a page reads as a number, at 2^63 at once."""
+    auth.admin()
+    url = build_url(app, rule_text, endpoint, method, {**ids_of("qingnizhen"), "job_id": 1})
+    if method in BODY_METHODS:
+        response = client.open(url, method=method, data={**HUGE_FORM, "role": "filler", "username": "huge_test",
+                                                          "csrf_token": auth.csrf_token()})
+    else:
+        response = client.open(url, method=method, query_string={**HUGE_FORM, "chosen": "1"})
+
+    assert response.status_code < 500, response.text[:500]
+    if endpoint == "township.add_account":
+        assert "填报员须属于一个单位，请选择" in response.text
+
+
+@pytest.mark.parametrize("query", [
+    {"page": "2", "_method": "POST"},
+    {"page": "2", "_external": "1", "_scheme": "javascript"},
+    {"page": "2", "_anchor": "x", "endpoint": "fill.home", "values": "1"},
+])
+def test_audit_paging_links_carry_only_the_filters(client, auth, query):
+    for n in range(120):
+        AuditEvent.create(action="login", detail=str(n))
+    auth.admin()
+
+    response = client.get("/admin/audit", query_string={**query, "action": "login"})
+
+    assert response.status_code == 200
+    links = re.findall(r'<a href="([^"]+)">(?:← 上一页|下一页 →)</a>', response.text)
+    assert len(links) == 2
+    for link in links:
+        parts = urlsplit(link.replace("&amp;", "&"))
+        assert (parts.scheme, parts.netloc, parts.path) == ("", "", "/admin/audit")
+        assert set(parse_qs(parts.query)) == {"page", "action"}

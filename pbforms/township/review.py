@@ -3,6 +3,7 @@ of the villages' figures offered to the township's own report."""
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import may_edit, report_or_404
+from ..db import db_int
 from ..forms import Invalid, clean_text
 from ..models import AuditEvent, Conflict, Report
 from . import bp, page_or_partial
@@ -95,7 +96,7 @@ def chosen_sources(sources):
     """The reports ticked on the page; on first opening, those handed in."""
     if "chosen" not in request.values:
         return [r for r in sources if r.status in ("submitted", "approved")]
-    ids = set(request.values.getlist("report", type=int))
+    ids = set(request.values.getlist("report", type=db_int))
     return [r for r in sources if r.id in ids]
 
 
@@ -149,7 +150,7 @@ def apply_sums(report, fields, chosen):
         flash("没有勾选要采用的数字，报告未修改。", "error")
         return redirect(back, 303)
     try:
-        report.save_data(data, g.user, request.form.get("version", type=int),
+        report.save_data(data, g.user, request.form.get("version", type=db_int),
                          note=f"采用{len(chosen)}个村（社区）的汇总数字")
     except Conflict as conflict:
         flash(f"报告在此期间已被修改（现为第 {conflict.current} 版），未采用。请核对后重新采用。", "error")

@@ -2,7 +2,7 @@
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
-from ..db import writing
+from ..db import db_int, writing
 from ..filenames import FILE_NAME_FORBIDDEN, FILE_NAME_FORBIDDEN_TEXT, unsafe_characters, unsafe_message
 from ..forms import get_report_type
 from ..models import AuditEvent, Round, Unit
@@ -66,7 +66,7 @@ def units_context(**extra):
 
 @bp.get("/units")
 def units():
-    return render_template("township/units.html", **units_context(editing=request.args.get("edit", type=int)))
+    return render_template("township/units.html", **units_context(editing=request.args.get("edit", type=db_int)))
 
 
 @bp.post("/units")
