@@ -640,6 +640,38 @@ class EndedSession(BaseModel):
             cls.insert(sid=sid, ended_at=now()).on_conflict_ignore().execute()
 
 
+class PendingImport(BaseModel):
+    """An uploaded JSON file between its preview and its confirmation,
+    found again by a random token only its uploader may use for that
+    report. Kept a day at most; the confirmation removes it."""
+    KEEP = datetime.timedelta(days=1)
+
+    token = CharField(unique=True)
+    report = ForeignKeyField(Report, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    content = TextField()
+    created_at = DateTimeField(index=True, default=now)
+
+    @classmethod
+    def keep(cls, report, user, content):
+        """Store `content` for the confirmation; returns its token."""
+        token = secrets.token_urlsafe(24)
+        with writing():
+            cls.delete().where(cls.created_at < now() - cls.KEEP).execute()
+            cls.create(token=token, report=report, user=user, content=content)
+        return token
+
+    @classmethod
+    def find(cls, token, report, user):
+        """The stored upload, or None when the token is unknown, old, or another's."""
+        return cls.get_or_none((cls.token == (token or "")[:100]) & (cls.report == report) & (cls.user == user)
+                               & (cls.created_at >= now() - cls.KEEP))
+
+    def drop(self):
+        with writing():
+            PendingImport.delete().where(PendingImport.id == self.id).execute()
+
+
 class Setting(BaseModel):
     """Facts about this instance that every app process must agree on."""
     name = CharField(primary_key=True)
@@ -657,4 +689,5 @@ class Setting(BaseModel):
                                                            update={cls.value: value}).execute()
 
 
-MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob, LoginFailure, EndedSession, Setting]
+MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob, LoginFailure, EndedSession, Setting,
+          PendingImport]

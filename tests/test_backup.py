@@ -309,7 +309,7 @@ ESCALATING_TRIGGER = ("CREATE TRIGGER promote AFTER UPDATE ON report BEGIN "
 
 @sqlite_only
 @pytest.mark.parametrize("make, message", [
-    (only_the_migration_table, "缺少表 report"),
+    (only_the_migration_table, "缺少表 audit_event"),
     (changed_copy(ESCALATING_TRIGGER), "多出触发器 promote"),
     (changed_copy("CREATE VIEW everyone AS SELECT username, password_hash FROM user"), "多出视图 everyone"),
     (changed_copy("CREATE TABLE note (text TEXT)"), "多出表 note"),
