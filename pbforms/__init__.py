@@ -18,7 +18,9 @@ csrf = CSRFProtect()
 def create_app(config=None):
     app = Flask(
         __name__,
-        instance_path=str(ROOT / "instance"),
+        # The folder of the database, the secret key, backups and exports;
+        # a test's server gets one of its own, not the project's.
+        instance_path=os.environ.get("PBFORMS_INSTANCE") or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )

@@ -6,7 +6,6 @@ tests look there too: what one app process records, every other one obeys.
 import datetime
 import re
 import threading
-import time
 
 import pytest
 from flask import abort
@@ -17,7 +16,7 @@ from pbforms.auth import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOGIN_ERROR, MAX_WAIT, PA
 from pbforms.cli import unlock_command
 from pbforms.models import AuditEvent, LoginFailure, Setting, User
 
-from .test_access import FILLER_A, FILLER_B, form_token, header_token, logged_in_user_id, post_login
+from .test_access import FILLER_A, FILLER_B, form_token, goes_to_login, header_token, logged_in_user_id, post_login
 
 ADMIN, ADMIN_PASSWORD = demo.ADMIN
 
@@ -377,16 +376,25 @@ def test_password_reset_by_admin_ends_the_users_sessions(app, client, auth):
     assert other.get("/").status_code == 302
 
 
-def test_session_expires_after_the_idle_time(app, client, auth):
-    auth.login(FILLER_A)
-    app.permanent_session_lifetime = datetime.timedelta(seconds=1)
-    cookie = saved_cookie(client)
-    time.sleep(2.1)
+def clock_at(monkeypatch, moment):
+    """The clock the session cookie's signature is checked against, set to `moment`."""
+    monkeypatch.setattr("itsdangerous.timed.TimestampSigner.get_timestamp", lambda self: int(moment.timestamp()))
 
+
+def test_session_expires_after_the_idle_time(app, client, auth, monkeypatch):
+    auth.login(FILLER_A)
+    cookie = saved_cookie(client)
     replay = app.test_client()
     replay.set_cookie("session", cookie)
+    idle = app.permanent_session_lifetime
+    clock_at(monkeypatch, datetime.datetime.now() + idle - datetime.timedelta(minutes=1))
+    assert replay.get("/").status_code == 200  # a minute before the idle time runs out
 
-    assert replay.get("/").status_code == 302
+    clock_at(monkeypatch, datetime.datetime.now() + idle + datetime.timedelta(minutes=1))
+    other = app.test_client()
+    other.set_cookie("session", cookie)
+
+    assert goes_to_login(other.get("/"))
 
 
 def test_each_request_renews_the_idle_time(app, client, auth):
