@@ -86,9 +86,10 @@ def test_text_is_escaped_not_interpreted():
 def test_the_apps_environment_is_sandboxed_autoescaping_and_strict():
     """The one environment every document is rendered with (docxtpl turns
     autoescaping on again only when asked to in each render call)."""
-    assert isinstance(docx.JINJA_ENV, SandboxedEnvironment)
-    assert docx.JINJA_ENV.autoescape is True
-    assert docx.JINJA_ENV.undefined is jinja2.StrictUndefined
+    for environment in (docx.JINJA_ENV, docx.CompilingOnce()):  # the second as built, before any render
+        assert isinstance(environment, SandboxedEnvironment)
+        assert environment.autoescape is True
+        assert environment.undefined is jinja2.StrictUndefined
 
 
 def test_missing_context_key_fails_loudly():
