@@ -110,7 +110,7 @@ def report_import(report_id, file):
             click.echo(f"{label}：{message}" if label else message, err=True)
         raise click.ClickException("有错误，未保存任何内容")
     try:
-        report.save_data(data, None, report.version, note="从 JSON 文件导入（命令行）")
+        report.save_data(data, None, report.version, note="从数据文件导入（命令行）")
     except Conflict:
         raise click.ClickException("报告在导入时被修改，未保存，请重试") from None
     click.echo(f"已导入，报告 {report.id} 现为第 {report.version} 版")
