@@ -143,7 +143,7 @@ def test_import_of_a_file_not_in_utf8_is_refused(run, tmp_path, township):
     path.write_bytes('{"reporter_name": "李四"}'.encode("gbk"))
     result = run("report", "import", "--report", township.id, path)
     assert result.exit_code != 0
-    assert "文件不是 UTF-8 编码的文本" in result.stderr
+    assert "这不是本系统的数据文件" in result.stderr
     assert stored(township.id).version == township.version
 
 

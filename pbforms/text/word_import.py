@@ -409,6 +409,11 @@ def read_header(report_type, meta, lines, result):
     if last_title < 0:
         return 0  # no title: a short first line may be a heading or the name line of a draft
     result.generated += [line.text for line in header[:last_title + 1]]
+    # The title names the post (2022年度青泥镇党委书记): the name line may not.
+    post = f"{meta.get('unit_name', '')}{meta.get('secretary_title', '')}"
+    title_field = text_field(report_type, TITLE_FIELD_WORDS)
+    if post and title_field is not None and any(post in line.text for line in header[:last_title + 1]):
+        result.values[title_field.key] = post
     used = last_title + 1
     for line in header[last_title + 1:last_title + 3]:
         if read_name_line(report_type, meta, line.text, result):
@@ -444,7 +449,7 @@ def read_name_line(report_type, meta, text, result, signoff=False):
         return False
     if name_field is not None and name_field.key not in result.values:
         result.values[name_field.key] = name
-    if post and title_field is not None and title_field.key not in result.values:
+    if post and title_field is not None:
         result.values[title_field.key] = post
     return True
 
@@ -763,3 +768,33 @@ def clean_values(report_type, result):
         except Invalid as e:
             result.problems[f.key] = str(e)
             del result.values[f.key]
+
+
+def describe(report_type, result):
+    """What went where, one line each, for the command line."""
+    lines = []
+    for f, value in result.placed(report_type):
+        if f.kind == "items":
+            shown = f"{len(value)} 条：" + "；".join(item["heading"] or item["text"][:20] for item in value)
+        elif f.kind == "paragraphs":
+            paragraphs = [p for p in value.split("\n") if p.strip()]
+            shown = f"{len(paragraphs)} 段：" + (paragraphs[0][:30] + "…" if paragraphs else "")
+        elif f.kind == "count":
+            shown = f"{value}{f.unit}"
+        else:
+            shown = str(value)
+        lines.append(f"{f.label} ← {shown}")
+    for fig in result.figures:
+        if fig.status == "filled":
+            lines.append(f"数字：{fig.field.label} = {fig.value}{fig.field.unit}（{fig.excerpt}）")
+        elif fig.status == "placeholder":
+            lines.append(f"数字：{fig.field.label} 原文未填（{fig.excerpt}），正文改为引用")
+        else:
+            lines.append(f"数字：{fig.field.label} 未采用：{fig.message}（{fig.excerpt}）")
+    for key, message in result.problems.items():
+        lines.append(f"未导入 {report_type.by_key[key].label}：{message}")
+    for note in result.notes:
+        lines.append(note)
+    for text in result.unplaced:
+        lines.append(f"没有放入：{text}")
+    return lines
