@@ -14,7 +14,7 @@ from .exports import round_group
 from .docx import report_docx
 from .forms import read_report_json
 from .models import Conflict, Report, Unit, User
-from .text import word_import
+from .text import proofread, word_import
 
 
 def init_app(app):
@@ -143,6 +143,25 @@ def report_import_docx(report_id, file):
     except Conflict:
         raise click.ClickException("报告在导入时被修改，未保存，请重试") from None
     click.echo(f"已导入，报告 {report.id} 现为第 {report.version} 版")
+
+
+@report_group.command("check")
+@click.option("--report", "report_id", type=int, required=True)
+def report_check(report_id):
+    """Proof-read a report: one finding per line (field, rule, excerpt,
+    suggestion); exit status 1 when there are findings, 0 when none."""
+    report = get_report(report_id)
+    report_type = report.report_type
+    last = report.last_year
+    found = proofread.all_findings(proofread.check(report_type, report.data, last.data if last else None),
+                                   report_type)
+    for x in found:
+        field = report_type.by_key[x.key].label + (f"（{x.place}）" if x.place else "")
+        click.echo(f"{field}\t{x.rule.name}\t{x.excerpt}\t{x.suggestion}")
+    if found:
+        click.echo(f"共 {len(found)} 处", err=True)
+        raise SystemExit(1)
+    click.echo("没有发现问题")
 
 
 @report_group.command("docx")

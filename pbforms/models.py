@@ -27,6 +27,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db, writing
 from .forms import get_report_type
+from .text import proofread
 
 
 def now():
@@ -221,6 +222,9 @@ class Report(BaseModel):
     # The township office's comments of the last return: overall, and by field key.
     review_comment = TextField(default="")
     field_comments = JSONField(default=dict)
+    # The proof-reader's findings on the last save (None: not checked yet),
+    # for the board; the findings themselves are worked out from the text.
+    findings = IntegerField(null=True)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -253,7 +257,8 @@ class Report(BaseModel):
         editor = User.alias()
         missing = sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
                        for f in report_type.counts if f.required), Value(0))
-        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, missing.alias("missing_figures"),
+        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, cls.findings,
+                            missing.alias("missing_figures"),
                             Unit.name.alias("unit_name"), Unit.kind.alias("unit_kind"),
                             Unit.active.alias("unit_active"),
                             fn.COALESCE(fn.NULLIF(editor.display_name, ""), editor.username).alias("editor_label"))
@@ -324,12 +329,14 @@ class Report(BaseModel):
             # The UPDATE itself is the version check: on PostgreSQL, of two
             # saves of the same version the second waits for the first's
             # row lock, then finds the version changed and updates nothing.
+            findings = self.count_findings(data)
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
-                                     updated_by=user)
+                                     updated_by=user, findings=findings)
                        .where((Report.id == self.id) & (Report.version == expected_version)).execute())
             if not changed:
                 raise Conflict(Report.get_by_id(self.id).version)
             self.data = data
+            self.findings = findings
             self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
@@ -340,6 +347,11 @@ class Report(BaseModel):
             else:
                 Revision.create(report=self, version=self.version, data=data, user=user,
                                 created_at=self.updated_at, note=note)
+
+    def count_findings(self, data):
+        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
+        last = self.last_year
+        return proofread.count(self.report_type, data, last.data if last else None)
 
     def change_status(self, status, user, action, detail=""):
         """Move to `status` with an audit event. Only the status columns are

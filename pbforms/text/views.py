@@ -10,8 +10,10 @@ import json
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..auth import edit_refusal, may_edit, report_or_404
-from ..models import AuditEvent, Conflict
-from . import word_import
+from ..fill import conflict_response, page_context, refuse_edit, save_from_form
+from ..models import AuditEvent, Conflict, now
+from ..partials import is_htmx, partial_response
+from . import proofread, word_import
 
 bp = Blueprint("text", __name__)
 
@@ -96,3 +98,51 @@ def apply_import(report):
     AuditEvent.record("import_docx", g.user, report=report, detail=filename)
     flash(f"已从 Word 导入，保存为第 {report.version} 版。请逐项核对；如需撤销，可在“修改记录”中恢复导入前的版本。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
+
+
+# --- the proof-reader beside each field ------------------------------------------
+
+@bp.app_template_global()
+def findings_of(report, data):
+    """The proof-reader's findings for `data` of `report`, by field key; worked
+    out once per request for each version shown (every field's partial asks)."""
+    cache = g.setdefault("findings_cache", {})
+    key = (report.id, report.version, id(data))
+    if key not in cache:
+        last = report.last_year
+        cache[key] = (data, proofread.check(report.report_type, data or {}, last.data if last else None))
+    return cache[key][1]
+
+
+@bp.post("/reports/<int:report_id>/fix")
+def fix(report_id):
+    """One finding's certain fix, asked for by its button: the form is saved
+    as an autosave would save it, then just that fix is applied to the stored
+    text and the field is shown again. Never more than the one fix."""
+    report = report_or_404(report_id)
+    if not may_edit(g.user, report):
+        return refuse_edit(report)
+    try:
+        errors, _ = save_from_form(report)
+    except Conflict as conflict:
+        return conflict_response(report, conflict)
+    report_type = report.report_type
+    token = request.form.get("fix", "")
+    f = report_type.by_key.get(token.partition("|")[0])
+    last = report.last_year
+    new = proofread.apply_fix(report_type, report.data, token, last.data if last else None) if f else None
+    if new is not None:
+        try:
+            report.save_data(new, g.user, report.version)
+        except Conflict as conflict:
+            return conflict_response(report, conflict)
+    message = "已改正。" if new is not None else "这处已经改过了，或没有确定的改法，未作修改。"
+    if not is_htmx():
+        flash(message, "ok" if new is not None else "error")
+        anchor = f"#field-{f.key}" if f else ""
+        return redirect(url_for("fill.report_page", report_id=report.id) + anchor, 303)
+    if new is None:
+        return partial_response(render_template("fill/_save_status.html", state="refused", message=message),
+                                409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
+    ctx = page_context(report, errors)
+    return partial_response(render_template("text/_fixed_field.html", f=f, changed_key=f.key, saved_at=now(), **ctx))
