@@ -14,6 +14,7 @@ a count of the report but differs from it).
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import islice
 
 from .word_import import FigureFinder
 
@@ -28,6 +29,9 @@ PAIRS = [("“", "”"), ("‘", "’"), ("（", "）"), ("《", "》"), ("【",
 CN_YEAR_DIGITS = {"〇": "0", "零": "0", "○": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
                   "六": "6", "七": "7", "八": "8", "九": "9"}
 EXCERPT_MARGIN = 10
+# A text pasted with the same slip thousands of times shows the first ones:
+# enough to see what to change, and the page stays readable.
+MAX_PER_RULE = 20
 
 
 @dataclass(frozen=True)
@@ -212,9 +216,7 @@ def find_spaces(text, ctx):
 
 def find_figures(text, ctx):
     finder = ctx.finder
-    if finder.pattern is None:
-        return
-    for m in finder.pattern.finditer(text):
+    for m in finder.matches(text):
         raw = unicodedata.normalize("NFKC", m.group("num"))
         if not raw[0].isdigit():
             continue
@@ -295,7 +297,7 @@ def check(report_type, data, last_data=None):
     for f, part, text in texts_of(report_type, data):
         out = found.setdefault(f.key, [])
         for rule in RULES:
-            for hit in rule.find(text, ctx):
+            for hit in islice(rule.find(text, ctx), MAX_PER_RULE):
                 out.append(Finding(f.key, part, rule, hit.start, hit.end, text[hit.start:hit.end],
                                    excerpt(text, hit.start, hit.end), hit.fix, hit.note))
         if f.kind != "text":

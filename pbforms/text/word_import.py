@@ -33,6 +33,7 @@ from ..forms import Invalid, clean_text
 # An unpacked document.xml larger than this is not a report (a zip bomb, or
 # a file of images); reading it would only cost memory.
 MAX_XML_BYTES = 40 * 1024 * 1024
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 
 CN = "一二三四五六七八九十"
 CN_VALUE = {c: i for i, c in enumerate("零一二三四五六七八九", start=0)}
@@ -136,7 +137,8 @@ def read_lines(raw, filename=""):
                 if any(n.startswith("ppt/") for n in names):
                     raise Unreadable("这是 PowerPoint 演示文稿，不是 Word 文件。请上传述职报告的 Word 文件（.docx）。")
                 raise Unreadable("这个压缩文件不是 Word 文件（.docx）。请上传述职报告的 Word 文件。")
-            if archive.getinfo("word/document.xml").file_size > MAX_XML_BYTES:
+            if (archive.getinfo("word/document.xml").file_size > MAX_XML_BYTES
+                    or sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES):
                 raise Unreadable("文件的正文过大，不像一份述职报告。请删去图片等内容后另存再上传。")
             if archive.testzip() is not None:
                 raise Unreadable(DAMAGED)
@@ -658,6 +660,7 @@ def split_heading(pieces):
 # --- figures: 党委会议12次 -> the count and ⟦党委会议⟧ ----------------------------------
 
 NUMBER_TEXT = r"(?<![0-9０-９.．])(?P<num>[0-9０-９]{1,6}(?:[.．][0-9０-９]{1,4})?|\*\*|＊＊|[Xx×]{2})(?P<space>[ \u3000]?)"
+MAX_FIGURES_PER_TEXT = 500
 WINDOW_BREAK = re.compile(r"[，。；、：:！？,;!?（）()“”\n⟧]")
 
 
@@ -668,6 +671,24 @@ class FigureFinder:
         self.pattern = re.compile(NUMBER_TEXT + "(?P<unit>" + "|".join(map(re.escape, units)) + ")") if units else None
         self.values = {}     # key -> number (first seen)
         self.figures = []
+
+    @staticmethod
+    def shares_most(label, window):
+        """A cheap first look before the fuzzy comparisons: most of the label's characters are there."""
+        chars = set(label)
+        return sum(1 for c in chars if c in window) * 10 >= len(chars) * 7
+
+    def matches(self, text):
+        """The number + unit spans of `text` (a report has dozens; a pasted table
+        of thousands is read only so far, so a save stays quick)."""
+        if self.pattern is None or not text:
+            return []
+        found = []
+        for m in self.pattern.finditer(text):
+            found.append(m)
+            if len(found) >= MAX_FIGURES_PER_TEXT:
+                break
+        return found
 
     def candidates(self, text, m):
         unit = m.group("unit")
@@ -687,11 +708,11 @@ class FigureFinder:
                 score = 1.0
             elif label in before and len(before) - before.rfind(label) - len(label) <= 2:
                 score = 0.95
-            elif len(label) >= 3 and before:
+            elif len(label) >= 3 and before and self.shares_most(label, before[-(len(label) + 2):]):
                 tail = before[-(len(label) + 2):]
-                score = max(similar(label, tail), bag_overlap(label, tail) * 0.9 if len(tail) <= len(label) + 2 else 0)
+                score = max(similar(label, tail), bag_overlap(label, tail) * 0.9)
                 score = score if score >= 0.8 else 0.0
-            if not score and after and len(label) >= 3:
+            if not score and after and len(label) >= 3 and self.shares_most(label, after):
                 if label in after:
                     score = 0.9
                 elif bag_overlap(label, after) >= 0.85 and longest_common(label, after) >= 4:
@@ -704,7 +725,7 @@ class FigureFinder:
         if self.pattern is None or not text:
             return text
         out, last = [], 0
-        for m in self.pattern.finditer(text):
+        for m in self.matches(text):
             f = self.candidates(text, m)
             if f is None:
                 continue
