@@ -68,7 +68,7 @@ def preview_rows(report, result):
     rows = []
     for f in report_type.fields:
         if f.key not in result.values:
-            rows.append({"field": f, "placed": False, "current_empty": f.is_empty(report.data.get(f.key))})
+            rows.append({"field": f, "placed": False})
             continue
         value = result.values[f.key]
         shown = f.docx_value(value, figures)
