@@ -229,6 +229,6 @@ def test_the_review_page_and_the_board_show_the_findings(client, auth, township)
     cells = board.xpath(f"//tr[@id='report-{report.id}']/td")
     assert cells[4].text_content().strip() == "4 处"
     village = report_of("河西村")
-    assert board.xpath(f"//tr[@id='report-{village.id}']/td")[4].text_content().strip() == "未检查"
+    assert board.xpath(f"//tr[@id='report-{village.id}']/td")[4].text_content().strip() == "—"  # not started
     assert stored(report.id).findings == 4
 

@@ -370,3 +370,16 @@ def test_cli_refuses_a_file_that_is_not_a_docx(app, tmp_path):
     assert result.exit_code == 1
     assert "这是 PDF 文件" in result.output
     assert stored(report.id).version == version
+
+
+def test_a_short_last_item_is_not_taken_for_the_sign_off(township, client):
+    content = build(TITLE + SEED[:1] + ["三、下步打算", "一是始终抓牢政治建设。要以此次述职会议为新起点。",
+                                        "二是始终抓好组织建设", "三是加强班子队伍建设", "中共青泥镇委员会", "王建华",
+                                        "2023年1月6日"])
+
+    confirm(client, upload(client, township, content))
+
+    data = stored(township.report_id).data
+    assert [item["heading"] + item["text"] for item in data["plans"]] == [
+        "始终抓牢政治建设要以此次述职会议为新起点。", "始终抓好组织建设", "加强班子队伍建设"]
+    assert (data["reporter_name"], data["written_on"]) == ("王建华", "2023-01-06")

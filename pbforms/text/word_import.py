@@ -466,7 +466,7 @@ def read_signoff(report_type, lines, start, headings, result):
     tail = []
     while k > max(last_heading + 1, start) - 1 and len(tail) < 4:
         text = lines[k].text
-        if len(text) > 30 or any(c in text for c in "。；;，,"):
+        if not (parse_date(text) or looks_like_signoff(text)):
             break
         if k == last_heading + 1 and not parse_date(text):
             break  # a section's only line is its text, not a sign-off
@@ -485,6 +485,20 @@ def read_signoff(report_type, lines, start, headings, result):
         if parse_date(text) is None and not read_name_line(report_type, {}, text, result, signoff=True):
             result.generated.append(text)  # the organisation's seal line: printed by the app's template
     return end - len(tail)
+
+
+SIGNOFF_ORGANISATION = re.compile(r"(委员会|党委|党支部|党总支|支部委员会|人民政府|办公室|街道|社区|村)$")
+
+
+def looks_like_signoff(text):
+    """A name, 述职人：…, a post and a name, or the organisation: what a report ends with."""
+    if len(text) > 30 or any(c in text for c in "。；;，,！？") or any(p.match(text) for p in LINE_MARKERS.values()):
+        return False
+    t = text.strip()
+    if re.match(r"^(述职人|报告人)", t) or PERSON_NAME.match(t) or SIGNOFF_ORGANISATION.search(t):
+        return True
+    parts = [p for p in re.split(r"[\s\u3000]+", t) if p]
+    return len(parts) >= 2 and bool(PERSON_NAME.match(parts[-1]))
 
 
 def lead_body_field(sections, headings):
