@@ -383,3 +383,30 @@ def test_a_short_last_item_is_not_taken_for_the_sign_off(township, client):
     assert [item["heading"] + item["text"] for item in data["plans"]] == [
         "始终抓牢政治建设要以此次述职会议为新起点。", "始终抓好组织建设", "加强班子队伍建设"]
     assert (data["reporter_name"], data["written_on"]) == ("王建华", "2023-01-06")
+
+
+@pytest.mark.parametrize("written, label, number", [
+    ("召开党委会议共12次", "党委会议", 12),
+    ("全年召开党委中心组理论学习会议10次", "党委理论学习中心组会议", 10),
+    ("新发展党员16名", "发展党员", 16),
+    ("为民办实事98件", "为民办结实事", 98),
+    ("排查农村发展党员档案120份", "排查十八大以来农村发展党员档案", 120),
+    ("现全镇5个党群服务中心均已达标", "达标党群服务中心", 5),
+    ("举办读书班活动13次", "读书班", 13),
+])
+def test_a_figure_written_a_little_differently_is_still_recognised(township, written, label, number):
+    from pbforms.text.word_import import FigureFinder
+
+    finder = FigureFinder(stored(township.report_id).report_type)
+    text = finder.process(written)
+
+    assert text == written.replace(str(number), f"⟦{label}⟧")
+    assert [(fig.field.label, fig.value) for fig in finder.figures] == [(label, number)]
+
+
+@pytest.mark.parametrize("written", ["召开会议12次", "连续3年获评先进", "2022年举办活动", "第2次集中学习"])
+def test_a_number_that_names_no_figure_is_left_as_written(township, written):
+    from pbforms.text.word_import import FigureFinder
+
+    finder = FigureFinder(stored(township.report_id).report_type)
+    assert finder.process(written) == written

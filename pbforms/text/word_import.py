@@ -673,7 +673,7 @@ def split_heading(pieces):
 
 # --- figures: 党委会议12次 -> the count and ⟦党委会议⟧ ----------------------------------
 
-NUMBER_TEXT = r"(?<![0-9０-９.．])(?P<num>[0-9０-９]{1,6}(?:[.．][0-9０-９]{1,4})?|\*\*|＊＊|[Xx×]{2})(?P<space>[ \u3000]?)"
+NUMBER_TEXT = r"(?<![0-9０-９.．第])(?P<num>[0-9０-９]{1,6}(?:[.．][0-9０-９]{1,4})?|\*\*|＊＊|[Xx×]{2})(?P<space>[ \u3000]?)"
 MAX_FIGURES_PER_TEXT = 500
 WINDOW_BREAK = re.compile(r"[，。；、：:！？,;!?（）()“”\n⟧]")
 
@@ -690,7 +690,7 @@ class FigureFinder:
     def shares_most(label, window):
         """A cheap first look before the fuzzy comparisons: most of the label's characters are there."""
         chars = set(label)
-        return sum(1 for c in chars if c in window) * 10 >= len(chars) * 7
+        return sum(1 for c in chars if c in window) * 10 >= len(chars) * 6
 
     def matches(self, text):
         """The number + unit spans of `text` (a report has dozens; a pasted table
