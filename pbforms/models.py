@@ -324,12 +324,13 @@ class Report(BaseModel):
         # the column) is outdated as well, not an error for the database.
         if expected_version is None or not 0 <= expected_version < 2**31 - 1:
             raise Conflict(self.version)
+        # Worked out before the write lock is taken: it reads last year's report.
+        findings = self.count_findings(data)
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two
             # saves of the same version the second waits for the first's
             # row lock, then finds the version changed and updates nothing.
-            findings = self.count_findings(data)
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
                                      updated_by=user, findings=findings)
                        .where((Report.id == self.id) & (Report.version == expected_version)).execute())

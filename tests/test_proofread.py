@@ -197,6 +197,7 @@ def test_a_fix_without_scripts_saves_and_comes_back_to_the_field(client, townshi
     "登录 http://www.gov.cn/a.html 查看，或发邮件至 dangjian@example.com。",
     "使用Word.docx格式，He said \"hello\" and it's fine.",
     "2022年1月6日，连续3年获评先进，第1次召开，共12名。",
+    "我村连续20年，近10年，已满30年。",
     "党员“先锋岗”（示范岗）、《条例》【重点】……完善——提升。",
 ])
 def test_ordinary_text_gives_no_finding(township, text):

@@ -187,7 +187,8 @@ def _cn_year(digits):
 
 
 def find_year_forms(text, ctx):
-    for m in re.finditer(r"(?<![\d０-９.．])([0-3]\d|9\d)年(?=度|\d{1,2}月|[一二三四五六七八九十]{1,2}月|[，,、初底末])", text):
+    # Not a duration: 连续20年，近10年来, 第3年 …
+    for m in re.finditer(r"(?<![\d０-９.．续近已达共满约第余历])([0-3]\d|9\d)年(?=度|\d{1,2}月|[一二三四五六七八九十]{1,2}月|[，,、初底末])", text):
         two = m.group(1)
         full = ("20" if two < "50" else "19") + two
         yield Hit(m.start(), m.end(), f"{full}年")
