@@ -410,3 +410,12 @@ def test_a_number_that_names_no_figure_is_left_as_written(township, written):
 
     finder = FigureFinder(stored(township.report_id).report_type)
     assert finder.process(written) == written
+
+
+def test_a_heading_run_on_with_its_text_is_still_a_heading(township, client):
+    intro, parts = sections_of_seed()
+    paragraphs = TITLE + intro + [f"{heading}：{body[0]}" for heading, body in parts[1:2]] + SIGN_OFF
+
+    confirm(client, upload(client, township, build(paragraphs)))
+
+    assert in_order(SEED[:1] + SEED[6:8], docx_paragraphs(township.docx())) == []

@@ -351,9 +351,27 @@ class Sections:
         return None
 
 
+RUN_ON_HEADING = re.compile(rf"^\s*[{CN}]{{1,3}}\s*[、.．]\s*([^，。：:；\s]{{2,{HEADING_MAX}}}?)\s*[：:。]")
+
+
+def split_run_on_headings(sections, lines):
+    """一、履职情况：一是…… in one paragraph: the heading becomes a line of its own."""
+    out = []
+    for line in lines:
+        m = RUN_ON_HEADING.match(line.text)
+        rest = line.text[m.end():].strip() if m else ""
+        if m and rest and norm_title(m.group(1)) in sections.norms:
+            out += [Line(line.text[:m.end()].rstrip("：:。 "), False, 0, line.in_table),
+                    Line(rest, line.numbered, line.level, line.in_table)]
+        else:
+            out.append(line)
+    return out
+
+
 def place(report_type, meta, lines):
     result = Result()
     sections = Sections(report_type)
+    lines = split_run_on_headings(sections, lines)
     headings = [(i, sections.match(line)) for i, line in enumerate(lines)]
     headings = [(i, s) for i, s in headings if s is not None]
 
@@ -503,15 +521,14 @@ def looks_like_signoff(text):
 
 def lead_body_field(sections, headings):
     """Where the text between the title and the first heading goes: the
-    body field of the last section before the first one the document heads."""
-    if not headings:
+    first section with a body field before the first one the document heads
+    that is not itself a numbered part (一、…) the document skipped."""
+    headed = {s for _, s in headings if s >= 0}
+    if not headed:
         return None
-    first = min(s for _, s in headings if s >= 0) if any(s >= 0 for _, s in headings) else None
-    if first is None:
-        return None
-    for i in range(first - 1, -1, -1):
+    for i in range(min(headed)):
         fields = sections.body_fields(i)
-        if fields:
+        if fields and i not in headed and not SECTION_ORDINAL.match(sections.sections[i]["title"]):
             return fields[0]
     return None
 
