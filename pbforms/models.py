@@ -352,7 +352,10 @@ class Report(BaseModel):
     def count_findings(self, data):
         """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
         last = self.last_year
-        return proofread.count(self.report_type, data, last.data if last else None)
+        found = proofread.check(self.report_type, data, last.data if last else None)
+        # The page answering this save shows the same findings: kept for it.
+        self.checked = (data, found)
+        return sum(len(v) for v in found.values())
 
     def change_status(self, status, user, action, detail=""):
         """Move to `status` with an audit event. Only the status columns are

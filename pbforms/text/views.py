@@ -106,6 +106,9 @@ def apply_import(report):
 def findings_of(report, data):
     """The proof-reader's findings for `data` of `report`, by field key; worked
     out once per request for each version shown (every field's partial asks)."""
+    checked = getattr(report, "checked", None)  # by the save this request made (Report.count_findings)
+    if checked is not None and checked[0] is data:
+        return checked[1]
     cache = g.setdefault("findings_cache", {})
     key = (report.id, report.version, id(data))
     if key not in cache:
