@@ -2,13 +2,12 @@
 the field after the autosave and its one-click fix corrects the text on
 screen; a Word file goes through upload, preview and confirm; the data file
 sits under 更多. Same server and helpers as tests/test_browser.py."""
-import io
 import re
 
 from docx import Document
 from playwright.sync_api import expect
 
-from .test_browser import (OFFICE, PHONE, assert_no_horizontal_scroll, browser, browsing, open_report,  # noqa: F401
+from .test_browser import (PHONE, assert_no_horizontal_scroll, browser, browsing, open_report,  # noqa: F401
                            screenshot, server, version)
 
 
