@@ -419,3 +419,29 @@ def test_a_heading_run_on_with_its_text_is_still_a_heading(township, client):
     confirm(client, upload(client, township, build(paragraphs)))
 
     assert in_order(SEED[:1] + SEED[6:8], docx_paragraphs(township.docx())) == []
+
+
+def test_a_file_with_nothing_for_the_report_lists_its_paragraphs_to_copy(township, client):
+    before = stored(township.report_id)
+
+    response = upload(client, township, build(["会议纪要", "今天开会讨论了下一阶段的工作安排。"]))
+
+    assert response.status_code == 422
+    tree = parse(response.text)
+    assert "文件中没有找到可以放入报告的内容" in tree.get_element_by_id("file-error").text_content()
+    assert one(tree, "//textarea[@id='unplaced']").text_content().split("\n") == ["会议纪要", "今天开会讨论了下一阶段的工作安排。"]
+    assert stored(township.report_id).version == before.version
+
+
+def test_an_upload_without_a_file_asks_for_one(township, client, auth):
+    response = client.post(f"/reports/{township.report_id}/word", data={"csrf_token": auth.csrf_token()})
+
+    assert response.status_code == 422
+    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的 Word 文件（.docx）。"
+
+
+def test_a_closing_phrase_is_not_taken_for_the_name(township, client):
+    confirm(client, upload(client, township, build(TITLE + SEED + ["特此报告", "2023年1月6日"])))
+
+    data = stored(township.report_id).data
+    assert data["reporter_name"] == "" and data["written_on"] == "2023-01-06"

@@ -71,7 +71,7 @@ CN_DATE = re.compile(r"^\s*([〇零○一二三四五六七八九]{4})年([一�
 
 NAME_FIELD_WORDS = ("姓名", "述职人", "报告人")
 TITLE_FIELD_WORDS = ("职务", "单位", "职位")
-PERSON_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
+PERSON_NAME = re.compile(r"^(?!.*(?:报告|特此|此致|敬礼|附件|以上|如下|纪要|通知|情况|工作))[\u4e00-\u9fff·]{2,5}$")
 
 
 class Unreadable(Exception):
