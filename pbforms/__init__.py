@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, db as database, exports, fill, history, township
+from .text import views as text_views
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -74,6 +75,7 @@ def create_app(config=None):
     app.register_blueprint(history.bp)
     app.register_blueprint(township.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(text_views.bp)
     cli.init_app(app)
     _register_error_pages(app)
     app.after_request(_security_headers)

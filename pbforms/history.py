@@ -1,5 +1,5 @@
 """Nothing lost: a report's revision history with restore, last year's
-report as a start, JSON download and upload, and the admin's backup and
+report as a start, the data file (JSON) download and upload, and the admin's backup and
 audit pages.
 
 Every report route gets its report through `report_or_404` and changes it
@@ -195,7 +195,7 @@ def start_from_last_year(report_id):
     return redirect(fill_page, 303)
 
 
-# --- JSON in the browser ----------------------------------------------------
+# --- the data file (JSON) in the browser ----------------------------------------------------
 
 @bp.get("/reports/<int:report_id>/json")
 def download_json(report_id):
@@ -210,7 +210,7 @@ def uploaded_bytes():
     """The bytes of the uploaded file, or (None, message)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return None, "请选择要导入的 JSON 文件。"
+        return None, "请选择要导入的数据文件（本系统“导出数据文件”得到的 .json 文件）。"
     return upload.read(), None
 
 
@@ -254,7 +254,7 @@ def import_json(report_id):
         token = PendingImport.keep(report, g.user, raw.decode("utf-8-sig"))
         return import_page(report, changes=found, version=report.version, token=token)
     try:
-        report.save_data(data, g.user, small_int(request.form.get("version")), note="从 JSON 文件导入")
+        report.save_data(data, g.user, small_int(request.form.get("version")), note="从数据文件导入")
     except Conflict as conflict:
         return import_page(report, 409, file_error=(
             f"预览之后报告又被修改了（现为第 {conflict.current} 版），没有导入。请重新上传文件，核对新的改动。"))

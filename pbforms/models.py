@@ -27,6 +27,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db, writing
 from .forms import get_report_type
+from .text import proofread
 
 
 def now():
@@ -240,6 +241,9 @@ class Report(BaseModel):
     # The township office's comments of the last return: overall, and by field key.
     review_comment = TextField(default="")
     field_comments = JSONField(default=dict)
+    # The proof-reader's findings on the last save (None: not checked yet),
+    # for the board; the findings themselves are worked out from the text.
+    findings = IntegerField(null=True)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -272,7 +276,8 @@ class Report(BaseModel):
         editor = User.alias()
         missing = sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
                        for f in report_type.counts if f.required), Value(0))
-        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, missing.alias("missing_figures"),
+        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, cls.findings,
+                            missing.alias("missing_figures"),
                             Unit.name.alias("unit_name"), Unit.kind.alias("unit_kind"),
                             Unit.active.alias("unit_active"),
                             fn.COALESCE(fn.NULLIF(editor.display_name, ""), editor.username).alias("editor_label"))
@@ -338,6 +343,8 @@ class Report(BaseModel):
         # the column) is outdated as well, not an error for the database.
         if expected_version is None or not 0 <= expected_version < 2**31 - 1:
             raise Conflict(self.version)
+        # Worked out before the write lock is taken: it reads last year's report.
+        findings = self.count_findings(data)
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two
@@ -347,7 +354,7 @@ class Report(BaseModel):
             # passed the edit check just before a submit committed must not
             # change the report the submit handed in.
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
-                                     updated_by=user)
+                                     updated_by=user, findings=findings)
                        .where((Report.id == self.id) & (Report.version == expected_version)
                               & Report.status.in_(Report.EDITABLE)).execute())
             if not changed:
@@ -356,6 +363,7 @@ class Report(BaseModel):
                     raise NotEditable(stored.version, stored.status)
                 raise Conflict(stored.version)
             self.data = data
+            self.findings = findings
             self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
@@ -366,6 +374,14 @@ class Report(BaseModel):
             else:
                 Revision.create(report=self, version=self.version, data=data, user=user,
                                 created_at=self.updated_at, note=note)
+
+    def count_findings(self, data):
+        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
+        last = self.last_year
+        found = proofread.check(self.report_type, data, last.data if last else None)
+        # The page answering this save shows the same findings: kept for it.
+        self.checked = (data, found)
+        return sum(len(v) for v in found.values())
 
     # Which status each change starts from: the UPDATE's own condition, so
     # of a submit and an approval, or two clicks of the same button, racing
@@ -470,7 +486,8 @@ class AuditEvent(BaseModel):
         "return": "退回",
         "approve": "审核通过",
         "export": "导出",
-        "import": "导入 JSON",
+        "import": "导入数据文件",
+        "import_docx": "从 Word 导入",
         "prefill": "沿用上一年度内容",
         "restore_revision": "恢复历史版本",
         "restore_database": "从备份恢复数据库",

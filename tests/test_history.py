@@ -393,10 +393,10 @@ def snapshot(report_id):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b'{"members_recruited": 3,', "文件不是有效的 JSON：第 1 行第 25 个字符附近有误"),
+    (b'{"members_recruited": 3,', "数据文件已损坏或被改动过：第 1 行第 25 个字符附近有误"),
     (b"", "文件是空的"),
-    ('{"reporter_name": "张三"}'.encode("gbk"), "文件不是 UTF-8 编码的文本"),
-    (b"[1, 2]", "文件内容应为 JSON 对象"),
+    ('{"reporter_name": "张三"}'.encode("gbk"), "这不是本系统的数据文件"),
+    (b"[1, 2]", "这不是本系统导出的数据文件：内容应为一份报告"),
     (b'{"members_recruited": 3, "no_such_field": 1}', "未知字段「no_such_field」"),
     (b'{"members_recruited": -3}', "发展党员：不能为负数"),
     ('{"members_recruited": "十二"}'.encode(), "发展党员：请填写数字，如 12"),
@@ -418,7 +418,7 @@ def test_upload_without_a_file_asks_for_one(village, client, auth):
     response = client.post(f"/reports/{village.report_id}/import", data={"csrf_token": auth.csrf_token()})
 
     assert response.status_code == 422
-    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的 JSON 文件。"
+    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的数据文件（本系统“导出数据文件”得到的 .json 文件）。"
 
 
 def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(village, client, auth):
@@ -437,7 +437,7 @@ def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(villag
     assert "已导入 3 处改动，保存为第 1 版" in flash(response.text)
     data = stored(village.report_id).data
     assert (data["members_recruited"], data["reporter_name"], data["intro"]) == (20, "李四", "新开头。")
-    assert history_rows(client, village.report_id)[0]["note"] == "从 JSON 文件导入"
+    assert history_rows(client, village.report_id)[0]["note"] == "从数据文件导入"
 
 
 def test_downloaded_json_edited_and_uploaded_again_round_trips(village, client, auth):
