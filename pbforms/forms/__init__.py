@@ -68,7 +68,7 @@ class ReportType:
     def parse_json(self, obj, current):
         """Uploaded JSON -> (data, {key: message}), with the form's messages."""
         if not isinstance(obj, dict):
-            return current, {"": "文件内容应为 JSON 对象（{ … }）"}
+            return current, {"": "这不是本系统导出的数据文件：内容应为一份报告（JSON 对象 { … }）。"}
         data, errors = dict(current), {}
         for key in obj:
             if key not in self.by_key:
@@ -148,13 +148,15 @@ def read_report_json(raw):
         # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark.
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None, "文件不是 UTF-8 编码的文本，请选用本系统“导出 JSON”得到的文件（记事本可“另存为”UTF-8）。"
+        return None, ("这不是本系统的数据文件：数据文件是“导出数据文件”得到的 .json 文件，用于备份或在电脑之间搬运报告。"
+                      "Word 文件请用“从 Word 导入”。")
     if not text.strip():
         return None, "文件是空的。"
     try:
         return json.loads(text), None
     except json.JSONDecodeError as e:
-        return None, f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 个字符附近有误，请检查后重新上传。"
+        return None, (f"数据文件已损坏或被改动过：第 {e.lineno} 行第 {e.colno} 个字符附近有误（不是有效的 JSON）。"
+                      "请重新从本系统“导出数据文件”。")
     except ValueError:  # an integer of thousands of digits
         return None, "文件中有过长的数字。"
     except RecursionError:
