@@ -152,6 +152,49 @@ def set_round_open(round_id):
     return redirect(url_for(".rounds"), 303)
 
 
+# --- moving a round to its types' newest versions ----------------------------
+
+def move_summary(round_, move):
+    """What a move means for the round's reports: per removed field, how many
+    reports hold something in it (kept in their history, no longer printed)."""
+    reports = list(Report.select(Report.data).where((Report.round == round_)
+                                                    & (Report.type_version == move.old.version_id)))
+    held = Counter(f.key for r in reports for f in move.removed if not f.is_empty(r.data.get(f.key)))
+    # Text referring to a removed figure keeps the reference, which then
+    # names nothing: the filler is told beside the field, the admin here.
+    gone = {f.label for f in move.removed if f.is_figure}
+    referring = [r for r in reports if move.new.warnings(r.data)
+                 and any(label in gone for f in move.old.fields for label in f.references(r.data.get(f.key)))]
+    return {"move": move, "kinds": "、".join(Unit.KINDS[k] for k in Unit.KINDS if k in move.kinds),
+            "held": held, "referring": len(referring), "gone": sorted(gone)}
+
+
+@bp.get("/rounds/<int:round_id>/types")
+def round_types(round_id):
+    """Before moving: what changes for the round's reports, type by type."""
+    round_ = round_or_404(round_id)
+    moves = [move_summary(round_, m) for m in round_.pending_moves()]
+    return render_template("township/round_types.html", round=round_, moves=moves)
+
+
+@bp.post("/rounds/<int:round_id>/types")
+def move_round_types(round_id):
+    round_ = round_or_404(round_id)
+    back = url_for(".round_types", round_id=round_.id)
+    if not round_.is_open:
+        flash("本轮填报已结束，不能更新报告类型。需要时请先重新开启本轮。", "error")
+        return redirect(back, 303)
+    expected = request.form.getlist("move")
+    moves = round_.pending_moves()
+    if sorted(expected) != sorted(f"{m.old.version_id}:{m.new.version_id}" for m in moves) or not moves:
+        flash("报告类型在您打开此页之后又有变化，没有更新。请看过最新的变化后再决定。", "error")
+        return redirect(back, 303)
+    moved = round_.move_to_newest(g.user)
+    flash("已更新：" + "；".join(f"{m.new.name} 改用第 {m.new.version} 版（{m.reports} 份报告）" for m in moved)
+          + "。各报告已填的内容都已保留。", "ok")
+    return redirect(url_for(".board", round_id=round_.id), 303)
+
+
 # --- the progress board -----------------------------------------------------
 
 FILTERS = {**Report.PROGRESS_LABELS, "overdue": "逾期"}
