@@ -32,8 +32,15 @@ class ReportType:
     """One version of a type. Immutable: built once per version and cached."""
 
     def __init__(self, definition, type_id=None, version_id=None, version=None):
-        self.definition = copy.deepcopy(definition)
+        """Raises ValueError for a definition no report can be filled in."""
+        try:
+            self._build(definition)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"not a report type definition: {e!r}") from None
         self.type_id, self.version_id, self.version = type_id, version_id, version
+
+    def _build(self, definition):
+        self.definition = copy.deepcopy(definition)
         self.name = definition["name"]
         self.title = definition["title"]
         # The hand-made Word template of a built-in type, until documents are
