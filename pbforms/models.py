@@ -292,7 +292,10 @@ def clear_type_cache():
 
 def load_builtin_types():
     """Store each built-in definition file whose type the database lacks
-    (migration 0006 stores those of its day; a later release may add more)."""
+    (migration 0006 stores those of its day; a later release may add more).
+    A built-in type the database has is left alone: its versions are the
+    office's now, so a release that changes a built-in file stores it with
+    `save_version` in a migration of its own."""
     have = {r.builtin for r in ReportTypeRecord.select(ReportTypeRecord.builtin)}
     for stem in BUILTIN:
         if stem not in have:
