@@ -146,6 +146,14 @@ class ReportType:
                 found[f.key] = "引用了不存在的数字：" + "、".join(f"「{u}」" for u in unknown)
         return found
 
+    def model_text_warnings(self):
+        """{key: message} for 参考范文 that refer to figures this type lacks
+        (a figure removed or renamed while its model text still names it):
+        for whoever edits the type to show before saving it."""
+        meta = {"year": "", "unit_name": "", "secretary_title": ""}
+        return {key: message.replace("引用了", "参考范文引用了")
+                for key, message in self.warnings({f.key: f.model(meta) for f in self.fields}).items()}
+
     def missing(self, data):
         """Required fields still empty, in form order."""
         return [f for f in self.fields if f.required and f.is_empty(data.get(f.key))]
