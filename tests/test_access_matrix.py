@@ -64,6 +64,8 @@ MATRIX = {
     ("township.open_round", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.board", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.set_round_open", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.round_types", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("township.move_round_types", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.units", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.add_unit", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.unit_row", "GET"): (LOGIN, DENIED, DENIED, OK),

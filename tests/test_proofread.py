@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from pbforms.db import db
-from pbforms.models import Report, Round
+from pbforms.models import Report, Round, RoundType, Unit
 
 from .fillpage import FillPage, one, parse, report_of
 
@@ -90,9 +90,11 @@ def last_year_with(report_id, data):
     """A 2021 round in which the unit's report holds `data`."""
     report = stored(report_id)
     with db.connection_context():
-        earlier = Round.create(title="2021年度抓基层党建工作述职", year=2021, report_type=report.round.report_type,
-                               status="closed")
-        Report.create(round=earlier, unit=report.unit, data=data, version=1, status="approved")
+        earlier = Round.create(title="2021年度抓基层党建工作述职", year=2021, status="closed")
+        RoundType.insert_many([{"round": earlier, "kind": kind, "type_version": report.type_version_id}
+                               for kind in Unit.KINDS]).execute()
+        Report.create(round=earlier, unit=report.unit, type_version=report.type_version_id, data=data, version=1,
+                      status="approved")
 
 
 def planted(form):
