@@ -4,12 +4,15 @@ preview and the Word download.
 Views return a whole page, or only a partial when htmx asks (HX-Request);
 such routes send `Vary: HX-Request` so no cache mixes the two.
 """
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .docx import content_disposition, report_docx, report_filename
 from .models import AuditEvent, Conflict, Report, now
 from .partials import is_htmx, partial_response
+from .preview import ConverterError, availability, document_blocks, page_image, report_preview
 
 bp = Blueprint("fill", __name__)
 
@@ -48,12 +51,64 @@ def report_page(report_id):
     return render_template("fill/report.html", **page_context(report, warnings))
 
 
+def preview_dir():
+    """Converted previews, cached by report id and version (instance/previews)."""
+    return Path(current_app.config.get("PREVIEW_DIR") or Path(current_app.instance_path) / "previews")
+
+
+def converted(report):
+    """The report's cached or freshly converted preview; ConverterError when it cannot be."""
+    return report_preview(report, preview_dir(), lambda: report_docx(report))
+
+
 @bp.get("/reports/<int:report_id>/preview")
 def preview(report_id):
+    """The pages as they print (images from LibreOffice), or, where that is
+    impossible, the document's own paragraphs laid out as HTML, saying why."""
     report = report_or_404(report_id)
-    report_type = report.report_type
-    return render_template("fill/preview.html", report=report, report_type=report_type, data=report.data,
-                           preview=report_type.docx_context(report.data, report.meta))
+    problem = availability()
+    pages = None
+    if problem is None:
+        try:
+            pages = converted(report)
+        except ConverterError as e:
+            problem = str(e)
+    blocks = None if pages else document_blocks(report_docx(report))
+    return render_template("fill/preview.html", report=report, pages=pages, blocks=blocks, problem=problem,
+                           filename=report_filename(report), editable=may_edit(g.user, report))
+
+
+@bp.get("/reports/<int:report_id>/pages/<int:version>/<int:page>.png")
+def page_png(report_id, version, page):
+    """One page image; the version in the address lets the browser cache it for good."""
+    report = report_or_404(report_id)
+    if version != report.version:
+        abort(404)
+    try:
+        pages = converted(report)
+        if not 1 <= page <= pages.pages:
+            abort(404)
+        image = page_image(pages, page)
+    except ConverterError as e:
+        return Response(str(e), 503, mimetype="text/plain")
+    response = send_file(image, mimetype="image/png", max_age=86400)
+    return response
+
+
+@bp.get("/reports/<int:report_id>/pdf")
+def download_pdf(report_id):
+    report = report_or_404(report_id)
+    problem = availability()
+    try:
+        if problem:
+            raise ConverterError(problem)
+        pages = converted(report)
+    except ConverterError as e:
+        return render_template("errors/page.html", title="无法生成 PDF", message=str(e)), 503
+    AuditEvent.record("export", g.user, report=report, detail="pdf")
+    name = str(Path(report_filename(report)).with_suffix(".pdf"))
+    return Response(pages.pdf.read_bytes(), mimetype="application/pdf",
+                    headers={"Content-Disposition": content_disposition(name)})
 
 
 def refuse_edit(report):

@@ -1,0 +1,357 @@
+"""The 汇编 of a round: one Word document holding the chosen reports, bound
+for the 述职评议 meeting: a cover, a 目录, then every report, each starting
+on an odd page, with one run of page numbers through the whole volume.
+
+It is ONE generated document, not files merged afterwards (merging tools
+drop section settings and footers). Each report's body is rendered by its
+own type's template exactly as its single download is — the same Jinja
+source, the same context — and placed, in the board's unit order, into the
+volume's body as a section of its own: the section starts on an odd page
+(`w:type oddPage`; Word, WPS and LibreOffice then insert a blank page where
+needed) and carries the official page settings and footers. The volume
+keeps the first report's template for everything else (styles, footers,
+settings), so all reports share one official style set.
+
+The 目录 is a real TOC field (`TOC \\f \\h`, entries from a TC field in each
+report's title), whose shown result lists every title with its page.
+Those page numbers are computed with LibreOffice where installed: the
+volume is converted to PDF, each title looked up page by page (pdftotext),
+and the numbers written into the field's shown result, so Word and WPS show
+them right without updating fields. Without LibreOffice the field is marked
+dirty and the settings ask Word to update fields when the file opens.
+"""
+import io
+import re
+import zipfile
+from collections import namedtuple
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+from xml.sax.saxutils import escape
+
+from docxtpl import DocxTemplate
+from lxml import etree
+
+from .docx import JINJA_ENV, template_bytes
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+W = "{%s}" % W_NS
+
+# A rendered report, as the volume needs it: its title (for the 目录), the
+# first line of the title (to find its page), the template it came from,
+# and its body's XML (paragraphs and tables, the last one closing its section).
+Part = namedtuple("Part", "title first_line template body")
+
+PLACEHOLDER = "999"  # page numbers while LibreOffice lays the volume out: the widest there will be
+
+
+# --- one report's body --------------------------------------------------------------
+
+@lru_cache(maxsize=16)
+def body_source(template_name):
+    """The template's body as docxtpl makes it Jinja-ready (once per template)."""
+    doc = DocxTemplate(io.BytesIO(template_bytes(template_name)))
+    doc.init_docx()
+    xml = doc.patch_xml(doc.get_xml())
+    return doc, re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+
+
+def render_body(template_name, context):
+    """The report's rendered <w:body> as docxtpl renders it for the single
+    download (same source, same environment, same post-processing)."""
+    doc, source = body_source(template_name)
+    xml = JINJA_ENV.from_string(source).render(context)
+    xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
+    xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+    xml = doc.resolve_listing(xml)
+    if "<w:tbl" in xml:
+        return etree.tostring(doc.fix_tables(xml), encoding="unicode")
+    return xml
+
+
+def report_part(template_name, context, title, first_line, number):
+    """A report as a section of the volume: its body with a bookmark and a TC
+    entry on its first paragraph, and its section properties, starting on an
+    odd page, on its last. Runs in a worker process; returns a Part."""
+    body = etree.fromstring(render_body(template_name, context))
+    if body.tag != W + "body":
+        body = body.find(W + "body")
+    sect = body.find(W + "sectPr")
+    if sect is not None:
+        body.remove(sect)
+    children = list(body)
+    first = next((p for p in children if p.tag == W + "p" and "".join(p.itertext()).strip()), None)
+    if first is None:
+        first = etree.SubElement(body, W + "p")
+        children = list(body)
+    mark_title(first, title, number)
+    last = children[-1]
+    if last.tag != W + "p":
+        last = etree.SubElement(body, W + "p")
+    put_section(last, section_xml(sect, "oddPage"))
+    xml = "".join(etree.tostring(child, encoding="unicode") for child in body)
+    return Part(title, first_line, template_name, strip_namespace_declarations(xml))
+
+
+def strip_namespace_declarations(xml):
+    """lxml repeats the namespace declarations on every top element it
+    serialises alone; the volume's root declares them once."""
+    return re.sub(r' xmlns:\w+="[^"]*"', "", xml)
+
+
+def mark_title(paragraph, title, number):
+    """A bookmark the 目录 links to, and the TC field it is built from."""
+    name = bookmark(number)
+    ppr = paragraph.find(W + "pPr")
+    at = 1 if ppr is not None else 0
+    tc = etree.fromstring(
+        f'<w:wrap xmlns:w="{W_NS}"><w:bookmarkStart w:id="{number}" w:name="{name}"/>'
+        f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> TC "{escape(field_text(title))}" \\l 1 </w:instrText></w:r>'
+        f'<w:r><w:fldChar w:fldCharType="end"/></w:r><w:bookmarkEnd w:id="{number}"/></w:wrap>')
+    for i, element in enumerate(list(tc)):
+        paragraph.insert(at + i, element)
+
+
+def field_text(text):
+    """Text inside a field's quotes cannot hold a quote."""
+    return text.replace('"', "”").replace("\\", "＼")
+
+
+def bookmark(number):
+    return f"_Toc_pbforms_{number}"
+
+
+def section_xml(template_sect, start):
+    """The template's section properties (page, margins, grid, footers),
+    starting as `start` says (nextPage, oddPage)."""
+    if template_sect is None:
+        raise ValueError("template has no section properties")
+    sect = etree.fromstring(etree.tostring(template_sect))
+    for old in sect.findall(W + "type"):
+        sect.remove(old)
+    kind = etree.Element(W + "type")
+    kind.set(W + "val", start)
+    # w:type follows the header/footer references and footnote/endnote settings.
+    after = [c for c in sect if c.tag in (W + "headerReference", W + "footerReference", W + "footnotePr",
+                                          W + "endnotePr")]
+    (after[-1].addnext if after else (lambda e: sect.insert(0, e)))(kind)
+    return sect
+
+
+def put_section(paragraph, sect):
+    ppr = paragraph.find(W + "pPr")
+    if ppr is None:
+        ppr = etree.Element(W + "pPr")
+        paragraph.insert(0, ppr)
+    for old in ppr.findall(W + "sectPr"):
+        ppr.remove(old)
+    change = ppr.find(W + "pPrChange")
+    if change is not None:
+        change.addprevious(sect)
+    else:
+        ppr.append(sect)
+
+
+# --- the volume -------------------------------------------------------------------
+
+VOLUME_STYLES = """
+<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeCoverTitle"><w:name w:val="Volume Cover Title"/><w:basedOn w:val="Normal"/><w:qFormat/><w:pPr><w:snapToGrid w:val="0"/><w:spacing w:line="800" w:lineRule="exact"/><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="方正小标宋简体"/><w:sz w:val="52"/><w:szCs w:val="52"/></w:rPr></w:style>
+<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeCoverLine"><w:name w:val="Volume Cover Line"/><w:basedOn w:val="Normal"/><w:qFormat/><w:pPr><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="楷体_GB2312"/></w:rPr></w:style>
+<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeTocHeading"><w:name w:val="TOC Heading"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:qFormat/><w:pPr><w:snapToGrid w:val="0"/><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="黑体"/><w:sz w:val="44"/><w:szCs w:val="44"/></w:rPr></w:style>
+<w:style w:type="paragraph" w:styleId="TOC1"><w:name w:val="toc 1"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:uiPriority w:val="39"/><w:pPr><w:tabs><w:tab w:val="right" w:leader="dot" w:pos="8845"/></w:tabs><w:ind w:left="0" w:right="560" w:hanging="0"/><w:jc w:val="left"/></w:pPr></w:style>
+"""
+
+
+def cover_xml(title, township, date_text):
+    """The cover: the volume's title high on the page, the township and the date lower down."""
+    def p(style, text=""):
+        run = f'<w:r><w:t xml:space="preserve">{escape(text)}</w:t></w:r>' if text else ""
+        return f'<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr>{run}</w:p>'
+
+    blank = "<w:p/>"
+    return (blank * 4 + p("VolumeCoverTitle", title) + p("VolumeCoverTitle", "述职报告汇编") + blank * 9
+            + p("VolumeCoverLine", township) + p("VolumeCoverLine", date_text))
+
+
+def toc_xml(parts, pages, dirty):
+    """目录: the heading and one TOC field whose shown result lists each title
+    and its page (`pages[i]`, or nothing while unknown)."""
+    begin = '<w:fldChar w:fldCharType="begin" w:dirty="true"/>' if dirty else '<w:fldChar w:fldCharType="begin"/>'
+    out = ['<w:p><w:pPr><w:pStyle w:val="VolumeTocHeading"/></w:pPr><w:r><w:t>目　　录</w:t></w:r></w:p><w:p/>']
+    for i, part in enumerate(parts):
+        number = i + 1
+        head = (f'<w:r>{begin}</w:r><w:r><w:instrText xml:space="preserve"> TOC \\f \\h \\z </w:instrText></w:r>'
+                '<w:r><w:fldChar w:fldCharType="separate"/></w:r>') if i == 0 else ""
+        tail = '<w:r><w:fldChar w:fldCharType="end"/></w:r>' if i == len(parts) - 1 else ""
+        page = pages[i] if pages else ""
+        out.append(
+            f'<w:p><w:pPr><w:pStyle w:val="TOC1"/></w:pPr>{head}'
+            f'<w:hyperlink w:anchor="{bookmark(number)}" w:history="1">'
+            f'<w:r><w:t xml:space="preserve">{escape(part.title)}</w:t></w:r><w:r><w:tab/></w:r>'
+            f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            f'<w:r><w:instrText xml:space="preserve"> PAGEREF {bookmark(number)} \\h </w:instrText></w:r>'
+            f'<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>{page}</w:t></w:r>'
+            f'<w:r><w:fldChar w:fldCharType="end"/></w:r></w:hyperlink>{tail}</w:p>')
+    if not parts:
+        out.append('<w:p><w:r><w:t>（没有符合条件的报告）</w:t></w:r></w:p>')
+    return "".join(out)
+
+
+class Volume:
+    """The parts of a volume, put together as a .docx as often as its page numbers need."""
+
+    def __init__(self, title, township, date_text, parts):
+        self.title, self.township, self.date_text, self.parts = title, township, date_text, list(parts)
+        self.base = self.parts[0].template if self.parts else None
+
+    def docx(self, pages=None, dirty=False):
+        from .docx import template_bytes as read_template
+        base = self.base or DEFAULT_TEMPLATE
+        source = zipfile.ZipFile(io.BytesIO(read_template(base)))
+        document = source.read("word/document.xml").decode("utf-8")
+        root_open = document[:document.index("<w:body>")]
+        template_sect = etree.fromstring(document.encode("utf-8")).find(f"{W}body/{W}sectPr")
+        cover_sect = section_xml(template_sect, "nextPage")
+        for ref in cover_sect.findall(W + "footerReference") + cover_sect.findall(W + "headerReference"):
+            cover_sect.remove(ref)  # the cover and its blank back carry no page number
+        toc_sect = section_xml(template_sect, "oddPage")
+        sect_text = lambda s: strip_namespace_declarations(etree.tostring(s, encoding="unicode"))  # noqa: E731
+        body = [cover_xml(self.title, self.township, self.date_text),
+                f"<w:p><w:pPr>{sect_text(cover_sect)}</w:pPr></w:p>",
+                toc_xml(self.parts, pages, dirty),
+                f"<w:p><w:pPr>{sect_text(toc_sect)}</w:pPr></w:p>"]
+        body.extend(part.body for part in self.parts)
+        # The body's own last section properties: the last report's, as its
+        # last paragraph already holds them, again for readers that want one here.
+        body.append(sect_text(section_xml(template_sect, "oddPage")))
+        xml = root_open + "<w:body>" + "".join(body) + "</w:body></w:document>"
+        return repackage(source, {"word/document.xml": xml.encode("utf-8")}, dirty)
+
+
+DEFAULT_TEMPLATE = "annual_report.docx"
+
+
+def repackage(source, replaced, dirty):
+    """The template's package with some parts replaced: the others are copied
+    as they are; styles get the volume's styles, settings ask for a field
+    update when the numbers are not known."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in source.infolist():
+            if info.filename in replaced:
+                data = replaced[info.filename]
+            elif info.filename == "word/styles.xml":
+                data = add_styles(source.read(info.filename))
+            elif info.filename == "word/settings.xml":
+                data = settings(source.read(info.filename), dirty)
+            elif info.filename == "docProps/core.xml":
+                data = source.read(info.filename)
+            else:
+                dst.writestr(info, source.read(info.filename), compress_type=info.compress_type)
+                continue
+            zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            dst.writestr(zi, data)
+    return out.getvalue()
+
+
+def add_styles(styles_xml):
+    text = styles_xml.decode("utf-8")
+    missing = "".join(s for s in VOLUME_STYLES.strip().splitlines()
+                      if re.search(r'w:styleId="(\w+)"', s).group(0) not in text)
+    return text.replace("</w:styles>", missing + "</w:styles>").encode("utf-8")
+
+
+def settings(settings_xml, dirty):
+    text = settings_xml.decode("utf-8")
+    text = re.sub(r"<w:updateFields[^>]*/>", "", text)
+    if dirty:
+        update = '<w:updateFields w:val="true"/>'
+        text = text.replace("<w:compat>", update + "<w:compat>", 1) if "<w:compat>" in text else \
+            text.replace("</w:settings>", update + "</w:settings>")
+    return text.encode("utf-8")
+
+
+# --- page numbers through LibreOffice --------------------------------------------------
+
+def squeeze(text):
+    return re.sub(r"\s+", "", text)
+
+
+def title_pages(page_texts, parts):
+    """The page (1-based) where each part's title stands, looking after the
+    目录 and in order, so a title that also appears in the 目录 or in an
+    earlier report is not taken for the report's start."""
+    pages, start = [], 0
+    squeezed = [squeeze(t) for t in page_texts]
+    toc_end = next((i for i, t in enumerate(squeezed) if "目录" in t), 0)
+    start = toc_end + 1
+    for part in parts:
+        needle = squeeze(part.first_line)
+        found = next((i for i in range(start, len(squeezed)) if needle in squeezed[i]), None)
+        if found is None:
+            return None
+        pages.append(found + 1)
+        start = found + 1
+    return pages
+
+
+def parts_of(reports, progress=None, workers=None):
+    """Each report rendered as a Part, in order; `workers` (a process pool) renders them in parallel."""
+    from .docx import report_document
+    from collections import deque
+    under_way, parts = deque(), []
+
+    def finish_oldest():
+        parts.append(under_way.popleft().result() if workers else under_way.popleft())
+        if progress:
+            progress(len(parts))
+
+    for number, report in enumerate(reports, start=1):
+        template, context = report_document(report)
+        title_lines = context.get("title_lines") or [""]
+        args = (template, context, "".join(title_lines), title_lines[0], number)
+        under_way.append(workers.submit(report_part, *args) if workers else report_part(*args))
+        if len(under_way) >= 4:
+            finish_oldest()
+    while under_way:
+        finish_oldest()
+    return parts
+
+
+def build_volume(title, township, date_text, reports, progress=None, pdf=False, converter=None,
+                 workers=2, mp_context=None, page_progress=None):
+    """The volume's .docx (and PDF bytes when `pdf`): returns (docx, pdf or None, numbered).
+
+    `converter(docx_bytes, seconds)` gives a PDF (preview.docx_to_pdf), or is
+    None without LibreOffice: then the 目录 is left for Word to update and
+    `numbered` is False.
+    """
+    if workers:
+        with ProcessPoolExecutor(workers, mp_context=mp_context) as pool:
+            parts = parts_of(reports, progress, pool)
+    else:
+        parts = parts_of(reports, progress)
+    volume = Volume(title, township, date_text, parts)
+    if converter is None:
+        return volume.docx(dirty=True), None, False
+    if page_progress:
+        page_progress()
+    seconds = 60 + 2 * len(parts)
+    laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(parts)), seconds)
+    pages = title_pages(pdf_texts(laid_out), parts)
+    if pages is None:  # a title LibreOffice did not print as expected: let Word number it
+        return volume.docx(dirty=True), None, False
+    docx = volume.docx(pages=[str(p) for p in pages])
+    return docx, (converter(docx, seconds) if pdf else None), True
+
+
+def pdf_texts(pdf_bytes):
+    import tempfile
+    from pathlib import Path
+    from .preview import pdf_text_pages
+    with tempfile.TemporaryDirectory(prefix="pbforms-volume-") as folder:
+        path = Path(folder) / "volume.pdf"
+        path.write_bytes(pdf_bytes)
+        return pdf_text_pages(path) or []
