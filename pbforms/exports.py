@@ -1,9 +1,10 @@
-"""Many reports at once: a zip of a round's Word documents, and the summary
-of their figures as .xlsx and as an official-format .docx table.
+"""Many reports at once: a zip of a round's Word documents, the 汇编 (one
+bound volume of them, pbforms/volume.py), and the summary of their figures
+as .xlsx and as an official-format .docx table.
 
 A zip is written entry by entry into a file, so only a couple of documents
-are in memory at a time whatever the number of units. From the browser it runs as
-an `ExportJob` in a background thread; the job's row holds its progress, so
+are in memory at a time whatever the number of units. From the browser a zip or a
+汇编 runs as an `ExportJob` in a background thread; the job's row holds its progress, so
 the page that polls it may be answered by any app process.
 """
 import datetime
@@ -31,8 +32,10 @@ from .auth import admin_required, round_or_404
 from .db import db, writing
 from .docx import content_disposition, render, report_document, report_filename
 from .forms import cn_date, get_report_type
-from .models import AuditEvent, ExportJob, Report, Round
+from .models import AuditEvent, ExportJob, Report, Round, Unit
 from .partials import partial_response, wants_partial
+from .preview import ConverterError, availability, docx_to_pdf
+from .volume import build_volume
 
 log = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__, url_prefix="/township")
@@ -43,6 +46,7 @@ WAIT_BEFORE_PROGRESS = 2.0  # seconds: a zip ready by then downloads at once
 KEEP_FILES = datetime.timedelta(days=1)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MIMETYPES = {".zip": "application/zip", ".docx": DOCX, ".pdf": "application/pdf"}
 
 
 @bp.before_request
@@ -141,32 +145,48 @@ def export_dir():
 
 def remove_old_exports(folder):
     cutoff = time.time() - KEEP_FILES.total_seconds()
-    for old in folder.glob("*.zip*"):
+    for old in folder.glob("*"):
         if old.stat().st_mtime < cutoff:
             old.unlink(missing_ok=True)
 
 
-def start_zip_job(round_, statuses, user):
-    """Create the job row and write its zip in a background thread."""
+def start_job(round_, statuses, user, filename, write):
+    """Create the job row and run `write(reports, path, progress)` in a
+    background thread; it returns (count, note)."""
     folder = export_dir()
     remove_old_exports(folder)
     with writing():
         job = ExportJob.create(round=round_, statuses=",".join(statuses), user=user,
-                               total=chosen_reports(round_, statuses).count(),
-                               filename=zip_filename(round_, statuses))
-    threading.Thread(target=run_zip_job, args=(job, folder / f"{job.id}.zip"), daemon=True).start()
+                               total=chosen_reports(round_, statuses).count(), filename=filename)
+    path = folder / f"{job.id}{Path(filename).suffix}"
+    threading.Thread(target=run_job, args=(job, path, write), daemon=True).start()
     return job
 
 
+def zip_writer(reports, path, progress):
+    return write_zip(reports, path, progress), ""
+
+
+def start_zip_job(round_, statuses, user):
+    return start_job(round_, statuses, user, zip_filename(round_, statuses), zip_writer)
+
+
 def run_zip_job(job, path):
+    run_job(job, path, zip_writer)
+
+
+def run_job(job, path, write):
     """The job's thread, with its own database connection."""
     with db.connection_context():
         try:
-            reports = one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list))
-            count = write_zip(reports, path, progress=lambda n: job.advance(done=n))
-            job.advance(state="done", done=count, total=count, path=str(path))
+            round_ = Round.get_by_id(job.round_id)
+            reports = one_by_one(chosen_reports(round_, job.status_list))
+            count, note = write(reports, path, lambda n: job.advance(done=n))
+            job.advance(state="done", done=count, total=count, path=str(path), note=note)
+        except ConverterError as e:  # LibreOffice missing, or died: a sentence for the office
+            job.advance(state="failed", error=str(e))
         except Exception as e:  # the page must learn that the job ended
-            log.exception("zip export %s failed", job.id)
+            log.exception("export %s failed", job.id)
             job.advance(state="failed", error=str(e) or e.__class__.__name__)
 
 
@@ -217,7 +237,78 @@ def job_file(job_id):
     job = job_or_404(job_id)
     if job.state != "done" or not job.path or not Path(job.path).is_file():
         abort(404)
-    return send_file(job.path, mimetype="application/zip", as_attachment=True, download_name=job.filename)
+    mimetype = MIMETYPES.get(Path(job.path).suffix, "application/octet-stream")
+    return send_file(job.path, mimetype=mimetype, as_attachment=True, download_name=job.filename)
+
+
+# --- the 汇编 ------------------------------------------------------------------
+
+NOT_NUMBERED = ("目录的页码尚未填好（本机没有 LibreOffice 可用来排版计算）：用 Word 打开时会询问是否更新域，请选“是”；"
+                "WPS 中请右键点目录，选“更新域”。")
+
+
+def volume_filename(round_, statuses, extension="docx"):
+    return f"{round_.title}汇编（{scope_label(statuses)}）.{extension}"
+
+
+def township_name():
+    unit = Unit.select().where(Unit.kind == "township").order_by(Unit.position, Unit.id).first()
+    return unit.name if unit else ""
+
+
+def write_volume(round_, reports, path, progress=None, pdf=False):
+    """The 汇编 into `path` (.docx, or .pdf when `pdf`); returns (count, note).
+
+    With LibreOffice the 目录's page numbers are computed; without it (or
+    when it fails) a .docx still comes out, its 目录 left for Word to
+    update, and the note says so. A PDF needs LibreOffice.
+    """
+    problem = availability()
+    if pdf and problem:
+        raise ConverterError(problem)
+    counted = []
+
+    def counting(n):
+        counted.append(n)
+        if progress:
+            progress(n)
+
+    def build(converter):
+        return build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
+                            progress=counting, pdf=pdf, converter=converter, workers=ZIP_WORKERS,
+                            mp_context=ZIP_WORKER_START)
+
+    reports = list(reports)
+    try:
+        docx, pdf_bytes, numbered = build(None if problem else docx_to_pdf)
+    except ConverterError:
+        if pdf:
+            raise
+        log.warning("汇编 of round %s: LibreOffice failed; the 目录 is left for Word to update", round_.id)
+        docx, pdf_bytes, numbered = build(None)
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(pdf_bytes if pdf else docx)
+    part.replace(path)
+    return len(reports), "" if numbered or pdf else NOT_NUMBERED
+
+
+@bp.post("/rounds/<int:round_id>/volume")
+def start_volume(round_id):
+    round_ = round_or_404(round_id)
+    scope = request.form.get("scope", "")
+    statuses = parse_statuses(scope if scope in SCOPES else "")
+    pdf = request.form.get("format") == "pdf"
+
+    def write(reports, path, progress):
+        return write_volume(round_, reports, path, progress, pdf=pdf)
+
+    job = start_job(round_, statuses, g.user, volume_filename(round_, statuses, "pdf" if pdf else "docx"), write)
+    AuditEvent.record("export", g.user, detail=f"汇编：{job.filename}")
+    job = wait_for(job, WAIT_BEFORE_PROGRESS)
+    if wants_partial():
+        return job_partial(job)
+    return redirect(url_for(".job", job_id=job.id), 303)
 
 
 # --- the summary of figures --------------------------------------------------
@@ -368,6 +459,30 @@ def round_export_zip(round_id, output, statuses):
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
         count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1))
     click.echo(f"已写入 {output}（{count} 份报告）")
+
+
+@round_group.command("compile")
+@click.option("--round", "round_id", type=int, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--status", "statuses", default="", help=STATUS_HELP)
+def round_compile(round_id, output, statuses):
+    """Write the round's 汇编: one .docx (or .pdf, by the file's extension) with a cover, a 目录 and every report."""
+    suffix = output.suffix.lower()
+    if suffix not in (".docx", ".pdf"):
+        raise click.ClickException("输出文件应以 .docx 或 .pdf 结尾")
+    round_ = get_round(round_id)
+    reports = chosen_reports(round_, statuses_option(statuses))
+    if suffix == ".pdf" and availability():
+        raise click.ClickException(f"无法生成 PDF：{availability()}")
+    with click.progressbar(length=reports.count(), label="正在生成") as bar:
+        try:
+            count, note = write_volume(round_, one_by_one(reports), output, lambda n: bar.update(1),
+                                       pdf=suffix == ".pdf")
+        except ConverterError as e:
+            raise click.ClickException(str(e)) from None
+    click.echo(f"已写入 {output}（{count} 份报告）")
+    if note:
+        click.echo(note, err=True)
 
 
 @round_group.command("summary")

@@ -490,7 +490,7 @@ class AuditEvent(BaseModel):
 
 
 class ExportJob(BaseModel):
-    """A zip of a round's reports being written to a file in instance/exports.
+    """A zip or a 汇编 of a round's reports being written to a file in instance/exports.
 
     Its progress lives here, not in the process that writes it, so the page
     polling it may be answered by any app process. A job whose writer died
@@ -506,6 +506,7 @@ class ExportJob(BaseModel):
     path = CharField(default="")
     filename = CharField(default="")
     error = TextField(default="")
+    note = TextField(default="")  # what the office must know about a finished file (a 目录 left to Word)
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=now)
     updated_at = DateTimeField(default=now)

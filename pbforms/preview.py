@@ -48,9 +48,9 @@ CONVERT_SECONDS = 60  # one conversion; a 300-report 汇编 takes tens of second
 PDF_OPTIONS = {"IsSkipEmptyPages": False}
 RESTART_AFTER = 200  # conversions per office process, so its memory stays bounded
 
-MISSING = ("精确的页面预览需要 LibreOffice：本机未安装（Debian：apt-get install libreoffice-writer-nogui；"
+MISSING = ("需要 LibreOffice，本机未找到（Debian：apt-get install libreoffice-writer-nogui；"
            "Windows：安装 LibreOffice 后，用环境变量 PBFORMS_SOFFICE 指明其安装文件夹）。")
-NO_CJK_FONT = ("本机没有中文字体，LibreOffice 生成的页面会显示成方框，因此不显示页面图像"
+NO_CJK_FONT = ("本机没有中文字体，LibreOffice 排出的页面会是一个个方框，因此不用它"
                "（Debian：apt-get install fonts-noto-cjk fonts-arphic-uming fonts-arphic-ukai）。")
 NO_PDFTOPPM = "显示页面图像还需要 poppler 的 pdftoppm（Debian：apt-get install poppler-utils）；可先下载 PDF 查看。"
 
@@ -115,8 +115,7 @@ def availability():
     if soffice is None:
         return MISSING
     if uno_python(soffice) is None:
-        return ("精确的页面预览需要 LibreOffice 的 Python 接口（Debian：apt-get install python3-uno），"
-                "本机的 LibreOffice 缺少它。")
+        return "需要 LibreOffice 的 Python 接口，本机的 LibreOffice 缺少它（Debian：apt-get install python3-uno）。"
     if not cjk_font_present():
         return NO_CJK_FONT
     return None
@@ -149,6 +148,8 @@ class Converter:
     # life cycle
 
     def running(self):
+        """Both alive. The launcher's own exit is not the office's: on
+        Linux the launcher waits on soffice.bin, which the bridge talks to."""
         return (self.office is not None and self.office.poll() is None
                 and self.bridge is not None and self.bridge.poll() is None)
 
@@ -163,6 +164,10 @@ class Converter:
                  "env": office_env()}
         if sys.platform == "win32":
             popen["creationflags"] = subprocess.CREATE_NO_WINDOW
+        else:
+            # soffice is a launcher that starts soffice.bin as its child: a
+            # session of their own lets stop() end both at once.
+            popen["start_new_session"] = True
         self.office = subprocess.Popen(
             [self.soffice, f"-env:UserInstallation={self.profile.as_uri()}", "--headless", "--invisible",
              "--nologo", "--norestore", "--nodefault", "--nolockcheck",
@@ -195,9 +200,12 @@ class Converter:
             return None
 
     def stop(self):
+        if self.office is not None:
+            kill_tree(self.office)
         for process in (self.bridge, self.office):
             if process is not None and process.poll() is None:
                 process.kill()
+            if process is not None:
                 try:
                     process.wait(10)
                 except subprocess.TimeoutExpired:
@@ -241,6 +249,18 @@ class Converter:
                 raise ConverterError("LibreOffice 无法转换此文件。")
             if not Path(target).is_file():
                 raise ConverterError("LibreOffice 没有写出文件，请重试。")
+
+
+def kill_tree(process):
+    """End the office launcher and the office it started (soffice.bin), even
+    when the launcher itself has already gone."""
+    if sys.platform == "win32":
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
+        return
+    try:
+        os.killpg(process.pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 _converters = {}

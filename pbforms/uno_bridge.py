@@ -85,6 +85,11 @@ def main():
             answer({"ok": False, "error": f"{e.__class__.__name__}: {e}"})
             if e.__class__.__name__ in ("DisposedException", "RuntimeException"):
                 return 1
+    # stdin closed: the app has gone (even without stopping us), so the office goes too.
+    try:
+        desktop.terminate()
+    except Exception:
+        pass
     return 0
 
 

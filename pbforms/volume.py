@@ -87,7 +87,7 @@ def report_part(template_name, context, title, first_line, number):
     last = children[-1]
     if last.tag != W + "p":
         last = etree.SubElement(body, W + "p")
-    put_section(last, section_xml(sect, "oddPage"))
+    put_section_mark(last)
     xml = "".join(etree.tostring(child, encoding="unicode") for child in body)
     return Part(title, first_line, template_name, strip_namespace_declarations(xml))
 
@@ -138,18 +138,25 @@ def section_xml(template_sect, start):
     return sect
 
 
-def put_section(paragraph, sect):
+SECTION_MARK = "<!--pbforms:section-->"
+
+
+def put_section_mark(paragraph):
+    """Where the section's properties go in its last paragraph (w:pPr/w:sectPr,
+    after any w:rPr): known only when the volume is put together, since the
+    volume's last section keeps its properties at the body's end instead."""
     ppr = paragraph.find(W + "pPr")
     if ppr is None:
         ppr = etree.Element(W + "pPr")
         paragraph.insert(0, ppr)
     for old in ppr.findall(W + "sectPr"):
         ppr.remove(old)
+    mark = etree.Comment("pbforms:section")
     change = ppr.find(W + "pPrChange")
     if change is not None:
-        change.addprevious(sect)
+        change.addprevious(mark)
     else:
-        ppr.append(sect)
+        ppr.append(mark)
 
 
 # --- the volume -------------------------------------------------------------------
@@ -215,17 +222,25 @@ class Volume:
         for ref in cover_sect.findall(W + "footerReference") + cover_sect.findall(W + "headerReference"):
             cover_sect.remove(ref)  # the cover and its blank back carry no page number
         toc_sect = section_xml(template_sect, "oddPage")
-        sect_text = lambda s: strip_namespace_declarations(etree.tostring(s, encoding="unicode"))  # noqa: E731
-        body = [cover_xml(self.title, self.township, self.date_text),
-                f"<w:p><w:pPr>{sect_text(cover_sect)}</w:pPr></w:p>",
-                toc_xml(self.parts, pages, dirty),
-                f"<w:p><w:pPr>{sect_text(toc_sect)}</w:pPr></w:p>"]
-        body.extend(part.body for part in self.parts)
-        # The body's own last section properties: the last report's, as its
-        # last paragraph already holds them, again for readers that want one here.
-        body.append(sect_text(section_xml(template_sect, "oddPage")))
+        report_sect = section_xml(template_sect, "oddPage")
+        # (content, its section's properties): each section's properties go into
+        # its last paragraph, the last section's at the end of the body.
+        chunks = [(cover_xml(self.title, self.township, self.date_text) + f"<w:p><w:pPr>{SECTION_MARK}</w:pPr></w:p>",
+                   cover_sect),
+                  (toc_xml(self.parts, pages, dirty) + f"<w:p><w:pPr>{SECTION_MARK}</w:pPr></w:p>", toc_sect)]
+        chunks.extend((part.body, report_sect) for part in self.parts)
+        texts = {id(sect): sect_text(sect) for sect in (cover_sect, toc_sect, report_sect)}
+        body = []
+        for i, (content, sect) in enumerate(chunks):
+            last = i == len(chunks) - 1
+            body.append(content.replace(SECTION_MARK, "" if last else texts[id(sect)]))
+        body.append(texts[id(chunks[-1][1])])
         xml = root_open + "<w:body>" + "".join(body) + "</w:body></w:document>"
         return repackage(source, {"word/document.xml": xml.encode("utf-8")}, dirty)
+
+
+def sect_text(sect):
+    return strip_namespace_declarations(etree.tostring(sect, encoding="unicode"))
 
 
 DEFAULT_TEMPLATE = "annual_report.docx"

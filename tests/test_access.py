@@ -46,7 +46,7 @@ def ids_of(username):
     return {"report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
             # The demo has no export job yet; no request here gets past the
             # access check to look it up.
-            "job_id": 1, "extension": "xlsx"}
+            "job_id": 1, "extension": "xlsx", "version": report.version, "page": 1}
 
 
 def build_url(app, rule_text, endpoint, method, ids):

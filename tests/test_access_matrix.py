@@ -34,6 +34,8 @@ MATRIX = {
     ("fill.save", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("fill.download", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.preview", "GET"): (LOGIN, OK, HIDDEN, OK),
+    ("fill.page_png", "GET"): (LOGIN, OK, HIDDEN, OK),
+    ("fill.download_pdf", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.submit", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("history.history", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("history.restore", "POST"): (LOGIN, OK, HIDDEN, OK),
@@ -71,6 +73,7 @@ MATRIX = {
     ("exports.job_file", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("exports.summary_file", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("exports.start_zip", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("exports.start_volume", "POST"): (LOGIN, DENIED, DENIED, OK),
 }
 
 

@@ -9,6 +9,7 @@ from ..db import writing
 from ..exports import SCOPES
 from ..forms import get_report_type, report_types
 from ..models import AuditEvent, Report, Round
+from ..preview import availability
 from . import bp, one_line, page_or_partial
 
 
@@ -109,4 +110,4 @@ def board(round_id):
                            total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
                            refreshed_at=datetime.datetime.now(), report_type=report_type,
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
-                           fill_url=report_link("fill.report_page"))
+                           fill_url=report_link("fill.report_page"), office_problem=availability())
