@@ -20,6 +20,7 @@ PDFs and images are cached by (report id, version) in the preview folder,
 so an unchanged report is converted once.
 """
 import atexit
+import hashlib
 import json
 import logging
 import os
@@ -336,8 +337,12 @@ class Preview:
 
 
 def report_key(report):
-    """Report id and version; the type version too, since its template shapes the pages."""
-    return f"report{report.id}-v{report.version}"
+    """Report id and version, plus a digest of what else shapes the pages
+    (when it was saved, the unit's name and title, the round's year): a
+    database restored or replaced under the same instance folder never
+    meets another report's pages under the same id and version."""
+    shaped_by = repr((report.round_id, report.unit_id, str(report.updated_at), sorted(report.meta.items())))
+    return f"report{report.id}-v{report.version}-{hashlib.sha1(shaped_by.encode()).hexdigest()[:10]}"
 
 
 def report_preview(report, folder, docx_bytes):
@@ -353,7 +358,7 @@ def report_preview(report, folder, docx_bytes):
     part.replace(preview.pdf)
     preview.count_file.write_text(str(pdf_page_count(pdf)))
     for old in preview.folder.glob(f"report{report.id}-v*"):  # earlier versions of this report
-        if not old.name.startswith(preview.key + ".") and not old.name.startswith(preview.key + "-"):
+        if not old.name.startswith((preview.key + ".", preview.key + "-")):
             old.unlink(missing_ok=True)
     return preview
 
