@@ -437,6 +437,91 @@ def bench_board(folder, units, runs):
                 "queries independent of units: tests/test_board_queries.py")]
 
 
+# --- 7. a report's page preview (LibreOffice) ------------------------------------------
+
+def bench_preview(folder, runs):
+    """The 预览 page of one full report: fresh (the report just saved, so
+    converted by the warm LibreOffice) and cached (unchanged, converted
+    before). The first conversion starts the office and is left out."""
+    from pbforms import preview
+    problem = preview.availability()
+    if problem:
+        return [row("7. page preview", "—", "—", None, "cached ≤ 50 ms, fresh ≤ 1 s", None,
+                    f"not measured: {problem}")]
+    app = fresh_sqlite(folder, "preview.sqlite3")
+    app.config["PREVIEW_DIR"] = str(folder / "previews")
+    with db.connection_context():
+        populate(1)
+        report_id = Report.select(Report.id).scalar()
+    client = app.test_client()
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert client.post("/login", data={"csrf_token": token, "username": "admin",
+                                       "password": PASSWORD}).status_code == 302
+
+    def get():
+        response = client.get(f"/reports/{report_id}/preview")
+        assert response.status_code == 200 and 'class="page"' in response.text, response.text[-2000:]
+
+    def touch(n):
+        with db.connection_context():
+            report = Report.get_by_id(report_id)
+            report.save_data({**report.data, "reporter_name": f"王建华{n}"}, None, report.version)
+
+    fresh, cached = [], []
+    for i in range(runs + 1):
+        touch(i)
+        a, _ = timed(get)
+        b, _ = timed(get)
+        if i >= 1:
+            fresh.append(a)
+            cached.append(b)
+    fresh_ms, cached_ms = median_ms(fresh), median_ms(cached)
+    pages = len(list((folder / "previews").glob("*.pdf")))
+    return [row(f"7a. page preview, cached (test client, median of {runs})", f"{cached_ms:.1f} ms",
+                f"{fresh_ms:.0f} ms fresh", cached_ms / fresh_ms, "≤ 50 ms", cached_ms <= 50, ""),
+            row(f"7b. page preview, fresh: render + LibreOffice (median of {runs})", f"{fresh_ms:.0f} ms",
+                "—", None, "≤ 1 s", fresh_ms <= 1000,
+                f"the page with its image links; each page image is then drawn by pdftoppm on its own request "
+                f"(about 0.1–0.2 s a page, in parallel); {pages} cached PDF kept (older versions removed)")]
+
+
+# --- 8. the 汇编 of 300 reports beside their zip ------------------------------------------
+
+def bench_volume(folder, units, repeats):
+    """The .docx 汇编 of `units` reports (without LibreOffice's page numbers:
+    the PDF step is not part of the target) against the zip of the same reports."""
+    from pbforms import preview
+    fresh_sqlite(folder, "volume.sqlite3")
+    with db.connection_context():
+        round_ = populate(units)
+    volume_times, zip_times = [], []
+    saved = os.environ.get("PBFORMS_SOFFICE")
+    os.environ["PBFORMS_SOFFICE"] = str(folder / "no-libreoffice")
+    try:
+        assert preview.availability() is not None
+        for n in range(repeats):
+            with db.connection_context():
+                reports = exports.chosen_reports(round_, [])
+                z, _ = timed(lambda: exports.write_zip(exports.one_by_one(reports), folder / f"z{n}.zip"))
+                v, (count, _) = timed(lambda: exports.write_volume(round_, exports.one_by_one(reports),
+                                                                   folder / f"v{n}.docx"))
+            if count != units:
+                raise SystemExit(f"汇编: {count} reports, not {units}")
+            zip_times.append(z)
+            volume_times.append(v)
+    finally:
+        if saved is None:
+            os.environ.pop("PBFORMS_SOFFICE", None)
+        else:
+            os.environ["PBFORMS_SOFFICE"] = saved
+    volume_s, zip_s = statistics.median(volume_times), statistics.median(zip_times)
+    size = (folder / "v0.docx").stat().st_size / 1e6
+    return [row(f"8. 汇编 of {units} reports, .docx (median of {repeats})", f"{volume_s:.2f} s",
+                f"{zip_s:.2f} s the zip of the same {units}", volume_s / zip_s, "≤ 2×", volume_s / zip_s <= 2,
+                f"one {size:.1f} MB document; without the PDF step; {exports.ZIP_WORKERS} worker processes")]
+
+
 # --- 5. memory ---------------------------------------------------------------------
 
 def memory_child(renders):
@@ -505,7 +590,7 @@ def write_results(rows, quick, chosen, started, load_at_start):
     print("\n".join(lines))
 
 
-ALL = ["1", "2", "3", "4", "5", "6"]
+ALL = ["1", "2", "3", "4", "5", "6", "7", "8"]
 
 
 def main():
@@ -526,6 +611,8 @@ def main():
         ("4", lambda f: bench_board(f, 1000, 20)),
         ("5", lambda f: bench_memory(400 if args.quick else 2000)),
         ("6", lambda f: bench_autosave_postgres(f, 50, seconds)),
+        ("7", lambda f: bench_preview(f, 5 if args.quick else 20)),
+        ("8", lambda f: bench_volume(f, 300, 1 if args.quick else 3)),
     ]
     rows = []
     for key, step in steps:

@@ -361,3 +361,28 @@ def test_the_volume_as_pdf_from_the_board(client, auth, libreoffice):
     # No report approved: the cover and an empty 目录 (cover, its blank back, 目录).
     assert preview.pdf_page_count(download.data) == 3
     assert "目录的页码尚未填好" not in done.text
+
+
+def test_a_conversion_that_hangs_is_stopped_and_the_office_restarted(app, libreoffice):
+    docx = report_docx(township_report())
+    preview.docx_to_pdf(docx)  # warm
+    office = libreoffice.office.pid
+
+    with pytest.raises(preview.ConverterError, match="超过 0 秒未完成，已重新启动"):
+        preview.docx_to_pdf(docx, seconds=0.001)
+
+    assert preview.pdf_page_count(preview.docx_to_pdf(docx)) == 6
+    assert libreoffice.office.pid != office
+    with pytest.raises(ProcessLookupError):
+        os.killpg(office, 0)  # the old office is gone, soffice.bin included
+
+
+def test_the_office_is_restarted_after_so_many_conversions(app, libreoffice, monkeypatch):
+    monkeypatch.setattr(preview, "RESTART_AFTER", 2)
+    docx = report_docx(township_report())
+    libreoffice.stop()  # counting from a fresh office
+    offices = []
+    for _ in range(3):
+        preview.docx_to_pdf(docx)
+        offices.append(libreoffice.office.pid)
+    assert offices[0] == offices[1] != offices[2]
