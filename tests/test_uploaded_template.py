@@ -111,3 +111,16 @@ def title_property_with_a_tag(doc):
 def test_each_problem_is_refused_with_its_message(template, message):
     problems = check_template(template, SEED)
     assert any(message in p for p in problems), problems
+
+
+def test_the_starter_template_is_accepted_and_prints_what_the_generated_one_does():
+    from pbforms.documents import render, type_document
+    from pbforms.documents.official import starter_template
+    from tests.official_format import format_problems
+    starter = starter_template(SEED)
+    assert check_template(starter, SEED) == []
+    data = SEED.demo_data(META)
+    data.update(reporter_name="张三", written_on="2023-01-06")
+    ours = render_uploaded(starter, SEED, data, META)
+    assert docx_paragraphs(ours) == docx_paragraphs(render(*type_document(SEED, data, META)))
+    assert format_problems(ours) == []

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from . import engine
 from .official import official_context, official_template
+from .uploaded import template_of, uploaded_document
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "docx"
 
@@ -44,7 +45,11 @@ def render(template, context):
 
 
 def type_document(report_type, data, meta):
-    """(template bytes, context) of a report of `report_type` holding `data`."""
+    """(template bytes, context) of a report of `report_type` holding `data`:
+    with the office's template when one was uploaded for the type's version."""
+    blob = template_of(report_type)
+    if blob is not None:
+        return uploaded_document(blob, report_type, data, meta)
     return official_template(report_type), official_context(report_type, data, meta)
 
 

@@ -27,6 +27,7 @@ keys once per template, and user text only ever fills them.
 import html
 import io
 import re
+import weakref
 import zipfile
 from functools import lru_cache
 
@@ -167,6 +168,28 @@ def check_template(docx_bytes, report_type):
 
 
 # --- rendering with an uploaded template --------------------------------------------
+
+_stored = weakref.WeakKeyDictionary()
+
+
+def template_of(report_type):
+    """The Word template uploaded for the report type's version, or None.
+
+    Read once per ReportType object: a version never changes, and the app
+    keeps one ReportType per version (models.type_of_version). An empty
+    template is how a later version says "back to the generated format".
+    """
+    if getattr(report_type, "version_id", None) is None:
+        return None
+    try:
+        return _stored[report_type]
+    except KeyError:
+        pass
+    from ..models import TypeVersion
+    blob = TypeVersion.select(TypeVersion.template).where(TypeVersion.id == report_type.version_id).scalar()
+    _stored[report_type] = found = bytes(blob) if blob else None
+    return found
+
 
 def translate(xml, names):
     """Placeholders by label -> by the variable's name (entities and spaces as typed)."""
