@@ -159,3 +159,14 @@ def engine_template_with_tags():
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
+
+
+def test_render_body_is_the_body_of_the_document(app):
+    from lxml import etree
+    from pbforms.documents import render_body, render_parts
+    report = report_of("青泥镇")
+    template, context = report_document(report)
+    body = render_body(template, context)
+    document = etree.fromstring(render_parts(report)["word/document.xml"])
+    assert etree.tostring(document[0]) == etree.tostring(body)
+    assert body[-1].tag.endswith("sectPr")

@@ -17,6 +17,8 @@ For other modules:
     render_parts(report)         {part name: bytes} of the rendered .docx
                                  (word/document.xml holds the body), for
                                  previews and the 汇编 of a round
+    render_body(template, context)  the rendered <w:body> (an lxml element):
+                                 a report's body to place in a larger document
     report_filename(report), content_disposition(filename)
 """
 from functools import cache
@@ -51,6 +53,18 @@ def type_document(report_type, data, meta):
     if blob is not None:
         return uploaded_document(blob, report_type, data, meta)
     return official_template(report_type), official_context(report_type, data, meta)
+
+
+def render_body(template, context):
+    """The rendered <w:body> element of `template` with `context`: what the
+    document's body is, paragraphs and tables and its w:sectPr last, as
+    docxtpl puts it into the document (compiled once per template)."""
+    return engine.render_body(_template_bytes(template), context)
+
+
+def template_bytes(template):
+    """A template's bytes: bytes as they are, a name read from templates/docx."""
+    return _template_bytes(template)
 
 
 def report_document(report):

@@ -80,11 +80,15 @@ class Body:
     def __init__(self, name, template, shell):
         self.name, self.template, self.shell = name, template, shell
 
-    def render(self, context):
+    def body(self, context):
+        """The rendered <w:body> element, as docxtpl puts it into the document."""
         tree = DocxTemplate.fix_tables(None, finish(self.template.render(context)))
         DocxTemplate.fix_docpr_ids(SimpleNamespace(docx_ids_index=1000), tree)
+        return tree
+
+    def render(self, context):
         root = parse_xml(self.shell)
-        root.replace(root.body, tree)
+        root.replace(root.body, self.body(context))
         return serialize_part_xml(root)
 
 
@@ -179,6 +183,10 @@ class Prepared:
             self.parts = [dynamic.get(info.filename) or Static(info.filename, package.read(info.filename))
                           for info in package.infolist()]
 
+    def render_body(self, context):
+        """The rendered <w:body> element alone (paragraphs, tables, the final w:sectPr)."""
+        return next(part for part in self.parts if isinstance(part, Body)).body(context)
+
     def render_parts(self, context):
         """{part name: bytes} of the rendered document, in package order."""
         return {part.name: part.render(context) for part in self.parts}
@@ -258,3 +266,7 @@ def render(template_bytes, context):
 
 def render_parts(template_bytes, context):
     return prepared(template_bytes).render_parts(context)
+
+
+def render_body(template_bytes, context):
+    return prepared(template_bytes).render_body(context)
