@@ -170,3 +170,16 @@ def test_render_body_is_the_body_of_the_document(app):
     document = etree.fromstring(render_parts(report)["word/document.xml"])
     assert etree.tostring(document[0]) == etree.tostring(body)
     assert body[-1].tag.endswith("sectPr")
+
+
+def test_the_definition_may_name_the_name_line_and_sign_off():
+    rt = village_type()
+    rt.definition = {"sections": [{"title": s["title"]} for s in rt.sections],
+                     "document": {"name_line": ["reporter_name", "no_such_field"], "signoff": ["written_on"]}}
+    data = rt.initial_data(META)
+    data.update(reporter_title="河西村党支部书记", reporter_name="李四", written_on="2023-01-06")
+    paragraphs = docx_paragraphs(render(*type_document(rt, data, META)))
+    assert paragraphs[2] == "李四"
+    assert paragraphs[-1] == "2023年1月6日" and paragraphs[-2] != "李四"
+    # A one-line field neither line takes prints in the body with its label.
+    assert "单位及职务：河西村党支部书记" in paragraphs

@@ -122,7 +122,7 @@ def plan_of(report_type):
     name line's last field (the reporter's name) and the text and date fields
     of the last section when it comes after every heading (落款: 成文日期).
     A definition may name them itself: "document": {"name_line": [keys],
-    "signoff": [keys]}.
+    "signoff": [keys]} (keys the type does not have are left out).
     """
     definition = _definition(report_type)
     section_defs = definition.get("sections") or [{} for _ in report_type.sections]
@@ -132,14 +132,15 @@ def plan_of(report_type):
     last_heading = len(headed) - 1 - headed[::-1].index(True) if True in headed else -1
 
     document = definition.get("document") or {}
+    known = {f.key for s in sections for f in s["fields"]}
     if "name_line" in document:
-        name_line = tuple(document["name_line"])
+        name_line = tuple(k for k in document["name_line"] if k in known)
     elif sections and first_heading > 0:
         name_line = tuple(f.key for f in sections[0]["fields"] if f.kind == "text")
     else:
         name_line = ()
     if "signoff" in document:
-        signoff = tuple(document["signoff"])
+        signoff = tuple(k for k in document["signoff"] if k in known)
     else:
         tail = [f.key for f in sections[-1]["fields"] if f.kind in ("text", "date")] \
             if len(sections) > 1 and last_heading < len(sections) - 1 else []
