@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
-from .docx import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_filename
 from .models import AuditEvent, Conflict, Report, now
 from .partials import is_htmx, partial_response
 from .preview import ConverterError, availability, document_blocks, page_image, report_preview

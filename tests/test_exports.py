@@ -13,7 +13,7 @@ from docx import Document
 from openpyxl import load_workbook
 
 from pbforms import exports
-from pbforms.docx import report_filename
+from pbforms.documents import report_filename
 from pbforms.models import ExportJob, Report, Round
 from tests.fillpage import docx_paragraphs
 from tests.test_township import REPORT_TYPE, put_in_state
