@@ -444,7 +444,7 @@ def bench_preview(folder, runs):
     """The 预览 page of one full report: fresh (the report just saved, so
     converted by the warm LibreOffice) and cached (unchanged, converted
     before). The first conversion starts the office and is left out."""
-    from pbforms import preview
+    from pbforms.documents import pdf as preview
     problem = preview.availability()
     if problem:
         return [row("7. page preview", "—", "—", None, "cached ≤ 50 ms, fresh ≤ 1 s", None,
@@ -492,7 +492,7 @@ def bench_preview(folder, runs):
 def bench_volume(folder, units, repeats):
     """The .docx 汇编 of `units` reports (without LibreOffice's page numbers:
     the PDF step is not part of the target) against the zip of the same reports."""
-    from pbforms import preview
+    from pbforms.documents import pdf as preview
     fresh_sqlite(folder, "volume.sqlite3")
     with db.connection_context():
         round_ = populate(units)

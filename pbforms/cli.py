@@ -14,7 +14,7 @@ from .exports import round_group
 from .documents import report_docx
 from .forms import read_report_json
 from .models import Conflict, Report, Unit, User
-from .preview import ConverterError, availability, docx_to_pdf
+from .documents.pdf import ConverterError, availability, docx_to_pdf
 
 
 def init_app(app):

@@ -1,5 +1,5 @@
 """Many reports at once: a zip of a round's Word documents, the 汇编 (one
-bound volume of them, pbforms/volume.py), and the summary of their figures
+bound volume of them, pbforms/documents/volume.py), and the summary of their figures
 as .xlsx and as an official-format .docx table.
 
 A zip is written entry by entry into a file, so only a couple of documents
@@ -34,8 +34,9 @@ from .documents import content_disposition, render, report_document, report_file
 from .forms import cn_date, get_report_type
 from .models import AuditEvent, ExportJob, Report, Round, Unit
 from .partials import partial_response, wants_partial
-from .preview import ConverterError, availability, docx_to_pdf
-from .volume import build_volume
+from .documents.official import official_template
+from .documents.pdf import ConverterError, availability, docx_to_pdf
+from .documents.volume import build_volume
 
 log = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__, url_prefix="/township")
@@ -275,7 +276,7 @@ def write_volume(round_, reports, path, progress=None, pdf=False):
 
     def build(converter):
         return build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
-                            progress=counting, pdf=pdf, converter=converter, workers=ZIP_WORKERS,
+                            official_template(get_report_type(round_.report_type)), progress=counting, pdf=pdf, converter=converter, workers=ZIP_WORKERS,
                             mp_context=ZIP_WORKER_START)
 
     reports = list(reports)

@@ -12,7 +12,7 @@ from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .documents import content_disposition, report_docx, report_filename
 from .models import AuditEvent, Conflict, Report, now
 from .partials import is_htmx, partial_response
-from .preview import ConverterError, availability, document_blocks, page_image, report_preview
+from .documents.pdf import ConverterError, availability, document_blocks, page_image, report_preview
 
 bp = Blueprint("fill", __name__)
 

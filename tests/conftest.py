@@ -20,7 +20,8 @@ import pytest
 
 from werkzeug.security import generate_password_hash
 
-from pbforms import create_app, demo, models, preview
+from pbforms import create_app, demo, models
+from pbforms.documents import pdf as preview
 from pbforms.db import close_pooled_connections, db
 
 TEST_SERVER_URL = os.environ.get("PBFORMS_TEST_DATABASE_URL")

@@ -20,9 +20,10 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from pbforms import exports, preview
+from pbforms import exports
+from pbforms.documents import pdf as preview
 from pbforms.db import db
-from pbforms.docx import report_docx
+from pbforms.documents import report_docx
 from pbforms.models import Report, Round, User
 from tests.fillpage import docx_paragraphs, one, parse, report_of
 from tests.test_exports import finished_job, job_id_in

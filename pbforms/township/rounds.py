@@ -9,7 +9,7 @@ from ..db import writing
 from ..exports import SCOPES
 from ..forms import get_report_type, report_types
 from ..models import AuditEvent, Report, Round
-from ..preview import availability
+from ..documents.pdf import availability
 from . import bp, one_line, page_or_partial
 
 

@@ -23,22 +23,22 @@ dirty and the settings ask Word to update fields when the file opens.
 import io
 import re
 import zipfile
-from collections import namedtuple
+from collections import deque, namedtuple
 from concurrent.futures import ProcessPoolExecutor
-from functools import lru_cache
 from xml.sax.saxutils import escape
 
-from docxtpl import DocxTemplate
 from lxml import etree
 
-from .docx import JINJA_ENV, template_bytes
+from ..forms import clean_text
+from . import render_body, report_document, template_bytes
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W = "{%s}" % W_NS
 
 # A rendered report, as the volume needs it: its title (for the 目录), the
-# first line of the title (to find its page), the template it came from,
-# and its body's XML (paragraphs and tables, the last one closing its section).
+# first line of the title (to find its page), the template it came from
+# (bytes), and its body's XML (paragraphs and tables; its last paragraph
+# marks where its section's properties go).
 Part = namedtuple("Part", "title first_line template body")
 
 PLACEHOLDER = "999"  # page numbers while LibreOffice lays the volume out: the widest there will be
@@ -46,35 +46,12 @@ PLACEHOLDER = "999"  # page numbers while LibreOffice lays the volume out: the w
 
 # --- one report's body --------------------------------------------------------------
 
-@lru_cache(maxsize=16)
-def body_source(template_name):
-    """The template's body as docxtpl makes it Jinja-ready (once per template)."""
-    doc = DocxTemplate(io.BytesIO(template_bytes(template_name)))
-    doc.init_docx()
-    xml = doc.patch_xml(doc.get_xml())
-    return doc, re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
-
-
-def render_body(template_name, context):
-    """The report's rendered <w:body> as docxtpl renders it for the single
-    download (same source, same environment, same post-processing)."""
-    doc, source = body_source(template_name)
-    xml = JINJA_ENV.from_string(source).render(context)
-    xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
-    xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
-    xml = doc.resolve_listing(xml)
-    if "<w:tbl" in xml:
-        return etree.tostring(doc.fix_tables(xml), encoding="unicode")
-    return xml
-
-
-def report_part(template_name, context, title, first_line, number):
-    """A report as a section of the volume: its body with a bookmark and a TC
-    entry on its first paragraph, and its section properties, starting on an
-    odd page, on its last. Runs in a worker process; returns a Part."""
-    body = etree.fromstring(render_body(template_name, context))
-    if body.tag != W + "body":
-        body = body.find(W + "body")
+def report_part(template, context, title, first_line, number):
+    """A report as a section of the volume: its body, rendered as its single
+    download is (documents.render_body), with a bookmark and a TC entry on
+    its first paragraph and a mark for its section's properties on its
+    last. Runs in a worker process; returns a Part."""
+    body = render_body(template, context)
     sect = body.find(W + "sectPr")
     if sect is not None:
         body.remove(sect)
@@ -89,7 +66,7 @@ def report_part(template_name, context, title, first_line, number):
         last = etree.SubElement(body, W + "p")
     put_section_mark(last)
     xml = "".join(etree.tostring(child, encoding="unicode") for child in body)
-    return Part(title, first_line, template_name, strip_namespace_declarations(xml))
+    return Part(title, first_line, template, strip_namespace_declarations(xml))
 
 
 def strip_namespace_declarations(xml):
@@ -207,14 +184,12 @@ def toc_xml(parts, pages, dirty):
 class Volume:
     """The parts of a volume, put together as a .docx as often as its page numbers need."""
 
-    def __init__(self, title, township, date_text, parts):
+    def __init__(self, title, township, date_text, parts, base):
         self.title, self.township, self.date_text, self.parts = title, township, date_text, list(parts)
-        self.base = self.parts[0].template if self.parts else None
+        self.base = self.parts[0].template if self.parts else base
 
     def docx(self, pages=None, dirty=False):
-        from .docx import template_bytes as read_template
-        base = self.base or DEFAULT_TEMPLATE
-        source = zipfile.ZipFile(io.BytesIO(read_template(base)))
+        source = zipfile.ZipFile(io.BytesIO(template_bytes(self.base)))
         document = source.read("word/document.xml").decode("utf-8")
         root_open = document[:document.index("<w:body>")]
         template_sect = etree.fromstring(document.encode("utf-8")).find(f"{W}body/{W}sectPr")
@@ -241,9 +216,6 @@ class Volume:
 
 def sect_text(sect):
     return strip_namespace_declarations(etree.tostring(sect, encoding="unicode"))
-
-
-DEFAULT_TEMPLATE = "annual_report.docx"
 
 
 def repackage(source, replaced, dirty):
@@ -313,9 +285,8 @@ def title_pages(page_texts, parts):
 
 
 def parts_of(reports, progress=None, workers=None):
-    """Each report rendered as a Part, in order; `workers` (a process pool) renders them in parallel."""
-    from .docx import report_document
-    from collections import deque
+    """Each report rendered as a Part, in order; `workers` (a process pool)
+    renders them in parallel, a few under way at a time."""
     under_way, parts = deque(), []
 
     def finish_oldest():
@@ -325,7 +296,7 @@ def parts_of(reports, progress=None, workers=None):
 
     for number, report in enumerate(reports, start=1):
         template, context = report_document(report)
-        title_lines = context.get("title_lines") or [""]
+        title_lines = [clean_text(line) for line in report.report_type.title_lines(report.meta)] or [""]
         args = (template, context, "".join(title_lines), title_lines[0], number)
         under_way.append(workers.submit(report_part, *args) if workers else report_part(*args))
         if len(under_way) >= 4:
@@ -335,24 +306,22 @@ def parts_of(reports, progress=None, workers=None):
     return parts
 
 
-def build_volume(title, township, date_text, reports, progress=None, pdf=False, converter=None,
-                 workers=2, mp_context=None, page_progress=None):
+def build_volume(title, township, date_text, reports, base_template, progress=None, pdf=False, converter=None,
+                 workers=2, mp_context=None):
     """The volume's .docx (and PDF bytes when `pdf`): returns (docx, pdf or None, numbered).
 
-    `converter(docx_bytes, seconds)` gives a PDF (preview.docx_to_pdf), or is
-    None without LibreOffice: then the 目录 is left for Word to update and
-    `numbered` is False.
+    `base_template` gives the package when there is no report. `converter(docx_bytes,
+    seconds)` gives a PDF (preview.docx_to_pdf), or is None without
+    LibreOffice: then the 目录 is left for Word to update and `numbered` is False.
     """
     if workers:
         with ProcessPoolExecutor(workers, mp_context=mp_context) as pool:
             parts = parts_of(reports, progress, pool)
     else:
         parts = parts_of(reports, progress)
-    volume = Volume(title, township, date_text, parts)
+    volume = Volume(title, township, date_text, parts, base_template)
     if converter is None:
         return volume.docx(dirty=True), None, False
-    if page_progress:
-        page_progress()
     seconds = 60 + 2 * len(parts)
     laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(parts)), seconds)
     pages = title_pages(pdf_texts(laid_out), parts)
@@ -365,7 +334,7 @@ def build_volume(title, township, date_text, reports, progress=None, pdf=False, 
 def pdf_texts(pdf_bytes):
     import tempfile
     from pathlib import Path
-    from .preview import pdf_text_pages
+    from .pdf import pdf_text_pages
     with tempfile.TemporaryDirectory(prefix="pbforms-volume-") as folder:
         path = Path(folder) / "volume.pdf"
         path.write_bytes(pdf_bytes)
