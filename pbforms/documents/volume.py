@@ -46,11 +46,11 @@ PLACEHOLDER = "999"  # page numbers while LibreOffice lays the volume out: the w
 
 # --- one report's body --------------------------------------------------------------
 
-def report_part(template, context, title, first_line, number):
+def report_part(template, context, title, number):
     """A report as a section of the volume: its body, rendered as its single
     download is (documents.render_body), with a bookmark and a TC entry on
     its first paragraph and a mark for its section's properties on its
-    last. Runs in a worker process; returns a Part."""
+    last. Runs in a worker process; returns the body's XML."""
     body = render_body(template, context)
     sect = body.find(W + "sectPr")
     if sect is not None:
@@ -66,7 +66,7 @@ def report_part(template, context, title, first_line, number):
         last = etree.SubElement(body, W + "p")
     put_section_mark(last)
     xml = "".join(etree.tostring(child, encoding="unicode") for child in body)
-    return Part(title, first_line, template, strip_namespace_declarations(xml))
+    return strip_namespace_declarations(xml)
 
 
 def strip_namespace_declarations(xml):
@@ -186,7 +186,16 @@ class Volume:
 
     def __init__(self, title, township, date_text, parts, base):
         self.title, self.township, self.date_text, self.parts = title, township, date_text, list(parts)
-        self.base = self.parts[0].template if self.parts else base
+        self.base = base
+        # Styles a report's own template defines beyond the official set (an
+        # office's uploaded template), so none of its formatting is lost.
+        self.extra_styles = []
+        seen = {template_styles_key(base)}
+        for part in self.parts:
+            key = template_styles_key(part.template)
+            if key not in seen:
+                seen.add(key)
+                self.extra_styles.append(styles_of(part.template))
 
     def docx(self, pages=None, dirty=False):
         source = zipfile.ZipFile(io.BytesIO(template_bytes(self.base)))
@@ -211,14 +220,25 @@ class Volume:
             body.append(content.replace(SECTION_MARK, "" if last else texts[id(sect)]))
         body.append(texts[id(chunks[-1][1])])
         xml = root_open + "<w:body>" + "".join(body) + "</w:body></w:document>"
-        return repackage(source, {"word/document.xml": xml.encode("utf-8")}, dirty)
+        return repackage(source, {"word/document.xml": xml.encode("utf-8")}, dirty, self.extra_styles)
+
+
+def template_styles_key(template):
+    return hash(template) if isinstance(template, bytes) else template
+
+
+def styles_of(template):
+    """The w:style elements of a template, by style id."""
+    with zipfile.ZipFile(io.BytesIO(template_bytes(template))) as package:
+        root = etree.fromstring(package.read("word/styles.xml"))
+    return {style.get(W + "styleId"): style for style in root.iter(W + "style")}
 
 
 def sect_text(sect):
     return strip_namespace_declarations(etree.tostring(sect, encoding="unicode"))
 
 
-def repackage(source, replaced, dirty):
+def repackage(source, replaced, dirty, extra_styles=()):
     """The template's package with some parts replaced: the others are copied
     as they are; styles get the volume's styles, settings ask for a field
     update when the numbers are not known."""
@@ -228,7 +248,7 @@ def repackage(source, replaced, dirty):
             if info.filename in replaced:
                 data = replaced[info.filename]
             elif info.filename == "word/styles.xml":
-                data = add_styles(source.read(info.filename))
+                data = add_styles(source.read(info.filename), extra_styles)
             elif info.filename == "word/settings.xml":
                 data = settings(source.read(info.filename), dirty)
             elif info.filename == "docProps/core.xml":
@@ -243,11 +263,24 @@ def repackage(source, replaced, dirty):
     return out.getvalue()
 
 
-def add_styles(styles_xml):
+def add_styles(styles_xml, extra_styles=()):
+    """The base's styles, plus the volume's own and those only other reports' templates define."""
     text = styles_xml.decode("utf-8")
-    missing = "".join(s for s in VOLUME_STYLES.strip().splitlines()
-                      if re.search(r'w:styleId="(\w+)"', s).group(0) not in text)
-    return text.replace("</w:styles>", missing + "</w:styles>").encode("utf-8")
+    known = set(re.findall(r'w:styleId="([^"]+)"', text))
+    missing = []
+    for line in VOLUME_STYLES.strip().splitlines():
+        style_id = re.search(r'w:styleId="([^"]+)"', line).group(1)
+        if style_id not in known:
+            known.add(style_id)
+            missing.append(line)
+    for styles in extra_styles:
+        for style_id, style in styles.items():
+            xml = strip_namespace_declarations(etree.tostring(style, encoding="unicode"))
+            if style_id in known or re.search(r"</?(?!w:)\w+:|\s(?!w:)\w+:\w+=", xml):
+                continue  # already defined, or in a namespace the base may not declare
+            known.add(style_id)
+            missing.append(xml)
+    return text.replace("</w:styles>", "".join(missing) + "</w:styles>").encode("utf-8")
 
 
 def settings(settings_xml, dirty):
@@ -290,15 +323,18 @@ def parts_of(reports, progress=None, workers=None):
     under_way, parts = deque(), []
 
     def finish_oldest():
-        parts.append(under_way.popleft().result() if workers else under_way.popleft())
+        title, first_line, template, body = under_way.popleft()
+        parts.append(Part(title, first_line, template, body.result() if workers else body))
         if progress:
             progress(len(parts))
 
     for number, report in enumerate(reports, start=1):
         template, context = report_document(report)
         title_lines = [clean_text(line) for line in report.report_type.title_lines(report.meta)] or [""]
-        args = (template, context, "".join(title_lines), title_lines[0], number)
-        under_way.append(workers.submit(report_part, *args) if workers else report_part(*args))
+        title = "".join(title_lines)
+        args = (template, context, title, number)
+        under_way.append((title, title_lines[0], template,
+                          workers.submit(report_part, *args) if workers else report_part(*args)))
         if len(under_way) >= 4:
             finish_oldest()
     while under_way:
