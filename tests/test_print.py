@@ -387,3 +387,33 @@ def test_the_office_is_restarted_after_so_many_conversions(app, libreoffice, mon
         preview.docx_to_pdf(docx)
         offices.append(libreoffice.office.pid)
     assert offices[0] == offices[1] != offices[2]
+
+
+def test_a_report_in_an_offices_own_template_keeps_its_styles_in_the_volume():
+    from docx.enum.style import WD_STYLE_TYPE
+
+    from pbforms.documents import type_document
+    from pbforms.documents.uploaded import uploaded_document
+    from pbforms.documents.volume import Part, Volume, report_part
+    from tests.test_uploaded_template import GOOD, META, SEED, word_file
+
+    def quote_style(doc):
+        style = doc.styles.add_style("Office Quote", WD_STYLE_TYPE.PARAGRAPH)
+        style.font.bold = True
+        doc.paragraphs[2].style = style  # the opening paragraphs
+
+    data = {**SEED.demo_data(META), "reporter_name": "张三"}
+    official, official_context = type_document(SEED, data, META)
+    uploaded, uploaded_context = uploaded_document(word_file(GOOD, quote_style), SEED, data, META)
+    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1)),
+             Part("乙", "乙", uploaded, report_part(uploaded, uploaded_context, "乙", 2))]
+
+    package = parts_of(Volume("轮次", "青泥镇", "2023年1月6日", parts, official).docx(dirty=True))
+    body = etree.fromstring(package["word/document.xml"]).find(W + "body")
+    styles = etree.fromstring(package["word/styles.xml"])
+
+    used = {s.get(W + "val") for s in body.iter(W + "pStyle")}
+    defined = [s.get(W + "styleId") for s in styles.iter(W + "style")]
+    assert "OfficeQuote" in used and defined.count("OfficeQuote") == 1
+    assert used <= set(defined)
+    assert len(defined) == len(set(defined))
