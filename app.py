@@ -1,8 +1,13 @@
-"""Start pbforms: `python app.py` serves on port 8000; `--demo` fills a demo township first."""
+"""Start pbforms: `python app.py` serves on port 8000; `--demo` fills a demo township first.
+
+The server is waitress with at most 1000 open connections (500 on Windows,
+where select() takes about 512 sockets) and 16 threads; a connection past
+the limit gets a quick 503 page. The numbers and why: pbforms/server.py.
+"""
 import argparse
 import os
 
-from pbforms import backup, create_app
+from pbforms import backup, create_app, server
 from pbforms.db import db
 
 app = create_app()
@@ -13,6 +18,10 @@ def main():
     parser.add_argument("--host", default=os.environ.get("PBFORMS_HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PBFORMS_PORT", "8000")))
     parser.add_argument("--demo", action="store_true", help="首次运行时填入演示数据（青泥镇及其村）")
+    parser.add_argument("--connection-limit", type=int, default=server.CONNECTION_LIMIT,
+                        help=f"同时打开的连接数上限，超出的连接立即得到“服务器繁忙”页面（默认 {server.CONNECTION_LIMIT}）")
+    parser.add_argument("--threads", type=int, default=server.THREADS,
+                        help=f"同时处理的请求数（默认 {server.THREADS}）")
     args = parser.parse_args()
 
     if args.demo:
@@ -25,12 +34,10 @@ def main():
         for username, password, what in demo.accounts():
             print(f"  {username:<12} {password:<14} {what}")
 
-    from waitress import serve
-
     backup.start_daily()  # a copy a day into backups/ beside the database (pbforms/backup.py)
 
     print(f"党建述职填报 已启动：http://{'localhost' if args.host == '0.0.0.0' else args.host}:{args.port}/")
-    serve(app, host=args.host, port=args.port, threads=8)
+    server.serve(app, args.host, args.port, args.connection_limit, args.threads)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,19 @@ bound volume of them, pbforms/documents/volume.py), and the summary of their fig
 as .xlsx and as an official-format .docx table.
 
 A zip is written entry by entry into a file, so only a couple of documents
-are in memory at a time whatever the number of units. From the browser a zip or a
-汇编 runs as an `ExportJob` in a background thread; the job's row holds its progress, so
-the page that polls it may be answered by any app process.
+are in memory at a time whatever the number of units. From the browser a zip
+or a 汇编 runs as an `ExportJob` in a background thread (`start_job`, for a
+job of any kind): the job's row holds its progress and, once done, the file,
+so the page that polls it and the download may be answered by any app process.
 """
 import datetime
 import io
 import json
 import logging
+import mimetypes
 import multiprocessing
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -23,8 +26,7 @@ from pathlib import Path
 import click
 from docx import Document
 from docx.shared import Mm
-from flask import (Blueprint, abort, current_app, g, make_response, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Blueprint, Response, abort, g, make_response, redirect, render_template, request, url_for
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
@@ -44,10 +46,9 @@ bp = Blueprint("exports", __name__, url_prefix="/township")
 # What the office may choose to export: report statuses, comma-separated.
 SCOPES = {"": "全部报告", "submitted,approved": "已提交和已通过的报告", "approved": "已通过的报告"}
 WAIT_BEFORE_PROGRESS = 2.0  # seconds: a zip ready by then downloads at once
-KEEP_FILES = datetime.timedelta(days=1)
+KEEP_JOBS = datetime.timedelta(days=1)  # then a job and its file are removed
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-MIMETYPES = {".zip": "application/zip", ".docx": DOCX, ".pdf": "application/pdf"}
 
 
 @bp.before_request
@@ -137,58 +138,47 @@ def zip_filename(round_, statuses):
     return f"{round_.title}（{scope_label(statuses)}）.zip"
 
 
-def export_dir():
-    """Where zips are written: instance/exports, which every app process on the machine sees."""
-    path = Path(current_app.config.get("EXPORT_DIR") or Path(current_app.instance_path) / "exports")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+# --- export jobs of any kind ----------------------------------------------------
+
+def start_job(job, write):
+    """Run an export in a background thread: `write(path, progress)` writes
+    the file at `path` (calling progress(n) as it goes) and returns how many
+    reports it holds; the file is then stored in the database as the job's
+    (`ExportJob.store_file`), to be downloaded from `job_file`. `job` is a
+    new ExportJob row; jobs older than KEEP_JOBS go now, files and all."""
+    ExportJob.remove_older_than(KEEP_JOBS)
+    threading.Thread(target=run_job, args=(job, write), daemon=True).start()
 
 
-def remove_old_exports(folder):
-    cutoff = time.time() - KEEP_FILES.total_seconds()
-    for old in folder.glob("*"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-
-
-def start_job(round_, statuses, user, filename, write):
-    """Create the job row and run `write(reports, path, progress)` in a
-    background thread; it returns (count, note)."""
-    folder = export_dir()
-    remove_old_exports(folder)
-    with writing():
-        job = ExportJob.create(round=round_, statuses=",".join(statuses), user=user,
-                               total=chosen_reports(round_, statuses).count(), filename=filename)
-    path = folder / f"{job.id}{Path(filename).suffix}"
-    threading.Thread(target=run_job, args=(job, path, write), daemon=True).start()
-    return job
-
-
-def zip_writer(reports, path, progress):
-    return write_zip(reports, path, progress), ""
-
-
-def start_zip_job(round_, statuses, user):
-    return start_job(round_, statuses, user, zip_filename(round_, statuses), zip_writer)
-
-
-def run_zip_job(job, path):
-    run_job(job, path, zip_writer)
-
-
-def run_job(job, path, write):
-    """The job's thread, with its own database connection."""
+def run_job(job, write):
+    """The job's thread, with its own database connection. The file is
+    made in a temporary folder of this machine and removed once stored."""
     with db.connection_context():
         try:
-            round_ = Round.get_by_id(job.round_id)
-            reports = one_by_one(chosen_reports(round_, job.status_list))
-            count, note = write(reports, path, lambda n: job.advance(done=n))
-            job.advance(state="done", done=count, total=count, path=str(path), note=note)
-        except ConverterError as e:  # LibreOffice missing, or died: a sentence for the office
-            job.advance(state="failed", error=str(e))
+            with tempfile.TemporaryDirectory(prefix="pbforms-export-") as folder:
+                path = Path(folder) / "file"
+                count = write(path, lambda n: job.advance(done=n))
+                size = job.store_file(path)
+            job.advance(state="done", done=count, total=count, size=size)
         except Exception as e:  # the page must learn that the job ended
             log.exception("export %s failed", job.id)
             job.advance(state="failed", error=str(e) or e.__class__.__name__)
+
+
+def write_zip_of(job):
+    """The zip job's writer: its round's chosen reports, one by one."""
+    def write(path, progress):
+        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list)), path, progress)
+    return write
+
+
+def start_zip_job(round_, statuses, user):
+    with writing():
+        job = ExportJob.create(round=round_, statuses=",".join(statuses), user=user,
+                               total=chosen_reports(round_, statuses).count(),
+                               filename=zip_filename(round_, statuses))
+    start_job(job, write_zip_of(job))
+    return job
 
 
 def wait_for(job, seconds):
@@ -207,7 +197,7 @@ def job_or_404(job_id):
 
 def job_partial(job):
     """The progress box; once done, it also tells the page to start the download."""
-    response = partial_response(render_template("township/_export_job.html", job=job))
+    response = partial_response(render_template("township/_export_job.html", job=job, office=availability() is None))
     if job.state == "done":
         response.headers["HX-Trigger"] = json.dumps({"pbforms:download": url_for(".job_file", job_id=job.id)})
     return response
@@ -230,16 +220,19 @@ def job(job_id):
     job = job_or_404(job_id)
     if wants_partial():
         return job_partial(job)
-    return render_template("township/export_job.html", job=job)
+    return render_template("township/export_job.html", job=job, office=availability() is None)
 
 
 @bp.get("/exports/<int:job_id>/file")
 def job_file(job_id):
+    """The job's file, streamed from the database a chunk at a time."""
     job = job_or_404(job_id)
-    if job.state != "done" or not job.path or not Path(job.path).is_file():
+    if not job.has_file():
         abort(404)
-    mimetype = MIMETYPES.get(Path(job.path).suffix, "application/octet-stream")
-    return send_file(job.path, mimetype=mimetype, as_attachment=True, download_name=job.filename)
+    mimetype = mimetypes.guess_type(job.filename)[0] or "application/octet-stream"
+    return Response(job.file_chunks(), mimetype=mimetype, direct_passthrough=True,
+                    headers={"Content-Length": str(job.size),
+                             "Content-Disposition": content_disposition(job.filename)})
 
 
 # --- the 汇编 ------------------------------------------------------------------
@@ -267,17 +260,14 @@ def write_volume(round_, reports, path, progress=None, pdf=False):
     problem = availability()
     if pdf and problem:
         raise ConverterError(problem)
-    counted = []
-
     def counting(n):
-        counted.append(n)
         if progress:
             progress(n)
 
     def build(converter):
         return build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
-                            official_template(get_report_type(round_.report_type)), progress=counting, pdf=pdf, converter=converter, workers=ZIP_WORKERS,
-                            mp_context=ZIP_WORKER_START)
+                            official_template(get_report_type(round_.report_type)), progress=counting, pdf=pdf,
+                            converter=converter, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
 
     reports = list(reports)
     try:
@@ -287,11 +277,20 @@ def write_volume(round_, reports, path, progress=None, pdf=False):
             raise
         log.warning("汇编 of round %s: LibreOffice failed; the 目录 is left for Word to update", round_.id)
         docx, pdf_bytes, numbered = build(None)
-    path = Path(path)
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(pdf_bytes if pdf else docx)
-    part.replace(path)
+    Path(path).write_bytes(pdf_bytes if pdf else docx)
     return len(reports), "" if numbered or pdf else NOT_NUMBERED
+
+
+def write_volume_of(job, pdf):
+    """The 汇编 job's writer; what the office must know about the file goes into the job's note."""
+    def write(path, progress):
+        round_ = Round.get_by_id(job.round_id)
+        count, note = write_volume(round_, one_by_one(chosen_reports(round_, job.status_list)), path, progress,
+                                   pdf=pdf)
+        if note:
+            job.advance(note=note)
+        return count
+    return write
 
 
 @bp.post("/rounds/<int:round_id>/volume")
@@ -300,11 +299,11 @@ def start_volume(round_id):
     scope = request.form.get("scope", "")
     statuses = parse_statuses(scope if scope in SCOPES else "")
     pdf = request.form.get("format") == "pdf"
-
-    def write(reports, path, progress):
-        return write_volume(round_, reports, path, progress, pdf=pdf)
-
-    job = start_job(round_, statuses, g.user, volume_filename(round_, statuses, "pdf" if pdf else "docx"), write)
+    with writing():
+        job = ExportJob.create(round=round_, statuses=",".join(statuses), user=g.user,
+                               total=chosen_reports(round_, statuses).count(),
+                               filename=volume_filename(round_, statuses, "pdf" if pdf else "docx"))
+    start_job(job, write_volume_of(job, pdf))
     AuditEvent.record("export", g.user, detail=f"汇编：{job.filename}")
     job = wait_for(job, WAIT_BEFORE_PROGRESS)
     if wants_partial():

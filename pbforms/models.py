@@ -3,6 +3,7 @@
 Each model carries the queries the views need (`Report.in_round(r)`,
 `Round.open_rounds()`), so a view reads as a sentence and the SQL lives here.
 """
+import contextlib
 import datetime
 import json
 import secrets
@@ -10,6 +11,8 @@ from functools import cached_property
 
 from peewee import (
     JOIN,
+    BigIntegerField,
+    BlobField,
     BooleanField,
     Case,
     CharField,
@@ -490,11 +493,13 @@ class AuditEvent(BaseModel):
 
 
 class ExportJob(BaseModel):
-    """A zip or a 汇编 of a round's reports being written to a file in instance/exports.
+    """A file made from a round's reports in the background (a zip of its
+    Word documents, a 汇编, or any other kind), for the office to download.
 
-    Its progress lives here, not in the process that writes it, so the page
-    polling it may be answered by any app process. A job whose writer died
-    stops being updated; `is_stalled` tells the page so.
+    Its progress and, once done, the file itself (in `ExportChunk` rows)
+    live here, not in the process that made it, so the page polling it and
+    the download may be answered by any app process on any machine. A job
+    whose writer died stops being updated; `is_stalled` tells the page so.
     """
     STALL_AFTER = datetime.timedelta(minutes=2)
 
@@ -503,8 +508,8 @@ class ExportJob(BaseModel):
     state = CharField(default="running")  # running | done | failed
     done = IntegerField(default=0)
     total = IntegerField(default=0)
-    path = CharField(default="")
     filename = CharField(default="")
+    size = BigIntegerField(default=0)  # bytes of the finished file
     error = TextField(default="")
     note = TextField(default="")  # what the office must know about a finished file (a 目录 left to Word)
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
@@ -526,6 +531,54 @@ class ExportJob(BaseModel):
             ExportJob.update(**columns).where(ExportJob.id == self.id).execute()
         for name, value in columns.items():
             setattr(self, name, value)
+
+    def store_file(self, path):
+        """Copy the finished file at `path` into the database, a chunk per
+        transaction (SQLite's other writers wait for one chunk at most, and
+        only a chunk is in memory); returns its size in bytes."""
+        size = 0
+        with open(path, "rb") as f:
+            for number, data in enumerate(iter(lambda: f.read(ExportChunk.SIZE), b"")):
+                with writing():
+                    ExportChunk.create(job=self.id, number=number, data=data)
+                size += len(data)
+        return size
+
+    def has_file(self):
+        return self.state == "done" and ExportChunk.select().where(ExportChunk.job == self.id).exists()
+
+    def file_chunks(self):
+        """The stored file's bytes, a chunk at a time, each read by a query
+        (and a pooled connection) of its own: a download streams while the
+        request that started it has already given its connection back."""
+        for number in range(-(-self.size // ExportChunk.SIZE)):
+            with db.connection_context() if db.is_closed() else contextlib.nullcontext():
+                data = ExportChunk.select(ExportChunk.data).where(
+                    (ExportChunk.job == self.id) & (ExportChunk.number == number)).scalar()
+            if data is None:  # removed as too old while being downloaded
+                return
+            yield bytes(data)
+
+    @classmethod
+    def remove_older_than(cls, age):
+        """Jobs started more than `age` ago, with their files."""
+        old = cls.select(cls.id).where(cls.created_at < now() - age)
+        with writing():
+            ExportChunk.delete().where(ExportChunk.job.in_(old)).execute()
+            cls.delete().where(cls.id.in_(old)).execute()
+
+
+class ExportChunk(BaseModel):
+    """A piece of an export job's file, so that a file of any size is
+    written and read a piece at a time."""
+    SIZE = 1024 * 1024
+
+    job = ForeignKeyField(ExportJob, on_delete="CASCADE", index=False)  # the unique index below serves
+    number = IntegerField()  # 0, 1, 2, … in the file's order
+    data = BlobField()
+
+    class Meta:
+        indexes = ((("job", "number"), True),)
 
 
 class LoginFailure(BaseModel):
@@ -592,4 +645,5 @@ class Setting(BaseModel):
                                                            update={cls.value: value}).execute()
 
 
-MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob, LoginFailure, EndedSession, Setting]
+MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob, ExportChunk, LoginFailure, EndedSession,
+          Setting]

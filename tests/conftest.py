@@ -126,7 +126,6 @@ def app(database_url, tmp_path):
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test",
-        "EXPORT_DIR": str(tmp_path / "exports"),  # zips made by a test stay out of the project's instance/
         "PREVIEW_DIR": str(tmp_path / "previews"),
     })
     with db.connection_context():
