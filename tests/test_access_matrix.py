@@ -117,8 +117,8 @@ def resources_of_unit_a(folder):
     ids = ids_of(FILLER_A)
     zip_file = folder / "a.zip"
     zip_file.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
-    job = ExportJob.create(round=ids["round_id"], user=User.by_username("admin"), state="done",
-                           path=str(zip_file), filename="a.zip")
+    job = ExportJob.create(round=ids["round_id"], user=User.by_username("admin"), state="done", filename="a.zip")
+    job.advance(size=job.store_file(zip_file))
     return {**ids, "job_id": job.id}
 
 
