@@ -12,7 +12,8 @@ from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .documents import content_disposition, report_docx, report_filename
 from .models import AuditEvent, Conflict, Report, now
 from .partials import is_htmx, partial_response
-from .documents.pdf import ConverterError, availability, document_blocks, page_image, report_preview
+from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
+                            report_preview)
 
 bp = Blueprint("fill", __name__)
 
@@ -73,9 +74,12 @@ def preview(report_id):
             pages = converted(report)
         except ConverterError as e:
             problem = str(e)
+    pdf_ready = pages is not None
+    if pages is not None and pdftoppm_path() is None:  # the PDF, but no page images
+        pages, problem = None, NO_PDFTOPPM
     blocks = None if pages else document_blocks(report_docx(report))
     return render_template("fill/preview.html", report=report, pages=pages, blocks=blocks, problem=problem,
-                           filename=report_filename(report), editable=may_edit(g.user, report))
+                           pdf_ready=pdf_ready, filename=report_filename(report), editable=may_edit(g.user, report))
 
 
 @bp.get("/reports/<int:report_id>/pages/<int:version>/<int:page>.png")

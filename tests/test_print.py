@@ -428,3 +428,20 @@ def test_a_report_in_an_offices_own_template_keeps_its_styles_in_the_volume():
     assert "OfficeQuote" in used and defined.count("OfficeQuote") == 1
     assert used <= set(defined)
     assert len(defined) == len(set(defined))
+
+
+def test_without_pdftoppm_the_preview_offers_the_pdf_beside_the_documents_paragraphs(client, auth, libreoffice,
+                                                                                   monkeypatch):
+    from pbforms import fill
+    monkeypatch.setattr(fill, "pdftoppm_path", lambda: None)
+    auth.login("qingnizhen")
+    report = township_report()
+
+    tree = parse(client.get(f"/reports/{report.id}/preview").text)
+
+    assert "pdftoppm" in one(tree, "//p[@class='notice']").text_content()
+    assert not tree.xpath("//img[@class='page']")
+    assert [p.text_content() for p in tree.xpath("//article/p") if p.text_content().strip()] == \
+        docx_paragraphs(report_docx(report))
+    pdf = client.get(one(tree, "//a[text()='下载 PDF']").get("href"))
+    assert pdf.data.startswith(b"%PDF")

@@ -286,6 +286,24 @@ def _stop_converters():
         c.stop()
 
 
+def warm_up():
+    """Start the office in the background, where LibreOffice is installed,
+    so the first preview does not wait the seconds a cold start takes."""
+    if availability() is not None:
+        return
+
+    def start():
+        office = converter()
+        with office.lock:
+            if not office.running():
+                try:
+                    office.start()
+                except ConverterError:
+                    log.warning("LibreOffice did not start; the next conversion tries again")
+
+    threading.Thread(target=start, name="pbforms-office-warm-up", daemon=True).start()
+
+
 def docx_to_pdf(docx_bytes, seconds=CONVERT_SECONDS):
     """PDF bytes of a .docx, through the warm converter."""
     with tempfile.TemporaryDirectory(prefix="pbforms-convert-") as folder:
@@ -351,6 +369,16 @@ def report_preview(report, folder, docx_bytes):
     preview = Preview(folder, report_key(report))
     if preview.ready:
         return preview
+    with _previews_lock:  # two requests for one new version: the second finds the first's pages
+        if preview.ready:
+            return preview
+        return _convert_preview(report, preview, docx_bytes)
+
+
+_previews_lock = threading.Lock()
+
+
+def _convert_preview(report, preview, docx_bytes):
     preview.folder.mkdir(parents=True, exist_ok=True)
     pdf = docx_to_pdf(docx_bytes())
     part = preview.pdf.with_name(preview.pdf.name + f".{uuid.uuid4().hex[:8]}.part")
