@@ -10,8 +10,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tests.conftest import demo_types
 from pbforms import create_app, demo
-from pbforms.forms import get_report_type
+from pbforms.forms import builtin_type
 from pbforms.models import AuditEvent, Report, Round, Unit, User
 
 FILLER_A = "qingnicun"
@@ -368,7 +369,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, step):
 
 def start_second_round():
     """A second round, so every unit has two reports."""
-    Round.start("2023年度抓基层党建工作述职", 2023, get_report_type("annual_report"))
+    Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
 
 
 def listed_report_ids(page):

@@ -35,7 +35,7 @@ from docx import Document
 from jinja2 import TemplateError, UndefinedError
 
 from . import engine
-from .official import KEY_FIGURES, TITLE_LINES, key_figures
+from .official import MAIN_FIGURES, TITLE_LINES
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNPACKED = 60 * 1024 * 1024
@@ -60,7 +60,7 @@ class NotDocx(ValueError):
 
 def names_of(report_type):
     """What a placeholder may say -> the variable it stands for."""
-    names = {TITLE_NAME: TITLE_LINES, KEY_FIGURES_NAME: KEY_FIGURES}
+    names = {TITLE_NAME: TITLE_LINES, KEY_FIGURES_NAME: MAIN_FIGURES}
     for f in report_type.fields:
         names[f.key] = f.key
         names[f.label] = f.key
@@ -143,7 +143,7 @@ def check_template(docx_bytes, report_type):
         say("模板里没有任何占位符：请在要填入内容的地方输入 {{ 项目名称 }}，如「{{ "
             + report_type.fields[0].label + " }}」。")
     unused = [f.label for f in report_type.fields
-              if f.key not in used and not (f.kind in ("count", "amount") and KEY_FIGURES in used)]
+              if f.key not in used and not (f in report_type.counts and MAIN_FIGURES in used)]
     if unused and used:
         say("模板没有用到这些项目：" + "、".join(f"「{label}」" for label in unused)
             + "。每一项都要出现在文档里（数字可以用 {{ 主要数据 }} 一并列出）。")
@@ -225,7 +225,7 @@ def uploaded_document(docx_bytes, report_type, data, meta):
     base = report_type.docx_context(data, meta)
     context = {f.key: _flat(base[f.key]) for f in report_type.fields}
     context[TITLE_LINES] = _flat(report_type.title_lines(meta))
-    context[KEY_FIGURES] = key_figures(report_type, data, placed)
+    context[MAIN_FIGURES] = _flat(report_type.main_figures(data, report_type.figures(data), placed))
     return template, context
 
 
