@@ -104,6 +104,35 @@ def text_as_items(text):
     return items
 
 
+def model_from_text(kind, text):
+    """参考范文 as typed in a cell or text box -> as the definition keeps it."""
+    if not text.strip():
+        return None
+    if kind == "items":
+        return text_as_items(text)
+    return " ".join(text.split()) if kind == "text" else text
+
+
+def label_problem(label):
+    """What is wrong with a field's name, or None. The name is what ⟦name⟧
+    references in the text say, so it must be one a reference can name."""
+    if not label:
+        return "项目名称不能为空。"
+    if len(label) > LABEL_MAX:
+        return f"项目名称最多 {LABEL_MAX} 个字，现在 {len(label)} 个字。"
+    if not REFERENCE.fullmatch(f"⟦{label}⟧"):
+        return "项目名称不能含有 ⟦ ⟧ 符号。"
+    return None
+
+
+def hint_problem(hint):
+    return f"说明最多 {HINT_MAX} 个字。" if len(hint) > HINT_MAX else None
+
+
+def model_problem(model):
+    return f"参考范文最多 {MODEL_MAX} 个字。" if len(model) > MODEL_MAX else None
+
+
 def model_text_cell(field):
     model = field.get("model_text")
     if isinstance(model, list):
@@ -346,12 +375,8 @@ def read_sheet(raw, previous=None, used_keys=()):
         elif len(group) > GROUP_MAX:
             problem("分组", f"分组最多 {GROUP_MAX} 个字。")
         label = one_line(cells["项目名称"])
-        if not label:
-            problem("项目名称", "项目名称不能为空。")
-        elif len(label) > LABEL_MAX:
-            problem("项目名称", f"项目名称最多 {LABEL_MAX} 个字，现在 {len(label)} 个字。")
-        elif not REFERENCE.fullmatch(f"⟦{label}⟧"):
-            problem("项目名称", "项目名称不能含有 ⟦ ⟧ 符号。")
+        if label_problem(label):
+            problem("项目名称", label_problem(label))
         elif label in seen_labels:
             problem("项目名称", f"项目名称「{label}」与第 {seen_labels[label]} 行重复。")
         else:
@@ -368,11 +393,11 @@ def read_sheet(raw, previous=None, used_keys=()):
         if len(unit) > UNIT_MAX:
             problem("单位", f"单位最多 {UNIT_MAX} 个字。")
         hint = one_line(cells["说明"])
-        if len(hint) > HINT_MAX:
-            problem("说明", f"说明最多 {HINT_MAX} 个字。")
+        if hint_problem(hint):
+            problem("说明", hint_problem(hint))
         model = cell_text(cells["参考范文"])
-        if len(model) > MODEL_MAX:
-            problem("参考范文", f"参考范文最多 {MODEL_MAX} 个字。")
+        if model_problem(model):
+            problem("参考范文", model_problem(model))
         bounds = {}
         for header, spec_key in (("最小值", "min"), ("最大值", "max")):
             text = one_line(cells.get(header)) if header in columns else ""
@@ -403,7 +428,7 @@ def read_sheet(raw, previous=None, used_keys=()):
             field["unit"] = unit
         field.update(bounds)
         if model:
-            field["model_text"] = text_as_items(model) if kind == "items" else model
+            field["model_text"] = model_from_text(kind, model)
         section = by_title.get(section_key(group))
         if section is None:
             section = by_title[section_key(group)] = {"title": group, "fields": []}
