@@ -229,7 +229,9 @@ def test_the_editor_refuses_a_bad_name_beside_the_field_and_keeps_the_draft(clie
     response = client.post(f"/township/types/{record.id}/versions", data={**form, "csrf_token": token_of(client)})
     assert response.status_code == 422
     tree = parse(response.text)
-    assert one(tree, '//p[@id="error-label-members_total"]').text == "项目名称「发展党员」重复。"
+    for key in ("members_total", "members_recruited"):
+        assert one(tree, f'//p[@id="error-label-{key}"]').text == "项目名称「发展党员」重复。"
+    assert one(tree, '//p[@class="banner failed"]').text == "有 2 处需要修改（见红字），没有保存。"
     assert one(tree, '//input[@id="hint-intro"]').get("value") == "新的说明"
     assert record.newest().version == 1
 

@@ -34,12 +34,6 @@ def type_or_404(type_id):
     return ReportTypeRecord.get_or_none(ReportTypeRecord.id == type_id) or abort(404)
 
 
-def used_keys(record):
-    """Every key any version of the type had: a new field never takes one."""
-    return {f["key"] for v in TypeVersion.select(TypeVersion.definition).where(TypeVersion.report_type == record)
-            for s in v.definition.get("sections", []) for f in s.get("fields", [])}
-
-
 def name_problem(name, record=None):
     if not name:
         return "请填写报告类型的名称"
@@ -131,7 +125,7 @@ def upload_sheet(type_id):
             record, sheet_errors=["请选择字段表文件（.xlsx）"])), 422
     newest = record.newest()
     try:
-        definition = read_sheet(raw, newest.definition, used_keys(record))
+        definition = read_sheet(raw, newest.definition, record.keys_ever_used())
     except SheetRefused as refused:
         return render_template("township/type.html", **type_page_context(record, sheet_errors=refused.messages)), 422
     definition["name"] = record.name  # the type's name is changed in the editor, not by a file
@@ -227,10 +221,9 @@ def read_draft(base):
     for key in order:
         f = fields[key]
         label = one_line(form.get(f"label-{key}", f["label"]))
-        problem = label_problem(label) or (f"项目名称「{label}」重复。" if label in seen else None)
-        if problem:
-            errors[f"label-{key}"] = problem
-        seen.setdefault(label, key)
+        if label_problem(label):
+            errors[f"label-{key}"] = label_problem(label)
+        seen.setdefault(label, []).append(key)
         f["label"] = label
         hint = one_line(form.get(f"hint-{key}", f.get("hint", "")))
         if hint_problem(hint):
@@ -248,6 +241,9 @@ def read_draft(base):
         i = form.get(f"in-{key}", type=int)
         i = i if i is not None and 0 <= i < len(draft["sections"]) else section_of[key]
         draft["sections"][i]["fields"].append(f)
+    for label, keys in seen.items():
+        if len(keys) > 1:  # marked on each, as the office cannot tell which one it meant
+            errors.update({f"label-{key}": f"项目名称「{label}」重复。" for key in keys})
     name = one_line(form.get("type_name", draft["name"]))
     title = "\n".join(" ".join(line.split()) for line in form.get("type_title", draft["title"]).splitlines()
                       if line.strip())
