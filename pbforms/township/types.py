@@ -163,15 +163,14 @@ def copy_type(type_id):
 
 
 @bp.post("/types/<int:type_id>/retired")
-def set_retired(type_id):
+def set_type_retired(type_id):
     """A retired type is not offered for new rounds; rounds using it keep it."""
     record = type_or_404(type_id)
     retired = request.form.get("retired") == "1"
     record.set_retired(retired)
     AuditEvent.record("type_retire" if retired else "type_unretire", g.user, detail=record.name)
     flash(f"已{'停用' if retired else '启用'}报告类型「{record.name}」。", "ok")
-    return redirect(request.form.get("back") == "list" and url_for(".types") or url_for(".type_page", type_id=record.id),
-                    303)
+    return redirect(url_for(".type_page", type_id=record.id), 303)
 
 
 # --- the editor: the page's form is the draft -------------------------------------
@@ -310,13 +309,13 @@ def for_saving(draft):
 
 
 @bp.post("/types/<int:type_id>/draft")
-def edit_draft(type_id):
+def type_draft(type_id):
     """上移/下移: the editor back with the field moved, all typing kept."""
     record = type_or_404(type_id)
     base = base_version(record)
-    draft, errors = read_draft(base)
+    draft, _ = read_draft(base)  # what is wrong is said on 预览 and 保存, not while moving
     move(draft, request.form.get("op", ""))
-    ctx = editor_context(record, draft, base.id, errors if request.form.get("check") else {})
+    ctx = editor_context(record, draft, base.id)
     if wants_partial():
         return page_or_partial(None, "township/_type_editor.html", editor=ctx)
     return render_template("township/type.html", **type_page_context(record, editor=ctx))
@@ -327,7 +326,7 @@ def sample_meta():
 
 
 @bp.post("/types/<int:type_id>/preview")
-def preview(type_id):
+def preview_type(type_id):
     """The fill page (read-only) or the document as the draft would make them."""
     record = type_or_404(type_id)
     base = base_version(record)
@@ -349,7 +348,7 @@ def preview(type_id):
 
 
 @bp.post("/types/<int:type_id>/versions")
-def save_draft(type_id):
+def save_type(type_id):
     """保存: the draft as the type's next version, unless the type gained a
     version since the editor opened (another admin, or an upload)."""
     record = type_or_404(type_id)
