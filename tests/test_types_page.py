@@ -285,3 +285,14 @@ def test_inserting_model_items_keeps_what_is_there(client, auth):
     model = items_field.model(report.meta)
     assert stored == [{"heading": "我写的标题", "text": "我写的内容"}] + model
     assert re.search(r'id="f-%s-%d-heading"' % (items_field.key, len(model)), response.text)
+
+
+def test_without_scripts_the_button_inserts_the_model_text_after_what_is_typed(client, auth):
+    auth.login("qingnicun")
+    report = village_report()
+    token = header_token(client.get(f"/reports/{report.id}").text)
+    response = client.post(f"/reports/{report.id}", data={
+        "csrf_token": token, "version": report.version, "op": "model:intro", "intro": "我先写的一段。"})
+    assert response.status_code == 303
+    model = report.report_type.by_key["intro"].model(report.meta)
+    assert village_report().data["intro"] == "我先写的一段。\n" + model
