@@ -90,6 +90,8 @@ def test_exported_sheet_reads_well_in_excel():
     assert [c.value for c in ws[3]][:5] == ["履职情况", "党员总数", "数字", "名", "是"]
     assert ws["H4"].value == 0  # 村集体经济收入's 最小值
     assert ws["G5"].value == "一是抓理论学习\n全年召开支部党员大会⟦党员总数⟧次。\n第二段\n\n二是抓阵地建设"
+    # Rows with several lines of 参考范文 are as tall as a few of them, the rest one line.
+    assert ws.row_dimensions[5].height == 5 * 15 and ws.row_dimensions[3].height is None
     lists = {str(v.sqref).split(":")[0]: v.formula1 for v in ws.data_validations.dataValidation}
     assert lists == {"C2": '"数字,小数,单行文字,多段文字,条目,日期"', "E2": '"是,否"'}
     report = wb["报告"]

@@ -150,6 +150,18 @@ def put_text(cell, value):
             cell.quotePrefix = True
 
 
+# A long 参考范文 shows its first lines; the whole text is in the cell.
+# Without a height of their own, wrapped rows are one line high in WPS.
+LINE_HEIGHT, ROW_LINES_MAX = 15, 8
+
+
+def lines_in(text, width):
+    """Lines a wrapped cell of `width` (Excel's units: a Latin character;
+    a Chinese one takes two) needs for `text`."""
+    return sum(max(1, -(-sum(2 if ord(c) > 0x2e7f else 1 for c in line) // width))
+               for line in str(text or "").split("\n"))
+
+
 def number_cell(value):
     if value is None or value == "":
         return None
@@ -189,6 +201,9 @@ def write_sheet(definition):
                 else:
                     put_text(cell, values[header])
                 cell.alignment = wrap
+            lines = max(lines_in(values[h], WIDTHS[h]) for h in REQUIRED_HEADERS)
+            if lines > 1:
+                ws.row_dimensions[row].height = min(lines, ROW_LINES_MAX) * LINE_HEIGHT
     last = max(row, 200)  # room for rows the office adds, with the same lists
     text_format = "@"
     for col, header in enumerate(HEADERS, start=1):
