@@ -99,7 +99,8 @@ def type_page_context(record, **extra):
     return {"record": record, "newest": newest, "rounds": list(record.rounds_using()),
             "versions": list(record.versions.order_by(TypeVersion.number.desc())),
             "editor": extra.pop("editor", None) or editor_context(record, newest.definition, newest.version_id),
-            "sheet_errors": [], "copy_name": f"{record.name}（副本）", "copy_error": "", **extra}
+            "sheet_errors": [], "template_errors": [], "copy_name": f"{record.name}（副本）", "copy_error": "",
+            **extra}
 
 
 @bp.get("/types/<int:type_id>")
