@@ -43,7 +43,7 @@ class Change(namedtuple("Change", "field old new")):
     @property
     def shows_values(self):
         """Figures, one-line texts and dates are short enough to show old → new."""
-        return self.field.kind in ("count", "text", "date")
+        return self.field.kind in ("count", "amount", "text", "date")
 
 
 def changes(report_type, old, new):
@@ -140,7 +140,7 @@ def carried_over(report_type, last, current, keep_counts):
     for f in report_type.fields:
         if f.key not in last or f.kind == "date":
             continue
-        if f.kind == "count" and not keep_counts:
+        if f.is_figure and not keep_counts:
             data[f.key] = None
             continue
         try:
@@ -154,10 +154,11 @@ def last_year_page(report, error=None, status=200):
     last = report.last_year
     report_type = report.report_type
     return render_template(
-        "history/last_year.html", report=report, report_type=report_type, last=last, error=error,
+        "history/last_year.html", report=report, report_type=last.report_type if last else report_type,
+        last=last, error=error,
         offer=may_edit(g.user, report) and report.version == 0 and last is not None,
         data=last.data if last else None,
-        preview=report_type.docx_context(last.data, last.meta) if last else None), status
+        preview=last.report_type.docx_context(last.data, last.meta) if last else None), status
 
 
 @bp.get("/reports/<int:report_id>/last-year")

@@ -10,7 +10,7 @@ def add_units(round_, up_to):
     """Villages with a report in the round until there are `up_to` units."""
     for n in range(Unit.select().count(), up_to):
         unit = Unit.create(name=f"测试村{n}", secretary_title="党支部书记", position=n)
-        round_.include(unit, REPORT_TYPE)
+        round_.include(unit)
 
 
 def board_queries(client, round_, monkeypatch):
