@@ -45,6 +45,7 @@ def ids_of(username):
     user = User.by_username(username)
     report = Report.get(Report.unit == user.unit)
     return {"report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
+            "type_id": report.report_type.type_id,
             # The demo has no export job yet; no request here gets past the
             # access check to look it up.
             "job_id": 1, "extension": "xlsx"}
