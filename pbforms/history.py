@@ -114,8 +114,13 @@ def restore(report_id):
     if revision is None:
         flash("请从列表中选择要恢复的版本。", "error")
         return redirect(back, 303)
+    data = revision.data
+    if set(data) != set(report.report_type.by_key):
+        # A revision from before the round moved to a newer version of its
+        # type: fitted to the fields the report has now.
+        data = report.report_type.carried_into(data, report.meta)
     try:
-        report.save_data(revision.data, g.user, small_int(request.form.get("version")),
+        report.save_data(data, g.user, small_int(request.form.get("version")),
                          note=f"恢复自第 {revision.version} 版（{revision.created_at:%Y-%m-%d %H:%M}）")
     except Conflict as conflict:
         flash(f"报告在您打开此页之后又被修改了（现为第 {conflict.current} 版），没有恢复。"

@@ -182,6 +182,10 @@ class ReportTypeRecord(BaseModel):
         return cls.get(cls.builtin == stem)
 
     @classmethod
+    def by_name(cls, name):
+        return cls.get_or_none(cls.name == name)
+
+    @classmethod
     def add(cls, definition, user=None, builtin=None, name=None):
         """A new type with `definition` as its version 1; returns the record.
         Raises ValueError for a definition no ReportType can be built from."""

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from tests.conftest import demo_types
 from pbforms import create_app, demo
-from pbforms.forms import builtin_type
 from pbforms.models import AuditEvent, Report, Round, Unit, User
 
 FILLER_A = "qingnicun"

@@ -3,7 +3,6 @@ units as for 200: a county's board must not grow a query per village
 (bench/run.py times it with 1,000)."""
 from pbforms.db import db
 from pbforms.models import Round, Unit
-from tests.test_township import REPORT_TYPE
 
 
 def add_units(round_, up_to):

@@ -14,7 +14,6 @@ import pytest
 from tests.conftest import demo_types
 from pbforms import demo
 from pbforms.db import db
-from pbforms.forms import builtin_type
 from pbforms.models import Conflict, Report, Revision, Round, Unit, User
 
 from .test_access import header_token, post_login

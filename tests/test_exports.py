@@ -337,3 +337,14 @@ def test_a_done_zip_whose_file_is_gone_answers_404_not_500(client, auth, round_,
 
     assert response.status_code == 404
     assert "找不到页面" in response.text
+
+
+def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
+    auth.admin()
+
+    form = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text).xpath(
+        "//form[select[@name='type']]")[0]
+    options = {o.text_content(): o.get("value") for o in form.xpath(".//select[@name='type']/option")}
+
+    assert options == {"乡镇的报告": str(type_id("annual_report")), "村、社区的报告": str(type_id("village_report"))}
+    assert form.action.endswith("/summary.xlsx")

@@ -11,7 +11,7 @@ from pbforms.forms import BUILTIN, builtin_definition, builtin_type, fill_placeh
 from pbforms.models import (AuditEvent, Report, ReportTypeRecord, Revision, Round, TypeInUse, Unit, User,
                             clear_type_cache)
 from tests.fillpage import FillPage, parse, report_of
-from tests.test_township import htmx, put_in_state, text_of
+from tests.test_township import put_in_state, text_of
 
 META = {"year": 2023, "unit_name": "柳湾村", "secretary_title": "党总支书记"}
 
@@ -337,3 +337,45 @@ def test_round_open_refuses_a_second_round_of_the_same_types_and_year(app):
 
     assert result.exit_code != 0
     assert "--title：已有一个进行中的 2022 年度同类填报（2022年度抓基层党建工作述职），不能重复开启" in result.output
+
+
+def test_restoring_a_revision_from_before_the_move_fits_it_to_the_new_fields(client, auth, changed):
+    Round.get().move_to_newest(User.by_username("admin"))
+    token = admin_token(client, auth)
+    moved = report_of("柳湾村")
+    Report.update(status="draft").where(Report.id == moved.id).execute()
+    auth.logout()
+    auth.login("liuwancun")
+    old = Revision.of(moved, moved.version - 1)
+
+    response = client.post(f"/reports/{moved.id}/history", follow_redirects=True, data={
+        "csrf_token": auth.csrf_token(), "revision": str(old.version), "version": str(moved.version)})
+
+    restored = report_of("柳湾村")
+    assert token and f"已恢复第 {old.version} 版的内容" in response.text
+    assert set(restored.data) == set(restored.report_type.by_key)
+    assert "mobile_members" not in restored.data and restored.data["theme_day_activities"] is None
+    assert restored.data["members_total"] == old.data["members_total"]
+
+
+def test_last_years_report_of_an_older_version_starts_this_year(client, auth):
+    last = report_of("柳湾村")
+    last.save_data({**last.data, "intro": "去年的开头。", "members_total": 40, "mobile_members": 3},
+                   User.by_username("liuwancun"), last.version)
+    village_record().save_version(changed_village_definition())
+    seed = ReportTypeRecord.by_builtin("annual_report")
+    village = village_record().newest()
+    new = Round.start("2023年度抓基层党建工作述职", 2023,
+                      {"township": seed.newest(), "village": village, "community": village})
+    report = Report.get((Report.round == new) & (Report.unit == last.unit))
+    township = Report.get((Report.round == new) & (Report.unit == Unit.get(Unit.kind == "township")))
+    auth.login("liuwancun")
+
+    response = client.post(f"/reports/{report.id}/last-year", follow_redirects=True,
+                           data={"csrf_token": auth.csrf_token(), "counts": "keep"})
+
+    data = Report.get_by_id(report.id).data
+    assert report.last_year.id == last.id and township.last_year.unit_id == township.unit_id
+    assert "已沿用2022年度的内容" in response.text
+    assert (data["intro"], data["members_total"], data["theme_day_activities"]) == ("去年的开头。", 40, None)
+    assert "mobile_members" not in data
