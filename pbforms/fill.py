@@ -7,7 +7,7 @@ such routes send `Vary: HX-Request` so no cache mixes the two.
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
-from .docx import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_filename
 from .models import AuditEvent, Conflict, Report, now
 from .partials import is_htmx, partial_response
 

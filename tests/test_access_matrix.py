@@ -73,6 +73,11 @@ MATRIX = {
     ("township.type_draft", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.preview_type", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.save_type", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.upload_type_template", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.remove_type_template", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.download_starter_template", "GET"): (LOGIN, DENIED, DENIED, OK),
+    # The demo's types print with the generated format: no uploaded template to download.
+    ("township.download_type_template", "GET"): (LOGIN, DENIED, DENIED, HIDDEN),
     ("township.units", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.add_unit", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.unit_row", "GET"): (LOGIN, DENIED, DENIED, OK),

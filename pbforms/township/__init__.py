@@ -50,4 +50,4 @@ def home():
 
 
 # The areas register their routes on `bp` when imported.
-from . import accounts, review, rounds, types, units  # noqa: E402,F401
+from . import accounts, review, rounds, type_templates, types, units  # noqa: E402,F401

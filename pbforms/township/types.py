@@ -17,7 +17,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from peewee import IntegrityError
 
 from ..db import writing
-from ..docx import content_disposition
+from ..documents import content_disposition
 from ..forms import ReportType
 from ..forms.kinds import REFERENCE
 from ..forms.sheet import (KIND_NAMES, SheetRefused, hint_problem, label_problem, model_from_text, model_problem,
