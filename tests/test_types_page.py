@@ -264,6 +264,11 @@ def test_the_fill_page_shows_model_text_filled_for_the_report(client, auth):
     button = one(details, ".//button")
     assert button.text == "插入参考范文" and button.get("data-model-into") == "f-intro"
     assert button.get("data-model-text").startswith("2022年，在镇党委的正确领导下")
+    # Model items read as the document prints them: ordinal, heading closed by 。, text.
+    items = next(f for f in report.report_type.fields if f.kind == "items" and f.model_text)
+    first = items.model(report.meta)[0]
+    shown = tree.xpath(f'//details[@id="model-{items.key}"]//p')[0].text_content()
+    assert shown == "一是" + first["heading"].rstrip("。") + "。" + first["text"].split("\n")[0]
 
 
 def test_inserting_model_items_keeps_what_is_there(client, auth):
