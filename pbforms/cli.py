@@ -13,15 +13,19 @@ from .db import migrate, writing
 from .exports import round_group
 from .documents import report_docx
 from .forms import read_report_json
+from .forms.cli import type_group
 from .models import Conflict, Report, Unit, User
 from .documents.pdf import ConverterError, availability, docx_to_pdf
+from .township.rounds import round_open
 
 
 def init_app(app):
     app.cli.add_command(init_db)
     app.cli.add_command(create_user)
     app.cli.add_command(report_group)
+    round_group.add_command(round_open)
     app.cli.add_command(round_group)
+    app.cli.add_command(type_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 

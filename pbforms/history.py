@@ -43,7 +43,7 @@ class Change(namedtuple("Change", "field old new")):
     @property
     def shows_values(self):
         """Figures, one-line texts and dates are short enough to show old → new."""
-        return self.field.kind in ("count", "text", "date")
+        return self.field.kind in ("count", "amount", "text", "date")
 
 
 def changes(report_type, old, new):
@@ -114,8 +114,13 @@ def restore(report_id):
     if revision is None:
         flash("请从列表中选择要恢复的版本。", "error")
         return redirect(back, 303)
+    data = revision.data
+    if set(data) != set(report.report_type.by_key):
+        # A revision from before the round moved to a newer version of its
+        # type: fitted to the fields the report has now.
+        data = report.report_type.carried_into(data, report.meta)
     try:
-        report.save_data(revision.data, g.user, small_int(request.form.get("version")),
+        report.save_data(data, g.user, small_int(request.form.get("version")),
                          note=f"恢复自第 {revision.version} 版（{revision.created_at:%Y-%m-%d %H:%M}）")
     except Conflict as conflict:
         flash(f"报告在您打开此页之后又被修改了（现为第 {conflict.current} 版），没有恢复。"
@@ -140,7 +145,7 @@ def carried_over(report_type, last, current, keep_counts):
     for f in report_type.fields:
         if f.key not in last or f.kind == "date":
             continue
-        if f.kind == "count" and not keep_counts:
+        if f.is_figure and not keep_counts:
             data[f.key] = None
             continue
         try:
@@ -154,10 +159,11 @@ def last_year_page(report, error=None, status=200):
     last = report.last_year
     report_type = report.report_type
     return render_template(
-        "history/last_year.html", report=report, report_type=report_type, last=last, error=error,
+        "history/last_year.html", report=report, report_type=last.report_type if last else report_type,
+        last=last, error=error,
         offer=may_edit(g.user, report) and report.version == 0 and last is not None,
         data=last.data if last else None,
-        preview=report_type.docx_context(last.data, last.meta) if last else None), status
+        preview=last.report_type.docx_context(last.data, last.meta) if last else None), status
 
 
 @bp.get("/reports/<int:report_id>/last-year")

@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import json
 import secrets
+from collections import namedtuple
 from functools import cached_property
 
 from peewee import (
@@ -29,7 +30,7 @@ from peewee import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db, writing
-from .forms import get_report_type
+from .forms import BUILTIN, ReportType, builtin_definition
 
 
 def now():
@@ -37,7 +38,7 @@ def now():
 
 
 def report_meta(year, unit):
-    """What a definition's title and default text may mention about a report."""
+    """What a definition's 【年度】【单位】【职务】 stand for in a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}
 
 
@@ -154,10 +155,166 @@ class User(BaseModel):
                                & (cls.session_epoch == epoch) & ~fn.EXISTS(ended))
 
 
+class ReportTypeRecord(BaseModel):
+    """A report type the office owns: its versions are TypeVersion rows.
+
+    `builtin` names the definition file (pbforms/forms/<builtin>.json) of a
+    type that ships with the app. A type some round uses is never deleted,
+    only retired: a retired type is not offered for new rounds.
+    """
+    name = CharField(unique=True)
+    builtin = CharField(null=True, unique=True)
+    retired = BooleanField(default=False)
+    created_at = DateTimeField(default=now)
+
+    class Meta:
+        table_name = "report_type"
+
+    @classmethod
+    def ordered(cls):
+        return cls.select().order_by(cls.id)
+
+    @classmethod
+    def offered(cls):
+        """The types a new round may use."""
+        return cls.ordered().where(cls.retired == False)  # noqa: E712
+
+    @classmethod
+    def by_builtin(cls, stem):
+        return cls.get(cls.builtin == stem)
+
+    @classmethod
+    def by_name(cls, name):
+        return cls.get_or_none(cls.name == name)
+
+    @classmethod
+    def add(cls, definition, user=None, builtin=None, name=None):
+        """A new type with `definition` as its version 1; returns the record.
+        Raises ValueError for a definition no ReportType can be built from."""
+        ReportType(definition)
+        with writing():
+            record = cls.create(name=name or definition["name"], builtin=builtin)
+            TypeVersion.create(report_type=record, number=1, definition=definition, created_by=user)
+            return record
+
+    def newest_version(self):
+        return (TypeVersion.select().where(TypeVersion.report_type == self)
+                .order_by(TypeVersion.number.desc()).first())
+
+    def newest(self):
+        """The newest version as a ReportType."""
+        return type_of_version(self.newest_version().id)
+
+    def save_version(self, definition, user=None, template=None):
+        """Store `definition` (and an uploaded Word template) as this type's
+        next version, unless it equals the newest: returns (TypeVersion,
+        whether it is new). Versions never change once stored, so a round
+        keeps the shape its reports were opened with."""
+        ReportType(definition)
+        with writing():
+            newest = self.newest_version()
+            if newest.definition == json.loads(json.dumps(definition)) and (template is None
+                                                                           or template == newest.template):
+                return newest, False
+            template = newest.template if template is None else template
+            version = TypeVersion.create(report_type=self, number=newest.number + 1, definition=definition,
+                                         template=template, created_by=user)
+            return version, True
+
+    def keys_ever_used(self):
+        """Every field key any version of this type had: a field added later
+        never takes one, so old reports' data never lands in a new field."""
+        return {f["key"] for v in TypeVersion.select(TypeVersion.definition).where(TypeVersion.report_type == self)
+                for s in v.definition.get("sections", []) for f in s.get("fields", [])}
+
+    def rounds_using(self):
+        """The rounds one of whose kinds follows a version of this type."""
+        used = (RoundType.select(RoundType.round).join(TypeVersion)
+                .where(TypeVersion.report_type == self))
+        return Round.newest_first().where(Round.id.in_(used))
+
+    def is_used(self):
+        versions = TypeVersion.select(TypeVersion.id).where(TypeVersion.report_type == self)
+        return (RoundType.select().where(RoundType.type_version.in_(versions)).exists()
+                or Report.select().where(Report.type_version.in_(versions)).exists())
+
+    def set_retired(self, retired):
+        with writing():
+            self.retired = retired
+            self.save(only=[ReportTypeRecord.retired])
+
+    def delete_unused(self):
+        """Delete a type no round uses; raises TypeInUse otherwise (retire it instead)."""
+        with writing():
+            if self.is_used():
+                raise TypeInUse(self)
+            TypeVersion.delete().where(TypeVersion.report_type == self).execute()
+            self.delete_instance()
+
+
+class TypeInUse(Exception):
+    """A type some round uses: it may be retired, not deleted."""
+
+    def __init__(self, record):
+        super().__init__(f"「{record.name}」已被填报轮次使用，不能删除，只能停用。")
+
+
+# A round's move from one version of a type to its newest: the unit kinds
+# and number of reports it concerns, and the fields added, removed and
+# renamed (old field, new field) on the way.
+TypeMove = namedtuple("TypeMove", "old new kinds reports added removed changed")
+
+
+class TypeVersion(BaseModel):
+    """One immutable version of a type: its definition, and an optional Word template."""
+    report_type = ForeignKeyField(ReportTypeRecord, backref="versions", on_delete="RESTRICT")
+    number = IntegerField()
+    definition = JSONField()
+    template = BlobField(null=True)
+    created_at = DateTimeField(default=now)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "type_version"
+        indexes = ((("report_type", "number"), True),)
+
+    def as_report_type(self):
+        return ReportType(self.definition, type_id=self.report_type_id, version_id=self.id, version=self.number)
+
+
+# Version id -> ReportType. Versions never change, so each is built once per
+# process; cleared when the process binds another database (or restores one).
+_TYPES = {}
+
+
+def type_of_version(version_id):
+    found = _TYPES.get(version_id)
+    if found is None:
+        found = _TYPES[version_id] = TypeVersion.get_by_id(version_id).as_report_type()
+    return found
+
+
+def clear_type_cache():
+    _TYPES.clear()
+
+
+def load_builtin_types():
+    """Store each built-in definition file whose type the database lacks
+    (migration 0006 stores those of its day; a later release may add more)."""
+    have = {r.builtin for r in ReportTypeRecord.select(ReportTypeRecord.builtin)}
+    for stem in BUILTIN:
+        if stem not in have:
+            ReportTypeRecord.add(builtin_definition(stem), builtin=stem)
+
+
+def builtin_type(stem):
+    """The newest stored version of a built-in type (the demo's and tests' way to name one)."""
+    return ReportTypeRecord.by_builtin(stem).newest()
+
+
 class Round(BaseModel):
     title = CharField()
     year = IntegerField()
-    report_type = CharField()
     deadline = DateField(null=True)
     status = CharField(default="open")  # open | closed
     created_at = DateTimeField(default=now)
@@ -175,23 +332,104 @@ class Round(BaseModel):
         return self.status == "open"
 
     @classmethod
-    def start(cls, title, year, report_type, deadline=None):
-        """Open a round: every active unit gets a report with the type's default text."""
+    def start(cls, title, year, types, deadline=None):
+        """Open a round: every active unit gets a report of its kind's type.
+
+        `types` is {unit kind: ReportType} for every kind in Unit.KINDS, or
+        one ReportType for them all. The round keeps these versions: a type
+        changed later changes no report of it (see `move_to_newest`).
+        """
+        if isinstance(types, ReportType):
+            types = dict.fromkeys(Unit.KINDS, types)
+        if set(types) != set(Unit.KINDS) or any(t.version_id is None for t in types.values()):
+            raise ValueError("a round needs a stored type version for every unit kind")
         with writing():
-            new_round = cls.create(title=title, year=year, report_type=report_type.id, deadline=deadline)
-            for unit in Unit.active_units():
-                Report.create(round=new_round, unit=unit,
-                              data=report_type.initial_data(report_meta(year, unit)))
+            new_round = cls.create(title=title, year=year, deadline=deadline)
+            RoundType.insert_many([{"round": new_round, "kind": kind, "type_version": t.version_id}
+                                   for kind, t in types.items()]).execute()
+            rows = [{"round": new_round, "unit": unit, "type_version": types[unit.kind].version_id,
+                     "data": types[unit.kind].initial_data(report_meta(year, unit))}
+                    for unit in Unit.active_units()]
+            for start in range(0, len(rows), 100):
+                Report.insert_many(rows[start:start + 100]).execute()
             return new_round
 
-    def include(self, unit, report_type):
+    @cached_property
+    def kind_types(self):
+        """{unit kind: ReportType} as the round keeps them: one query, then the cache."""
+        rows = RoundType.select(RoundType.kind, RoundType.type_version).where(RoundType.round == self)
+        return {row.kind: type_of_version(row.type_version_id) for row in rows}
+
+    def type_for(self, kind):
+        return self.kind_types[kind]
+
+    @property
+    def types(self):
+        """The round's types, each once, in the order of unit kinds."""
+        found = {}
+        for kind in Unit.KINDS:
+            t = self.kind_types.get(kind)
+            if t is not None:
+                found.setdefault(t.version_id, t)
+        return list(found.values())
+
+    def kinds_label(self, report_type):
+        """The kinds of unit that fill `report_type` in this round: 村、社区."""
+        return "、".join(label for kind, label in Unit.KINDS.items()
+                        if kind in self.kind_types and self.kind_types[kind].version_id == report_type.version_id)
+
+    def include(self, unit):
         """Give `unit` a report in this round unless it has one: a village
         added or re-activated while the round runs belongs on its board."""
+        report_type = self.type_for(unit.kind)
         with writing():
             # One statement, not a check and an insert: on PostgreSQL two
             # requests including the unit at once would both pass a check.
-            (Report.insert(round=self, unit=unit, data=report_type.initial_data(report_meta(self.year, unit)))
+            (Report.insert(round=self, unit=unit, type_version=report_type.version_id,
+                           data=report_type.initial_data(report_meta(self.year, unit)))
              .on_conflict_ignore().execute())
+
+    def pending_moves(self):
+        """What moving this round to its types' newest versions would do:
+        one TypeMove per version the round uses that has a newer one."""
+        moves = []
+        for old in self.types:
+            newest = ReportTypeRecord.get_by_id(old.type_id).newest()
+            if newest.version_id == old.version_id:
+                continue
+            kinds = [kind for kind, t in self.kind_types.items() if t.version_id == old.version_id]
+            reports = Report.select().where((Report.round == self) & (Report.type_version == old.version_id)).count()
+            moves.append(TypeMove(old, newest, kinds, reports,
+                                  [f for f in newest.fields if f.key not in old.by_key],
+                                  [f for f in old.fields if f.key not in newest.by_key],
+                                  [(old.by_key[f.key], f) for f in newest.fields
+                                   if f.key in old.by_key and (old.by_key[f.key].label, old.by_key[f.key].kind)
+                                   != (f.label, f.kind)]))
+        return moves
+
+    def move_to_newest(self, user):
+        """Move every kind of this round to its type's newest version.
+
+        Each report keeps its data under the keys the new version still has;
+        new fields get their initial value. A report someone has saved gets
+        a revision with a note, so what a dropped field held stays in the
+        one before it. Returns the moves made."""
+        moves = self.pending_moves()
+        with writing():
+            for move in moves:
+                RoundType.update(type_version=move.new.version_id).where(
+                    (RoundType.round == self) & (RoundType.kind.in_(move.kinds))).execute()
+                note = f"报告类型改用「{move.new.name}」第 {move.new.version} 版"
+                if move.removed:
+                    note += "，不再填写：" + "、".join(f.label for f in move.removed)
+                for report in (Report.select(Report, Unit).join(Unit)
+                               .where((Report.round == self) & (Report.type_version == move.old.version_id))):
+                    report.round = self
+                    report.move_to(move.new, user, note[:250])
+            AuditEvent.record("round_types", user, detail=f"{self.title}：" + "；".join(
+                f"{m.old.name} 第 {m.old.version} 版 → 第 {m.new.version} 版" for m in moves))
+        self.__dict__.pop("kind_types", None)
+        return moves
 
     def set_open(self, is_open, user):
         """Close (read-only for fillers) or reopen the round, with an audit event."""
@@ -205,6 +443,17 @@ class Round(BaseModel):
         return self.deadline is not None and datetime.date.today() > self.deadline
 
 
+class RoundType(BaseModel):
+    """The type version a round gives one kind of unit (township, village, community)."""
+    round = ForeignKeyField(Round, backref="round_types", on_delete="CASCADE")
+    kind = CharField()
+    type_version = ForeignKeyField(TypeVersion, on_delete="RESTRICT")
+
+    class Meta:
+        table_name = "round_type"
+        indexes = ((("round", "kind"), True),)
+
+
 class Report(BaseModel):
     STATUS_LABELS = {
         "draft": "草稿",
@@ -215,6 +464,9 @@ class Report(BaseModel):
 
     round = ForeignKeyField(Round, backref="reports", on_delete="CASCADE")
     unit = ForeignKeyField(Unit, backref="reports", on_delete="RESTRICT")
+    # The type version this report follows (its round's for its unit's kind).
+    # Nullable only because a column added by migration needs it; always set.
+    type_version = ForeignKeyField(TypeVersion, null=True, on_delete="RESTRICT")
     data = JSONField()
     version = IntegerField(default=0)
     status = CharField(default="draft")
@@ -245,18 +497,27 @@ class Report(BaseModel):
                 .where(cls.round == round_).order_by(Unit.position, Unit.id))
 
     @classmethod
-    def on_board(cls, round_, report_type):
+    def on_board(cls, round_):
         """The round's reports as the progress board shows them, one query:
         the unit's name, kind and state, the last editor's name, and
-        `missing_figures` (required counts left empty) counted by the
-        database. Only the columns the board shows are read, into flat
-        reports (`.objects()`, no Unit or User objects): at a thousand
-        units, reading every report's text, and then building three
-        objects a row, each took a good part of the page's time."""
+        `missing_figures` (required figures left empty, by the report's own
+        type version) counted by the database. Only the columns the board
+        shows are read, into flat reports (`.objects()`, no Unit or User
+        objects): at a thousand units, reading every report's text, and then
+        building three objects a row, each took a good part of the page's time."""
         editor = User.alias()
-        missing = sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
-                       for f in report_type.counts if f.required), Value(0))
-        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, missing.alias("missing_figures"),
+
+        def missing_of(report_type):
+            return sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
+                        for f in report_type.counts if f.required), Value(0))
+
+        types = round_.types
+        if len(types) == 1:
+            missing = missing_of(types[0])
+        else:
+            missing = Case(cls.type_version, [(t.version_id, missing_of(t)) for t in types], 0)
+        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, cls.type_version,
+                            missing.alias("missing_figures"),
                             Unit.name.alias("unit_name"), Unit.kind.alias("unit_kind"),
                             Unit.active.alias("unit_active"),
                             fn.COALESCE(fn.NULLIF(editor.display_name, ""), editor.username).alias("editor_label"))
@@ -274,8 +535,9 @@ class Report(BaseModel):
 
     @property
     def report_type(self):
-        """The type this report is filled in: every page, export and check asks here."""
-        return get_report_type(self.round.report_type)
+        """The type version this report is filled in: every page, export and
+        check asks here. Built once per version and process (versions never change)."""
+        return type_of_version(self.type_version_id)
 
     @property
     def progress(self):
@@ -298,14 +560,36 @@ class Report(BaseModel):
     @cached_property
     def last_year(self):
         """The unit's report of the newest earlier year's round of the same
-        type, or None. One query, kept on this object, so a page showing
-        last year's figure beside every count asks only once."""
-        return (Report.select(Report, Round).join(Round)
+        type (any version of it), or None. One query, kept on this object,
+        so a page showing last year's figure beside every count asks only once."""
+        return (Report.select(Report, Round).join(Round).switch(Report).join(TypeVersion)
                 .where((Report.unit == self.unit_id)
-                       & (Round.report_type == self.round.report_type)
+                       & (TypeVersion.report_type == self.report_type.type_id)
                        & (Round.year < self.round.year))
                 .order_by(Round.year.desc(), Round.id.desc())
                 .first())
+
+    def move_to(self, new_type, user, note):
+        """Follow `new_type` (a newer version of this report's type), keeping
+        the data of every key it still has. Part of Round.move_to_newest."""
+        with writing():
+            for _ in range(5):
+                data = new_type.carried_into(self.data, self.meta)
+                if self.version == 0:  # nobody has saved it: no revision, still 未开始
+                    changed = (Report.update(data=data, type_version=new_type.version_id)
+                               .where((Report.id == self.id) & (Report.version == 0)).execute())
+                else:
+                    changed = (Report.update(data=data, type_version=new_type.version_id, version=self.version + 1)
+                               .where((Report.id == self.id) & (Report.version == self.version)).execute())
+                    if changed:
+                        Revision.create(report=self, version=self.version + 1, data=data, user=user, note=note)
+                if changed:
+                    self.data, self.type_version_id = data, new_type.version_id
+                    self.version += 1 if self.version else 0
+                    return
+                fresh = Report.get_by_id(self.id)
+                self.data, self.version = fresh.data, fresh.version
+            raise Conflict(self.version)
 
     def save_data(self, data, user, expected_version, note=""):
         """Store `data` as the next version, or raise Conflict.
@@ -433,6 +717,7 @@ class AuditEvent(BaseModel):
         "round_open": "开启填报轮次",
         "round_close": "结束填报轮次",
         "round_reopen": "重新开启填报轮次",
+        "round_types": "更新轮次的报告类型版本",
         "unit_add": "新增单位",
         "unit_change": "修改单位",
         "unit_deactivate": "停用单位",
@@ -443,6 +728,10 @@ class AuditEvent(BaseModel):
         "user_deactivate": "停用账号",
         "user_activate": "启用账号",
         "throttle_clear": "解除登录限制",
+        "type_add": "新建报告类型",
+        "type_version": "保存报告类型新版本",
+        "type_retire": "停用报告类型",
+        "type_unretire": "启用报告类型",
     }
     # Status changes of a report: the history shown on the report itself.
     TRANSITIONS = ("submit", "return", "reopen", "approve")
@@ -645,5 +934,5 @@ class Setting(BaseModel):
                                                            update={cls.value: value}).execute()
 
 
-MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob, ExportChunk, LoginFailure, EndedSession,
-          Setting]
+MODELS = [Unit, User, ReportTypeRecord, TypeVersion, Round, RoundType, Report, Revision, AuditEvent, ExportJob,
+          ExportChunk, LoginFailure, EndedSession, Setting]

@@ -10,8 +10,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tests.conftest import demo_types
 from pbforms import create_app, demo
-from pbforms.forms import get_report_type
 from pbforms.models import AuditEvent, Report, Round, Unit, User
 
 FILLER_A = "qingnicun"
@@ -44,6 +44,7 @@ def ids_of(username):
     user = User.by_username(username)
     report = Report.get(Report.unit == user.unit)
     return {"report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
+            "type_id": report.report_type.type_id,
             # The demo has no export job yet; no request here gets past the
             # access check to look it up.
             "job_id": 1, "extension": "xlsx", "version": report.version, "page": 1}
@@ -368,7 +369,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, step):
 
 def start_second_round():
     """A second round, so every unit has two reports."""
-    Round.start("2023年度抓基层党建工作述职", 2023, get_report_type("annual_report"))
+    Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
 
 
 def listed_report_ids(page):

@@ -11,9 +11,9 @@ from functools import partial
 
 import pytest
 
+from tests.conftest import demo_types
 from pbforms import demo
 from pbforms.db import db
-from pbforms.forms import get_report_type
 from pbforms.models import Conflict, Report, Revision, Round, Unit, User
 
 from .test_access import header_token, post_login
@@ -137,7 +137,7 @@ def twenty_reports():
         user = User(username=f"cun{n + 1}", role="filler", unit=unit)
         user.set_password(demo.FILLER_PASSWORD)
         user.save()
-    new_round = Round.start("2023年度抓基层党建工作述职", 2023, get_report_type("annual_report"))
+    new_round = Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
     reports = (Report.select(Report.id, User.username).join(User, on=(User.unit == Report.unit))
                .where(Report.round == new_round).order_by(Report.id).tuples())
     return list(reports)

@@ -12,10 +12,10 @@ from docxtpl import DocxTemplate
 from jinja2.sandbox import SandboxedEnvironment
 
 from pbforms.documents.official import official_template
-from pbforms.forms import get_report_type
+from pbforms.forms import builtin_type
 from tests.official_format import format_problems
 
-TEMPLATE = official_template(get_report_type("annual_report"))
+TEMPLATE = official_template(builtin_type("annual_report"))
 
 
 def make_context():
@@ -24,7 +24,6 @@ def make_context():
         "title_lines": ["2022年度青泥镇党委书记", "抓基层党建工作述职报告"],
         "doc_headings": ["一、履职情况", "二、存在问题", "三、下步打算"],
         "doc_labels": {},
-        "doc_key_figures": "",
         "reporter_title": "青泥镇党委书记",
         "reporter_name": "张三",
         "written_on": "2023年1月6日",
@@ -44,6 +43,7 @@ def make_context():
             "二是始终抓好组织建设，强化基层党组织作用。要始终坚持“实”字当头，"
             "把抓基层、打基础作为长远之计。",
         ],
+        "main_figures": [],
     }
 
 

@@ -7,12 +7,17 @@ import pytest
 from docx import Document
 
 from pbforms.documents.uploaded import check_template, render_uploaded, uploaded_document
-from pbforms.forms import get_report_type
+from pbforms.forms import builtin_demo_figures, builtin_type
 from tests.fillpage import docx_paragraphs
 from tests.test_documents import docxtpl_render, parts
 
-SEED = get_report_type("annual_report")
+SEED = builtin_type("annual_report")
 META = {"year": 2022, "unit_name": "青泥镇", "secretary_title": "党委书记"}
+
+
+def demo_data():
+    """The seed's full report, as the demo township has it."""
+    return SEED.model_data(META) | builtin_demo_figures("annual_report")
 GOOD = ["{{ 标题 }}", "{{ 单位及职务 }}　{{述职人姓名}}", "{{ 开头 }}", "一、履职情况", "{{ 履职情况 }}",
         "二、存在问题", "{{ 存在问题 }}", "三、下步打算", "{{ plans }}", "{{ 主要数据 }}",
         "{{ 述职人姓名 }}", "{{ 成文日期 }}"]
@@ -37,7 +42,7 @@ def word_file(paragraphs, change=None):
 def test_a_good_template_is_accepted_and_renders_the_report():
     template = word_file(GOOD)
     assert check_template(template, SEED) == []
-    data = SEED.demo_data(META)
+    data = demo_data()
     data.update(reporter_name="张三", written_on="2023-01-06", reading_classes=21)
     paragraphs = docx_paragraphs(render_uploaded(template, SEED, data, META))
     assert paragraphs[:3] == ["2022年度青泥镇党委书记", "抓基层党建工作述职报告", "青泥镇党委书记　张三"]
@@ -51,7 +56,7 @@ def test_a_good_template_is_accepted_and_renders_the_report():
 
 
 def test_an_uploaded_template_renders_as_docxtpl_would():
-    template, context = uploaded_document(word_file(GOOD), SEED, SEED.demo_data(META), META)
+    template, context = uploaded_document(word_file(GOOD), SEED, demo_data(), META)
     from pbforms.documents import render
     ours, theirs = parts(render(template, context)), parts(docxtpl_render(template, context))
     assert [name for name in theirs if ours.get(name) != theirs[name]] == []
@@ -59,7 +64,7 @@ def test_an_uploaded_template_renders_as_docxtpl_would():
 
 def test_figures_the_template_does_not_place_go_to_key_figures():
     template = word_file(GOOD)
-    data = SEED.demo_data(META)
+    data = demo_data()
     data["intro"] = "开头。"
     data["duties"] = [{"heading": "抓学习", "text": "全年学习。"}]
     data["reading_classes"] = 21
@@ -69,7 +74,7 @@ def test_figures_the_template_does_not_place_go_to_key_figures():
 
 
 def test_typed_text_in_an_uploaded_template_is_never_evaluated():
-    data = SEED.demo_data(META)
+    data = demo_data()
     data["reporter_name"] = "{{ 7 * 7 }}<b>&"
     paragraphs = docx_paragraphs(render_uploaded(word_file(GOOD), SEED, data, META))
     assert "{{ 7 * 7 }}<b>&" in paragraphs
@@ -91,7 +96,16 @@ def zip_without_document():
 
 
 def title_property_with_a_tag(doc):
-    doc.core_properties.title = "{{ 不存在 }}"
+    doc.core_properties.title = "{{ 9 ** 9 ** 99 }}"
+
+
+def table_without_grid(doc):
+    """A table Word would not write (no w:tblGrid), holding a placeholder:
+    python-docx opens the file, docxtpl cannot render it."""
+    table = doc.add_table(rows=1, cols=1)
+    table.cell(0, 0).text = "{{ 述职人姓名 }}"
+    grid = table._tbl.tblGrid
+    grid.getparent().remove(grid)
 
 
 @pytest.mark.parametrize("template, message", [
@@ -106,7 +120,8 @@ def title_property_with_a_tag(doc):
     (word_file(without("{{ 主要数据 }}")[:4]), "「党委理论学习中心组会议」"),
     (word_file(GOOD + ["{% for x in range(9) %}"]), "上传的模板只能用 {{ 项目名称 }} 占位符"),
     (word_file(["没有占位符的文件"]), "模板里没有任何占位符"),
-    (word_file(GOOD, title_property_with_a_tag), "用示例数据试生成时出错"),
+    (word_file(GOOD, title_property_with_a_tag), "占位符「{{ 9 ** 9 ** 99 }}」不是本报告类型的项目名称"),
+    (word_file(GOOD, table_without_grid), "用示例数据试生成时出错"),
 ])
 def test_each_problem_is_refused_with_its_message(template, message):
     problems = check_template(template, SEED)
@@ -119,7 +134,7 @@ def test_the_starter_template_is_accepted_and_prints_what_the_generated_one_does
     from tests.official_format import format_problems
     starter = starter_template(SEED)
     assert check_template(starter, SEED) == []
-    data = SEED.demo_data(META)
+    data = demo_data()
     data.update(reporter_name="张三", written_on="2023-01-06")
     ours = render_uploaded(starter, SEED, data, META)
     assert docx_paragraphs(ours) == docx_paragraphs(render(*type_document(SEED, data, META)))

@@ -56,15 +56,12 @@ STYLES_WITH_EFFECTS = "http://schemas.microsoft.com/office/2007/relationships/st
 
 # A section title starting with a Chinese ordinal (一、 … 十二、) is a level-1 heading.
 ORDINAL_HEADING = re.compile(r"^[一二三四五六七八九十]+、")
-# Field kinds printed as numbers: they appear where a text refers to them, or
-# in the 主要数据 paragraph.
-FIGURE_KINDS = {"count", "amount"}
 LIST_KINDS = {"paragraphs", "items"}
 # Names the generated template uses beside the field keys (keys are lower-case
 # identifiers made by the type editor, see forms.KEY; these cannot clash
 # with a key that is a plain word, and are checked anyway).
-TITLE_LINES, HEADINGS, LABELS, KEY_FIGURES = "title_lines", "doc_headings", "doc_labels", "doc_key_figures"
-RESERVED = {TITLE_LINES, HEADINGS, LABELS, KEY_FIGURES}
+TITLE_LINES, HEADINGS, LABELS, MAIN_FIGURES = "title_lines", "doc_headings", "doc_labels", "main_figures"
+RESERVED = {TITLE_LINES, HEADINGS, LABELS, MAIN_FIGURES}
 JINJA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 JINJA_KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False", "None",
                   "loop", "self", "for", "endfor", "block", "with", "recursive"}
@@ -153,7 +150,7 @@ def plan_of(report_type):
             blocks.append(("heading", heading_number))
             heading_number += 1
         for f in section["fields"]:
-            if f.key in placed or f.kind in FIGURE_KINDS:
+            if f.key in placed or f.is_figure:  # figures print where a text refers to them, or in 主要数据
                 continue
             blocks.append(("list", f.key) if f.kind in LIST_KINDS else ("labelled", f.key))
     for key in set(name_line) | set(signoff) | {b[1] for b in blocks if b[0] != "heading"}:
@@ -353,9 +350,7 @@ def build_body(doc, s, plan):
             loop(value, "p", s["body"])
         else:
             para(f"{{{{ {LABELS}['{value}'] }}}}：{{{{ {value} }}}}", s["body"])
-    para(f"{{%p if {KEY_FIGURES} %}}")
-    para(f"{{{{ {KEY_FIGURES} }}}}", s["body"])
-    para("{%p endif %}")
+    loop(MAIN_FIGURES, "p", s["body"])
     if plan.signoff:
         para("")
         for key in plan.signoff:
@@ -467,27 +462,11 @@ def official_template(report_type) -> bytes:
 
 # --- the context beside the field values --------------------------------------------
 
-def figure_text(field, value_text):
-    return f"{field.label}{value_text}{getattr(field, 'unit', '') or ''}"
-
-
-def key_figures(report_type, data, placed=()):
-    """"主要数据：党员总数52名；发展党员**名。" for the figures no text of the
-    report refers to (and the template does not place itself), or ""."""
-    referenced = set(placed)
-    for f in report_type.fields:
-        referenced.update(f.references(data.get(f.key)))
-    figures = report_type.figures(data)
-    fields = getattr(report_type, "figures_fields", None) or report_type.counts
-    left = [figure_text(f, figures[f.label]) for f in fields if f.label not in referenced and f.key not in referenced]
-    return "主要数据：" + "；".join(left) + "。" if left else ""
-
-
 def official_context(report_type, data, meta):
     """The context the generated template renders: the type's own
-    docx_context (field values, title lines) plus the definition's texts."""
+    docx_context (field values, title lines, the 主要数据 paragraph) plus
+    the definition's texts."""
     context = report_type.docx_context(data, meta)
     context[HEADINGS] = headings_of(report_type)
     context[LABELS] = {f.key: f.label for f in report_type.fields}
-    context[KEY_FIGURES] = key_figures(report_type, data)
     return context

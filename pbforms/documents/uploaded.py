@@ -14,7 +14,8 @@ Refused, each with its message in Chinese (check_template): a file that is
 not a .docx; placeholders typed with full-width braces ｛｛ ｝｝;
 placeholders Word split across runs by formatting (it then keeps parts of
 one placeholder in different <w:t> elements, so it cannot be found or
-replaced as typed); placeholders that name no field; statements; fields
+replaced as typed); placeholders that name no field (in the body, headers, footers, footnotes
+and the file's properties, which docxtpl renders too); statements; fields
 the template never uses — a refusal, not a warning, because the document
 would silently lose what the filler typed (figures count as used when the
 template has {{ 主要数据 }}); and a template whose trial render with
@@ -35,13 +36,13 @@ from docx import Document
 from jinja2 import TemplateError, UndefinedError
 
 from . import engine
-from .official import KEY_FIGURES, TITLE_LINES, key_figures
+from .official import MAIN_FIGURES, TITLE_LINES
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNPACKED = 60 * 1024 * 1024
 TITLE_NAME, KEY_FIGURES_NAME = "标题", "主要数据"
-# The parts docxtpl renders as templates.
-RENDERED_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes)\.xml")
+# The parts docxtpl renders as templates (the file's properties too: title, subject …).
+RENDERED_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes)\.xml|docProps/core\.xml")
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}|\{%|\{#", re.S)
 # One placeholder's braces, or its text, interrupted by XML tags (</w:t>…<w:t>).
@@ -60,7 +61,7 @@ class NotDocx(ValueError):
 
 def names_of(report_type):
     """What a placeholder may say -> the variable it stands for."""
-    names = {TITLE_NAME: TITLE_LINES, KEY_FIGURES_NAME: KEY_FIGURES}
+    names = {TITLE_NAME: TITLE_LINES, KEY_FIGURES_NAME: MAIN_FIGURES}
     for f in report_type.fields:
         names[f.key] = f.key
         names[f.label] = f.key
@@ -143,7 +144,7 @@ def check_template(docx_bytes, report_type):
         say("模板里没有任何占位符：请在要填入内容的地方输入 {{ 项目名称 }}，如「{{ "
             + report_type.fields[0].label + " }}」。")
     unused = [f.label for f in report_type.fields
-              if f.key not in used and not (f.kind in ("count", "amount") and KEY_FIGURES in used)]
+              if f.key not in used and not (f in report_type.counts and MAIN_FIGURES in used)]
     if unused and used:
         say("模板没有用到这些项目：" + "、".join(f"「{label}」" for label in unused)
             + "。每一项都要出现在文档里（数字可以用 {{ 主要数据 }} 一并列出）。")
@@ -225,7 +226,7 @@ def uploaded_document(docx_bytes, report_type, data, meta):
     base = report_type.docx_context(data, meta)
     context = {f.key: _flat(base[f.key]) for f in report_type.fields}
     context[TITLE_LINES] = _flat(report_type.title_lines(meta))
-    context[KEY_FIGURES] = key_figures(report_type, data, placed)
+    context[MAIN_FIGURES] = _flat(report_type.main_figures(data, report_type.figures(data), placed))
     return template, context
 
 

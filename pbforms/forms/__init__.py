@@ -1,49 +1,95 @@
-"""Report types: a definition file per type, and what the app does with one.
+"""Report types: a definition per type, and what the app does with one.
 
-A definition (`<id>.json` in this folder) names every field of a report with
-its kind, Chinese label, unit, bounds and default text. Nothing else in the
-app knows a field by name: the fill page, validation, the missing-figures
-list and the .docx context are all derived from the definition here.
-`<id>.demo.json`, when present, holds the figures the demo fills in.
+A definition is a JSON-able dict: `name`, `title` (the document's title,
+"\n" where it breaks into lines, 【年度】【单位】【职务】 filled from the
+round and the unit) and `sections`, each a title and its fields (key, kind,
+label, unit, required, hint, default, model_text, bounds). Nothing else in
+the app knows a field by name: the fill page, validation, the
+missing-figures list and the .docx context are all derived from it here.
+
+Definitions live in the database (models.ReportTypeRecord / TypeVersion,
+one immutable row per version); the built-in ones ship as `<stem>.json` in
+this folder and are loaded from there. `<stem>.demo.json`, when present,
+holds the figures the demo fills in.
 """
+import copy
 import json
+import re
 from functools import cache
 from pathlib import Path
 
-from .kinds import KINDS, Invalid, clean_text, cn_date, find_references
+from .kinds import KINDS, Invalid, clean_text, cn_date, fill_placeholders, find_references
 
 HERE = Path(__file__).parent
+BUILTIN = ("annual_report", "village_report")  # the seed's township type first
+# Keys name form inputs and JSON paths in SQL: plain identifiers only.
+KEY = re.compile(r"[a-z][a-z0-9_]{0,59}")
+# Names the document's context gives besides the fields (documents/official.py),
+# and Jinja's own words: a key is a variable of the generated Word template.
+RESERVED_KEYS = {"title_lines", "main_figures", "doc_headings", "doc_labels",
+                 "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "loop", "self"}
 
 
 class ReportType:
-    def __init__(self, definition):
-        self.id = definition["id"]
+    """One version of a type. Immutable: built once per version and cached."""
+
+    def __init__(self, definition, type_id=None, version_id=None, version=None):
+        self.definition = copy.deepcopy(definition)
+        self.type_id, self.version_id, self.version = type_id, version_id, version
         self.name = definition["name"]
-        self.template = definition["template"]
-        self.title_lines_format = definition["title_lines"]
-        self.sections = [
-            {"title": s["title"], "fields": [KINDS[f["kind"]](f) for f in s["fields"]]}
-            for s in definition["sections"]
-        ]
+        self.title = definition["title"]
+        self.sections = []
+        for s in definition["sections"]:
+            fields = []
+            for f in s["fields"]:
+                if f.get("kind") not in KINDS:
+                    raise ValueError(f"{self.name}: unknown kind {f.get('kind')!r}")
+                if not KEY.fullmatch(str(f.get("key", ""))) or f["key"] in RESERVED_KEYS:
+                    raise ValueError(f"{self.name}: bad field key {f.get('key')!r}")
+                fields.append(KINDS[f["kind"]](f))
+            self.sections.append({"title": s["title"], "fields": fields})
         self.fields = [f for s in self.sections for f in s["fields"]]
         self.by_key = {f.key: f for f in self.fields}
-        self.counts = [f for f in self.fields if f.kind == "count"]
+        # Every figure, whole or decimal: sums, tables and references use these.
+        self.figures_fields = self.counts = [f for f in self.fields if f.is_figure]
         self.count_by_label = {f.label: f for f in self.counts}
         if len(self.by_key) != len(self.fields) or len(self.count_by_label) != len(self.counts):
-            raise ValueError(f"{self.id}: field keys and count labels must be unique")
+            raise ValueError(f"{self.name}: field keys and figure labels must be unique")
+
+    def __repr__(self):
+        return f"<ReportType {self.name} type={self.type_id} v{self.version}>"
 
     # --- building and reading data ------------------------------------------
 
     def initial_data(self, meta):
-        """A new report: every field's default, with the unit's name filled in."""
+        """A new report: every field's default, with 【年度】【单位】【职务】 filled in."""
         return {f.key: f.initial(meta) for f in self.fields}
 
-    def demo_data(self, meta):
-        path = HERE / f"{self.id}.demo.json"
+    def model_data(self, meta):
+        """A report written from the model texts (参考范文) where a field has
+        one, its default elsewhere: what the demo township shows."""
         data = self.initial_data(meta)
-        if path.exists():
-            data.update(json.loads(path.read_text(encoding="utf-8")))
+        for f in self.fields:
+            model = f.model(meta)
+            if model:
+                data[f.key] = model
         return data
+
+    def carried_into(self, data, meta):
+        """`data` of an earlier version of this type, fitted to this one:
+        values of keys this version still has are kept (cleaned, or the
+        initial value when this version refuses them), new fields get their
+        initial value, fields this version dropped are left out."""
+        fitted = {}
+        for f in self.fields:
+            if f.key in data:
+                try:
+                    fitted[f.key] = f.clean(data[f.key])
+                    continue
+                except Invalid:
+                    pass
+            fitted[f.key] = f.initial(meta)
+        return fitted
 
     def parse_form(self, form, current):
         """Form data -> (new data, {key: message}).
@@ -122,7 +168,7 @@ class ReportType:
     # --- the document -------------------------------------------------------
 
     def title_lines(self, meta):
-        return [line.format_map(meta) for line in self.title_lines_format]
+        return [line for line in fill_placeholders(self.title, meta).split("\n") if line.strip()]
 
     def filename(self, meta):
         return "".join(self.title_lines(meta)) + ".docx"
@@ -131,10 +177,25 @@ class ReportType:
         """label -> number as printed (`**` while empty), for references."""
         return {f.label: f.as_text(data.get(f.key)) for f in self.counts}
 
+    def unreferenced_figures(self, data, placed=()):
+        """The figures no text of `data` refers to (and whose keys are not in
+        `placed`: an office's template may print a figure itself), in form order."""
+        referenced = {label for f in self.fields for label in f.references(data.get(f.key))}
+        return [f for f in self.counts if f.label not in referenced and f.key not in placed]
+
+    def main_figures(self, data, figures, placed=()):
+        """Every figure reaches the document: those the text does not state
+        are listed in one 主要数据 paragraph after the last section."""
+        rest = self.unreferenced_figures(data, placed)
+        if not rest:
+            return []
+        return ["主要数据：" + "，".join(f"{f.label}{figures[f.label]}{f.unit}" for f in rest) + "。"]
+
     def docx_context(self, data, meta):
         figures = self.figures(data)
         context = {f.key: f.docx_value(data.get(f.key), figures) for f in self.fields}
         context["title_lines"] = [clean_text(line) for line in self.title_lines(meta)]
+        context["main_figures"] = self.main_figures(data, figures)
         return context
 
 
@@ -161,20 +222,22 @@ def read_report_json(raw):
         return None, "文件不是本系统导出的报告：嵌套层数过多。"
 
 
+def builtin_definition(stem):
+    """The definition file of a built-in type, as a dict."""
+    return json.loads((HERE / f"{stem}.json").read_text(encoding="utf-8"))
+
+
 @cache
-def report_types():
-    found = {}
-    for path in sorted(HERE.glob("*.json")):
-        if path.name.endswith(".demo.json"):
-            continue
-        rt = ReportType(json.loads(path.read_text(encoding="utf-8")))
-        found[rt.id] = rt
-    return found
+def builtin_type(stem):
+    """A built-in type as its file says, without database ids: for checks
+    that need no database (tests, tools). Pages use `report.report_type`."""
+    return ReportType(builtin_definition(stem))
 
 
-def get_report_type(type_id):
-    return report_types()[type_id]
+def builtin_demo_figures(stem):
+    path = HERE / f"{stem}.demo.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-__all__ = ["ReportType", "report_types", "get_report_type", "read_report_json", "Invalid", "clean_text",
-           "cn_date", "find_references"]
+__all__ = ["ReportType", "BUILTIN", "builtin_definition", "builtin_type", "builtin_demo_figures",
+           "read_report_json", "Invalid", "clean_text", "cn_date", "fill_placeholders", "find_references"]

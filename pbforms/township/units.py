@@ -5,7 +5,6 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
 from ..db import writing
-from ..forms import get_report_type
 from ..models import AuditEvent, Round, Unit
 from ..partials import wants_partial
 from . import bp, one_line, page_or_partial
@@ -52,7 +51,7 @@ def include_in_open_rounds(unit):
     returns the sentence telling the admin so, or "" when none runs."""
     rounds = list(Round.open_rounds())
     for round_ in rounds:
-        round_.include(unit, get_report_type(round_.report_type))
+        round_.include(unit)
     return "它已加入正在进行的填报：" + "、".join(r.title for r in rounds) + "。" if rounds else ""
 
 
