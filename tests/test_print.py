@@ -406,14 +406,14 @@ def test_a_report_in_an_offices_own_template_keeps_its_styles_in_the_volume():
     from pbforms.documents import type_document
     from pbforms.documents.uploaded import uploaded_document
     from pbforms.documents.volume import Part, Volume, report_part
-    from tests.test_uploaded_template import GOOD, META, SEED, word_file
+    from tests.test_uploaded_template import GOOD, META, SEED, demo_data, word_file
 
     def quote_style(doc):
         style = doc.styles.add_style("Office Quote", WD_STYLE_TYPE.PARAGRAPH)
         style.font.bold = True
         doc.paragraphs[2].style = style  # the opening paragraphs
 
-    data = {**SEED.demo_data(META), "reporter_name": "张三"}
+    data = {**demo_data(), "reporter_name": "张三"}
     official, official_context = type_document(SEED, data, META)
     uploaded, uploaded_context = uploaded_document(word_file(GOOD, quote_style), SEED, data, META)
     parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1)),
