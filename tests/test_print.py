@@ -209,7 +209,7 @@ def test_the_volume_is_one_document_cover_toc_then_each_report_in_its_own_odd_pa
     assert kinds == ["nextPage"] + ["oddPage"] * (len(reports) + 1)
     cover, cover_sect = found[0]
     assert not cover_sect.findall(W + "footerReference")  # no page number on the cover
-    assert [text_of(p) for p in cover if text_of(p)] == ["2022年度抓基层党建工作述职", "述职报告汇编", "青泥镇",
+    assert [text_of(p) for p in cover if text_of(p)] == ["2022年度抓基层党建工作述职", "报告汇编", "青泥镇",
                                                           exports.cn_date(datetime.date.today())]
     for _, sect in found[1:]:
         assert {r.get(W + "type") for r in sect.findall(W + "footerReference")} == {"default", "even"}
@@ -291,7 +291,7 @@ def test_board_offers_the_volume_and_its_job_says_the_toc_awaits_word(client, au
     titles = ["".join(r.report_type.title_lines(r.meta)) for r in reports]
     own = [p for r in reports for p in docx_paragraphs(report_docx(r))]
     assert docx_paragraphs(download.data) == [
-        "2022年度抓基层党建工作述职", "述职报告汇编", "青泥镇", exports.cn_date(datetime.date.today()), "目\u3000\u3000录",
+        "2022年度抓基层党建工作述职", "报告汇编", "青泥镇", exports.cn_date(datetime.date.today()), "目\u3000\u3000录",
         *[f"{t}\t" for t in titles], *own]
 
 

@@ -153,7 +153,9 @@ def cover_xml(title, township, date_text):
         return f'<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr>{run}</w:p>'
 
     blank = "<w:p/>"
-    return (blank * 4 + p("VolumeCoverTitle", title) + p("VolumeCoverTitle", "述职报告汇编") + blank * 9
+    # "2022年度抓基层党建工作述职" + "报告汇编", not "述职述职报告汇编"
+    second = "报告汇编" if title.endswith("述职") else "述职报告汇编"
+    return (blank * 4 + p("VolumeCoverTitle", title) + p("VolumeCoverTitle", second) + blank * 9
             + p("VolumeCoverLine", township) + p("VolumeCoverLine", date_text))
 
 
