@@ -11,7 +11,6 @@ import io
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 import zipfile
@@ -22,7 +21,6 @@ from lxml import etree
 
 from pbforms import exports
 from pbforms.documents import pdf as preview
-from pbforms.db import db
 from pbforms.documents import report_docx
 from pbforms.models import Report, Round, User
 from tests.fillpage import docx_paragraphs, one, parse, report_of

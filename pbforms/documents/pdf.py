@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
