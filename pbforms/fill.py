@@ -7,7 +7,7 @@ such routes send `Vary: HX-Request` so no cache mixes the two.
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
-from .docx import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_filename
 from .models import AuditEvent, Conflict, NotEditable, Report, now
 from .partials import is_htmx, partial_response
 
@@ -76,7 +76,7 @@ def save_from_form(report):
     report_type = report.report_type
     data, errors = report_type.parse_form(request.form, report.data)
     op = request.form.get("op", "")
-    changed_key = report_type.apply_op(data, op) if op else None
+    changed_key = apply_op(report, data, op) if op else None
     try:
         expected = int(request.form.get("version", ""))
     except ValueError:
@@ -84,6 +84,32 @@ def save_from_form(report):
     if data != report.data:
         report.save_data(data, g.user, expected)
     return errors, changed_key
+
+
+def apply_op(report, data, op):
+    """An item operation, or "model:KEY": the field's 参考范文 (filled for this
+    report) put into it, as 插入参考范文 asks. Nothing typed is dropped: model
+    items follow the items that have content, model text follows the text
+    there is, and a one-line field takes it only while empty. Returns the
+    key of an items field changed (its list is sent back), else None."""
+    report_type = report.report_type
+    verb, _, key = op.partition(":")
+    if verb != "model":
+        return report_type.apply_op(data, op)
+    f = report_type.by_key.get(key)
+    model = f.model(report.meta) if f is not None and f.model_text else None
+    if not model:
+        return None
+    current = data.get(key)
+    if f.kind == "items":
+        kept = [item for item in current or [] if item["heading"].strip() or item["text"].strip()]
+        data[key] = (kept + model)[:f.max_items]
+        return key
+    if f.kind == "paragraphs":
+        data[key] = current.rstrip() + "\n" + model if (current or "").strip() else model
+    elif not (current or "").strip():
+        data[key] = model
+    return None
 
 
 def typed_values(report, errors):

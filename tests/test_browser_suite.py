@@ -109,7 +109,7 @@ def test_every_page_loads_with_no_console_error_and_no_other_host(browsing, serv
 
     admin = login_admin(browsing)
     links = set()
-    for path in ["/township/", "/township/rounds", "/township/units", "/township/accounts",
+    for path in ["/township/", "/township/rounds", "/township/types", "/township/units", "/township/accounts",
                  "/admin/audit", "/admin/backup", "/password"]:
         response = admin.goto(path)
         assert response.status == 200, (path, response.status)
