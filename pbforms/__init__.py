@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, db as database, exports, fill, history, models, township
+from .text import views as text_views
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -18,7 +19,9 @@ csrf = CSRFProtect()
 def create_app(config=None):
     app = Flask(
         __name__,
-        instance_path=str(ROOT / "instance"),
+        # The folder of the database, the secret key, backups and exports;
+        # a test's server gets one of its own, not the project's.
+        instance_path=os.environ.get("PBFORMS_INSTANCE") or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
@@ -70,11 +73,13 @@ def create_app(config=None):
     # (401, 登录已过期) rather than failing the CSRF check of that session.
     auth.init_app(app)
     csrf.init_app(app)
+    app.url_map.converters["int"] = database.DatabaseIntConverter  # before any route is added
     app.register_blueprint(auth.bp)
     app.register_blueprint(fill.bp)
     app.register_blueprint(history.bp)
     app.register_blueprint(township.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(text_views.bp)
     cli.init_app(app)
     _register_error_pages(app)
     app.after_request(_security_headers)

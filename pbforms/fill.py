@@ -8,7 +8,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .documents import content_disposition, report_docx, report_filename
-from .models import AuditEvent, Conflict, Report, now
+from .models import AuditEvent, Conflict, NotEditable, Report, now
 from .partials import is_htmx, partial_response
 
 bp = Blueprint("fill", __name__)
@@ -128,6 +128,8 @@ def save(report_id):
         return refuse_edit(report)
     try:
         errors, changed_key = save_from_form(report)
+    except NotEditable:
+        return refuse_edit(report_or_404(report_id))
     except Conflict as conflict:
         return conflict_response(report, conflict)
     if not is_htmx():
@@ -171,6 +173,8 @@ def submit(report_id):
         return refuse_edit(report)
     try:
         errors, _ = save_from_form(report)
+    except NotEditable:
+        return refuse_edit(report_or_404(report_id))
     except Conflict as conflict:
         return conflict_response(report, conflict)
     report_type = report.report_type
@@ -178,7 +182,14 @@ def submit(report_id):
     if errors or missing:
         ctx = page_context(report, errors, typed_values(report, errors), problems=True)
         return render_template("fill/report.html", **ctx), 422
-    report.change_status("submitted", g.user, "submit")
+    try:
+        # Submits the version just checked for missing figures, and only
+        # while the report is still editable.
+        report.change_status("submitted", g.user, "submit")
+    except NotEditable:
+        return refuse_edit(report_or_404(report_id))
+    except Conflict as conflict:
+        return conflict_response(report, conflict)
     flash("已提交，等待镇党建办审核。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 

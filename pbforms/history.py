@@ -1,5 +1,5 @@
 """Nothing lost: a report's revision history with restore, last year's
-report as a start, JSON download and upload, and the admin's backup and
+report as a start, the data file (JSON) download and upload, and the admin's backup and
 audit pages.
 
 Every report route gets its report through `report_or_404` and changes it
@@ -17,13 +17,14 @@ from . import backup
 from .auth import admin_required, edit_refusal, may_edit, report_or_404
 from .documents import content_disposition, report_filename
 from .forms import Invalid, read_report_json
-from .models import AuditEvent, Conflict, Revision, Unit, User, now
+from .models import AuditEvent, Conflict, PendingImport, Revision, Unit, User, now
 from .partials import partial_response, wants_partial
 
 bp = Blueprint("history", __name__)
 
 HISTORY_PAGE_SIZE = 30
 AUDIT_PAGE_SIZE = 50
+AUDIT_FILTER_ARGS = ("unit", "user", "action")
 
 
 def small_int(value):
@@ -200,7 +201,7 @@ def start_from_last_year(report_id):
     return redirect(fill_page, 303)
 
 
-# --- JSON in the browser ----------------------------------------------------
+# --- the data file (JSON) in the browser ----------------------------------------------------
 
 @bp.get("/reports/<int:report_id>/json")
 def download_json(report_id):
@@ -215,7 +216,7 @@ def uploaded_bytes():
     """The bytes of the uploaded file, or (None, message)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return None, "请选择要导入的 JSON 文件。"
+        return None, "请选择要导入的数据文件（本系统“导出数据文件”得到的 .json 文件）。"
     return upload.read(), None
 
 
@@ -231,14 +232,18 @@ def import_form(report_id):
 
 @bp.post("/reports/<int:report_id>/import")
 def import_json(report_id):
-    """Two steps: an uploaded file gets a preview of its changes; the
-    confirmation carries the same content back, which is checked again
-    and then saved, unless the report changed in between."""
+    """Two steps: an uploaded file gets a preview of its changes and is kept
+    on the server (PendingImport); the confirmation sends only its token,
+    so a large file is not sent back through the form. The kept content is
+    checked again and then saved, unless the report changed in between."""
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return import_page(report, 409)
-    confirming = "content" in request.form
-    raw, problem = (request.form["content"].encode(), None) if confirming else uploaded_bytes()
+    confirming = "token" in request.form
+    pending = PendingImport.find(request.form["token"], report, g.user) if confirming else None
+    if confirming and pending is None:
+        return import_page(report, 422, file_error="预览已过期或不属于您，没有导入。请重新上传文件。")
+    raw, problem = (pending.content.encode(), None) if confirming else uploaded_bytes()
     obj, problem = read_report_json(raw) if problem is None else (None, problem)
     if problem:
         return import_page(report, 422, file_error=problem)
@@ -252,13 +257,14 @@ def import_json(report_id):
     if not found:
         return import_page(report, 422, file_error="文件的内容与报告现在的内容相同，没有需要导入的改动。")
     if not confirming:
-        return import_page(report, changes=found, version=report.version,
-                           content=json.dumps(obj, ensure_ascii=False))
+        token = PendingImport.keep(report, g.user, raw.decode("utf-8-sig"))
+        return import_page(report, changes=found, version=report.version, token=token)
     try:
-        report.save_data(data, g.user, small_int(request.form.get("version")), note="从 JSON 文件导入")
+        report.save_data(data, g.user, small_int(request.form.get("version")), note="从数据文件导入")
     except Conflict as conflict:
         return import_page(report, 409, file_error=(
             f"预览之后报告又被修改了（现为第 {conflict.current} 版），没有导入。请重新上传文件，核对新的改动。"))
+    pending.drop()
     AuditEvent.record("import", g.user, report=report, detail=f"{len(found)} 处改动")
     flash(f"已导入 {len(found)} 处改动，保存为第 {report.version} 版。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
@@ -297,7 +303,10 @@ def audit():
         "page_size": AUDIT_PAGE_SIZE,
         "filters": filters,
         "problems": problems,
-        "args": {k: v for k, v in request.args.items() if k != "page"},
+        # Only the filters go into the paging links: any other argument
+        # would reach url_for (`_method` breaks it, `_external` and
+        # `_scheme` rewrite the links).
+        "args": {k: request.args[k] for k in AUDIT_FILTER_ARGS if request.args.get(k)},
     }
     if wants_partial():
         body = render_template("history/_audit_results.html", oob=True, **ctx)

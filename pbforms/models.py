@@ -7,7 +7,7 @@ import datetime
 import json
 import secrets
 from collections import namedtuple
-from functools import cached_property
+from functools import cache, cached_property
 
 from peewee import (
     JOIN,
@@ -29,6 +29,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db, writing
 from .forms import BUILTIN, ReportType, builtin_definition
+from .text import proofread
 
 
 def now():
@@ -38,6 +39,12 @@ def now():
 def report_meta(year, unit):
     """What a definition's 【年度】【单位】【职务】 stand for in a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}
+
+
+@cache
+def stand_in_hash():
+    """A hash of no one's password, made like real ones, for `User.authenticate`."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 class JSONField(TextField):
@@ -142,6 +149,16 @@ class User(BaseModel):
     @classmethod
     def by_username(cls, username):
         return cls.get_or_none(cls.username == username)
+
+    @classmethod
+    def authenticate(cls, username, password):
+        """The active account of that name and password, or None. Exactly
+        one password hash is checked whatever the outcome (a stand-in hash
+        for an unknown name), so a wrong password takes as long for a name
+        that exists as for one that does not."""
+        user = cls.by_username(username)
+        matches = check_password_hash(user.password_hash if user else stand_in_hash(), password)
+        return user if matches and user and user.active else None
 
     @classmethod
     def of_session(cls, user_id, epoch, sid):
@@ -298,7 +315,10 @@ def clear_type_cache():
 
 def load_builtin_types():
     """Store each built-in definition file whose type the database lacks
-    (migration 0006 stores those of its day; a later release may add more)."""
+    (migration 0006 stores those of its day; a later release may add more).
+    A built-in type the database has is left alone: its versions are the
+    office's now, so a release that changes a built-in file stores it with
+    `save_version` in a migration of its own."""
     have = {r.builtin for r in ReportTypeRecord.select(ReportTypeRecord.builtin)}
     for stem in BUILTIN:
         if stem not in have:
@@ -360,6 +380,20 @@ class Round(BaseModel):
 
     def type_for(self, kind):
         return self.kind_types[kind]
+
+    @property
+    def type_ids(self):
+        """{unit kind: type id}: which types the round gives, whatever their versions."""
+        return {kind: t.type_id for kind, t in self.kind_types.items()}
+
+    @classmethod
+    def open_alike(cls, year, type_ids, besides=None):
+        """An open round of `year` giving the same types to every kind, or
+        None: opening or reopening one more would give units two reports."""
+        for other in cls.open_rounds().where(cls.year == year):
+            if other.id != (besides.id if besides else None) and other.type_ids == type_ids:
+                return other
+        return None
 
     @property
     def types(self):
@@ -460,6 +494,9 @@ class Report(BaseModel):
         "approved": "已通过",
     }
 
+    # The statuses in which the unit may still change the report.
+    EDITABLE = ("draft", "returned")
+
     round = ForeignKeyField(Round, backref="reports", on_delete="CASCADE")
     unit = ForeignKeyField(Unit, backref="reports", on_delete="RESTRICT")
     # The type version this report follows (its round's for its unit's kind).
@@ -474,6 +511,9 @@ class Report(BaseModel):
     # The township office's comments of the last return: overall, and by field key.
     review_comment = TextField(default="")
     field_comments = JSONField(default=dict)
+    # The proof-reader's findings on the last save (None: not checked yet),
+    # for the board; the findings themselves are worked out from the text.
+    findings = IntegerField(null=True)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -514,7 +554,7 @@ class Report(BaseModel):
             missing = missing_of(types[0])
         else:
             missing = Case(cls.type_version, [(t.version_id, missing_of(t)) for t in types], 0)
-        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, cls.type_version,
+        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, cls.findings, cls.type_version,
                             missing.alias("missing_figures"),
                             Unit.name.alias("unit_name"), Unit.kind.alias("unit_kind"),
                             Unit.active.alias("unit_active"),
@@ -553,7 +593,7 @@ class Report(BaseModel):
 
     @property
     def is_editable_status(self):
-        return self.status in ("draft", "returned")
+        return self.status in self.EDITABLE
 
     @cached_property
     def last_year(self):
@@ -604,17 +644,27 @@ class Report(BaseModel):
         # the column) is outdated as well, not an error for the database.
         if expected_version is None or not 0 <= expected_version < 2**31 - 1:
             raise Conflict(self.version)
+        # Worked out before the write lock is taken: it reads last year's report.
+        findings = self.count_findings(data)
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two
             # saves of the same version the second waits for the first's
             # row lock, then finds the version changed and updates nothing.
+            # The status is part of the condition too: an autosave that
+            # passed the edit check just before a submit committed must not
+            # change the report the submit handed in.
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
-                                     updated_by=user)
-                       .where((Report.id == self.id) & (Report.version == expected_version)).execute())
+                                     updated_by=user, findings=findings)
+                       .where((Report.id == self.id) & (Report.version == expected_version)
+                              & Report.status.in_(Report.EDITABLE)).execute())
             if not changed:
-                raise Conflict(Report.get_by_id(self.id).version)
+                stored = Report.get_by_id(self.id)
+                if stored.status not in Report.EDITABLE:
+                    raise NotEditable(stored.version, stored.status)
+                raise Conflict(stored.version)
             self.data = data
+            self.findings = findings
             self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
@@ -626,15 +676,37 @@ class Report(BaseModel):
                 Revision.create(report=self, version=self.version, data=data, user=user,
                                 created_at=self.updated_at, note=note)
 
+    def count_findings(self, data):
+        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
+        last = self.last_year
+        found = proofread.check(self.report_type, data, last.data if last else None)
+        # The page answering this save shows the same findings: kept for it.
+        self.checked = (data, found)
+        return sum(len(v) for v in found.values())
+
+    # Which status each change starts from: the UPDATE's own condition, so
+    # of a submit and an approval, or two clicks of the same button, racing
+    # each other, only the first changes the report.
+    STARTS_FROM = {"submitted": EDITABLE, "approved": ("submitted",), "returned": ("submitted", "approved")}
+
     def change_status(self, status, user, action, detail=""):
-        """Move to `status` with an audit event. Only the status columns are
-        written: a whole-row save would put this object's copy of the data
-        back over an autosave that came in meanwhile."""
+        """Move to `status` with an audit event, or raise Conflict when the
+        report is no longer what this object says (status or version): a
+        submit is checked for missing figures on the version it read, so an
+        autosave of another tab landing in between must not be handed in
+        unseen. Only the status columns are written: a whole-row save would
+        put this object's copy of the data back over an autosave."""
         with writing():
-            self.status = status
-            if status == "submitted":
-                self.submitted_at = now()
-            self.save(only=[Report.status, Report.submitted_at, Report.review_comment, Report.field_comments])
+            submitted_at = now() if status == "submitted" else self.submitted_at
+            changed = (Report.update(status=status, submitted_at=submitted_at,
+                                     review_comment=self.review_comment, field_comments=self.field_comments)
+                       .where((Report.id == self.id) & (Report.version == self.version)
+                              & Report.status.in_(self.STARTS_FROM[status])).execute())
+            if not changed:
+                stored = Report.get_by_id(self.id)
+                raise NotEditable(stored.version, stored.status) if stored.status != self.status \
+                    else Conflict(stored.version)
+            self.status, self.submitted_at = status, submitted_at
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
 
@@ -651,6 +723,15 @@ class Conflict(Exception):
     def __init__(self, current):
         super().__init__(current)
         self.current = current
+
+
+class NotEditable(Conflict):
+    """The report's status changed meanwhile (submitted, returned, approved
+    by another request); `status` is the stored one."""
+
+    def __init__(self, current, status):
+        super().__init__(current)
+        self.status = status
 
 
 class Revision(BaseModel):
@@ -706,7 +787,8 @@ class AuditEvent(BaseModel):
         "return": "退回",
         "approve": "审核通过",
         "export": "导出",
-        "import": "导入 JSON",
+        "import": "导入数据文件",
+        "import_docx": "从 Word 导入",
         "prefill": "沿用上一年度内容",
         "restore_revision": "恢复历史版本",
         "restore_database": "从备份恢复数据库",
@@ -825,10 +907,27 @@ class LoginFailure(BaseModel):
 
     @classmethod
     def record(cls, keys, window):
-        """Count a failure under each key, dropping what is older than `window`."""
+        """Count a failure under each key, dropping what is older than `window`;
+        returns the new rows' ids."""
         with writing():
             cls.delete().where(cls.at < now() - window).execute()
-            cls.insert_many([{"key": key, "at": now()} for key in keys]).execute()
+            return [cls.create(key=key, at=now()).id for key in keys]
+
+    @classmethod
+    def lock(cls, keys):
+        """Within a write transaction, make others counting under `keys` wait
+        until it ends. SQLite's IMMEDIATE transaction already admits one
+        writer at a time; PostgreSQL reads without locking, so there each
+        key takes a transaction-scoped advisory lock (in sorted order, so
+        two tries never wait for each other's)."""
+        if isinstance(db.obj, PostgresqlDatabase):
+            for key in sorted(keys):
+                db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+    @classmethod
+    def clear_where(cls, condition):
+        with writing():
+            return cls.delete().where(condition).execute()
 
     @classmethod
     def recent(cls, key, window):
@@ -864,6 +963,38 @@ class EndedSession(BaseModel):
             cls.insert(sid=sid, ended_at=now()).on_conflict_ignore().execute()
 
 
+class PendingImport(BaseModel):
+    """An uploaded JSON file between its preview and its confirmation,
+    found again by a random token only its uploader may use for that
+    report. Kept a day at most; the confirmation removes it."""
+    KEEP = datetime.timedelta(days=1)
+
+    token = CharField(unique=True)
+    report = ForeignKeyField(Report, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    content = TextField()
+    created_at = DateTimeField(index=True, default=now)
+
+    @classmethod
+    def keep(cls, report, user, content):
+        """Store `content` for the confirmation; returns its token."""
+        token = secrets.token_urlsafe(24)
+        with writing():
+            cls.delete().where(cls.created_at < now() - cls.KEEP).execute()
+            cls.create(token=token, report=report, user=user, content=content)
+        return token
+
+    @classmethod
+    def find(cls, token, report, user):
+        """The stored upload, or None when the token is unknown, old, or another's."""
+        return cls.get_or_none((cls.token == (token or "")[:100]) & (cls.report == report) & (cls.user == user)
+                               & (cls.created_at >= now() - cls.KEEP))
+
+    def drop(self):
+        with writing():
+            PendingImport.delete().where(PendingImport.id == self.id).execute()
+
+
 class Setting(BaseModel):
     """Facts about this instance that every app process must agree on."""
     name = CharField(primary_key=True)
@@ -882,4 +1013,4 @@ class Setting(BaseModel):
 
 
 MODELS = [Unit, User, ReportTypeRecord, TypeVersion, Round, RoundType, Report, Revision, AuditEvent, ExportJob,
-          LoginFailure, EndedSession, Setting]
+          LoginFailure, EndedSession, Setting, PendingImport]

@@ -1,6 +1,7 @@
 """The template generated for the seed type renders, through docxtpl itself,
 to a GB/T 9704-conformant document."""
 import io
+import zipfile
 
 import jinja2
 import pytest
@@ -8,9 +9,10 @@ from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt, Twips
-from docxtpl import DocxTemplate
 from jinja2.sandbox import SandboxedEnvironment
 
+from pbforms import documents
+from pbforms.documents import engine
 from pbforms.documents.official import official_template
 from pbforms.forms import builtin_type
 from tests.official_format import format_problems
@@ -48,11 +50,8 @@ def make_context():
 
 
 def render(context) -> bytes:
-    tpl = DocxTemplate(io.BytesIO(TEMPLATE))
-    tpl.render(context, jinja_env=SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined))
-    buf = io.BytesIO()
-    tpl.save(buf)
-    return buf.getvalue()
+    """Through the app's own pipeline (pbforms.documents), environment and all."""
+    return documents.render(TEMPLATE, context)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +80,21 @@ def test_every_item_is_its_own_paragraph_in_order(rendered):
 def test_text_is_escaped_not_interpreted():
     ctx = make_context()
     ctx["problems"] = ["<b>&</b> {{ 7 * 7 }}" + ctx["problems"][0]]
-    texts = [p.text for p in Document(io.BytesIO(render(ctx))).paragraphs]
+    rendered = render(ctx)
+    texts = [p.text for p in Document(io.BytesIO(rendered)).paragraphs]
     assert ctx["problems"][0] in texts
+    with zipfile.ZipFile(io.BytesIO(rendered)) as document:
+        xml = document.read("word/document.xml").decode()
+    assert "&lt;b&gt;&amp;&lt;/b&gt; {{ 7 * 7 }}" in xml and "<b>" not in xml
+
+
+def test_the_apps_environment_is_sandboxed_autoescaping_and_strict():
+    """The one environment every document is rendered with (docxtpl turns
+    autoescaping on again only when asked to in each render call)."""
+    for environment in (engine.ENV,):
+        assert isinstance(environment, SandboxedEnvironment)
+        assert environment.autoescape is True
+        assert environment.undefined is jinja2.StrictUndefined
 
 
 def test_missing_context_key_fails_loudly():

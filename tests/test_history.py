@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import demo_types
 from pbforms import models
 from pbforms.forms import builtin_type
-from pbforms.models import AuditEvent, Report, Revision, Round, User
+from pbforms.models import AuditEvent, PendingImport, Report, Revision, Round, User
 from tests.fillpage import FillPage, parse, report_of
 
 VILLAGE_TYPE = builtin_type("village_report")  # 青泥村's type in the demo round
@@ -394,10 +394,10 @@ def snapshot(report_id):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b'{"members_recruited": 3,', "文件不是有效的 JSON：第 1 行第 25 个字符附近有误"),
+    (b'{"members_recruited": 3,', "数据文件已损坏或被改动过：第 1 行第 25 个字符附近有误"),
     (b"", "文件是空的"),
-    ('{"reporter_name": "张三"}'.encode("gbk"), "文件不是 UTF-8 编码的文本"),
-    (b"[1, 2]", "文件内容应为 JSON 对象"),
+    ('{"reporter_name": "张三"}'.encode("gbk"), "这不是本系统的数据文件"),
+    (b"[1, 2]", "这不是本系统导出的数据文件：内容应为一份报告"),
     (b'{"members_recruited": 3, "no_such_field": 1}', "未知字段「no_such_field」"),
     (b'{"members_recruited": -3}', "发展党员：不能为负数"),
     ('{"members_recruited": "十二"}'.encode(), "发展党员：请填写数字，如 12"),
@@ -419,7 +419,7 @@ def test_upload_without_a_file_asks_for_one(village, client, auth):
     response = client.post(f"/reports/{village.report_id}/import", data={"csrf_token": auth.csrf_token()})
 
     assert response.status_code == 422
-    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的 JSON 文件。"
+    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的数据文件（本系统“导出数据文件”得到的 .json 文件）。"
 
 
 def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(village, client, auth):
@@ -438,7 +438,7 @@ def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(villag
     assert "已导入 3 处改动，保存为第 1 版" in flash(response.text)
     data = stored(village.report_id).data
     assert (data["members_recruited"], data["reporter_name"], data["intro"]) == (20, "李四", "新开头。")
-    assert history_rows(client, village.report_id)[0]["note"] == "从 JSON 文件导入"
+    assert history_rows(client, village.report_id)[0]["note"] == "从数据文件导入"
 
 
 def test_downloaded_json_edited_and_uploaded_again_round_trips(village, client, auth):
@@ -453,12 +453,60 @@ def test_downloaded_json_edited_and_uploaded_again_round_trips(village, client, 
 
 def test_confirmation_is_checked_again(village, client, auth):
     before = snapshot(village.report_id)
+    user = User.by_username("qingnicun")
+    token = PendingImport.keep(village.report_id, user, '{"members_recruited": -1}')
 
     response = client.post(f"/reports/{village.report_id}/import", data={
-        "csrf_token": auth.csrf_token(), "version": "0", "content": '{"members_recruited": -1}'})
+        "csrf_token": auth.csrf_token(), "version": "0", "token": token})
 
     assert response.status_code == 422
     assert "发展党员：不能为负数" in response.text
+    assert snapshot(village.report_id) == before
+
+
+def test_a_900_kb_file_is_previewed_and_imported(village, client, auth):
+    """The confirmation sends only a token: the file stays on the server
+    (sent back in the form, 900 KB became 2.7 MB URL-encoded: 413)."""
+    text = "为民服务、党建引领，" * 4900  # 49,000 characters, 147 KB in UTF-8
+    items = [{"heading": f"第{n}项", "text": text[:7000]} for n in range(20)]
+    content = json.dumps({"intro": text, "duties": items, "problems": items, "plans": items},
+                         ensure_ascii=False).encode()
+    assert 900_000 <= len(content) < 2 * 1024 * 1024
+
+    preview = upload(client, auth, village.report_id, content)
+
+    assert preview.status_code == 200, preview.text[-500:]
+    confirm = parse(preview.text).xpath("//form[contains(@class, 'confirm')]")[0]
+    sent = dict(confirm.form_values())
+    assert set(sent) == {"csrf_token", "token", "version"} and len(sent["token"]) < 100
+    response = client.post(confirm.action, data=sent, follow_redirects=True)
+
+    assert response.status_code == 200
+    assert "已导入 4 处改动，保存为第 1 版" in flash(response.text)
+    data = stored(village.report_id).data
+    assert data["intro"] == text and data["plans"] == items
+    assert PendingImport.select().count() == 0  # used once, then gone
+
+
+@pytest.mark.parametrize("whose", ["another report", "another user", "unknown"])
+def test_a_token_not_of_this_upload_imports_nothing(village, client, auth, whose):
+    preview = upload(client, auth, village.report_id, b'{"members_recruited": 20}')
+    token = dict(parse(preview.text).xpath("//form[contains(@class, 'confirm')]")[0].form_values())["token"]
+    pending = PendingImport.get(PendingImport.token == token)
+    if whose == "another report":
+        other = Report.get(Report.id != village.report_id)
+        PendingImport.update(report=other).where(PendingImport.id == pending.id).execute()
+    elif whose == "another user":
+        PendingImport.update(user=User.by_username("admin")).where(PendingImport.id == pending.id).execute()
+    else:
+        token = "no-such-token"
+    before = snapshot(village.report_id)
+
+    response = client.post(f"/reports/{village.report_id}/import",
+                           data={"csrf_token": auth.csrf_token(), "version": "0", "token": token})
+
+    assert response.status_code == 422
+    assert "预览已过期或不属于您，没有导入。请重新上传文件。" in response.text
     assert snapshot(village.report_id) == before
 
 

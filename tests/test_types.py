@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pbforms.forms import BUILTIN, builtin_definition, builtin_type, fill_placeholders
+from pbforms.forms import BUILTIN, ReportType, builtin_definition, builtin_type, fill_placeholders
 from pbforms.models import (AuditEvent, Report, ReportTypeRecord, Revision, Round, TypeInUse, Unit, User,
                             clear_type_cache)
 from tests.fillpage import FillPage, parse, report_of
@@ -52,6 +52,12 @@ def test_text_starts_empty_and_the_finished_prose_is_model_text(stem):
     assert prose and all(report_type.by_key[f.key].is_empty(data[f.key]) for f in prose)
     assert all(f.model(META) for f in prose)
     assert report_type.warnings(report_type.model_data(META)) == {}
+
+
+def test_model_text_naming_a_figure_the_type_lacks_is_pointed_out():
+    assert builtin_type("village_report").model_text_warnings() == {}
+    changed = ReportType(changed_village_definition())
+    assert changed.model_text_warnings() == {"duties": "参考范文引用了不存在的数字：「流动党员」"}
 
 
 def test_placeholders_are_filled_from_round_and_unit():

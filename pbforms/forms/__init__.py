@@ -34,8 +34,15 @@ class ReportType:
     """One version of a type. Immutable: built once per version and cached."""
 
     def __init__(self, definition, type_id=None, version_id=None, version=None):
-        self.definition = copy.deepcopy(definition)
+        """Raises ValueError for a definition no report can be filled in."""
+        try:
+            self._build(definition)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"not a report type definition: {e!r}") from None
         self.type_id, self.version_id, self.version = type_id, version_id, version
+
+    def _build(self, definition):
+        self.definition = copy.deepcopy(definition)
         self.name = definition["name"]
         self.title = definition["title"]
         self.sections = []
@@ -114,7 +121,7 @@ class ReportType:
     def parse_json(self, obj, current):
         """Uploaded JSON -> (data, {key: message}), with the form's messages."""
         if not isinstance(obj, dict):
-            return current, {"": "文件内容应为 JSON 对象（{ … }）"}
+            return current, {"": "这不是本系统导出的数据文件：内容应为一份报告（JSON 对象 { … }）。"}
         data, errors = dict(current), {}
         for key in obj:
             if key not in self.by_key:
@@ -137,6 +144,14 @@ class ReportType:
             if unknown:
                 found[f.key] = "引用了不存在的数字：" + "、".join(f"「{u}」" for u in unknown)
         return found
+
+    def model_text_warnings(self):
+        """{key: message} for 参考范文 that refer to figures this type lacks
+        (a figure removed or renamed while its model text still names it):
+        for whoever edits the type to show before saving it."""
+        meta = {"year": "", "unit_name": "", "secretary_title": ""}
+        return {key: message.replace("引用了", "参考范文引用了")
+                for key, message in self.warnings({f.key: f.model(meta) for f in self.fields}).items()}
 
     def missing(self, data):
         """Required fields still empty, in form order."""
@@ -209,13 +224,15 @@ def read_report_json(raw):
         # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark.
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None, "文件不是 UTF-8 编码的文本，请选用本系统“导出 JSON”得到的文件（记事本可“另存为”UTF-8）。"
+        return None, ("这不是本系统的数据文件：数据文件是“导出数据文件”得到的 .json 文件，用于备份或在电脑之间搬运报告。"
+                      "Word 文件请用“从 Word 导入”。")
     if not text.strip():
         return None, "文件是空的。"
     try:
         return json.loads(text), None
     except json.JSONDecodeError as e:
-        return None, f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 个字符附近有误，请检查后重新上传。"
+        return None, (f"数据文件已损坏或被改动过：第 {e.lineno} 行第 {e.colno} 个字符附近有误（不是有效的 JSON）。"
+                      "请重新从本系统“导出数据文件”。")
     except ValueError:  # an integer of thousands of digits
         return None, "文件中有过长的数字。"
     except RecursionError:

@@ -8,6 +8,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from ..auth import round_or_404
 from ..db import writing
 from ..exports import SCOPES
+from ..filenames import unsafe_characters, unsafe_message
 from ..models import AuditEvent, Report, ReportTypeRecord, Round, Unit
 from . import bp, one_line, page_or_partial
 
@@ -33,6 +34,8 @@ def check_new_round(title, year_text, deadline_text, type_ids):
         errors["title"] = "请填写轮次名称，如 2023年度抓基层党建工作述职"
     elif len(title) > 60:
         errors["title"] = "轮次名称最多 60 个字"
+    elif unsafe_characters(title):
+        errors["title"] = unsafe_message("轮次名称")
     year_text = str(year_text or "").strip()
     year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
     if year is None or not 2000 <= year <= 2100:
@@ -57,11 +60,9 @@ def check_new_round(title, year_text, deadline_text, type_ids):
         except ValueError:
             errors["deadline"] = "截止日期格式应为 2024-01-10"
     if not errors:
-        chosen = {kind: t.type_id for kind, t in types.items()}
-        for other in Round.open_rounds().where(Round.year == year):
-            if {kind: t.type_id for kind, t in other.kind_types.items()} == chosen:
-                errors["title"] = f"已有一个进行中的 {year} 年度同类填报（{other.title}），不能重复开启"
-                break
+        other = Round.open_alike(year, {kind: t.type_id for kind, t in types.items()})
+        if other:
+            errors["title"] = f"已有一个进行中的 {year} 年度同类填报（{other.title}），不能重复开启"
     return year, deadline, types, errors
 
 
@@ -145,8 +146,18 @@ def set_round_open(round_id):
     """Close (read-only for fillers) or reopen a round."""
     round_ = round_or_404(round_id)
     is_open = request.form.get("open") == "1"
-    round_.set_open(is_open, g.user)
-    flash(f"已{'重新开启' if is_open else '结束'}「{round_.title}」{'' if is_open else '，各单位的报告现为只读'}。", "ok")
+    # Reopening follows the rule of opening: one open round per year and
+    # type. Checked and changed in one transaction, like opening.
+    with writing():
+        rival = is_open and Round.open_alike(round_.year, round_.type_ids, besides=round_)
+        if not rival:
+            round_.set_open(is_open, g.user)
+    if rival:
+        flash(f"已有一个进行中的 {round_.year} 年度同类填报「{rival.title}」，不能重新开启「{round_.title}」。"
+              "请先结束那一轮。", "error")
+    else:
+        flash(f"已{'重新开启' if is_open else '结束'}「{round_.title}」{'' if is_open else '，各单位的报告现为只读'}。",
+              "ok")
     if request.form.get("back") == "board":
         return redirect(url_for(".board", round_id=round_.id), 303)
     return redirect(url_for(".rounds"), 303)

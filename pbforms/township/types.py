@@ -341,6 +341,7 @@ def preview_type(type_id):
         meta = sample_meta()
         data = report_type.initial_data(meta) if what == "fill" else report_type.model_data(meta)
         sample = SimpleNamespace(id=0, status="draft", field_comments={}, last_year=None, meta=meta,
+                                 report_type=report_type,
                                  version=0, pending={})
         ctx = {"errors": {}, "what": what, "report": sample, "report_type": report_type, "data": data,
                "typed": {}, "editable": False, "hide_last_year": True, "meta": meta,
