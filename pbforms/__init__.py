@@ -19,9 +19,10 @@ csrf = CSRFProtect()
 def create_app(config=None):
     app = Flask(
         __name__,
-        # The folder of this process's own files (the default SQLite
-        # database, the generated secret key); several processes on
-        # PostgreSQL share nothing here (README).
+        # The folder of this process's own files: the default SQLite
+        # database with its backups, the generated secret key. A test's
+        # server gets one of its own, not the project's; processes on
+        # several machines (PostgreSQL) share nothing here (README).
         instance_path=os.path.abspath(os.environ.get("PBFORMS_INSTANCE") or ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
