@@ -94,7 +94,8 @@ def page_png(report_id, version, page):
             abort(404)
         image = page_image(pages, page)
     except ConverterError as e:
-        return Response(str(e), 503, mimetype="text/plain")
+        # Not a server error: this machine cannot draw pages (the message says why).
+        return Response(str(e), 409, mimetype="text/plain")
     response = send_file(image, mimetype="image/png", max_age=86400)
     return response
 
@@ -108,7 +109,7 @@ def download_pdf(report_id):
             raise ConverterError(problem)
         pages = converted(report)
     except ConverterError as e:
-        return render_template("errors/page.html", title="无法生成 PDF", message=str(e)), 503
+        return render_template("errors/page.html", title="无法生成 PDF", message=str(e)), 409
     AuditEvent.record("export", g.user, report=report, detail="pdf")
     name = str(Path(report_filename(report)).with_suffix(".pdf"))
     return Response(pages.pdf.read_bytes(), mimetype="application/pdf",

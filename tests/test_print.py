@@ -79,8 +79,8 @@ def test_pdf_and_page_images_without_libreoffice_say_what_is_missing(client, aut
     pdf = client.get(f"/reports/{report.id}/pdf")
     image = client.get(f"/reports/{report.id}/pages/{report.version}/1.png")
 
-    assert pdf.status_code == 503 and "需要 LibreOffice" in pdf.text and "PBFORMS_SOFFICE" in pdf.text
-    assert image.status_code == 503 and "需要 LibreOffice" in image.text
+    assert pdf.status_code == 409 and "需要 LibreOffice" in pdf.text and "PBFORMS_SOFFICE" in pdf.text
+    assert image.status_code == 409 and "需要 LibreOffice" in image.text
 
 
 def test_without_a_chinese_font_libreoffice_is_not_used(monkeypatch, libreoffice):
