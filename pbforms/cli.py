@@ -12,10 +12,11 @@ from .auth import unlock
 from .backup import backup_command, restore_command
 from .db import migrate, writing
 from .exports import round_group
-from .docx import report_docx
+from .documents import report_docx
 from .forms import read_report_json
 from .forms.cli import type_group
 from .models import AuditEvent, Conflict, Report, Unit, User
+from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .text import proofread, word_import
 from .township.rounds import round_open
 
@@ -195,3 +196,23 @@ def report_docx_command(report_id, output):
     click.echo(f"已写入 {output}")
 
 
+
+
+@report_group.command("pdf")
+@click.option("--report", "report_id", type=int, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_pdf_command(report_id, output):
+    """Write the report as PDF, laid out by LibreOffice (which must be installed)."""
+    report = get_report(report_id)
+    problem = availability()
+    if problem:
+        raise click.ClickException(f"无法生成 PDF：{problem}")
+    try:
+        body = docx_to_pdf(report_docx(report))
+    except ConverterError as e:
+        raise click.ClickException(f"无法生成 PDF：{e}") from None
+    try:
+        output.write_bytes(body)
+    except OSError as e:
+        raise click.ClickException(f"无法写入 {output}：{e.strerror}") from None
+    click.echo(f"已写入 {output}")

@@ -1,11 +1,12 @@
-"""Many reports at once: a zip of a round's Word documents, and the summary
-of their figures as .xlsx and as an official-format .docx table.
+"""Many reports at once: a zip of a round's Word documents, the 汇编 (one
+bound volume of them, pbforms/documents/volume.py), and the summary of their figures
+as .xlsx and as an official-format .docx table.
 
 A zip is written entry by entry into a file, so only a couple of documents
-are in memory at a time whatever the number of units. From the browser it runs as
-an `ExportJob` in a background thread (`start_job`, for a job of any kind):
-the job's row holds its progress and, once done, the file, so the page
-that polls it and the download may be answered by any app process.
+are in memory at a time whatever the number of units. From the browser a zip
+or a 汇编 runs as an `ExportJob` in a background thread (`start_job`, for a
+job of any kind): the job's row holds its progress and, once done, the file,
+so the page that polls it and the download may be answered by any app process.
 """
 import datetime
 import io
@@ -31,11 +32,14 @@ from openpyxl.styles import Alignment, Font
 
 from .auth import admin_required, round_or_404
 from .db import db, writing
-from .docx import content_disposition, render, report_document, report_filename
+from .documents import content_disposition, render, report_document, report_filename
 from .filenames import UniqueNames, safe_filename
 from .forms import cn_date
-from .models import AuditEvent, ExportJob, Report, Round
+from .models import AuditEvent, ExportJob, Report, Round, Unit
 from .partials import partial_response, wants_partial
+from .documents.official import official_template
+from .documents.pdf import ConverterError, availability, docx_to_pdf
+from .documents.volume import build_volume
 
 log = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__, url_prefix="/township")
@@ -106,7 +110,7 @@ def write_zip(reports, path, progress=None):
     党支部书记), so extracting never overwrites a report. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
     which Windows Explorer needs to show Chinese names. A .docx is a zip
     already, so entries are stored, not compressed again. The database is
-    read here; a worker gets only the template's name and the context.
+    read here; a worker gets only the template's bytes and the context.
     """
     path = Path(path)
     part = path.with_name(path.name + ".part")
@@ -198,7 +202,7 @@ def job_or_404(job_id):
 
 def job_partial(job):
     """The progress box; once done, it also tells the page to start the download."""
-    response = partial_response(render_template("township/_export_job.html", job=job))
+    response = partial_response(render_template("township/_export_job.html", job=job, office=availability() is None))
     if job.state == "done":
         response.headers["HX-Trigger"] = json.dumps({"pbforms:download": url_for(".job_file", job_id=job.id)})
     return response
@@ -221,7 +225,7 @@ def job(job_id):
     job = job_or_404(job_id)
     if wants_partial():
         return job_partial(job)
-    return render_template("township/export_job.html", job=job)
+    return render_template("township/export_job.html", job=job, office=availability() is None)
 
 
 @bp.get("/exports/<int:job_id>/file")
@@ -234,6 +238,82 @@ def job_file(job_id):
     return Response(job.file_chunks(), mimetype=mimetype, direct_passthrough=True,
                     headers={"Content-Length": str(job.size),
                              "Content-Disposition": content_disposition(job.filename)})
+
+
+# --- the 汇编 ------------------------------------------------------------------
+
+NOT_NUMBERED = ("目录的页码尚未填好（本机没有 LibreOffice 可用来排版计算）：用 Word 打开时会询问是否更新域，请选“是”；"
+                "WPS 中请右键点目录，选“更新域”。")
+
+
+def volume_filename(round_, statuses, extension="docx"):
+    return f"{round_.title}汇编（{scope_label(statuses)}）.{extension}"
+
+
+def township_name():
+    unit = Unit.select().where(Unit.kind == "township").order_by(Unit.position, Unit.id).first()
+    return unit.name if unit else ""
+
+
+def write_volume(round_, reports, path, progress=None, pdf=False):
+    """The 汇编 into `path` (.docx, or .pdf when `pdf`); returns (count, note).
+
+    With LibreOffice the 目录's page numbers are computed; without it (or
+    when it fails) a .docx still comes out, its 目录 left for Word to
+    update, and the note says so. A PDF needs LibreOffice.
+    """
+    problem = availability()
+    if pdf and problem:
+        raise ConverterError(problem)
+    def counting(n):
+        if progress:
+            progress(n)
+
+    def build(converter):
+        return build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
+                            official_template(round_.types[0]), progress=counting, pdf=pdf,
+                            converter=converter, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
+
+    reports = list(reports)
+    try:
+        docx, pdf_bytes, numbered = build(None if problem else docx_to_pdf)
+    except ConverterError:
+        if pdf:
+            raise
+        log.warning("汇编 of round %s: LibreOffice failed; the 目录 is left for Word to update", round_.id)
+        docx, pdf_bytes, numbered = build(None)
+    Path(path).write_bytes(pdf_bytes if pdf else docx)
+    return len(reports), "" if numbered or pdf else NOT_NUMBERED
+
+
+def write_volume_of(job, pdf):
+    """The 汇编 job's writer; what the office must know about the file goes into the job's note."""
+    def write(path, progress):
+        round_ = Round.get_by_id(job.round_id)
+        count, note = write_volume(round_, one_by_one(chosen_reports(round_, job.status_list)), path, progress,
+                                   pdf=pdf)
+        if note:
+            job.advance(note=note)
+        return count
+    return write
+
+
+@bp.post("/rounds/<int:round_id>/volume")
+def start_volume(round_id):
+    round_ = round_or_404(round_id)
+    scope = request.form.get("scope", "")
+    statuses = parse_statuses(scope if scope in SCOPES else "")
+    pdf = request.form.get("format") == "pdf"
+    with writing():
+        job = ExportJob.create(round=round_, statuses=",".join(statuses), user=g.user,
+                               total=chosen_reports(round_, statuses).count(),
+                               filename=volume_filename(round_, statuses, "pdf" if pdf else "docx"))
+    start_job(job, write_volume_of(job, pdf))
+    AuditEvent.record("export", g.user, detail=f"汇编：{job.filename}")
+    job = wait_for(job, WAIT_BEFORE_PROGRESS)
+    if wants_partial():
+        return job_partial(job)
+    return redirect(url_for(".job", job_id=job.id), 303)
 
 
 # --- the summary of figures --------------------------------------------------
@@ -418,6 +498,30 @@ def round_export_zip(round_id, output, statuses):
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
         count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1))
     click.echo(f"已写入 {output}（{count} 份报告）")
+
+
+@round_group.command("compile")
+@click.option("--round", "round_id", type=int, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--status", "statuses", default="", help=STATUS_HELP)
+def round_compile(round_id, output, statuses):
+    """Write the round's 汇编: one .docx (or .pdf, by the file's extension) with a cover, a 目录 and every report."""
+    suffix = output.suffix.lower()
+    if suffix not in (".docx", ".pdf"):
+        raise click.ClickException("输出文件应以 .docx 或 .pdf 结尾")
+    round_ = get_round(round_id)
+    reports = chosen_reports(round_, statuses_option(statuses))
+    if suffix == ".pdf" and availability():
+        raise click.ClickException(f"无法生成 PDF：{availability()}")
+    with click.progressbar(length=reports.count(), label="正在生成") as bar:
+        try:
+            count, note = write_volume(round_, one_by_one(reports), output, lambda n: bar.update(1),
+                                       pdf=suffix == ".pdf")
+        except ConverterError as e:
+            raise click.ClickException(str(e)) from None
+    click.echo(f"已写入 {output}（{count} 份报告）")
+    if note:
+        click.echo(note, err=True)
 
 
 @round_group.command("summary")

@@ -4,12 +4,16 @@ preview and the Word download.
 Views return a whole page, or only a partial when htmx asks (HX-Request);
 such routes send `Vary: HX-Request` so no cache mixes the two.
 """
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
-from .docx import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_filename
 from .models import AuditEvent, Conflict, NotEditable, Report, now
 from .partials import is_htmx, partial_response
+from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
+                            report_preview)
 
 bp = Blueprint("fill", __name__)
 
@@ -48,12 +52,68 @@ def report_page(report_id):
     return render_template("fill/report.html", **page_context(report, warnings))
 
 
+def preview_dir():
+    """Converted previews, cached by report id and version (instance/previews)."""
+    return Path(current_app.config.get("PREVIEW_DIR") or Path(current_app.instance_path) / "previews")
+
+
+def converted(report):
+    """The report's cached or freshly converted preview; ConverterError when it cannot be."""
+    return report_preview(report, preview_dir(), lambda: report_docx(report))
+
+
 @bp.get("/reports/<int:report_id>/preview")
 def preview(report_id):
+    """The pages as they print (images from LibreOffice), or, where that is
+    impossible, the document's own paragraphs laid out as HTML, saying why."""
     report = report_or_404(report_id)
-    report_type = report.report_type
-    return render_template("fill/preview.html", report=report, report_type=report_type, data=report.data,
-                           preview=report_type.docx_context(report.data, report.meta))
+    problem = availability()
+    pages = None
+    if problem is None:
+        try:
+            pages = converted(report)
+        except ConverterError as e:
+            problem = str(e)
+    pdf_ready = pages is not None
+    if pages is not None and pdftoppm_path() is None:  # the PDF, but no page images
+        pages, problem = None, NO_PDFTOPPM
+    blocks = None if pages else document_blocks(report_docx(report))
+    return render_template("fill/preview.html", report=report, pages=pages, blocks=blocks, problem=problem,
+                           pdf_ready=pdf_ready, filename=report_filename(report), editable=may_edit(g.user, report))
+
+
+@bp.get("/reports/<int:report_id>/pages/<int:version>/<int:page>.png")
+def page_png(report_id, version, page):
+    """One page image; the version in the address lets the browser cache it for good."""
+    report = report_or_404(report_id)
+    if version != report.version:
+        abort(404)
+    try:
+        pages = converted(report)
+        if not 1 <= page <= pages.pages:
+            abort(404)
+        image = page_image(pages, page)
+    except ConverterError as e:
+        # Not a server error: this machine cannot draw pages (the message says why).
+        return Response(str(e), 409, mimetype="text/plain")
+    response = send_file(image, mimetype="image/png", max_age=86400)
+    return response
+
+
+@bp.get("/reports/<int:report_id>/pdf")
+def download_pdf(report_id):
+    report = report_or_404(report_id)
+    problem = availability()
+    try:
+        if problem:
+            raise ConverterError(problem)
+        pages = converted(report)
+    except ConverterError as e:
+        return render_template("errors/page.html", title="无法生成 PDF", message=str(e)), 409
+    AuditEvent.record("export", g.user, report=report, detail="pdf")
+    name = str(Path(report_filename(report)).with_suffix(".pdf"))
+    return Response(pages.pdf.read_bytes(), mimetype="application/pdf",
+                    headers={"Content-Disposition": content_disposition(name)})
 
 
 def refuse_edit(report):
@@ -76,7 +136,7 @@ def save_from_form(report):
     report_type = report.report_type
     data, errors = report_type.parse_form(request.form, report.data)
     op = request.form.get("op", "")
-    changed_key = report_type.apply_op(data, op) if op else None
+    changed_key = apply_op(report, data, op) if op else None
     try:
         expected = int(request.form.get("version", ""))
     except ValueError:
@@ -84,6 +144,32 @@ def save_from_form(report):
     if data != report.data:
         report.save_data(data, g.user, expected)
     return errors, changed_key
+
+
+def apply_op(report, data, op):
+    """An item operation, or "model:KEY": the field's 参考范文 (filled for this
+    report) put into it, as 插入参考范文 asks. Nothing typed is dropped: model
+    items follow the items that have content, model text follows the text
+    there is, and a one-line field takes it only while empty. Returns the
+    key of an items field changed (its list is sent back), else None."""
+    report_type = report.report_type
+    verb, _, key = op.partition(":")
+    if verb != "model":
+        return report_type.apply_op(data, op)
+    f = report_type.by_key.get(key)
+    model = f.model(report.meta) if f is not None and f.model_text else None
+    if not model:
+        return None
+    current = data.get(key)
+    if f.kind == "items":
+        kept = [item for item in current or [] if item["heading"].strip() or item["text"].strip()]
+        data[key] = (kept + model)[:f.max_items]
+        return key
+    if f.kind == "paragraphs":
+        data[key] = current.rstrip() + "\n" + model if (current or "").strip() else model
+    elif not (current or "").strip():
+        data[key] = model
+    return None
 
 
 def typed_values(report, errors):

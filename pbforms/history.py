@@ -15,7 +15,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from . import backup
 from .auth import admin_required, edit_refusal, may_edit, report_or_404
-from .docx import content_disposition, report_filename
+from .documents import content_disposition, report_filename
 from .forms import Invalid, read_report_json
 from .models import AuditEvent, Conflict, PendingImport, Revision, Unit, User, now
 from .partials import partial_response, wants_partial

@@ -238,6 +238,12 @@ class ReportTypeRecord(BaseModel):
                                          template=template, created_by=user)
             return version, True
 
+    def keys_ever_used(self):
+        """Every field key any version of this type had: a field added later
+        never takes one, so old reports' data never lands in a new field."""
+        return {f["key"] for v in TypeVersion.select(TypeVersion.definition).where(TypeVersion.report_type == self)
+                for s in v.definition.get("sections", []) for f in s.get("fields", [])}
+
     def rounds_using(self):
         """The rounds one of whose kinds follows a version of this type."""
         used = (RoundType.select(RoundType.round).join(TypeVersion)
@@ -804,6 +810,10 @@ class AuditEvent(BaseModel):
         "user_deactivate": "停用账号",
         "user_activate": "启用账号",
         "throttle_clear": "解除登录限制",
+        "type_add": "新建报告类型",
+        "type_version": "保存报告类型新版本",
+        "type_retire": "停用报告类型",
+        "type_unretire": "启用报告类型",
     }
     # Status changes of a report: the history shown on the report itself.
     TRANSITIONS = ("submit", "return", "reopen", "approve")
@@ -855,7 +865,7 @@ class AuditEvent(BaseModel):
 
 class ExportJob(BaseModel):
     """A file made from a round's reports in the background (a zip of its
-    Word documents, or any other kind), for the office to download.
+    Word documents, a 汇编, or any other kind), for the office to download.
 
     Its progress and, once done, the file itself (in `ExportChunk` rows)
     live here, not in the process that made it, so the page polling it and
@@ -872,6 +882,7 @@ class ExportJob(BaseModel):
     filename = CharField(default="")
     size = BigIntegerField(default=0)  # bytes of the finished file
     error = TextField(default="")
+    note = TextField(default="")  # what the office must know about a finished file (a 目录 left to Word)
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=now)
     updated_at = DateTimeField(default=now)

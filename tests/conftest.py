@@ -21,6 +21,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from pbforms import create_app, demo, models
+from pbforms.documents import pdf as preview
 from pbforms.db import close_pooled_connections, db
 
 TEST_SERVER_URL = os.environ.get("PBFORMS_TEST_DATABASE_URL")
@@ -52,6 +53,27 @@ def on_test_server(statement):
         conn.cursor().execute(statement)
     finally:
         conn.close()
+
+
+INSTALLED_SOFFICE = preview.soffice_path()
+
+
+@pytest.fixture(autouse=True)
+def libreoffice_hidden(request, monkeypatch, tmp_path):
+    """Tests run as on a machine without LibreOffice (PBFORMS_SOFFICE names
+    a program that does not exist), unless they ask for `libreoffice`."""
+    if "libreoffice" not in request.fixturenames:
+        monkeypatch.setenv("PBFORMS_SOFFICE", str(tmp_path / "no-libreoffice" / "soffice"))
+
+
+@pytest.fixture
+def libreoffice(monkeypatch):
+    """The machine's LibreOffice, shared by the tests that ask for it (one
+    warm converter). CI installs it (.ci/run); elsewhere these tests skip."""
+    if INSTALLED_SOFFICE is None or preview.uno_python(INSTALLED_SOFFICE) is None:
+        pytest.skip("LibreOffice (libreoffice-writer-nogui, python3-uno) is not installed; CI installs it")
+    monkeypatch.setenv("PBFORMS_SOFFICE", INSTALLED_SOFFICE)
+    return preview.converter()
 
 
 @pytest.fixture
@@ -104,6 +126,7 @@ def app(database_url, tmp_path):
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test",
+        "PREVIEW_DIR": str(tmp_path / "previews"),
     })
     with db.connection_context():
         demo.fill_demo()

@@ -44,9 +44,10 @@ def ids_of(username):
     user = User.by_username(username)
     report = Report.get(Report.unit == user.unit)
     return {"report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
+            "type_id": report.report_type.type_id,
             # The demo has no export job yet; no request here gets past the
             # access check to look it up.
-            "job_id": 1, "extension": "xlsx"}
+            "job_id": 1, "extension": "xlsx", "version": report.version, "page": 1}
 
 
 def build_url(app, rule_text, endpoint, method, ids):
@@ -183,6 +184,8 @@ ADMIN_BLUEPRINTS = ("township.", "exports.")
 ADMIN_ANSWERS = {
     ("fill.report_page", "GET"): [200, 200], ("fill.save", "POST"): [303, 409],
     ("fill.download", "GET"): [200, 200], ("fill.preview", "GET"): [200, 200],
+    # Tests run without LibreOffice: the PDF and the page images say so (409).
+    ("fill.download_pdf", "GET"): [409, 409], ("fill.page_png", "GET"): [409, 409],
     ("fill.submit", "POST"): [303, 409],
     ("history.history", "GET"): [200, 200], ("history.restore", "POST"): [303, 303],
     ("history.import_form", "GET"): [200, 200], ("history.import_json", "POST"): [409, 422],
@@ -473,7 +476,7 @@ ID_ROUTES = [route for route in ROUTES if "<int:" in route[0]]
 @pytest.mark.parametrize("rule_text, endpoint, method", ID_ROUTES)
 def test_an_id_beyond_the_database_integers_is_404(app, client, auth, rule_text, endpoint, method, huge):
     auth.admin()
-    ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id")}
+    ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id", "type_id")}
     url = build_url(app, rule_text, endpoint, method, {**ids_of(FILLER_A), **ids})
     assert str(huge) in url
 

@@ -34,6 +34,8 @@ MATRIX = {
     ("fill.save", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("fill.download", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.preview", "GET"): (LOGIN, OK, HIDDEN, OK),
+    ("fill.page_png", "GET"): (LOGIN, OK, HIDDEN, OK),
+    ("fill.download_pdf", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.submit", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("history.history", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("history.restore", "POST"): (LOGIN, OK, HIDDEN, OK),
@@ -66,6 +68,21 @@ MATRIX = {
     ("township.set_round_open", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.round_types", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.move_round_types", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.types", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("township.add_type", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.type_page", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("township.download_sheet", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("township.upload_sheet", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.copy_type", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.set_type_retired", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.type_draft", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.preview_type", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.save_type", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.upload_type_template", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.remove_type_template", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.download_starter_template", "GET"): (LOGIN, DENIED, DENIED, OK),
+    # The demo's types print with the generated format: no uploaded template to download.
+    ("township.download_type_template", "GET"): (LOGIN, DENIED, DENIED, HIDDEN),
     ("township.units", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.add_unit", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.unit_row", "GET"): (LOGIN, DENIED, DENIED, OK),
@@ -76,6 +93,7 @@ MATRIX = {
     ("exports.job_file", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("exports.summary_file", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("exports.start_zip", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("exports.start_volume", "POST"): (LOGIN, DENIED, DENIED, OK),
 }
 
 

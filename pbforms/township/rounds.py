@@ -10,6 +10,7 @@ from ..db import writing
 from ..exports import SCOPES
 from ..filenames import unsafe_characters, unsafe_message
 from ..models import AuditEvent, Report, ReportTypeRecord, Round, Unit
+from ..documents.pdf import availability
 from . import bp, one_line, page_or_partial
 
 # The type each kind of unit gets unless the office chooses another.
@@ -236,4 +237,4 @@ def board(round_id):
                            refreshed_at=datetime.datetime.now(), types=round_.types,
                            newer_types=round_.is_open and bool(round_.pending_moves()),
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
-                           fill_url=report_link("fill.report_page"))
+                           fill_url=report_link("fill.report_page"), office_problem=availability())
