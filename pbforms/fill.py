@@ -8,6 +8,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from .auth import edit_refusal, may_edit, report_or_404, visible_reports
 from .docx import content_disposition, report_docx, report_filename
+from .merge import base_of, merge, page_bases
 from .models import AuditEvent, Conflict, Report, now
 from .partials import is_htmx, partial_response
 
@@ -23,14 +24,21 @@ def home():
 
 
 def page_context(report, errors=None, typed=None, problems=None, data=None):
+    """Everything the fill page shows. Values kept as typed with the report
+    (refused, or in conflict with another's change) show in their fields
+    with their message, after a reload as well."""
     report_type = report.report_type
     editable = may_edit(g.user, report)
+    pending = report.pending or {}
+    shown_data = report.data if data is None else data
     return {
         "report": report,
         "report_type": report_type,
-        "data": report.data if data is None else data,
-        "errors": errors or {},
-        "typed": typed or {},
+        "data": shown_data,
+        "errors": {**{k: p["message"] for k, p in pending.items() if not p.get("conflict")}, **(errors or {})},
+        "typed": {**{k: p["value"] for k, p in pending.items()}, **(typed or {})},
+        "pending": pending,
+        "bases": page_bases(report_type, shown_data, pending),
         "editable": editable,
         "missing": report_type.missing(report.data),
         "problems": problems,
@@ -65,34 +73,84 @@ def refuse_edit(report):
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 
-def save_from_form(report):
-    """Parse the posted form into the report; returns (errors, changed_key).
+CONFLICT_MESSAGE = "您和他人都改了这一项"
 
-    Raises Conflict when the page was based on an outdated version and
-    would change the report. A form equal to what is stored writes nothing
-    and conflicts with nothing: idle autosaves add no revisions, and a
-    submit that overtakes its tab's last autosave is not refused.
+
+def chosen_side(form):
+    """The clerk's choice for a field in conflict ("mine:key" / "theirs:key")."""
+    side, _, key = form.get("resolve", "").partition(":")
+    return {key: side} if side in ("mine", "theirs") else {}
+
+
+def form_version(form):
+    try:
+        return int(form.get("version", ""))
+    except ValueError:
+        return None
+
+
+def save_from_form(report):
+    """Merge the posted form into the report and store it; returns
+    (report as stored, {key: message}, changed_key, Merge).
+
+    The page's fields are merged field by field (pbforms/merge.py), so a
+    tab behind the report changes only what it changed. A value the server
+    refuses, or one in conflict, is kept as typed (`Report.pending`). A form
+    equal to what is stored writes nothing: idle autosaves add no
+    revisions. Raises Conflict only when the report stopped being editable
+    between reading and writing (submitted meanwhile, round closed).
     """
     report_type = report.report_type
-    data, errors = report_type.parse_form(request.form, report.data)
+    values, refused = report_type.read_form(request.form)
+    expected = form_version(request.form)
     op = request.form.get("op", "")
-    changed_key = report_type.apply_op(data, op) if op else None
-    try:
-        expected = int(request.form.get("version", ""))
-    except ValueError:
-        raise Conflict(report.version) from None
-    if data != report.data:
-        report.save_data(data, g.user, expected)
-    return errors, changed_key
+    for _ in range(5):
+        bases = {}
+        for f in report_type.fields:
+            sent = request.form.get(f"base-{f.key}")
+            if sent is not None:
+                bases[f.key] = sent
+            elif expected == report.version:
+                bases[f.key] = base_of(f, report.data.get(f.key))
+        result = merge(report_type, report.data, values, bases, chosen_side(request.form))
+        changed_key = report_type.apply_op(result.data, op) if op else None
+        try:
+            if result.data != report.data:
+                # Adding, moving or removing an item is a step of its own in the history.
+                report.save_data(result.data, g.user, report.version, own_revision=changed_key is not None)
+            break
+        except Conflict:
+            # Saved by someone else between reading and writing: merge again with theirs.
+            report = report_or_404(report.id)
+            if not may_edit(g.user, report):
+                raise
+    else:
+        raise Conflict(report.version)
+    pending = dict(report.pending or {})
+    for key in values:
+        if key not in result.conflicts:
+            pending.pop(key, None)
+    for key, (typed, message) in refused.items():
+        pending[key] = {"value": typed, "message": message}
+    for key, mine in result.conflicts.items():
+        pending[key] = {"value": mine, "message": CONFLICT_MESSAGE, "conflict": True}
+    report.keep_pending(pending)
+    errors = {key: message for key, (_, message) in refused.items()}
+    for key, message in report_type.warnings(report.data).items():
+        errors.setdefault(key, message)
+    return report, errors, changed_key, result
 
 
-def typed_values(report, errors):
-    """What the user typed into fields that were refused, to show it again
-    (for an items field, its list of items); a field the form did not send
-    shows its stored value."""
-    fields = report.report_type.by_key
-    typed = {key: fields[key].from_form(request.form) for key in errors if key in fields}
-    return {key: value for key, value in typed.items() if value is not None}
+def merge_summary(report_type, result):
+    """What the status line says beyond 已保存: whose changes were merged, what clashed."""
+    def labels(keys):
+        return "、".join(f"「{report_type.by_key[k].label}」" for k in keys)
+    parts = []
+    if result.theirs:
+        parts.append(f"已合并别人同时所做的修改：{labels(result.theirs)}")
+    if result.conflicts:
+        parts.append(f"{labels(result.conflicts)}您和别人都改了，两份都保留着，请在该项下选择用哪一份")
+    return "；".join(parts)
 
 
 @bp.post("/reports/<int:report_id>")
@@ -101,20 +159,26 @@ def save(report_id):
     if not may_edit(g.user, report):
         return refuse_edit(report)
     try:
-        errors, changed_key = save_from_form(report)
+        report, errors, changed_key, result = save_from_form(report)
     except Conflict as conflict:
         return conflict_response(report, conflict)
+    summary = merge_summary(report.report_type, result)
     if not is_htmx():
-        if errors:
-            ctx = page_context(report, errors, typed_values(report, errors))
-            return render_template("fill/report.html", **ctx), 422
-        flash(f"已保存 {now():%H:%M:%S}", "ok")
+        if errors or result.conflicts:
+            ctx = page_context(report, errors)
+            ctx["summary"] = summary
+            return render_template("fill/report.html", **ctx), 422 if errors else 409
+        flash(f"已保存 {now():%H:%M:%S}" + (f"；{summary}" if summary else ""), "ok")
         target = f"#field-{changed_key}" if changed_key else ""
         return redirect(url_for("fill.report_page", report_id=report.id) + target, 303)
     ctx = page_context(report, errors)
-    body = render_template("fill/_save_result.html", changed_key=changed_key, saved_at=now(), **ctx)
+    report_type = ctx["report_type"]
+    # Fields the page must show anew: others' changes merged in, a choice made.
+    renew = [report_type.by_key[key] for key in result.theirs if key != changed_key]
+    body = render_template("fill/_save_result.html", changed_key=changed_key, saved_at=now(), renew=renew,
+                           summary=summary, **ctx)
     if changed_key:
-        field = ctx["report_type"].by_key[changed_key]
+        field = report_type.by_key[changed_key]
         body = render_template("fill/_items.html", f=field, **ctx) + body
     return partial_response(body)
 
@@ -144,13 +208,13 @@ def submit(report_id):
     if not may_edit(g.user, report):
         return refuse_edit(report)
     try:
-        errors, _ = save_from_form(report)
+        report, errors, _, _ = save_from_form(report)
     except Conflict as conflict:
         return conflict_response(report, conflict)
     report_type = report.report_type
     missing = report_type.missing(report.data)
-    if errors or missing:
-        ctx = page_context(report, errors, typed_values(report, errors), problems=True)
+    if errors or missing or report.pending:
+        ctx = page_context(report, errors, problems=True)
         return render_template("fill/report.html", **ctx), 422
     report.change_status("submitted", g.user, "submit")
     flash("已提交，等待镇党建办审核。", "ok")

@@ -221,6 +221,13 @@ class Report(BaseModel):
     # The township office's comments of the last return: overall, and by field key.
     review_comment = TextField(default="")
     field_comments = JSONField(default=dict)
+    # Values the server refused (or that clashed with another's change),
+    # kept as typed so nothing typed disappears: {key: {"value", "message"}}.
+    # Not part of the document: no export, sum or history reads it.
+    pending = JSONField(default=dict)
+    # When someone of the office first opened the submitted report: until
+    # then the filler may withdraw it.
+    opened_at = DateTimeField(null=True)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -304,7 +311,7 @@ class Report(BaseModel):
                 .order_by(Round.year.desc(), Round.id.desc())
                 .first())
 
-    def save_data(self, data, user, expected_version, note=""):
+    def save_data(self, data, user, expected_version, note="", own_revision=False):
         """Store `data` as the next version, or raise Conflict.
 
         The version check is the UPDATE's own condition, so two tabs saving
@@ -313,7 +320,8 @@ class Report(BaseModel):
         while someone types, so a plain save updates that user's revision of
         the same minute in place (`Revision.absorbs`), keeping the newest
         content. A save with a `note` (a restore, an import) always gets a
-        revision of its own.
+        revision of its own, and so does one with `own_revision` (adding,
+        moving or removing an item: each such step can be restored).
         """
         # A version no page can have had (none sent, not a number, beyond
         # the column) is outdated as well, not an error for the database.
@@ -334,12 +342,20 @@ class Report(BaseModel):
             self.updated_at = saved_at
             self.updated_by = user
             latest = Revision.latest_of(self)
-            if not note and latest is not None and latest.absorbs(user, self.updated_at):
+            if not (note or own_revision) and latest is not None and latest.absorbs(user, self.updated_at):
                 (Revision.update(version=self.version, data=data, created_at=self.updated_at)
                  .where(Revision.id == latest.id).execute())
             else:
                 Revision.create(report=self, version=self.version, data=data, user=user,
                                 created_at=self.updated_at, note=note)
+
+    def keep_pending(self, pending):
+        """Store the refused values as typed; written alone, without a new
+        version: they are not part of the document."""
+        if pending != (self.pending or {}):
+            with writing():
+                Report.update(pending=pending).where(Report.id == self.id).execute()
+            self.pending = pending
 
     def change_status(self, status, user, action, detail=""):
         """Move to `status` with an audit event. Only the status columns are
@@ -349,7 +365,9 @@ class Report(BaseModel):
             self.status = status
             if status == "submitted":
                 self.submitted_at = now()
-            self.save(only=[Report.status, Report.submitted_at, Report.review_comment, Report.field_comments])
+                self.opened_at = None
+            self.save(only=[Report.status, Report.submitted_at, Report.opened_at, Report.review_comment,
+                            Report.field_comments])
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
 

@@ -7,7 +7,7 @@ import pytest
 from pbforms.db import db
 from pbforms.forms import get_report_type
 from pbforms.models import Report, Revision
-from tests.fillpage import FillPage, one, parse, report_of, revision_count
+from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of, revision_count
 
 REPORT_TYPE = get_report_type("annual_report")
 SAVED = re.compile(r"已保存 \d\d:\d\d:\d\d")
@@ -155,40 +155,106 @@ def test_plain_post_without_token_is_refused(page):
 
 
 @BOTH_WAYS
-def test_stale_version_is_refused_and_nothing_stored(page, htmx):
-    stale = page.form()["version"]
-    page.post({"reporter_name": "另一个窗口"})
-    before = (stored(page).version, revision_count(page.report_id))
-    response = page.post({"reporter_name": "李四", "version": stale}, htmx=htmx)
-    assert response.status_code == 409
-    assert CONFLICT in response.text
-    assert (stored(page).version, revision_count(page.report_id)) == before
-    assert stored(page).data["reporter_name"] == "另一个窗口"
+def test_two_tabs_changing_different_fields_both_keep_their_change(page, htmx):
+    first, second = page.tab(), page.tab()
+    assert page.send(first, {"reporter_name": "第一个窗口"}).status_code == 200
+    response = page.send(second, {"seminars": "21"}, htmx=htmx)
+    assert response.status_code == (200 if htmx else 303)
+    data = stored(page).data
+    assert (data["reporter_name"], data["seminars"]) == ("第一个窗口", 21)
+    if htmx:
+        # The second tab is told, and shown the first tab's name in its field.
+        assert "已合并别人同时所做的修改：「述职人姓名」" in text_of(response.text, "save-status")
+        swapped = parse(response.text).get_element_by_id("field-reporter_name")
+        assert swapped.get("hx-swap-oob") == "true"
+        assert one(swapped, './/input[@name="reporter_name"]').get("value") == "第一个窗口"
 
 
-def test_stale_htmx_save_retargets_the_status_line(page):
-    stale = page.form()["version"]
-    page.post({"reporter_name": "另一个窗口"})
-    response = page.post({"reporter_name": "李四", "version": stale})
-    assert response.headers["HX-Retarget"] == "#save-status"
-    assert "重新加载最新内容" in text_of(response.text, "save-status")
+def test_a_tab_that_changed_nothing_does_not_undo_anothers_change(page):
+    idle = page.tab()
+    page.post({"reporter_name": "第一个窗口"})
+    page.send(idle, {})
+    assert stored(page).data["reporter_name"] == "第一个窗口"
 
 
-def test_stale_plain_post_shows_what_was_typed_unsaved(page):
-    stale = page.form()["version"]
-    page.post({"reporter_name": "另一个窗口"})
-    response = page.post({"reporter_name": "李四", "version": stale}, htmx=False)
-    tree = parse(response.text)
-    assert "尚未保存" in one(tree, "//*[@class='banner failed']").text_content()
-    assert tree.get_element_by_id("f-reporter_name").get("value") == "李四"
+@BOTH_WAYS
+def test_same_field_changed_in_two_tabs_is_shown_side_by_side_and_nothing_lost(page, htmx):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    response = page.send(second, {"intro": "第二个窗口写的开头。", "seminars": "21"}, htmx=htmx)
+    report = stored(page)
+    assert report.data["intro"] == "第一个窗口写的开头。"  # nothing overwritten unasked
+    assert report.data["seminars"] == 21  # the rest of the save is merged
+    assert report.pending["intro"]["value"] == "第二个窗口写的开头。"
+    # The choice stays on the page after a reload, theirs beside yours.
+    tree = parse(page.html())
+    slot = tree.get_element_by_id("conflict-intro")
+    theirs = one(slot, './/*[@class="theirs"]').text_content()
+    mine = one(slot, './/*[@class="mine"]').text_content()
+    assert "第一个窗口写的开头。" in theirs and "第二个窗口写的开头。" in mine
+    assert one(tree, '//textarea[@name="intro"]').text == "第二个窗口写的开头。"
+    assert {b.get("value") for b in slot.xpath(".//button")} == {"mine:intro", "theirs:intro"}
+    # Saving again without choosing keeps both.
+    page.post({})
+    assert stored(page).data["intro"] == "第一个窗口写的开头。"
+    assert stored(page).pending["intro"]["value"] == "第二个窗口写的开头。"
+
+
+@pytest.mark.parametrize("side, kept", [("mine", "第二个窗口写的开头。"), ("theirs", "第一个窗口写的开头。")])
+def test_choosing_a_side_of_a_conflict_stores_it_and_clears_the_choice(page, side, kept):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    page.send(second, {"intro": "第二个窗口写的开头。"})
+    response = page.post({"resolve": f"{side}:intro"})
+    assert response.status_code == 200
+    report = stored(page)
+    assert report.data["intro"] == kept
+    assert "intro" not in report.pending
+    assert not parse(page.html()).get_element_by_id("conflict-intro").text_content().strip()
+    if side == "theirs":
+        swapped = parse(response.text).get_element_by_id("field-intro")
+        assert one(swapped, ".//textarea").text == kept
+
+
+def test_items_changed_one_by_one_in_two_tabs_merge_item_by_item(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"duties-0-text": "第一个窗口改了第一条。"})
+    page.send(second, {"duties-1-text": "第二个窗口改了第二条。"})
+    items = stored(page).data["duties"]
+    assert items[0]["text"] == "第一个窗口改了第一条。"
+    assert items[1]["text"] == "第二个窗口改了第二条。"
+
+
+def test_one_item_changed_in_both_tabs_is_a_conflict(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"duties-0-text": "第一个窗口改了第一条。"})
+    page.send(second, {"duties-0-text": "第二个窗口也改了第一条。"})
+    report = stored(page)
+    assert report.data["duties"][0]["text"] == "第一个窗口改了第一条。"
+    assert report.pending["duties"]["value"][0]["text"] == "第二个窗口也改了第一条。"
 
 
 @pytest.mark.parametrize("version", [None, "abc", "-1", "9" * 30], ids=["missing", "not-a-number", "negative", "huge"])
-def test_a_version_no_page_can_have_counts_as_stale(page, version):
+def test_a_page_without_bases_and_a_version_no_page_can_have_changes_nothing(page, version):
     before = stored(page).version
-    response = page.post({"reporter_name": "李四", "version": version}, drop=["version"] if version is None else ())
-    assert response.status_code == 409
+    form = {k: v for k, v in page.form().items() if not k.startswith("base-")}
+    form.pop("version")
+    if version is not None:
+        form["version"] = version
+    form["reporter_name"] = "李四"
+    form.pop("csrf_token")
+    page.client.post(page.url, data=form, headers=page.tab()["headers"])
     assert stored(page).version == before
+    assert stored(page).data["reporter_name"] == "王建华"
+
+
+def test_report_no_longer_editable_between_tries_is_refused(page):
+    """The filler's other tab submitted: a save from this tab is refused with why."""
+    tab = page.tab()
+    page.submit(COMPLETE)
+    response = page.send(tab, {"reporter_name": "李四"})
+    assert response.status_code == 409
+    assert stored(page).data["reporter_name"] == "王建华"
 
 
 # --- item buttons ---------------------------------------------------------------
@@ -371,3 +437,39 @@ def test_other_fields_messages_are_cleared_after_a_good_save(page):
     response = page.post({"reading_classes": "5"})
     assert text_of(response.text, "error-reading_classes") == ""
     assert SAVED.fullmatch(text_of(response.text, "save-status"))
+
+
+# --- refused input kept ---------------------------------------------------------
+
+def test_refused_figure_stays_as_typed_with_its_message_after_a_reload(page):
+    response = page.post({"seminars": "4次"})
+    assert "但有 1 处需要修改" in text_of(response.text, "save-status")
+    tree = parse(page.html())
+    assert one(tree, '//input[@name="seminars"]').get("value") == "4次"
+    assert text_of(page.html(), "error-seminars") == "请填写数字，如 12"
+    report = stored(page)
+    assert report.data["seminars"] == 2  # the document keeps the last good figure
+    assert report.pending["seminars"] == {"value": "4次", "message": "请填写数字，如 12"}
+
+
+def test_a_refused_value_is_listed_by_submit_and_blocks_it(page):
+    page.post({**COMPLETE, "seminars": "4次"})
+    response = page.submit({})
+    assert response.status_code == 422
+    banner = one(parse(response.text), "//*[@class='banner failed']").text_content()
+    assert "交流研讨（“4次”：请填写数字，如 12）" in " ".join(banner.split())
+    assert stored(page).status == "draft"
+
+
+def test_a_valid_value_clears_what_was_kept(page):
+    page.post({"seminars": "4次"})
+    page.post({"seminars": "4"})
+    report = stored(page)
+    assert (report.data["seminars"], report.pending) == (4, {})
+    assert one(parse(page.html()), '//input[@name="seminars"]').get("value") == "4"
+    assert text_of(page.html(), "error-seminars") == ""
+
+
+def test_kept_values_stay_out_of_the_document(page):
+    page.post({"seminars": "4次"})
+    assert "4次" not in "".join(docx_paragraphs(page.docx()))
