@@ -6,7 +6,7 @@ such routes send `Vary: HX-Request` so no cache mixes the two.
 """
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
-from .auth import edit_refusal, may_edit, report_or_404, visible_reports
+from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
 from .docx import content_disposition, report_docx, report_filename
 from .merge import base_of, merge, page_bases
 from .models import AuditEvent, Conflict, Report, now
@@ -45,6 +45,7 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
         "preview": None if editable else report_type.docx_context(report.data, report.meta),
         "filename": report_filename(report),
         "events": AuditEvent.transitions_of(report),
+        "may_withdraw": may_withdraw(g.user, report),
     }
 
 
@@ -218,6 +219,17 @@ def submit(report_id):
         return render_template("fill/report.html", **ctx), 422
     report.change_status("submitted", g.user, "submit")
     flash("已提交，等待镇党建办审核。", "ok")
+    return redirect(url_for("fill.report_page", report_id=report.id), 303)
+
+
+@bp.post("/reports/<int:report_id>/withdraw")
+def withdraw(report_id):
+    """Take back a submission the office has not opened yet; refused after, with why."""
+    report = report_or_404(report_id)
+    if not (may_withdraw(g.user, report) and report.withdraw(g.user)):
+        flash(withdraw_refusal(report_or_404(report_id)), "error")
+    else:
+        flash("已撤回，报告回到草稿，可以继续修改；改好后请重新提交审核。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 

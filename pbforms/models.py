@@ -371,6 +371,32 @@ class Report(BaseModel):
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
 
+    def mark_opened(self):
+        """The office opened the submitted report: from now on it cannot be withdrawn.
+        One statement, first opening only, so two admins opening it agree."""
+        if self.status == "submitted" and self.opened_at is None:
+            with writing():
+                Report.update(opened_at=now()).where((Report.id == self.id) & (Report.status == "submitted")
+                                                     & Report.opened_at.is_null()).execute()
+            self.opened_at = Report.get_by_id(self.id).opened_at
+
+    def withdraw(self, user):
+        """Back to draft, only while the office has not opened it (checked in the UPDATE)."""
+        with writing():
+            taken = (Report.update(status="draft")
+                     .where((Report.id == self.id) & (Report.status == "submitted") & Report.opened_at.is_null())
+                     .execute())
+            if not taken:
+                return False
+            self.status = "draft"
+            AuditEvent.record("withdraw", user, report=self)
+            return True
+
+    def approve(self, user, comment="", field_comments=None, detail=""):
+        """Approve; comments the office typed stay as a note the filler sees."""
+        self.review_comment, self.field_comments = comment, field_comments or {}
+        self.change_status("approved", user, "approve", detail)
+
     def send_back(self, user, comment, field_comments, action="return", detail=""):
         """Return the report for correction (or reopen an approved one) with
         the office's comments, which the filler sees beside the fields."""
@@ -438,6 +464,9 @@ class AuditEvent(BaseModel):
         "submit": "提交",
         "return": "退回",
         "approve": "审核通过",
+        "withdraw": "撤回提交",
+        "remind": "催报",
+        "notice": "发布通知",
         "export": "导出",
         "import": "导入 JSON",
         "prefill": "沿用上一年度内容",
@@ -460,7 +489,7 @@ class AuditEvent(BaseModel):
         "throttle_clear": "解除登录限制",
     }
     # Status changes of a report: the history shown on the report itself.
-    TRANSITIONS = ("submit", "return", "reopen", "approve")
+    TRANSITIONS = ("submit", "withdraw", "return", "reopen", "approve")
 
     at = DateTimeField(default=now)
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")

@@ -84,6 +84,18 @@
     area.dispatchEvent(new Event("change", { bubbles: true }));
   });
 
+  // Steps that are hard to undo ask first, in words saying what follows
+  // (data-confirm on the form or on the button pressed). Capturing, so a
+  // "no" stops the form before htmx or the browser sends it.
+  document.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    var question = (submitter && submitter.dataset.confirm) || event.target.dataset.confirm;
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }, true);
+
   // A zip made in the background is ready (HX-Trigger from the server):
   // start its download; the page stays where it is.
   document.addEventListener("pbforms:download", function (event) {

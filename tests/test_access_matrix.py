@@ -35,6 +35,7 @@ MATRIX = {
     ("fill.download", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.preview", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.submit", "POST"): (LOGIN, OK, HIDDEN, OK),
+    ("fill.withdraw", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("history.history", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("history.restore", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("history.import_form", "GET"): (LOGIN, OK, HIDDEN, OK),

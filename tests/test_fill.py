@@ -355,7 +355,9 @@ def test_submitted_report_is_read_only(client, page):
     tree = parse(client.get(page.url).text)
     assert tree.xpath('//*[@id="report-form"]') == []
     assert tree.xpath("//textarea") == []
-    assert [el.get("name") for el in tree.xpath("//main//input")] == []
+    # Only the 撤回 button's form (its token) remains.
+    assert [el.get("name") for el in tree.xpath("//main//input")] == ["csrf_token"]
+    assert one(tree, "//main//form").get("action").endswith("/withdraw")
     text = one(tree, "//article[@class='document']").text_content()
     assert "排查十八大以来农村发展党员档案35份" in text
     assert "现全镇7个党群服务中心均已达标" in text
@@ -473,3 +475,33 @@ def test_a_valid_value_clears_what_was_kept(page):
 def test_kept_values_stay_out_of_the_document(page):
     page.post({"seminars": "4次"})
     assert "4次" not in "".join(docx_paragraphs(page.docx()))
+
+
+# --- confirmations and withdraw -------------------------------------------------
+
+def test_submit_button_asks_first_saying_what_follows(page):
+    button = one(parse(page.html()), '//button[@formaction][contains(., "提交审核")]')
+    assert "退回之前不能再修改" in button.get("data-confirm")
+    assert "撤回" in button.get("data-confirm")
+
+
+def test_withdraw_before_the_office_opened_it_returns_to_draft(client, page):
+    page.submit(COMPLETE)
+    form = one(parse(page.html()), '//form[contains(@action, "/withdraw")]')
+    assert "回到草稿" in form.get("data-confirm")
+    response = client.post(page.url + "/withdraw", data={"csrf_token": form.xpath(".//input")[0].get("value")})
+    assert response.status_code == 303
+    assert stored(page).status == "draft"
+    assert "已撤回" in client.get(page.url).text
+
+
+def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page):
+    page.submit(COMPLETE)
+    admin = app.test_client()
+    from tests.conftest import Auth
+    Auth(admin).admin()
+    assert admin.get(f"/township/reports/{page.report_id}").status_code == 200
+    assert "镇党建办已开始审核" in page.html()
+    response = client.post(page.url + "/withdraw", data={"csrf_token": auth.csrf_token()}, follow_redirects=True)
+    assert "开始审核此报告，不能再撤回" in response.text
+    assert stored(page).status == "submitted"

@@ -503,6 +503,53 @@ def test_return_fix_resubmit_approve_leaves_audit_events(client, auth):
         "青泥村填报员 提交", "镇党建办 审核通过"]
 
 
+def test_approve_with_comments_typed_asks_return_or_keep_them(client, auth):
+    report = put_in_state("青泥村", "submitted")
+    auth.admin()
+    form = {"csrf_token": auth.csrf_token(), "comment": "文字再精炼一些。", "comment-members_recruited": "请附名单"}
+
+    asked = client.post(f"/township/reports/{report.id}/approve", data=form)
+
+    assert asked.status_code == 200
+    assert Report.get_by_id(report.id).status == "submitted"
+    tree = parse(asked.text)
+    assert "您写了意见，要退回修改吗？" in text_of(one(tree, "//h1"))
+    buttons = {text_of(b): b.getparent().get("action") for b in tree.xpath("//main//form//button")}
+    assert buttons == {"退回修改": f"/township/reports/{report.id}/return",
+                       "审核通过，意见作为备注": f"/township/reports/{report.id}/approve"}
+    kept = client.post(f"/township/reports/{report.id}/approve", data={**form, "with_comments": "keep"})
+    assert kept.status_code == 303
+    stored = Report.get_by_id(report.id)
+    assert (stored.status, stored.review_comment, stored.field_comments) == (
+        "approved", "文字再精炼一些。", {"members_recruited": "请附名单"})
+    auth.logout()
+    auth.login("qingnicun")
+    note = one_text(client.get(f"/reports/{report.id}").text, "//div[@id='approval-note']")
+    assert "文字再精炼一些。" in note and "发展党员：请附名单" in note
+
+
+def test_approve_with_comments_may_return_instead(client, auth):
+    report = put_in_state("青泥村", "submitted")
+    auth.admin()
+    returned = client.post(f"/township/reports/{report.id}/return",
+                           data={"csrf_token": auth.csrf_token(), "comment": "文字再精炼一些。"})
+    assert returned.status_code == 303
+    assert Report.get_by_id(report.id).status == "returned"
+
+
+def test_approve_buttons_and_closing_a_round_ask_first_saying_what_follows(client, auth):
+    report = put_in_state("青泥村", "submitted")
+    auth.admin()
+    review = parse(client.get(f"/township/reports/{report.id}").text)
+    questions = [b.get("data-confirm") for b in review.xpath("//button") if text_of(b) == "审核通过"]
+    assert len(questions) == 2 and all("报告定稿，青泥村不能再修改" in q for q in questions)
+    rounds = parse(client.get("/township/rounds").text)
+    closing = [b.getparent().get("data-confirm") for b in rounds.xpath("//form//button") if text_of(b) == "结束填报"]
+    assert closing and all("所有单位的报告都变为只读" in q for q in closing)
+    units_page = client.get("/township/units").text
+    assert "它的报告和记录都会保留" in units_page
+
+
 def test_returning_needs_a_comment(client, auth):
     report = put_in_state("青泥村", "submitted")
     auth.admin()
