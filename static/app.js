@@ -96,6 +96,31 @@
     }
   }, true);
 
+  // Text boxes as tall as their text, on every page and after every swap.
+  function grow(area) {
+    area.style.height = "auto";
+    area.style.height = (area.scrollHeight + area.offsetHeight - area.clientHeight) + "px";
+  }
+  htmx.onLoad(function (root) {
+    var areas = root.tagName === "TEXTAREA" ? [root] : root.querySelectorAll("textarea");
+    Array.prototype.forEach.call(areas, function (area) {
+      area.classList.add("grows");
+      grow(area);
+    });
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.tagName === "TEXTAREA") grow(event.target);
+  });
+  // An item's heading wraps on screen but prints as one line: Enter adds no line.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.matches && event.target.matches("textarea.heading")) {
+      event.preventDefault();
+    }
+  });
+  window.addEventListener("resize", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("textarea.grows"), grow);
+  });
+
   // A zip made in the background is ready (HX-Trigger from the server):
   // start its download; the page stays where it is.
   document.addEventListener("pbforms:download", function (event) {

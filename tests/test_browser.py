@@ -210,7 +210,7 @@ def test_items_are_added_moved_removed_and_kept(browsing):
     open_report(page)
     page.on("dialog", lambda dialog: dialog.accept())
     plans = page.locator("#field-plans")
-    headings = plans.locator(".item-head input")
+    headings = plans.locator(".item-head textarea")
     seed = headings.evaluate_all("inputs => inputs.map(i => i.value)")
     assert len(seed) == 3
 
@@ -218,8 +218,8 @@ def test_items_are_added_moved_removed_and_kept(browsing):
     expect(headings).to_have_count(4)
     new_heading = "持续办好群众身边实事（浏览器测试）"
     headings.nth(3).fill(new_heading)
-    # Enter in a one-line field presses the form's disabled default button,
-    # never the first item button.
+    # Enter in a heading adds no line (a heading prints on one line) and
+    # presses no item button.
     headings.nth(3).press("Enter")
     default_button = page.locator("#report-form [type=submit]").first
     expect(default_button).to_be_disabled()

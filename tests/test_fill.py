@@ -281,8 +281,8 @@ def test_item_button_via_htmx_returns_the_items_partial(page, op, key, headings)
     response = page.post(op=op)
     assert response.status_code == 200
     box = parse(response.text).get_element_by_id(f"field-{key}")
-    heading_inputs = box.xpath(f'.//input[starts-with(@name, "{key}-")][contains(@name, "-heading")]')
-    shown = [el.get("value") for el in heading_inputs]
+    heading_boxes = box.xpath(f'.//textarea[starts-with(@name, "{key}-")][contains(@name, "-heading")]')
+    shown = [el.text_content() for el in heading_boxes]
     assert shown == headings
     assert [item["heading"] for item in stored(page).data[key]] == headings
     ordinals = [el.text_content() for el in box.xpath(".//*[@class='ordinal']")]
@@ -305,7 +305,7 @@ def test_moving_an_item_keeps_its_text_together(page):
 
 def test_item_button_keeps_what_was_typed(page):
     response = page.post({"plans-0-heading": "刚刚改过的标题"}, op="add:plans")
-    assert parse(response.text).get_element_by_id("f-plans-0-heading").get("value") == "刚刚改过的标题"
+    assert parse(response.text).get_element_by_id("f-plans-0-heading").text_content() == "刚刚改过的标题"
     assert stored(page).data["plans"][0]["heading"] == "刚刚改过的标题"
 
 
