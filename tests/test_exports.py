@@ -171,7 +171,7 @@ def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_
 def test_an_empty_figure_stays_an_empty_cell(client, auth, round_):
     auth.admin()
 
-    sheet = load_workbook(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.xlsx").data)).active
+    sheet = load_workbook(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.xlsx?scope=").data)).active
     row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "东坡村")
 
     assert row[1] == "草稿"
@@ -201,7 +201,7 @@ def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, rou
 def test_an_unfilled_figure_shows_as_a_dash_in_the_word_table(client, auth, round_):
     auth.admin()
 
-    table = Document(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.docx").data)).tables[0]
+    table = Document(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.docx?scope=").data)).tables[0]
     row = next(r for r in table.rows if r.cells[0].text == "河西村")
     unfilled = next(r for r in table.rows if r.cells[0].text == "新华社区")
 
@@ -273,3 +273,20 @@ def test_a_done_zip_whose_file_is_gone_answers_404_not_500(client, auth, round_,
 
     assert response.status_code == 404
     assert "找不到页面" in response.text
+
+
+def test_the_exports_default_to_the_reports_handed_in_and_say_how_many_each_choice_holds(client, auth, round_):
+    auth.admin()
+    board = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text)
+    for select_id in ("zip-scope", "summary-scope"):
+        options = board.xpath(f"//select[@id='{select_id}']/option")
+        handed_in = len(chosen(round_, {"submitted", "approved"}))
+        assert [(o.get("value"), o.text_content()) for o in options] == [
+            ("submitted,approved", f"已提交和已通过的报告（{handed_in} 份）"),
+            ("approved", f"已通过的报告（{len(chosen(round_, {'approved'}))} 份）"),
+            ("", f"全部报告（含草稿和未开始的）（{len(chosen(round_, None))} 份）")]
+    # Without a choice (an old bookmark), the summary holds only what was handed in.
+    sheet = load_workbook(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.xlsx").data)).active
+    names = {r[0] for r in sheet.iter_rows(values_only=True)}
+    assert "东坡村" not in names  # a draft
+    assert {r.unit.name for r in chosen(round_, {"submitted", "approved"})} <= names

@@ -6,7 +6,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from ..auth import round_or_404
 from ..db import writing
-from ..exports import SCOPES
+from ..exports import SCOPES, scope_counts
 from ..forms import get_report_type, report_types
 from ..models import AuditEvent, Report, Round
 from . import bp, one_line, page_or_partial
@@ -107,6 +107,7 @@ def board(round_id):
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
                            total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
+                           scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), report_type=report_type,
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
                            fill_url=report_link("fill.report_page"))
