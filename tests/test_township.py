@@ -256,6 +256,9 @@ def test_a_new_filler_logs_in_with_the_one_time_password_and_must_replace_it(cli
 
     assert "只显示这一次" in created.text and created.headers["Cache-Control"] == "no-store"
     assert "dongpo2" in one_text(created.text, "//tr[@id='user-%d']" % User.by_username("dongpo2").id)
+    # Shown once: in the new account's row only, not in a banner as well.
+    assert len(parse(created.text).xpath("//code[@class='password']")) == 1
+    assert one(parse(created.text), "//code[@class='password']/ancestor::tr").get("class") == "otp-row"
     assert client.get("/").location.startswith("/password")
     own = report_of("东坡村")
     assert client.get(f"/reports/{own.id}").location.startswith("/password")
@@ -279,7 +282,12 @@ def test_a_reset_password_replaces_the_old_one_and_is_shown_once(client, auth):
     password = one_time_password(row.text)
     page = client.get("/township/accounts").text
 
-    assert "只显示这一次" in text_of(parse(row.text).xpath("//tr")[0])
+    rows = parse(row.text).xpath("//tr")
+    # The old one-time passwords go; the new one shows in its own row, under the account's.
+    assert rows[0].get("hx-swap-oob") == "delete:.otp-row"
+    assert rows[1].get("id") == f"user-{user.id}"
+    assert rows[2].get("class") == "otp-row" and "只显示这一次" in text_of(rows[2])
+    assert "liuwancun 的一次性密码" in text_of(rows[2])
     assert password not in page and "待设置新密码" in one_text(page, f"//tr[@id='user-{user.id}']/td[5]")
     user = User.by_username("liuwancun")
     assert not user.check_password(demo.FILLER_PASSWORD) and user.check_password(password)
