@@ -9,7 +9,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
 from .docx import content_disposition, report_docx, report_filename
 from .merge import base_of, merge, page_bases
-from .models import AuditEvent, Conflict, Report, now
+from .models import AuditEvent, Conflict, Notice, Report, now
 from .partials import is_htmx, partial_response
 
 bp = Blueprint("fill", __name__)
@@ -20,7 +20,16 @@ def home():
     if g.user.is_admin:
         return redirect(url_for("township.home"))  # the office starts at its progress board
     reports = visible_reports(g.user).order_by(Report.round.desc(), Report.unit)
-    return render_template("fill/home.html", reports=reports)
+    return render_template("fill/home.html", reports=reports, notices=list(Notice.unread_for(g.user)))
+
+
+@bp.post("/notices/read")
+def read_notice():
+    """知道了: the banner of a reminder or notice goes, for this user."""
+    notice = Notice.for_user(g.user).where(Notice.id == request.form.get("notice", type=int)).first()
+    if notice is not None:
+        notice.mark_read(g.user)
+    return redirect(url_for("fill.home"), 303)
 
 
 def page_context(report, errors=None, typed=None, problems=None, data=None):

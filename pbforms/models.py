@@ -201,6 +201,11 @@ class Round(BaseModel):
     def is_past_deadline(self):
         return self.deadline is not None and datetime.date.today() > self.deadline
 
+    @property
+    def days_left(self):
+        """Days to the deadline (0 on the day, negative once past), or None without one."""
+        return None if self.deadline is None else (self.deadline - datetime.date.today()).days
+
 
 class Report(BaseModel):
     STATUS_LABELS = {
@@ -536,6 +541,68 @@ class AuditEvent(BaseModel):
                 .order_by(cls.at, cls.id))
 
 
+class Notice(BaseModel):
+    """A reminder (催报, to one unit) or a notice (通知, to every unit of a
+    round) from the office, shown on the filler's home until they read it."""
+    KINDS = {"remind": "催报", "notice": "通知"}
+    TEXT_MAX = 500
+
+    round = ForeignKeyField(Round, backref="notices", on_delete="CASCADE")
+    unit = ForeignKeyField(Unit, null=True, on_delete="CASCADE")  # None: every unit of the round
+    kind = CharField()
+    text = TextField()
+    created_at = DateTimeField(default=now)
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    @property
+    def kind_label(self):
+        return self.KINDS.get(self.kind, self.kind)
+
+    @classmethod
+    def for_user(cls, user):
+        """Notices meant for the user's unit in open rounds where it has a report."""
+        if user.unit_id is None:
+            return cls.select().where(False)
+        has_report = Report.select().where((Report.round == cls.round) & (Report.unit == user.unit_id))
+        return (cls.select(cls, Round).join(Round)
+                .where((Round.status == "open") & (cls.unit.is_null() | (cls.unit == user.unit_id))
+                       & fn.EXISTS(has_report))
+                .order_by(cls.created_at.desc(), cls.id.desc()))
+
+    @classmethod
+    def unread_for(cls, user):
+        read = NoticeRead.select().where((NoticeRead.notice == cls.id) & (NoticeRead.user == user.id))
+        return cls.for_user(user).where(~fn.EXISTS(read))
+
+    def mark_read(self, user):
+        with writing():
+            NoticeRead.insert(notice=self, user=user, read_at=now()).on_conflict_ignore().execute()
+
+    @classmethod
+    def remind(cls, round_, units, text, user):
+        """One reminder per unit, and one audit event naming them."""
+        with writing():
+            cls.insert_many([{"round": round_.id, "unit": u.id, "kind": "remind", "text": text, "user": user.id,
+                              "created_at": now()} for u in units]).execute()
+            AuditEvent.record("remind", user, detail=f"{round_.title}：{'、'.join(u.name for u in units)}：{text}")
+
+    @classmethod
+    def announce(cls, round_, text, user):
+        with writing():
+            notice = cls.create(round=round_, kind="notice", text=text, user=user)
+            AuditEvent.record("notice", user, detail=f"{round_.title}：{text}")
+            return notice
+
+
+class NoticeRead(BaseModel):
+    notice = ForeignKeyField(Notice, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    read_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("notice", "user"), True),)
+
+
 class ExportJob(BaseModel):
     """A zip of a round's reports being written to a file in instance/exports.
 
@@ -638,4 +705,5 @@ class Setting(BaseModel):
                                                            update={cls.value: value}).execute()
 
 
-MODELS = [Unit, User, Round, Report, Revision, AuditEvent, ExportJob, LoginFailure, EndedSession, Setting]
+MODELS = [Unit, User, Round, Report, Revision, AuditEvent, Notice, NoticeRead, ExportJob, LoginFailure, EndedSession,
+          Setting]

@@ -7,8 +7,8 @@ from flask import flash, g, redirect, render_template, request, url_for
 from ..auth import round_or_404
 from ..db import writing
 from ..exports import SCOPES, scope_counts
-from ..forms import get_report_type, report_types
-from ..models import AuditEvent, Report, Round
+from ..forms import cn_date, get_report_type, report_types
+from ..models import AuditEvent, Notice, Report, Round
 from . import bp, one_line, page_or_partial
 
 
@@ -26,19 +26,31 @@ def read_round_form():
     if values["report_type"] not in report_types():
         errors["report_type"] = "请选择报告类型"
     deadline = None
+    values["past_ok"] = request.form.get("past_ok") == "1"
     if values["deadline"]:
         try:
             deadline = datetime.date.fromisoformat(values["deadline"])
         except ValueError:
             errors["deadline"] = "截止日期格式应为 2024-01-10"
+        else:
+            if deadline < datetime.date.today() and not values["past_ok"]:
+                errors["deadline"] = (f"截止日期 {cn_date(deadline)} 已经过去，开启后每个单位都会立即显示逾期。"
+                                      "请改为今后的日期；确要使用这个日期，请勾选下面的“截止日期已过，仍然使用”。")
+                values["ask_past"] = True
     if not errors and (Round.open_rounds().where((Round.year == year) & (Round.report_type == values["report_type"]))
                        .exists()):
         errors["title"] = f"已有一个进行中的 {year} 年度同类填报，不能重复开启"
     return values, year, deadline, errors
 
 
+def proposed_year(today):
+    """The year a new round reports on: in the first half of a year the
+    reports are about the year just ended; from July, about this one."""
+    return today.year - 1 if today.month <= 6 else today.year
+
+
 def rounds_page(values=None, errors=None, status=200):
-    default_year = datetime.date.today().year - 1
+    default_year = proposed_year(datetime.date.today())
     types = list(report_types().values())
     values = values or {"year": str(default_year), "title": f"{default_year}年度{types[0].name.removesuffix('报告')}",
                         "report_type": types[0].id, "deadline": ""}
@@ -111,3 +123,46 @@ def board(round_id):
                            refreshed_at=datetime.datetime.now(), report_type=report_type,
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
                            fill_url=report_link("fill.report_page"))
+
+
+# --- reminders and notices --------------------------------------------------
+
+def read_notice_text(default=""):
+    text = " ".join((request.form.get("text") or "").split()) or default
+    if not text:
+        return None, "请写通知的内容。"
+    if len(text) > Notice.TEXT_MAX:
+        return None, f"最多 {Notice.TEXT_MAX} 个字，现在 {len(text)} 个字。"
+    return text, None
+
+
+@bp.post("/rounds/<int:round_id>/remind")
+def remind(round_id):
+    """催报: a reminder on the home page of every unit that has not handed its report in."""
+    round_ = round_or_404(round_id)
+    back = url_for(".board", round_id=round_.id)
+    units = [r.unit for r in Report.in_round(round_) if r.status in ("draft", "returned")]
+    if not round_.is_open or not units:
+        flash("本轮已结束，不能催报。" if not round_.is_open else "所有单位都已提交，没有需要催报的单位。", "error")
+        return redirect(back, 303)
+    deadline = f"，截止日期{cn_date(round_.deadline)}" if round_.deadline else ""
+    text, problem = read_notice_text(f"请抓紧填写并提交「{round_.title}」的报告{deadline}。")
+    if problem:
+        flash(f"未催报：{problem}", "error")
+        return redirect(back, 303)
+    Notice.remind(round_, units, text, g.user)
+    flash(f"已向 {len(units)} 个未提交的单位催报：{'、'.join(u.name for u in units)}。对方打开首页即可看到。", "ok")
+    return redirect(back, 303)
+
+
+@bp.post("/rounds/<int:round_id>/notice")
+def post_notice(round_id):
+    """通知: a notice to every unit of the round, on their home page until read."""
+    round_ = round_or_404(round_id)
+    text, problem = read_notice_text()
+    if problem:
+        flash(f"未发布通知：{problem}", "error")
+    else:
+        Notice.announce(round_, text, g.user)
+        flash("已发布通知，各单位打开首页即可看到。", "ok")
+    return redirect(url_for(".board", round_id=round_.id), 303)
