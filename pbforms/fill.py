@@ -8,6 +8,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
 from .docx import content_disposition, report_docx, report_filename
+from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
 from .merge import base_of, merge, page_bases
 from .models import AuditEvent, Conflict, Notice, Report, now
 from .partials import is_htmx, partial_response
@@ -32,6 +33,40 @@ def read_notice():
     return redirect(url_for("fill.home"), 303)
 
 
+# Around a figure in text shown "as printed", so the page can mark it.
+FIGURE_START, FIGURE_END = "\ue000", "\ue001"
+
+
+def marked_figures(report_type, data):
+    """label -> the figure as printed, between marks (`**` while empty)."""
+    return {label: FIGURE_START + text + FIGURE_END for label, text in report_type.figures(data).items()}
+
+
+@bp.app_template_global()
+def as_printed(f, value, figures):
+    """The paragraphs of a text (or of one item, a dict) that mention a
+    figure, as they will print: [[(kind, text)]], kind text / figure /
+    missing. Paragraphs without a figure print as typed and are left out."""
+    if isinstance(value, dict):
+        text = "\n".join(part for part in (value.get("heading", ""), value.get("text", "")) if part)
+    else:
+        text = value or ""
+    found = []
+    for paragraph in split_paragraphs(clean_text(text)):
+        printed = resolve_references(paragraph, figures)
+        if FIGURE_START not in printed:
+            continue
+        segments = []
+        for n, part in enumerate(printed.split(FIGURE_START)):
+            figure, _, rest = part.partition(FIGURE_END) if n else ("", "", part)
+            if n:
+                segments.append(("missing" if figure == MISSING else "figure", figure))
+            if rest:
+                segments.append(("text", rest))
+        found.append(segments)
+    return found
+
+
 def page_context(report, errors=None, typed=None, problems=None, data=None):
     """Everything the fill page shows. Values kept as typed with the report
     (refused, or in conflict with another's change) show in their fields
@@ -48,6 +83,7 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
         "typed": {**{k: p["value"] for k, p in pending.items()}, **(typed or {})},
         "pending": pending,
         "bases": page_bases(report_type, shown_data, pending),
+        "figures": marked_figures(report_type, report.data),
         "editable": editable,
         "missing": report_type.missing(report.data),
         "problems": problems,

@@ -505,3 +505,43 @@ def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page)
     response = client.post(page.url + "/withdraw", data={"csrf_token": auth.csrf_token()}, follow_redirects=True)
     assert "开始审核此报告，不能再撤回" in response.text
     assert stored(page).status == "submitted"
+
+
+# --- figures in the text, as printed ---------------------------------------------
+
+def printed(html, slot):
+    box = parse(html).get_element_by_id(f"printed-{slot}")
+    return [(m.get("class"), m.text_content()) for m in box.xpath(".//mark")], box.text_content()
+
+
+def test_a_text_mentioning_a_figure_shows_beneath_it_as_printed(page):
+    page.post({"intro": "全年举办读书班⟦读书班⟧次，排查档案⟦排查十八大以来农村发展党员档案⟧份。"})
+    marks, text = printed(page.html(), "intro")
+    assert marks == [("figure", "13"), ("figure missing", "**")]
+    assert "全年举办读书班13次，排查档案**份。" in text
+    assert "⟦" not in text
+
+
+def test_the_printed_text_follows_each_save_of_a_figure(page):
+    page.post({"intro": "全年举办读书班⟦读书班⟧次。"})
+    response = page.post({"reading_classes": "15"})
+    slot = parse(response.text).get_element_by_id("printed-intro")
+    assert slot.get("hx-swap-oob") == "true"
+    assert "全年举办读书班15次。" in slot.text_content()
+
+
+def test_an_item_mentioning_a_figure_shows_beneath_it_as_printed(page):
+    page.post({"plans-1-text": "新发展党员⟦发展党员⟧名。"})
+    marks, text = printed(page.html(), "plans-1")
+    assert marks == [("figure", "16")] and "新发展党员16名。" in text
+
+
+def test_a_text_without_figures_shows_no_printed_copy(page):
+    page.post({"intro": "没有数字的开头。"})
+    assert parse(page.html()).get_element_by_id("printed-intro").text_content().strip() == ""
+
+
+def test_the_picker_says_what_inserting_does(page):
+    select = one(parse(page.html()), '//select[@data-insert-into="f-intro"]')
+    assert "打印时换成" in select.get("aria-label")
+    assert "打印时换成它的值" in select.xpath("./option")[0].text_content()
