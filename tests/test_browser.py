@@ -394,6 +394,7 @@ def test_pages_fit_the_screen(browsing, viewport):
     screenshot(page, "preview")
 
     page.get_by_role("button", name="退出").click()
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "login")
 
