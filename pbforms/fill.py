@@ -207,7 +207,7 @@ def save(report_id):
     try:
         report, errors, changed_key, result = save_from_form(report)
     except Conflict as conflict:
-        return conflict_response(report, conflict)
+        return refused_meanwhile(report_id, conflict)
     summary = merge_summary(report.report_type, result)
     if not is_htmx():
         if errors or result.conflicts:
@@ -227,6 +227,13 @@ def save(report_id):
         field = report_type.by_key[changed_key]
         body = render_template("fill/_items.html", f=field, **ctx) + body
     return partial_response(body)
+
+
+def refused_meanwhile(report_id, conflict):
+    """The report stopped being editable while this save was merged (the
+    other tab submitted it, the round closed): say why, as for any refusal."""
+    report = report_or_404(report_id)
+    return conflict_response(report, conflict) if may_edit(g.user, report) else refuse_edit(report)
 
 
 def conflict_response(report, conflict):
@@ -256,7 +263,7 @@ def submit(report_id):
     try:
         report, errors, _, _ = save_from_form(report)
     except Conflict as conflict:
-        return conflict_response(report, conflict)
+        return refused_meanwhile(report_id, conflict)
     report_type = report.report_type
     missing = report_type.missing(report.data)
     if errors or missing or report.pending:

@@ -254,7 +254,14 @@ def test_report_no_longer_editable_between_tries_is_refused(page):
     page.submit(COMPLETE)
     response = page.send(tab, {"reporter_name": "李四"})
     assert response.status_code == 409
+    assert text_of(response.text, "save-status").startswith("此报告已提交，不能再修改")
     assert stored(page).data["reporter_name"] == "王建华"
+
+
+def test_removing_an_item_asks_first_saying_what_follows(page):
+    button = one(parse(page.html()), '//button[@value="remove:plans:1"]')
+    assert "后面的条目依次前移" in button.get("hx-confirm")
+    assert "恢复删除之前的一版" in button.get("hx-confirm")
 
 
 # --- item buttons ---------------------------------------------------------------
