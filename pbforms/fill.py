@@ -159,7 +159,11 @@ def save_from_form(report):
             elif expected == report.version:
                 bases[f.key] = base_of(f, report.data.get(f.key))
         result = merge(report_type, report.data, values, bases, chosen_side(request.form))
-        changed_key = report_type.apply_op(result.data, op) if op else None
+        # An item button acts on the items as this page shows them: when
+        # someone else changed them meanwhile, the page is shown theirs first.
+        op_key = op.partition(":")[2].partition(":")[0]
+        stale_op = op_key in result.theirs or op_key in result.conflicts
+        changed_key = report_type.apply_op(result.data, op) if op and not stale_op else None
         try:
             if result.data != report.data:
                 # Adding, moving or removing an item is a step of its own in the history.
@@ -182,6 +186,9 @@ def save_from_form(report):
         pending[key] = {"value": mine, "message": CONFLICT_MESSAGE, "conflict": True}
     report.keep_pending(pending)
     errors = {key: message for key, (_, message) in refused.items()}
+    if op and stale_op:
+        errors[op_key] = "这些条目刚被别人改动过（现在显示的是最新的），请看过后再添加、移动或删除。"
+        changed_key = op_key  # the page swaps these items in, as after any item button
     for key, message in report_type.warnings(report.data).items():
         errors.setdefault(key, message)
     return report, errors, changed_key, result

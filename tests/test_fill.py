@@ -225,6 +225,18 @@ def test_items_changed_one_by_one_in_two_tabs_merge_item_by_item(page):
     assert items[1]["text"] == "第二个窗口改了第二条。"
 
 
+def test_an_item_button_on_items_someone_else_changed_does_nothing_and_says_so(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"op": "remove:plans:0"})
+    response = page.send(second, {"op": "remove:plans:1"})
+    plans = stored(page).data["plans"]
+    assert len(plans) == 2  # only the first tab's removal
+    swapped = parse(response.text).get_element_by_id("field-plans")  # the button's own target
+    assert swapped.get("hx-swap-oob") is None
+    assert len(swapped.xpath('.//div[@class="item"]')) == 2
+    assert "刚被别人改动过" in one(swapped, './/*[@id="error-plans"]').text_content()
+
+
 def test_one_item_changed_in_both_tabs_is_a_conflict(page):
     first, second = page.tab(), page.tab()
     page.send(first, {"duties-0-text": "第一个窗口改了第一条。"})
