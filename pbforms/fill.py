@@ -273,7 +273,8 @@ def submit(report_id):
         return refused_meanwhile(report_id, conflict)
     report_type = report.report_type
     missing = report_type.missing(report.data)
-    if errors or missing or report.pending:
+    kept = [key for key in report.pending or {} if key in report_type.by_key]  # refused or in conflict
+    if errors or missing or kept:
         ctx = page_context(report, errors, problems=True)
         return render_template("fill/report.html", **ctx), 422
     report.change_status("submitted", g.user, "submit")
