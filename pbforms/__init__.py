@@ -18,7 +18,9 @@ csrf = CSRFProtect()
 def create_app(config=None):
     app = Flask(
         __name__,
-        instance_path=str(ROOT / "instance"),
+        # The folder of the database, the secret key, backups and exports;
+        # a test's server gets one of its own, not the project's.
+        instance_path=os.environ.get("PBFORMS_INSTANCE") or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
@@ -66,6 +68,7 @@ def create_app(config=None):
     # (401, 登录已过期) rather than failing the CSRF check of that session.
     auth.init_app(app)
     csrf.init_app(app)
+    app.url_map.converters["int"] = database.DatabaseIntConverter  # before any route is added
     app.register_blueprint(auth.bp)
     app.register_blueprint(fill.bp)
     app.register_blueprint(history.bp)

@@ -6,6 +6,7 @@ report through `report_or_404`, so a filler asking for another unit's report
 gets the same 404 as for one that does not exist.
 """
 import datetime
+import math
 import secrets
 from functools import wraps
 from urllib.parse import urlsplit
@@ -25,19 +26,30 @@ PUBLIC_ENDPOINTS = {"auth.login", "static"}
 # What a user whose password was reset may still open.
 PASSWORD_CHANGE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout"}
 
-# Throttling guessed passwords: after LIMIT failures within WINDOW, each
-# further try waits FIRST_WAIT, doubling per failure up to MAX_WAIT. Tries
-# made while waiting are not counted, so no account stays locked longer
-# than MAX_WAIT after its last failure, and a success clears the account.
-WINDOW = datetime.timedelta(minutes=15)
+# Throttling guessed passwords. Failures are counted per account and
+# client address together (PAIR_LIMIT), per address alone (ADDRESS_LIMIT:
+# one PC guessing many names) and per account alone (ACCOUNT_LIMIT, far
+# higher: guessing from many addresses), so a slow guesser keeps failing
+# while the real user at another PC still gets in. Past a limit within
+# WINDOW, each further try waits FIRST_WAIT, doubling per failure up to
+# MAX_WAIT. Tries made while waiting are not counted, so nobody waits
+# longer than MAX_WAIT after their last failure, and a success clears the
+# account. The window is longer than the longest wait, so a wait can reach
+# its cap before its failures age out.
+WINDOW = datetime.timedelta(minutes=30)
 FIRST_WAIT = datetime.timedelta(minutes=1)
 MAX_WAIT = datetime.timedelta(minutes=15)
-ACCOUNT_LIMIT = 5
+PAIR_LIMIT = 5
 # Higher: one office PC (or one NAT) serves several villages' clerks.
 ADDRESS_LIMIT = 20
+ACCOUNT_LIMIT = 50
 # The same text for a wrong password, an unknown name and a throttled
 # account, so a guesser learns nothing from it.
 LOGIN_ERROR = "用户名或密码不正确。连续输错多次后须等待几分钟才能再试。"
+# What a throttled user can do about it (an unknown name is throttled the
+# same way, so this tells nothing about which names exist).
+THROTTLED_HELP = ("输错次数过多，请{minutes}分钟后再试。急需登录的，请联系镇党建办（管理员）在“账号”页的"
+                  "“登录受限”中解除；管理员本人受限时，请在服务器上运行 flask --app app unlock 用户名。")
 
 
 def account_key(username):
@@ -46,6 +58,19 @@ def account_key(username):
 
 def address_key(address):
     return f"address:{address}"
+
+
+def pair_key(username, address):
+    """The address first: it has no space, so `partition(" ")` splits the key."""
+    return f"pair:{address} {username.lower()}"
+
+
+def login_limits(username, address):
+    return {pair_key(username, address): PAIR_LIMIT, address_key(address): ADDRESS_LIMIT,
+            account_key(username): ACCOUNT_LIMIT}
+
+
+KEY_LIMITS = {"pair": PAIR_LIMIT, "address": ADDRESS_LIMIT, "account": ACCOUNT_LIMIT}
 
 
 def wait_left(key, limit):
@@ -57,20 +82,46 @@ def wait_after(count, last, limit):
     """The wait still to run after `count` failures, the newest at `last`."""
     if count < limit:
         return datetime.timedelta(0)
-    wait = min(FIRST_WAIT * 2 ** (count - limit), MAX_WAIT)
+    wait = min(FIRST_WAIT * 2 ** min(count - limit, 20), MAX_WAIT)
     return max(last + wait - now(), datetime.timedelta(0))
+
+
+def count_attempt(limits):
+    """Count a login try under each key of `limits` before its password is
+    checked, unless one of them must still wait. Returns (wait, ids of the
+    rows written): a wait means the try is refused and not counted.
+
+    Check and count are one transaction that holds each key's lock, so of
+    sixty tries at the same moment only the allowed number reach the
+    password check.
+    """
+    with writing():
+        LoginFailure.lock(sorted(limits))
+        wait = max(wait_left(key, limit) for key, limit in limits.items())
+        if wait:
+            return wait, []
+        return wait, LoginFailure.record(list(limits), WINDOW)
 
 
 def throttled():
     """Every key with a wait still to run, longest first, for the accounts page."""
     rows = []
     for row in LoginFailure.keys_since(WINDOW):
-        limit = ACCOUNT_LIMIT if row.key.startswith("account:") else ADDRESS_LIMIT
-        left = wait_after(row.count, row.last, limit)
+        kind, _, name = row.key.partition(":")
+        left = wait_after(row.count, row.last, KEY_LIMITS.get(kind, PAIR_LIMIT))
         if left:
-            kind, _, name = row.key.partition(":")
-            rows.append({"key": row.key, "kind": kind, "name": name, "count": row.count, "left": left})
+            address, _, account = name.partition(" ") if kind == "pair" else ("", "", name)
+            rows.append({"key": row.key, "kind": kind, "name": account if kind == "pair" else name,
+                         "address": address, "count": row.count, "left": left})
     return sorted(rows, key=lambda r: r["left"], reverse=True)
+
+
+def unlock(username):
+    """Clear every throttle on `username`: from all addresses and in total.
+    Returns how many recorded failures were dropped."""
+    name = username.lower()
+    return LoginFailure.clear_where((LoginFailure.key == account_key(name))
+                                    | (LoginFailure.key.startswith("pair:") & LoginFailure.key.endswith(f" {name}")))
 
 
 def demo_password_refused(password):
@@ -166,15 +217,19 @@ def login():
     error = None
     if form.validate_on_submit():
         username = form.username.data.strip()
-        keys = [account_key(username), address_key(request.remote_addr)]
-        # A throttled try is refused before the password is looked at, so
-        # guessing on gains nothing, and it is not counted.
-        if wait_left(keys[0], ACCOUNT_LIMIT) or wait_left(keys[1], ADDRESS_LIMIT):
-            return render_template("auth/login.html", form=form, error=LOGIN_ERROR), 429
-        user = User.by_username(username)
-        if (user and user.active and user.check_password(form.password.data)
-                and not demo_password_refused(form.password.data)):
-            LoginFailure.clear(keys[0])
+        limits = login_limits(username, request.remote_addr)
+        # Counted before the password is looked at: a throttled try is
+        # refused unchecked (and not counted), so guessing on gains nothing.
+        wait, counted = count_attempt(limits)
+        if wait:
+            minutes = math.ceil(wait.total_seconds() / 60)
+            return render_template("auth/login.html", form=form, error=LOGIN_ERROR,
+                                   help=THROTTLED_HELP.format(minutes=minutes)), 429
+        user = User.authenticate(username, form.password.data)
+        if user and not demo_password_refused(form.password.data):
+            # This try is not a failure: drop its rows, and the account's.
+            LoginFailure.clear_where(LoginFailure.id.in_(counted) | (LoginFailure.key == account_key(username))
+                                     | (LoginFailure.key == pair_key(username, request.remote_addr)))
             session.clear()
             session["user_id"] = user.id
             session["sid"] = secrets.token_urlsafe(16)
@@ -182,7 +237,6 @@ def login():
             session.permanent = True
             AuditEvent.record("login", user, unit=user.unit)
             return redirect(safe_next(request.args.get("next")))
-        LoginFailure.record(keys, WINDOW)
         error = LOGIN_ERROR
     elif form.errors:
         # A name of only spaces passes the browser's `required`; say why

@@ -28,12 +28,13 @@ import tempfile
 import threading
 import time
 from collections import namedtuple
+from functools import lru_cache
 from contextlib import closing
 from pathlib import Path
 
 import click
 from peewee import SqliteDatabase
-from playhouse.migrations import Migration
+from playhouse.migrations import Migration, Runner
 
 from .db import MIGRATIONS_DIR, db, migrate
 from .models import AuditEvent
@@ -126,7 +127,10 @@ def check_backup(path):
     run; returns its schema version (the newest migration applied to it).
 
     An older schema is accepted, as the migrations bring it up to date
-    after the restore; a newer or unknown one is not.
+    after the restore; a newer or unknown one is not. Its structure must be
+    exactly what the migrations it records build (`reference_schema`): a
+    file with a table missing would take the app down, and one with a
+    trigger of its own would run that trigger on every save.
     """
     try:
         with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as conn:
@@ -137,6 +141,8 @@ def check_backup(path):
                 applied = {row[0] for row in conn.execute("SELECT name FROM schema_migration")}
             except sqlite3.OperationalError:
                 applied = set()
+            if applied and not applied - known_migrations():
+                differences = schema_differences(schema_of(conn), reference_schema(frozenset(applied)))
     except sqlite3.DatabaseError:
         raise BackupError("这个文件不是 SQLite 数据库，或已损坏，未恢复。") from None
     if not applied:
@@ -144,20 +150,94 @@ def check_backup(path):
     unknown = applied - known_migrations()
     if unknown:
         raise BackupError(f"备份来自更新版本的程序（数据库版本 {max(unknown)}），本程序无法使用。请先升级程序再恢复。")
+    if differences:
+        raise BackupError(f"这个文件的数据库结构与本系统（数据库版本 {max(applied)}）的不符："
+                          + "；".join(differences[:5]) + (" 等" if len(differences) > 5 else "")
+                          + "。它可能被别的程序改动过，未恢复。")
     return max(applied)
 
 
+def schema_of(conn):
+    """{(kind, name): description} of everything in a SQLite database's
+    schema: each table's columns, foreign keys and indexes (unique
+    constraints included), and every trigger and view by its SQL."""
+    schema = {}
+    objects = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
+    for kind, name, sql in objects:
+        if kind == "table":
+            quoted = '"' + name.replace('"', '""') + '"'
+            columns = [tuple(row[1:]) for row in conn.execute(f"PRAGMA table_info({quoted})")]
+            foreign_keys = sorted(tuple(row[2:]) for row in conn.execute(f"PRAGMA foreign_key_list({quoted})"))
+            indexes = []
+            for row in conn.execute(f"PRAGMA index_list({quoted})").fetchall():
+                index_quoted = '"' + row[1].replace('"', '""') + '"'
+                indexed = tuple(r[2] for r in conn.execute(f"PRAGMA index_info({index_quoted})"))
+                indexes.append((row[2], row[3], row[4], indexed))  # unique, origin, partial, columns
+            schema[("table", name)] = (columns, foreign_keys, sorted(indexes))
+        elif kind in ("trigger", "view"):
+            schema[(kind, name)] = sql
+    return schema
+
+
+@lru_cache(maxsize=8)
+def reference_schema(applied):
+    """The schema the migrations named in `applied` build, each in its turn
+    on an empty database (the others are skipped, as an older program
+    would not have had them)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "reference.sqlite3"
+        database = SqliteDatabase(str(path), pragmas={"foreign_keys": 1})
+        try:
+            runner = Runner(database, str(MIGRATIONS_DIR))
+            with database.connection_context():
+                for migration in Migration.load_directory(str(MIGRATIONS_DIR)):
+                    runner.up(target=migration.name, fake=migration.name not in applied)
+        finally:
+            database.close()
+        with closing(sqlite3.connect(path)) as conn:
+            return schema_of(conn)
+
+
+KIND_NAMES = {"table": "表", "trigger": "触发器", "view": "视图"}
+
+
+def schema_differences(found, expected):
+    """What differs, in words for the admin: extra or missing tables,
+    triggers and views, and tables whose columns or indexes differ."""
+    differences = [f"多出{KIND_NAMES[kind]} {name}" for kind, name in sorted(found.keys() - expected.keys())]
+    differences += [f"缺少{KIND_NAMES[kind]} {name}" for kind, name in sorted(expected.keys() - found.keys())]
+    for key in sorted(found.keys() & expected.keys()):
+        if found[key] != expected[key]:
+            kind, name = key
+            what = ["列" if found[key][0] != expected[key][0] else "", "外键" if found[key][1] != expected[key][1] else "",
+                    "索引" if found[key][2] != expected[key][2] else ""] if kind == "table" else ["定义"]
+            differences.append(f"{KIND_NAMES[kind]} {name} 的{'、'.join(w for w in what if w)}不同")
+    return differences
+
+
 def restore(path):
-    """Replace the live database's content with the backup at `path`.
+    """Replace the live database's content with the backup at `path`, and
+    bring it up to date.
 
     The replaced content is first kept as `<database>.replaced-<time>` beside
-    it. Returns that file's path.
+    it. Should anything fail after the copy began (the copy, the
+    migrations, a last check of the result), that content is put back, so
+    the app is never left without a working database. Returns the path of
+    the file kept aside.
     """
     live = live_database()
     check_backup(path)
     aside = live.with_name(f"{live.name}.replaced-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     snapshot(live, aside)
-    copy_database(path, live)
+    try:
+        copy_database(path, live)
+        migrate()
+        check_backup(live)
+    except Exception as e:
+        copy_database(aside, live)
+        if isinstance(e, BackupError):
+            raise
+        raise BackupError(f"恢复后的数据库无法使用（{e}），已换回原来的数据库，未恢复。") from None
     return aside
 
 
@@ -250,6 +330,5 @@ def restore_command(path, yes):
         aside = restore(path)
     except BackupError as e:
         raise click.ClickException(str(e)) from None
-    migrate()
     AuditEvent.record("restore_database", None, detail=f"从 {path.name} 恢复；原数据库另存为 {aside.name}")
     click.echo(f"已从 {path} 恢复。原数据库另存为 {aside}")

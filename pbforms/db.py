@@ -12,11 +12,40 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 from playhouse.db_url import connect
 from playhouse.migrations import Runner
 from playhouse.pool import PooledDatabase
 
 db = DatabaseProxy()
+
+# The largest id or number a query may compare with a column: PostgreSQL's
+# `integer` is 32 bits, and SQLite refuses anything past 2^63 outright
+# (OverflowError), so a URL or form field beyond it would be a 500.
+MAX_INT = 2**31 - 1
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """`<int:…>` in every route: a number no row can have is 404. Raised as
+    NotFound, not as the converter's ValidationError, after which werkzeug
+    answers a POST with 405 (another rule of the path matched its method)."""
+
+    def to_python(self, value):
+        number = super().to_python(value)
+        if number > MAX_INT:
+            raise NotFound()
+        return number
+
+
+def db_int(value):
+    """A form or query value as a whole number a column can hold; for
+    `request.form.get(name, type=db_int)`, which turns the ValueError into
+    "not given"."""
+    number = int(value)
+    if not 0 <= number <= MAX_INT:
+        raise ValueError(value)
+    return number
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -30,6 +30,7 @@ from openpyxl.styles import Alignment, Font
 from .auth import admin_required, round_or_404
 from .db import db, writing
 from .docx import content_disposition, render, report_document, report_filename
+from .filenames import UniqueNames, safe_filename
 from .forms import cn_date, get_report_type
 from .models import AuditEvent, ExportJob, Report, Round
 from .partials import partial_response, wants_partial
@@ -113,7 +114,9 @@ def write_zip(reports, path, progress=None):
     """One .docx per report into a zip at `path`; returns how many.
 
     Written to a side file and renamed at the end, so `path` never holds half
-    a zip. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
+    a zip. Each entry's name is safe on Windows and Linux and unique in the
+    zip (two units can make the same name: 甲 + 乙党支部书记 and 甲乙 +
+    党支部书记), so extracting never overwrites a report. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
     which Windows Explorer needs to show Chinese names. A .docx is a zip
     already, so entries are stored, not compressed again. The database is
     read here; a worker gets only the template's name and the context.
@@ -133,8 +136,10 @@ def write_zip(reports, path, progress=None):
             if progress:
                 progress(count)
 
+        entry_name = UniqueNames()
         for report in reports:
-            under_way.append((report_filename(report), workers.submit(render, *report_document(report))))
+            name = entry_name(safe_filename(report_filename(report)))
+            under_way.append((name, workers.submit(render, *report_document(report))))
             if len(under_way) == UNDER_WAY:
                 write_oldest()
         while under_way:
@@ -271,6 +276,12 @@ def summary_xlsx(s):
     for row in s.rows:
         sheet.append([row.name, row.status, *row.values])
     sheet.append([totals_name(s), "", *s.totals])
+    # Text is text: a unit named "=HYPERLINK(…)" must not become a formula
+    # (openpyxl makes one of any string starting with "=").
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     sheet.freeze_panes = "B2"
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -283,7 +294,8 @@ def summary_xlsx(s):
     sheet.row_dimensions[1].height = 48
     sheet.page_setup.orientation = "landscape"
     sheet.print_title_rows = "1:1"
-    sheet.oddHeader.center.text = f"{s.round.title}数字汇总（{s.scope}）"
+    # "&" starts a code in a print header (&P page number, &B bold …): doubled, it prints as itself.
+    sheet.oddHeader.center.text = f"{s.round.title}数字汇总（{s.scope}）".replace("&", "&&")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

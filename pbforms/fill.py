@@ -10,7 +10,7 @@ from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_r
 from .docx import content_disposition, report_docx, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
 from .merge import base_of, merge, page_bases
-from .models import AuditEvent, Conflict, Notice, Report, now
+from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response
 
 bp = Blueprint("fill", __name__)
@@ -213,6 +213,8 @@ def save(report_id):
         return refuse_edit(report)
     try:
         report, errors, changed_key, result = save_from_form(report)
+    except NotEditable:
+        return refuse_edit(report_or_404(report_id))
     except Conflict as conflict:
         return refused_meanwhile(report_id, conflict)
     summary = merge_summary(report.report_type, result)
@@ -269,6 +271,8 @@ def submit(report_id):
         return refuse_edit(report)
     try:
         report, errors, _, _ = save_from_form(report)
+    except NotEditable:
+        return refuse_edit(report_or_404(report_id))
     except Conflict as conflict:
         return refused_meanwhile(report_id, conflict)
     report_type = report.report_type
@@ -277,7 +281,14 @@ def submit(report_id):
     if errors or missing or kept:
         ctx = page_context(report, errors, problems=True)
         return render_template("fill/report.html", **ctx), 422
-    report.change_status("submitted", g.user, "submit")
+    try:
+        # Submits the version just checked for missing figures, and only
+        # while the report is still editable.
+        report.change_status("submitted", g.user, "submit")
+    except NotEditable:
+        return refuse_edit(report_or_404(report_id))
+    except Conflict as conflict:
+        return conflict_response(report, conflict)
     flash("已提交，等待镇党建办审核。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 

@@ -20,13 +20,14 @@ from . import backup
 from .auth import admin_required, edit_refusal, may_edit, report_or_404
 from .docx import content_disposition, report_filename
 from .forms import Invalid, read_report_json
-from .models import AuditEvent, Conflict, Revision, Unit, User, now
+from .models import AuditEvent, Conflict, PendingImport, Revision, Unit, User, now
 from .partials import partial_response, wants_partial
 
 bp = Blueprint("history", __name__)
 
 HISTORY_PAGE_SIZE = 30
 AUDIT_PAGE_SIZE = 50
+AUDIT_FILTER_ARGS = ("unit", "user", "action")
 
 
 def small_int(value):
@@ -327,14 +328,18 @@ def import_form(report_id):
 
 @bp.post("/reports/<int:report_id>/import")
 def import_json(report_id):
-    """Two steps: an uploaded file gets a preview of its changes; the
-    confirmation carries the same content back, which is checked again
-    and then saved, unless the report changed in between."""
+    """Two steps: an uploaded file gets a preview of its changes and is kept
+    on the server (PendingImport); the confirmation sends only its token,
+    so a large file is not sent back through the form. The kept content is
+    checked again and then saved, unless the report changed in between."""
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return import_page(report, 409)
-    confirming = "content" in request.form
-    raw, problem = (request.form["content"].encode(), None) if confirming else uploaded_bytes()
+    confirming = "token" in request.form
+    pending = PendingImport.find(request.form["token"], report, g.user) if confirming else None
+    if confirming and pending is None:
+        return import_page(report, 422, file_error="预览已过期或不属于您，没有导入。请重新上传文件。")
+    raw, problem = (pending.content.encode(), None) if confirming else uploaded_bytes()
     obj, problem = read_report_json(raw) if problem is None else (None, problem)
     if problem:
         return import_page(report, 422, file_error=problem)
@@ -348,13 +353,14 @@ def import_json(report_id):
     if not found:
         return import_page(report, 422, file_error="文件的内容与报告现在的内容相同，没有需要导入的改动。")
     if not confirming:
-        return import_page(report, changes=found, version=report.version,
-                           content=json.dumps(obj, ensure_ascii=False))
+        token = PendingImport.keep(report, g.user, raw.decode("utf-8-sig"))
+        return import_page(report, changes=found, version=report.version, token=token)
     try:
         report.save_data(data, g.user, small_int(request.form.get("version")), note="从 JSON 文件导入")
     except Conflict as conflict:
         return import_page(report, 409, file_error=(
             f"预览之后报告又被修改了（现为第 {conflict.current} 版），没有导入。请重新上传文件，核对新的改动。"))
+    pending.drop()
     AuditEvent.record("import", g.user, report=report, detail=f"{len(found)} 处改动")
     flash(f"已导入 {len(found)} 处改动，保存为第 {report.version} 版。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
@@ -393,7 +399,10 @@ def audit():
         "page_size": AUDIT_PAGE_SIZE,
         "filters": filters,
         "problems": problems,
-        "args": {k: v for k, v in request.args.items() if k != "page"},
+        # Only the filters go into the paging links: any other argument
+        # would reach url_for (`_method` breaks it, `_external` and
+        # `_scheme` rewrite the links).
+        "args": {k: request.args[k] for k in AUDIT_FILTER_ARGS if request.args.get(k)},
     }
     if wants_partial():
         body = render_template("history/_audit_results.html", oob=True, **ctx)

@@ -6,7 +6,7 @@ Each model carries the queries the views need (`Report.in_round(r)`,
 import datetime
 import json
 import secrets
-from functools import cached_property
+from functools import cache, cached_property
 
 from peewee import (
     JOIN,
@@ -36,6 +36,12 @@ def now():
 def report_meta(year, unit):
     """What a definition's title and default text may mention about a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}
+
+
+@cache
+def stand_in_hash():
+    """A hash of no one's password, made like real ones, for `User.authenticate`."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 class JSONField(TextField):
@@ -142,6 +148,16 @@ class User(BaseModel):
         return cls.get_or_none(cls.username == username)
 
     @classmethod
+    def authenticate(cls, username, password):
+        """The active account of that name and password, or None. Exactly
+        one password hash is checked whatever the outcome (a stand-in hash
+        for an unknown name), so a wrong password takes as long for a name
+        that exists as for one that does not."""
+        user = cls.by_username(username)
+        matches = check_password_hash(user.password_hash if user else stand_in_hash(), password)
+        return user if matches and user and user.active else None
+
+    @classmethod
     def of_session(cls, user_id, epoch, sid):
         """The session's user if the session still holds: the account is
         active, has had no new password since (`epoch`), and was not logged
@@ -214,6 +230,9 @@ class Report(BaseModel):
         "returned": "已退回",
         "approved": "已通过",
     }
+
+    # The statuses in which the unit may still change the report.
+    EDITABLE = ("draft", "returned")
 
     round = ForeignKeyField(Round, backref="reports", on_delete="CASCADE")
     unit = ForeignKeyField(Unit, backref="reports", on_delete="RESTRICT")
@@ -302,7 +321,7 @@ class Report(BaseModel):
 
     @property
     def is_editable_status(self):
-        return self.status in ("draft", "returned")
+        return self.status in self.EDITABLE
 
     @cached_property
     def last_year(self):
@@ -337,11 +356,18 @@ class Report(BaseModel):
             # The UPDATE itself is the version check: on PostgreSQL, of two
             # saves of the same version the second waits for the first's
             # row lock, then finds the version changed and updates nothing.
+            # The status is part of the condition too: an autosave that
+            # passed the edit check just before a submit committed must not
+            # change the report the submit handed in.
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
                                      updated_by=user)
-                       .where((Report.id == self.id) & (Report.version == expected_version)).execute())
+                       .where((Report.id == self.id) & (Report.version == expected_version)
+                              & Report.status.in_(Report.EDITABLE)).execute())
             if not changed:
-                raise Conflict(Report.get_by_id(self.id).version)
+                stored = Report.get_by_id(self.id)
+                if stored.status not in Report.EDITABLE:
+                    raise NotEditable(stored.version, stored.status)
+                raise Conflict(stored.version)
             self.data = data
             self.version = expected_version + 1
             self.updated_at = saved_at
@@ -362,17 +388,31 @@ class Report(BaseModel):
                 Report.update(pending=pending).where(Report.id == self.id).execute()
             self.pending = pending
 
+    # Which status each change starts from: the UPDATE's own condition, so
+    # of a submit and an approval, or two clicks of the same button, racing
+    # each other, only the first changes the report.
+    STARTS_FROM = {"submitted": EDITABLE, "approved": ("submitted",), "returned": ("submitted", "approved")}
+
     def change_status(self, status, user, action, detail=""):
-        """Move to `status` with an audit event. Only the status columns are
-        written: a whole-row save would put this object's copy of the data
-        back over an autosave that came in meanwhile."""
+        """Move to `status` with an audit event, or raise Conflict when the
+        report is no longer what this object says (status or version): a
+        submit is checked for missing figures on the version it read, so an
+        autosave of another tab landing in between must not be handed in
+        unseen. Only the status columns are written: a whole-row save would
+        put this object's copy of the data back over an autosave."""
         with writing():
-            self.status = status
-            if status == "submitted":
-                self.submitted_at = now()
-                self.opened_at = None
-            self.save(only=[Report.status, Report.submitted_at, Report.opened_at, Report.review_comment,
-                            Report.field_comments])
+            submitted_at = now() if status == "submitted" else self.submitted_at
+            # A new submission is unopened: the filler may withdraw it until the office opens it.
+            opened_at = None if status == "submitted" else self.opened_at
+            changed = (Report.update(status=status, submitted_at=submitted_at, opened_at=opened_at,
+                                     review_comment=self.review_comment, field_comments=self.field_comments)
+                       .where((Report.id == self.id) & (Report.version == self.version)
+                              & Report.status.in_(self.STARTS_FROM[status])).execute())
+            if not changed:
+                stored = Report.get_by_id(self.id)
+                raise NotEditable(stored.version, stored.status) if stored.status != self.status \
+                    else Conflict(stored.version)
+            self.status, self.submitted_at, self.opened_at = status, submitted_at, opened_at
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
 
@@ -415,6 +455,15 @@ class Conflict(Exception):
     def __init__(self, current):
         super().__init__(current)
         self.current = current
+
+
+class NotEditable(Conflict):
+    """The report's status changed meanwhile (submitted, returned, approved
+    by another request); `status` is the stored one."""
+
+    def __init__(self, current, status):
+        super().__init__(current)
+        self.status = status
 
 
 class Revision(BaseModel):
@@ -649,10 +698,27 @@ class LoginFailure(BaseModel):
 
     @classmethod
     def record(cls, keys, window):
-        """Count a failure under each key, dropping what is older than `window`."""
+        """Count a failure under each key, dropping what is older than `window`;
+        returns the new rows' ids."""
         with writing():
             cls.delete().where(cls.at < now() - window).execute()
-            cls.insert_many([{"key": key, "at": now()} for key in keys]).execute()
+            return [cls.create(key=key, at=now()).id for key in keys]
+
+    @classmethod
+    def lock(cls, keys):
+        """Within a write transaction, make others counting under `keys` wait
+        until it ends. SQLite's IMMEDIATE transaction already admits one
+        writer at a time; PostgreSQL reads without locking, so there each
+        key takes a transaction-scoped advisory lock (in sorted order, so
+        two tries never wait for each other's)."""
+        if isinstance(db.obj, PostgresqlDatabase):
+            for key in sorted(keys):
+                db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+    @classmethod
+    def clear_where(cls, condition):
+        with writing():
+            return cls.delete().where(condition).execute()
 
     @classmethod
     def recent(cls, key, window):
@@ -688,6 +754,38 @@ class EndedSession(BaseModel):
             cls.insert(sid=sid, ended_at=now()).on_conflict_ignore().execute()
 
 
+class PendingImport(BaseModel):
+    """An uploaded JSON file between its preview and its confirmation,
+    found again by a random token only its uploader may use for that
+    report. Kept a day at most; the confirmation removes it."""
+    KEEP = datetime.timedelta(days=1)
+
+    token = CharField(unique=True)
+    report = ForeignKeyField(Report, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    content = TextField()
+    created_at = DateTimeField(index=True, default=now)
+
+    @classmethod
+    def keep(cls, report, user, content):
+        """Store `content` for the confirmation; returns its token."""
+        token = secrets.token_urlsafe(24)
+        with writing():
+            cls.delete().where(cls.created_at < now() - cls.KEEP).execute()
+            cls.create(token=token, report=report, user=user, content=content)
+        return token
+
+    @classmethod
+    def find(cls, token, report, user):
+        """The stored upload, or None when the token is unknown, old, or another's."""
+        return cls.get_or_none((cls.token == (token or "")[:100]) & (cls.report == report) & (cls.user == user)
+                               & (cls.created_at >= now() - cls.KEEP))
+
+    def drop(self):
+        with writing():
+            PendingImport.delete().where(PendingImport.id == self.id).execute()
+
+
 class Setting(BaseModel):
     """Facts about this instance that every app process must agree on."""
     name = CharField(primary_key=True)
@@ -706,4 +804,4 @@ class Setting(BaseModel):
 
 
 MODELS = [Unit, User, Round, Report, Revision, AuditEvent, Notice, NoticeRead, ExportJob, LoginFailure, EndedSession,
-          Setting]
+          Setting, PendingImport]

@@ -281,3 +281,90 @@ def test_other_databases_are_sent_to_their_own_tools(client, auth, cli, monkeypa
     for output in (page, download, command.output):
         assert "本系统的备份与恢复只适用于 SQLite" in output
     assert command.exit_code != 0
+
+
+# --- restore() itself: the schema must be the migrations' ----------------------
+
+def only_the_migration_table(path, live):
+    """A file with every migration recorded and nothing else."""
+    names = query(live, "SELECT name, applied FROM schema_migration")
+    query(path, "CREATE TABLE schema_migration (id INTEGER PRIMARY KEY, name VARCHAR(255) NOT NULL, "
+                "applied DATETIME NOT NULL)")
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executemany("INSERT INTO schema_migration (name, applied) VALUES (?, ?)", names)
+
+
+def changed_copy(*statements):
+    def make(path, live):
+        backup.snapshot(live, path)
+        with closing(sqlite3.connect(path)) as conn, conn:
+            for statement in statements:
+                conn.execute(statement)
+    return make
+
+
+ESCALATING_TRIGGER = ("CREATE TRIGGER promote AFTER UPDATE ON report BEGIN "
+                      "UPDATE user SET role = 'admin'; END")
+
+
+@sqlite_only
+@pytest.mark.parametrize("make, message", [
+    (only_the_migration_table, "缺少表 audit_event"),
+    (changed_copy(ESCALATING_TRIGGER), "多出触发器 promote"),
+    (changed_copy("CREATE VIEW everyone AS SELECT username, password_hash FROM user"), "多出视图 everyone"),
+    (changed_copy("CREATE TABLE note (text TEXT)"), "多出表 note"),
+    (changed_copy("DROP TABLE ended_session"), "缺少表 ended_session"),
+    (changed_copy("ALTER TABLE user ADD COLUMN note TEXT"), "表 user 的列不同"),
+    (changed_copy("DROP INDEX loginfailure_key"), "表 login_failure 的索引不同"),
+    (changed_copy("CREATE INDEX unit_kind ON unit (kind)"), "表 unit 的索引不同"),
+], ids=["only the migration table", "trigger", "view", "extra table", "missing table", "extra column",
+        "missing index", "extra index"])
+def test_restore_refuses_a_schema_the_migrations_do_not_build(live, tmp_path, make, message):
+    report_id = report_of("青泥村").id
+    save(report_id, reporter_name="现在的")
+    bad = tmp_path / "bad.sqlite3"
+    make(bad, live)
+
+    with pytest.raises(backup.BackupError) as refused:
+        backup.restore(bad)
+
+    assert "这个文件的数据库结构与本系统（数据库版本" in str(refused.value)
+    assert message in str(refused.value)
+    assert "未恢复" in str(refused.value)
+    assert Report.get_by_id(report_id).data["reporter_name"] == "现在的"
+    assert not list(live.parent.glob(live.name + ".replaced-*"))
+    assert query(live, "SELECT count(*) FROM sqlite_master WHERE type IN ('trigger', 'view')") == [(0,)]
+
+
+@sqlite_only
+def test_a_restore_that_fails_after_the_copy_puts_the_database_back(live, tmp_path, monkeypatch):
+    """Should bringing the restored file up to date fail, the app keeps the
+    database it had, not half of another."""
+    report_id = report_of("青泥村").id
+    good = tmp_path / "good.sqlite3"
+    backup.snapshot(live, good)
+    save(report_id, reporter_name="现在的")
+
+    def broken_migrate():
+        raise RuntimeError("磁盘已满")
+    monkeypatch.setattr(backup, "migrate", broken_migrate)
+
+    with pytest.raises(backup.BackupError, match="已换回原来的数据库，未恢复"):
+        backup.restore(good)
+
+    assert Report.get_by_id(report_id).data["reporter_name"] == "现在的"
+    assert integrity(live) == "ok"
+
+
+@sqlite_only
+def test_restore_of_a_sound_backup_through_the_function(live, tmp_path):
+    report_id = report_of("青泥村").id
+    save(report_id, reporter_name="备份时的")
+    good = tmp_path / "good.sqlite3"
+    backup.snapshot(live, good)
+    save(report_id, reporter_name="后来的")
+
+    aside = backup.restore(good)
+
+    assert Report.get_by_id(report_id).data["reporter_name"] == "备份时的"
+    assert query(aside, "SELECT count(*) FROM report")[0][0] == Report.select().count()

@@ -55,7 +55,10 @@ def server(tmp_path_factory, module_database_url):
         pytest.skip("chromium not installed (apt-get install chromium); CI installs it")
     folder = tmp_path_factory.mktemp("server")
     port = free_port()
-    env = dict(os.environ, PBFORMS_DATABASE_URL=module_database_url, PBFORMS_SECRET_KEY="browser-test")
+    # Everything the server writes goes into the test's folders: not the
+    # project's instance/, not the user's home.
+    env = dict(os.environ, PBFORMS_DATABASE_URL=module_database_url, PBFORMS_SECRET_KEY="browser-test",
+               PBFORMS_INSTANCE=str(folder / "instance"), HOME=str(folder / "home"))
     log_path = folder / "server.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(port)],
@@ -77,9 +80,13 @@ def server(tmp_path_factory, module_database_url):
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def browser(server, tmp_path_factory):
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # Chromium keeps its profile and caches under HOME: a folder of the test's.
+        home = tmp_path_factory.mktemp("browser-home")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                             env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home),
+                                                  "XDG_CACHE_HOME": str(home)})
         yield browser
         browser.close()
 

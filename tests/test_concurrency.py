@@ -202,3 +202,56 @@ def test_sqlite_connection_settings(app, where):
     assert found["foreign_keys"] == 1
     assert found["busy_timeout"] > 0
     assert found["synchronous"] == 1  # NORMAL
+
+
+# --- a save racing a submit ---------------------------------------------------
+
+RACE_ROUNDS = 30
+
+
+def test_a_save_racing_a_submit_never_changes_the_submitted_report(app):
+    """The clerk's second tab autosaves an emptied 述职人姓名 while the first
+    tab submits. Whichever wins, a submitted report is the one that was
+    checked: never 已提交 with a required field empty. (Before the status
+    was part of the UPDATE's condition, an autosave that passed the edit
+    check just before the submit committed was written afterwards.)"""
+    user = User.by_username("qingnicun")
+    report = Report.get(Report.unit == user.unit)
+    complete = report.report_type.demo_data(report.meta)
+    complete.update({f.key: 1 for f in report.report_type.counts})
+    assert report.report_type.missing(complete) == []
+    saver, submitter = logged_in_client(app, user.username), logged_in_client(app, user.username)
+    outcomes = []
+    for n in range(RACE_ROUNDS):
+        Report.update(status="draft", data=complete, version=100 + n).where(Report.id == report.id).execute()
+        barrier = threading.Barrier(2)
+        answers = {}
+
+        def post(name, client, url, data, headers):
+            db.connect(reuse_if_open=True)
+            try:
+                barrier.wait(timeout=30)
+                answers[name] = client.post(url, data={"version": str(100 + n), **data},
+                                            headers={"X-CSRFToken": client.token, **headers}).status_code
+            finally:
+                db.close()
+
+        threads = [threading.Thread(target=post, args=("save", saver, f"/reports/{report.id}",
+                                                       {"reporter_name": ""}, {"HX-Request": "true"})),
+                   threading.Thread(target=post, args=("submit", submitter, f"/reports/{report.id}/submit",
+                                                       {}, {}))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        stored = Report.get_by_id(report.id)
+        missing = [f.key for f in stored.report_type.missing(stored.data)]
+        outcomes.append((stored.status, answers.get("save"), answers.get("submit")))
+        assert not (stored.status == "submitted" and missing), (n, missing, answers)
+        if stored.status == "submitted":
+            # The version handed in is the complete one, unchanged since.
+            assert stored.data == complete and stored.version == 100 + n, (n, answers)
+        else:
+            # The save won: the submit was refused, not handed in half-checked.
+            assert answers["submit"] in (409, 422), (n, answers)
+    assert all(save in (200, 409) and submit in (303, 409, 422) for _, save, submit in outcomes), outcomes

@@ -47,7 +47,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PBFORMS_DATABASE_URL": f"sqlite:///{self.database}",
-                    "PBFORMS_SECRET_KEY": "crash-test"}
+                    "PBFORMS_SECRET_KEY": "crash-test", "PBFORMS_INSTANCE": str(tmp_path / "instance"),
+                    "HOME": str(tmp_path / "home")}
         self.process = None
 
     def start(self, *args):
@@ -102,13 +103,20 @@ class Browser:
         return int(re.search(r'id="report-version" value="(\d+)"', body).group(1))
 
 
-def burst(browser, acknowledged):
-    """Autosave until the server stops answering; note each save it confirmed."""
+def burst(browser, acknowledged, refused):
+    """Autosave until the server stops answering; note each save it confirmed.
+
+    An HTTP error answer (a 409, a 500) is an answer, not the kill: it is
+    noted in `refused` for the test to fail on. (HTTPError is an OSError,
+    so it is caught first.)"""
     version, n = 0, 0
     while True:
         n += 1
         try:
             version = browser.autosave(n, version)
+        except urllib.error.HTTPError as e:
+            refused.append(f"save {n}: HTTP {e.code} {e.read()[:200]!r}")
+            return
         except (OSError, http.client.HTTPException):
             return
         acknowledged.append((n, version))
@@ -133,7 +141,8 @@ def test_saves_confirmed_before_a_sigkill_survive_it(server):
     server.start("--demo")
     browsers = [Browser(server.url, username) for username in FILLERS]
     acknowledged = {b.report_id: [] for b in browsers}
-    threads = [threading.Thread(target=burst, args=(b, acknowledged[b.report_id])) for b in browsers]
+    refused = []
+    threads = [threading.Thread(target=burst, args=(b, acknowledged[b.report_id], refused)) for b in browsers]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 60
@@ -143,6 +152,7 @@ def test_saves_confirmed_before_a_sigkill_survive_it(server):
     server.kill()
     for thread in threads:
         thread.join(30)
+    assert refused == []  # every save before the kill was answered with success
     server.start()
 
     with closing(sqlite3.connect(server.database)) as conn:

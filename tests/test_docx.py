@@ -1,6 +1,7 @@
 """The Word download: the seed report comes back word for word, figures flow
 into the prose, and every download passes the official-format checker."""
 import io
+import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -130,3 +131,19 @@ def test_blank_lines_do_not_make_empty_paragraphs(township):
     township.post({"intro": "第一段。\n\n\n第二段。"})
     paragraphs = docx_paragraphs(township.docx())
     assert paragraphs[paragraphs.index("第一段。") + 1] == "第二段。"
+
+
+def test_typed_markup_and_template_syntax_reach_document_xml_literally(client, village):
+    """Through the app's download, so through pbforms.docx's own environment:
+    `<b>&` is escaped XML text, `{{ 7*7 }}` is text, not 49."""
+    village.post({"reporter_name": "<b>&{{ 7*7 }}", "intro": "前<b>&amp;{{ 7*7 }}后"})
+
+    body = village.docx()
+    with zipfile.ZipFile(io.BytesIO(body)) as document:
+        xml = document.read("word/document.xml").decode()
+
+    assert "&lt;b&gt;&amp;{{ 7*7 }}" in xml
+    assert "前&lt;b&gt;&amp;amp;{{ 7*7 }}后" in xml
+    assert "<b>" not in xml
+    texts = docx_paragraphs(body)
+    assert "前<b>&amp;{{ 7*7 }}后" in texts and not any("<b>&49" in t for t in texts)

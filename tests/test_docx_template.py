@@ -1,5 +1,6 @@
 """The annual report template renders to a GB/T 9704-conformant document."""
 import io
+import zipfile
 from pathlib import Path
 
 import jinja2
@@ -8,8 +9,9 @@ from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt, Twips
-from docxtpl import DocxTemplate
 from jinja2.sandbox import SandboxedEnvironment
+
+from pbforms import docx
 
 from tests.official_format import format_problems
 
@@ -43,11 +45,8 @@ def make_context():
 
 
 def render(context) -> bytes:
-    tpl = DocxTemplate(str(TEMPLATE))
-    tpl.render(context, jinja_env=SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined))
-    buf = io.BytesIO()
-    tpl.save(buf)
-    return buf.getvalue()
+    """Through the app's own pipeline (pbforms.docx), environment and all."""
+    return docx.render(TEMPLATE.name, context)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +75,21 @@ def test_every_item_is_its_own_paragraph_in_order(rendered):
 def test_text_is_escaped_not_interpreted():
     ctx = make_context()
     ctx["problems"] = ["<b>&</b> {{ 7 * 7 }}" + ctx["problems"][0]]
-    texts = [p.text for p in Document(io.BytesIO(render(ctx))).paragraphs]
+    rendered = render(ctx)
+    texts = [p.text for p in Document(io.BytesIO(rendered)).paragraphs]
     assert ctx["problems"][0] in texts
+    with zipfile.ZipFile(io.BytesIO(rendered)) as document:
+        xml = document.read("word/document.xml").decode()
+    assert "&lt;b&gt;&amp;&lt;/b&gt; {{ 7 * 7 }}" in xml and "<b>" not in xml
+
+
+def test_the_apps_environment_is_sandboxed_autoescaping_and_strict():
+    """The one environment every document is rendered with (docxtpl turns
+    autoescaping on again only when asked to in each render call)."""
+    for environment in (docx.JINJA_ENV, docx.CompilingOnce()):  # the second as built, before any render
+        assert isinstance(environment, SandboxedEnvironment)
+        assert environment.autoescape is True
+        assert environment.undefined is jinja2.StrictUndefined
 
 
 def test_missing_context_key_fails_loudly():

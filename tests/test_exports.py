@@ -2,6 +2,7 @@
 with progress, and from the command line) and the summary of figures as
 .xlsx and as a Word table."""
 import datetime
+import html
 import io
 import re
 import time
@@ -14,7 +15,8 @@ from openpyxl import load_workbook
 
 from pbforms import exports
 from pbforms.docx import report_filename
-from pbforms.models import ExportJob, Report, Round
+from pbforms.forms import get_report_type
+from pbforms.models import ExportJob, Report, Round, Unit
 from tests.fillpage import docx_paragraphs
 from tests.test_township import REPORT_TYPE, put_in_state
 
@@ -168,6 +170,29 @@ def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_
     assert sheet.freeze_panes == "B2"
 
 
+def test_the_xlsx_writes_every_text_as_text_and_escapes_the_print_header(client, auth, round_):
+    """A unit named like a formula stays a text cell; a round title with
+    header codes (&P page number, &B bold) prints as typed."""
+    hostile = ["=1+1", '=HYPERLINK("http://example.com","点我")', "+1", "-2+3", "@SUM(A1)"]
+    for unit, name in zip(Unit.select().where(Unit.kind == "village").order_by(Unit.id), hostile):
+        Unit.update(name=name).where(Unit.id == unit.id).execute()
+    Round.update(title="2022&P&B年度").where(Round.id == round_.id).execute()
+    auth.admin()
+
+    response = client.get(f"/township/rounds/{round_.id}/summary.xlsx?scope=")  # every report, drafts too
+
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    cells = {cell.value: cell.data_type for cell in sheet["A"]}
+    for name in hostile:
+        assert cells[name] == "s", name
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    with zipfile.ZipFile(io.BytesIO(response.data)) as book:
+        xml = book.read("xl/worksheets/sheet1.xml").decode()
+    header = html.unescape(re.search(r"<oddHeader>([^<]*)</oddHeader>", xml).group(1))
+    assert header.startswith("&C2022&&P&&B年度数字汇总")
+
+
 def test_an_empty_figure_stays_an_empty_cell(client, auth, round_):
     auth.admin()
 
@@ -232,6 +257,46 @@ def test_round_export_zip_writes_the_chosen_reports(app, round_, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"已写入 {out}（3 份报告）" in result.output
     assert set(zipfile.ZipFile(out).namelist()) == names_of(round_, ["submitted", "approved"])
+
+
+WINDOWS_RESERVED = set('\\/:*?"<>|')
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
+
+
+def safe_on_windows_and_linux(name):
+    stem = name.rsplit(".", 1)[0]
+    return (not WINDOWS_RESERVED & set(name) and ".." not in name and name == name.rstrip(". ")
+            and all(ord(c) >= 32 and c not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" for c in name)
+            and stem.split(".")[0].upper() not in WINDOWS_DEVICES)
+
+
+def test_every_zip_entry_name_is_safe_and_unique(app, round_, tmp_path):
+    """Names that slipped in before the forms checked them (or through the
+    database): separators, reserved characters, a device name, a direction
+    override, and two units whose name and title make the same file name."""
+    units = list(Unit.select().where(Unit.kind == "village").order_by(Unit.id))
+    hostile = [("甲", "乙党支部书记"), ("甲乙", "党支部书记"), ("青泥", "/../../../pwn"), ("柳湾", "\\..\\Windows"),
+               ("石桥", '"<>|?*:'), ("\u202e东坡", "CON")]
+    for unit, (name, title) in zip(units + [None] * 6, hostile):
+        if unit is None:
+            unit = Unit.create(name=name, kind="village", secretary_title=title, position=50)
+            round_.include(unit, get_report_type(round_.report_type))
+        else:
+            Unit.update(name=name, secretary_title=title).where(Unit.id == unit.id).execute()
+    reports = Report.in_round(round_).count()
+    out = tmp_path / "hostile.zip"
+
+    result = app.test_cli_runner().invoke(args=["round", "export-zip", "--round", str(round_.id), "-o", str(out)])
+
+    assert result.exit_code == 0, result.output
+    names = zipfile.ZipFile(out).namelist()
+    assert len(names) == reports == len({n.casefold() for n in names})
+    assert [n for n in names if not safe_on_windows_and_linux(n)] == []
+    assert "2022年度甲乙党支部书记抓基层党建工作述职报告.docx" in names
+    assert "2022年度甲乙党支部书记抓基层党建工作述职报告（2）.docx" in names
+    extracted = tmp_path / "extracted"
+    zipfile.ZipFile(out).extractall(extracted)
+    assert len(list(extracted.iterdir())) == reports  # nothing overwritten, nothing outside
 
 
 @pytest.mark.parametrize("extension", ["xlsx", "docx"])

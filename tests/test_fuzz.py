@@ -67,6 +67,9 @@ def test_any_text_gives_a_docx_containing_it(field, text):
         lines = [" ".join(lines)] if lines else []
     for line in lines:
         assert line in printed
+    if not lines:  # nothing to see: the document is the one of the field left empty
+        assert field.is_empty(value)
+        assert printed == docx_text({**REPORT_TYPE.initial_data(META), field.key: field.clean("")})
 
 
 @FUZZ
@@ -81,6 +84,12 @@ def test_any_items_give_a_docx_containing_them(field, items):
     for item in items:
         for line in expected_lines(" ".join(item["heading"].split("\n"))) + expected_lines(item["text"]):
             assert line in printed
+    # An item with nothing to print still takes its place: the document is
+    # the one of the same items with the blank ones written as nothing at all.
+    blank = [not (expected_lines(" ".join(i["heading"].split("\n"))) or expected_lines(i["text"])) for i in items]
+    if any(blank):
+        plain = [{"heading": "", "text": ""} if b else i for i, b in zip(items, blank)]
+        assert printed == docx_text({**data, field.key: field.clean(plain)})
 
 
 # --- counts -------------------------------------------------------------------
@@ -139,8 +148,14 @@ def test_typed_paragraph_is_saved_and_printed(page, field, text):
     assert response.status_code == 200, response.text
 
     printed = "\n".join(p.text for p in Document(io.BytesIO(page.docx())).paragraphs)
-    for line in expected_lines(text):
+    lines = expected_lines(text)
+    for line in lines:
         assert line in printed
+    stored = Report.get_by_id(page.report_id).data[field.key]
+    if lines:
+        assert expected_lines(stored) == lines
+    else:  # nothing but spaces and control characters: stored as nothing to print
+        assert expected_lines(stored) == []
 
 
 @HTTP_FUZZ

@@ -10,7 +10,7 @@ import pytest
 
 from pbforms import models
 from pbforms.forms import get_report_type
-from pbforms.models import AuditEvent, Report, Revision, Round, User
+from pbforms.models import AuditEvent, PendingImport, Report, Revision, Round, User
 from tests.fillpage import FillPage, one, parse, report_of
 
 REPORT_TYPE = get_report_type("annual_report")
@@ -455,12 +455,60 @@ def test_downloaded_json_edited_and_uploaded_again_round_trips(village, client, 
 
 def test_confirmation_is_checked_again(village, client, auth):
     before = snapshot(village.report_id)
+    user = User.by_username("qingnicun")
+    token = PendingImport.keep(village.report_id, user, '{"members_recruited": -1}')
 
     response = client.post(f"/reports/{village.report_id}/import", data={
-        "csrf_token": auth.csrf_token(), "version": "0", "content": '{"members_recruited": -1}'})
+        "csrf_token": auth.csrf_token(), "version": "0", "token": token})
 
     assert response.status_code == 422
     assert "发展党员：不能为负数" in response.text
+    assert snapshot(village.report_id) == before
+
+
+def test_a_900_kb_file_is_previewed_and_imported(village, client, auth):
+    """The confirmation sends only a token: the file stays on the server
+    (sent back in the form, 900 KB became 2.7 MB URL-encoded: 413)."""
+    text = "为民服务、党建引领，" * 4900  # 49,000 characters, 147 KB in UTF-8
+    items = [{"heading": f"第{n}项", "text": text[:7000]} for n in range(20)]
+    content = json.dumps({"intro": text, "duties": items, "problems": items, "plans": items},
+                         ensure_ascii=False).encode()
+    assert 900_000 <= len(content) < 2 * 1024 * 1024
+
+    preview = upload(client, auth, village.report_id, content)
+
+    assert preview.status_code == 200, preview.text[-500:]
+    confirm = parse(preview.text).xpath("//form[contains(@class, 'confirm')]")[0]
+    sent = dict(confirm.form_values())
+    assert set(sent) == {"csrf_token", "token", "version"} and len(sent["token"]) < 100
+    response = client.post(confirm.action, data=sent, follow_redirects=True)
+
+    assert response.status_code == 200
+    assert "已导入 4 处改动，保存为第 1 版" in flash(response.text)
+    data = stored(village.report_id).data
+    assert data["intro"] == text and data["plans"] == items
+    assert PendingImport.select().count() == 0  # used once, then gone
+
+
+@pytest.mark.parametrize("whose", ["another report", "another user", "unknown"])
+def test_a_token_not_of_this_upload_imports_nothing(village, client, auth, whose):
+    preview = upload(client, auth, village.report_id, b'{"members_recruited": 20}')
+    token = dict(parse(preview.text).xpath("//form[contains(@class, 'confirm')]")[0].form_values())["token"]
+    pending = PendingImport.get(PendingImport.token == token)
+    if whose == "another report":
+        other = Report.get(Report.id != village.report_id)
+        PendingImport.update(report=other).where(PendingImport.id == pending.id).execute()
+    elif whose == "another user":
+        PendingImport.update(user=User.by_username("admin")).where(PendingImport.id == pending.id).execute()
+    else:
+        token = "no-such-token"
+    before = snapshot(village.report_id)
+
+    response = client.post(f"/reports/{village.report_id}/import",
+                           data={"csrf_token": auth.csrf_token(), "version": "0", "token": token})
+
+    assert response.status_code == 422
+    assert "预览已过期或不属于您，没有导入。请重新上传文件。" in response.text
     assert snapshot(village.report_id) == before
 
 

@@ -4,16 +4,19 @@ Throttling, session epochs and the demo flag live in the database, so the
 tests look there too: what one app process records, every other one obeys.
 """
 import datetime
-import time
+import re
+import threading
 
 import pytest
 from flask import abort
 
 from pbforms import create_app, demo
-from pbforms.auth import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOGIN_ERROR, MAX_WAIT
+from pbforms import models
+from pbforms.auth import ACCOUNT_LIMIT, ADDRESS_LIMIT, LOGIN_ERROR, MAX_WAIT, PAIR_LIMIT, WINDOW, pair_key
+from pbforms.cli import unlock_command
 from pbforms.models import AuditEvent, LoginFailure, Setting, User
 
-from .test_access import FILLER_A, FILLER_B, form_token, header_token, logged_in_user_id, post_login
+from .test_access import FILLER_A, FILLER_B, form_token, goes_to_login, header_token, logged_in_user_id, post_login
 
 ADMIN, ADMIN_PASSWORD = demo.ADMIN
 
@@ -63,7 +66,7 @@ def test_htmx_is_configured_without_eval_or_inline_style(client):
 # --- throttling ---------------------------------------------------------------
 
 def test_account_is_throttled_after_five_failures_even_with_the_right_password(client):
-    fail(client, FILLER_A, ACCOUNT_LIMIT)
+    fail(client, FILLER_A, PAIR_LIMIT)
 
     response = post_login(client, FILLER_A, demo.FILLER_PASSWORD)
 
@@ -74,42 +77,55 @@ def test_account_is_throttled_after_five_failures_even_with_the_right_password(c
 
 def test_throttled_and_wrong_password_read_the_same(client):
     wrong = fail(client, FILLER_A, 1).text
-    fail(client, FILLER_A, ACCOUNT_LIMIT - 1)
+    fail(client, FILLER_A, PAIR_LIMIT - 1)
     throttled = post_login(client, FILLER_A, "wrong-password").text
     assert LOGIN_ERROR in wrong and LOGIN_ERROR in throttled
 
 
 def test_tries_while_throttled_are_not_counted(client):
-    fail(client, FILLER_A, ACCOUNT_LIMIT)
+    fail(client, FILLER_A, PAIR_LIMIT)
     for _ in range(10):
         post_login(client, FILLER_A, "wrong-password")
-    assert LoginFailure.select().where(LoginFailure.key == f"account:{FILLER_A}").count() == ACCOUNT_LIMIT
+    assert LoginFailure.select().where(LoginFailure.key == f"account:{FILLER_A}").count() == PAIR_LIMIT
 
 
-def test_wait_grows_with_each_failure_and_is_capped(client):
+def test_wait_grows_with_each_failure(client):
     """After the first wait runs out, one more failure brings a longer one."""
-    fail(client, FILLER_A, ACCOUNT_LIMIT)
+    fail(client, FILLER_A, PAIR_LIMIT)
     age_failures(1)  # the first wait (1 minute) is over
     fail(client, FILLER_A, 1)
     age_failures(1)  # the second wait is 2 minutes: still waiting
     assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 429
-    age_failures(MAX_WAIT.total_seconds() / 60)  # never longer than the cap
+    age_failures(1.5)  # now it is over
+
+    assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
+
+
+def test_wait_reaches_its_cap_and_goes_no_further(client):
+    """Ten failures over the limit would double the wait to 1024 minutes;
+    it stops at the cap, while the failures are still within the window."""
+    for _ in range(PAIR_LIMIT + 10):
+        LoginFailure.create(key=pair_key(FILLER_A, "127.0.0.1"), at=datetime.datetime.now())
+    age_failures(MAX_WAIT.total_seconds() / 60 - 1)
+    assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 429  # a minute of the cap left
+    age_failures(1.5)
+    assert max(f.at for f in LoginFailure.select()) > datetime.datetime.now() - WINDOW  # none aged out
 
     assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
 
 
 def test_success_clears_the_account(client):
-    fail(client, FILLER_A, ACCOUNT_LIMIT - 1)
+    fail(client, FILLER_A, PAIR_LIMIT - 1)
     assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
     client.post("/logout", data={"csrf_token": header_token(client.get("/").text)})
 
-    fail(client, FILLER_A, ACCOUNT_LIMIT - 1)
+    fail(client, FILLER_A, PAIR_LIMIT - 1)
 
     assert post_login(client, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
 
 
 def test_other_accounts_are_not_throttled_by_one(client):
-    fail(client, FILLER_A, ACCOUNT_LIMIT)
+    fail(client, FILLER_A, PAIR_LIMIT)
     assert post_login(client, FILLER_B, demo.FILLER_PASSWORD).status_code == 302
 
 
@@ -122,28 +138,145 @@ def test_one_address_guessing_many_accounts_is_throttled(client):
 
 
 def test_unknown_names_are_throttled_like_real_ones(client):
-    fail(client, "nobody", ACCOUNT_LIMIT)
+    fail(client, "nobody", PAIR_LIMIT)
     assert post_login(client, "nobody", "anything").status_code == 429
+
+
+def client_at(app, address):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_a_slow_guesser_elsewhere_does_not_keep_the_real_user_out(app):
+    """One wrong admin password at a time from one PC: that PC stays
+    throttled, but the real admin at another PC logs in."""
+    guesser = client_at(app, "10.0.0.66")
+    fail(guesser, ADMIN, PAIR_LIMIT)
+    for minutes in (1, 2, 4):  # each time the wait runs out, one more guess
+        age_failures(minutes)
+        fail(guesser, ADMIN, 1)
+    assert post_login(guesser, ADMIN, "another-guess").status_code == 429
+
+    assert post_login(client_at(app, "10.0.0.7"), ADMIN, ADMIN_PASSWORD).status_code == 302
+    assert post_login(guesser, ADMIN, ADMIN_PASSWORD).status_code == 429  # the guessing PC still waits
+
+
+def test_guessing_one_account_from_many_addresses_is_throttled(app):
+    for n in range(ACCOUNT_LIMIT):
+        fail(client_at(app, f"10.1.{n // 200}.{n % 200 + 1}"), FILLER_A, 1)
+
+    response = post_login(client_at(app, "10.9.9.9"), FILLER_A, demo.FILLER_PASSWORD)
+
+    assert response.status_code == 429
+    assert post_login(client_at(app, "10.9.9.9"), FILLER_B, demo.FILLER_PASSWORD).status_code == 302
+
+
+def test_throttled_login_page_says_what_to_do(client):
+    fail(client, FILLER_A, PAIR_LIMIT)
+
+    response = post_login(client, FILLER_A, demo.FILLER_PASSWORD)
+
+    assert response.status_code == 429
+    help_text = re.search(r'<p class="error" id="throttled-help">([^<]+)</p>', response.text).group(1)
+    assert "请1分钟后再试" in help_text
+    assert "联系镇党建办（管理员）" in help_text and "flask --app app unlock 用户名" in help_text
+    assert "throttled-help" not in post_login(client, FILLER_B, "wrong-password").text  # a plain failure
+
+
+def test_unlock_command_lets_a_throttled_admin_in_from_everywhere(app):
+    guessers = [client_at(app, address) for address in ("10.0.0.1", "10.0.0.2")]
+    for guesser in guessers:
+        fail(guesser, ADMIN, PAIR_LIMIT)
+    fail(client_at(app, "10.0.0.3"), FILLER_A, PAIR_LIMIT)  # someone else's throttle stays
+    assert post_login(guessers[0], ADMIN, ADMIN_PASSWORD).status_code == 429
+
+    result = app.test_cli_runner().invoke(unlock_command, ["ADMIN"])
+
+    assert result.exit_code == 0, result.output
+    assert f"已解除 ADMIN 的登录限制（清除 {2 * PAIR_LIMIT + 2 * PAIR_LIMIT} 次输错记录）" in result.output
+    for guesser in guessers:
+        assert post_login(guesser, ADMIN, ADMIN_PASSWORD).status_code == 302
+    assert post_login(client_at(app, "10.0.0.3"), FILLER_A, demo.FILLER_PASSWORD).status_code == 429
+    assert AuditEvent.get(AuditEvent.action == "throttle_clear").detail == "ADMIN（命令行）"
+
+
+def test_unlock_command_names_an_unknown_account(app):
+    result = app.test_cli_runner().invoke(unlock_command, ["nobody"])
+    assert result.exit_code == 0
+    assert "没有名为「nobody」的账号" in result.output
+
+
+@pytest.fixture
+def hash_checks(monkeypatch):
+    """Every password hash check made, counted (threads included)."""
+    checks = []
+    real = models.check_password_hash
+
+    def counted(stored, password):
+        checks.append(password)
+        return real(stored, password)
+
+    monkeypatch.setattr(models, "check_password_hash", counted)
+    return checks
+
+
+def test_sixty_simultaneous_wrong_tries_get_at_most_the_limit_of_checks(app, hash_checks):
+    clients = [app.test_client() for _ in range(60)]
+    tokens = [form_token(c.get("/login").text) for c in clients]
+    barrier = threading.Barrier(len(clients))
+    statuses = []
+
+    def guess(i):
+        # More threads than pooled connections: each request takes one
+        # (and gives it back) itself.
+        barrier.wait(timeout=30)
+        statuses.append(clients[i].post("/login", data={"username": FILLER_A, "password": f"guess{i}",
+                                                        "csrf_token": tokens[i]}).status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(statuses) == 60
+    assert len(hash_checks) <= PAIR_LIMIT
+    assert sorted(set(statuses)) == [200, 429] and statuses.count(200) == len(hash_checks)
+    assert LoginFailure.select().where(LoginFailure.key == f"account:{FILLER_A}").count() == len(hash_checks)
+
+
+@pytest.mark.parametrize("username", [FILLER_A, "no-such-user", "deactivated"])
+def test_a_wrong_password_costs_one_hash_check_whether_the_name_exists_or_not(client, hash_checks, username):
+    if username == "deactivated":
+        User.update(active=False).where(User.username == FILLER_B).execute()
+        username = FILLER_B
+
+    response = post_login(client, username, "wrong-password")
+
+    assert LOGIN_ERROR in response.text
+    assert hash_checks == ["wrong-password"]
 
 
 def test_admin_sees_and_clears_a_throttled_account(app, client, auth):
     other = app.test_client()
-    fail(other, FILLER_A, ACCOUNT_LIMIT)
+    fail(other, FILLER_A, PAIR_LIMIT)
     auth.admin()
 
     page = client.get("/township/accounts").text
-    assert f"<td>账号 {FILLER_A}</td>" in page
+    row = f"<td>账号 {FILLER_A}（在电脑 127.0.0.1）</td>"
+    assert row in page
     client.post("/township/accounts/throttled/clear",
-                data={"key": f"account:{FILLER_A}", "csrf_token": form_token(page)})
+                data={"key": f"pair:127.0.0.1 {FILLER_A}", "csrf_token": form_token(page)})
 
-    assert f"<td>账号 {FILLER_A}</td>" not in client.get("/township/accounts").text
+    assert row not in client.get("/township/accounts").text
     assert AuditEvent.select().where(AuditEvent.action == "throttle_clear").count() == 1
     assert post_login(other, FILLER_A, demo.FILLER_PASSWORD).status_code == 302
 
 
 def test_throttle_is_shared_through_the_database(app, database_url, tmp_path):
     """A second app process on the same database refuses the same account."""
-    fail(app.test_client(), FILLER_A, ACCOUNT_LIMIT)
+    fail(app.test_client(), FILLER_A, PAIR_LIMIT)
     second = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test",
                          "EXPORT_DIR": str(tmp_path / "exports")})
     assert post_login(second.test_client(), FILLER_A, demo.FILLER_PASSWORD).status_code == 429
@@ -243,16 +376,25 @@ def test_password_reset_by_admin_ends_the_users_sessions(app, client, auth):
     assert other.get("/").status_code == 302
 
 
-def test_session_expires_after_the_idle_time(app, client, auth):
-    auth.login(FILLER_A)
-    app.permanent_session_lifetime = datetime.timedelta(seconds=1)
-    cookie = saved_cookie(client)
-    time.sleep(2.1)
+def clock_at(monkeypatch, moment):
+    """The clock the session cookie's signature is checked against, set to `moment`."""
+    monkeypatch.setattr("itsdangerous.timed.TimestampSigner.get_timestamp", lambda self: int(moment.timestamp()))
 
+
+def test_session_expires_after_the_idle_time(app, client, auth, monkeypatch):
+    auth.login(FILLER_A)
+    cookie = saved_cookie(client)
     replay = app.test_client()
     replay.set_cookie("session", cookie)
+    idle = app.permanent_session_lifetime
+    clock_at(monkeypatch, datetime.datetime.now() + idle - datetime.timedelta(minutes=1))
+    assert replay.get("/").status_code == 200  # a minute before the idle time runs out
 
-    assert replay.get("/").status_code == 302
+    clock_at(monkeypatch, datetime.datetime.now() + idle + datetime.timedelta(minutes=1))
+    other = app.test_client()
+    other.set_cookie("session", cookie)
+
+    assert goes_to_login(other.get("/"))
 
 
 def test_each_request_renews_the_idle_time(app, client, auth):

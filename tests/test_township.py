@@ -123,6 +123,8 @@ def test_adding_a_unit_lists_it_and_gives_it_a_report_in_the_open_round(client, 
     ("青泥村", "已有名为「青泥村」的单位"),
     ("村/一组", "单位名称不能含有"),
     ("长" * 31, "单位名称最多 30 个字"),
+    ("\u202egpj.exe村", "单位名称不能含有控制字符或文字方向控制符"),
+    ("新\u200f村", "单位名称不能含有控制字符或文字方向控制符"),
 ])
 def test_a_bad_unit_name_gets_a_message_next_to_the_field(client, auth, name, message):
     auth.admin()
@@ -135,6 +137,36 @@ def test_a_bad_unit_name_gets_a_message_next_to_the_field(client, auth, name, me
     assert message in one_text(response.text, "//p[@id='error-new-name']")
     assert parse(response.text).xpath("//input[@id='new-name']/@value") == [name]
     assert Unit.select().count() == before
+
+
+@pytest.mark.parametrize("title, message", [
+    ("/../../../pwn", "书记职务不能含有 \\ / : * ? \" < > | 这些符号"),
+    ("\\..\\Windows", "书记职务不能含有"),
+    ('"<>|?*', "书记职务不能含有"),
+    ("书记\u202e", "书记职务不能含有控制字符或文字方向控制符"),
+])
+def test_a_bad_secretary_title_gets_a_message_next_to_the_field(client, auth, title, message):
+    auth.admin()
+    token = auth.csrf_token()
+    before = Unit.select().count()
+
+    response = client.post("/township/units", headers=htmx(token),
+                           data={"name": "新村", "kind": "village", "secretary_title": title})
+
+    assert response.status_code == 200
+    assert message in one_text(response.text, "//p[@id='error-new-secretary']")
+    assert Unit.select().count() == before
+
+
+def test_renaming_a_secretary_title_is_checked_too(client, auth):
+    auth.admin()
+    unit = Unit.get(Unit.name == "柳湾村")
+
+    response = client.post(f"/township/units/{unit.id}", headers=htmx(auth.csrf_token()),
+                           data={"name": "柳湾村", "kind": "village", "secretary_title": "../书记"})
+
+    assert "书记职务不能含有" in response.text
+    assert Unit.get_by_id(unit.id).secretary_title == "党支部书记"
 
 
 def without_check_of(field, read_form):
@@ -358,6 +390,7 @@ def test_a_filler_changes_their_own_password(client, auth):
     ({"title": "2023年度", "year": "23年"}, "year", "请填写年度"),
     ({"title": "2023年度", "year": "2023", "deadline": "2024-02-30"}, "deadline", "截止日期格式应为"),
     ({"title": "又一轮", "year": "2022"}, "title", "已有一个进行中的 2022 年度同类填报"),
+    ({"title": "2023\u202e年度", "year": "2023"}, "title", "轮次名称不能含有控制字符或文字方向控制符"),
 ])
 def test_a_bad_round_gets_a_message_and_opens_nothing(client, auth, form, field, message):
     auth.admin()
@@ -397,6 +430,26 @@ def test_a_closed_round_refuses_fillers_saves_until_reopened(client, auth):
     assert saved.status_code == 200 and Report.get_by_id(report.id).data["reporter_name"] == "甲"
     actions = [e.action for e in AuditEvent.select().where(AuditEvent.action.startswith("round_"))]
     assert actions == ["round_close", "round_reopen"]
+
+
+def test_reopening_a_round_is_refused_while_another_of_its_year_and_type_is_open(client, auth):
+    """Close the 2022 round, open another 2022 round, reopen the first:
+    two open rounds of one year and type would give each unit two reports."""
+    first = Round.get()
+    auth.admin()
+    token = auth.csrf_token()
+    client.post(f"/township/rounds/{first.id}/status", data={"csrf_token": token, "open": "0"})
+    opened = client.post("/township/rounds", data={"csrf_token": token, "title": "2022年度重新填报", "year": "2022",
+                                                   "report_type": "annual_report"})
+    assert opened.status_code == 303
+
+    response = client.post(f"/township/rounds/{first.id}/status", data={"csrf_token": token, "open": "1"},
+                           follow_redirects=True)
+
+    assert "已有一个进行中的 2022 年度同类填报「2022年度重新填报」，不能重新开启" in response.text
+    assert Round.get_by_id(first.id).status == "closed"
+    assert Round.open_rounds().where(Round.year == 2022).count() == 1
+    assert not AuditEvent.select().where(AuditEvent.action == "round_reopen").exists()
 
 
 # --- the progress board ------------------------------------------------------

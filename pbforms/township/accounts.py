@@ -5,7 +5,7 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 from peewee import IntegrityError
 
 from ..auth import end_sessions, throttled
-from ..db import writing
+from ..db import db_int, writing
 from ..models import AuditEvent, LoginFailure, Unit, User
 from ..partials import wants_partial
 from . import bp, one_line, page_or_partial
@@ -24,7 +24,7 @@ def read_account_form():
         "username": (request.form.get("username") or "").strip(),
         "display_name": one_line(request.form.get("display_name")),
         "role": request.form.get("role", "filler"),
-        "unit": request.form.get("unit", type=int),
+        "unit": request.form.get("unit", type=db_int),
     }
     errors = {}
     if not USERNAME.fullmatch(values["username"]):

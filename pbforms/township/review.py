@@ -3,6 +3,7 @@ of the villages' figures offered to the township's own report."""
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import may_edit, report_or_404
+from ..db import db_int
 from ..forms import Invalid, clean_text
 from ..models import AuditEvent, Conflict, Report
 from . import bp, page_or_partial
@@ -68,8 +69,12 @@ def return_report(report_id):
         errors["comment"] = "退回时请写明意见：在这里写总体意见，或在需要修改的项目下写意见。"
     if errors:
         return review_page(report, errors, 422)
-    report.send_back(g.user, comment, field_comments, "reopen" if reopening else "return",
-                     comments_text(report_type, comment, field_comments))
+    try:
+        report.send_back(g.user, comment, field_comments, "reopen" if reopening else "return",
+                         comments_text(report_type, comment, field_comments))
+    except Conflict:
+        flash("此报告在此期间已被他人处理，未退回。请查看其现在的状态。", "error")
+        return redirect(url_for(".review", report_id=report.id), 303)
     flash(f"已{'重新打开' if reopening else '退回'}{report.unit.name}的报告，对方可以修改后重新提交。", "ok")
     return redirect(url_for(".review", report_id=report.id), 303)
 
@@ -90,9 +95,13 @@ def approve(report_id):
     if (comment or field_comments) and request.form.get("with_comments") != "keep":
         return render_template("township/approve_comments.html", report=report, report_type=report_type,
                                comment=comment, field_comments=field_comments)
-    report.approve(g.user, comment, field_comments, comments_text(report_type, comment, field_comments))
-    kept = "，意见已作为备注留给填报单位" if comment or field_comments else ""
-    flash(f"{report.unit.name}的报告已审核通过{kept}。", "ok")
+    try:
+        report.approve(g.user, comment, field_comments, comments_text(report_type, comment, field_comments))
+    except Conflict:
+        flash("此报告在此期间已被他人处理，未审核通过。请查看其现在的状态。", "error")
+    else:
+        kept = "，意见已作为备注留给填报单位" if comment or field_comments else ""
+        flash(f"{report.unit.name}的报告已审核通过{kept}。", "ok")
     return redirect(url_for(".review", report_id=report.id), 303)
 
 
@@ -102,7 +111,7 @@ def chosen_sources(sources):
     """The reports ticked on the page; on first opening, those handed in."""
     if "chosen" not in request.values:
         return [r for r in sources if r.status in ("submitted", "approved")]
-    ids = set(request.values.getlist("report", type=int))
+    ids = set(request.values.getlist("report", type=db_int))
     return [r for r in sources if r.id in ids]
 
 
@@ -156,7 +165,7 @@ def apply_sums(report, fields, chosen):
         flash("没有勾选要采用的数字，报告未修改。", "error")
         return redirect(back, 303)
     try:
-        report.save_data(data, g.user, request.form.get("version", type=int),
+        report.save_data(data, g.user, request.form.get("version", type=db_int),
                          note=f"采用{len(chosen)}个村（社区）的汇总数字")
     except Conflict as conflict:
         flash(f"报告在此期间已被修改（现为第 {conflict.current} 版），未采用。请核对后重新采用。", "error")

@@ -7,6 +7,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from ..auth import round_or_404
 from ..db import writing
 from ..exports import SCOPES, scope_counts
+from ..filenames import unsafe_characters, unsafe_message
 from ..forms import cn_date, get_report_type, report_types
 from ..models import AuditEvent, Notice, Report, Round
 from . import bp, one_line, page_or_partial
@@ -20,6 +21,8 @@ def read_round_form():
         errors["title"] = "请填写轮次名称，如 2023年度抓基层党建工作述职"
     elif len(values["title"]) > 60:
         errors["title"] = "轮次名称最多 60 个字"
+    elif unsafe_characters(values["title"]):
+        errors["title"] = unsafe_message("轮次名称")
     year = int(values["year"]) if values["year"].isdigit() and len(values["year"]) == 4 else None
     if year is None or not 2000 <= year <= 2100:
         errors["year"] = "请填写年度，如 2023"
@@ -84,8 +87,19 @@ def set_round_open(round_id):
     """Close (read-only for fillers) or reopen a round."""
     round_ = round_or_404(round_id)
     is_open = request.form.get("open") == "1"
-    round_.set_open(is_open, g.user)
-    flash(f"已{'重新开启' if is_open else '结束'}「{round_.title}」{'' if is_open else '，各单位的报告现为只读'}。", "ok")
+    # Reopening follows the rule of opening: one open round per year and
+    # type. Checked and changed in one transaction, like opening.
+    with writing():
+        rival = is_open and (Round.open_rounds().where((Round.year == round_.year) & (Round.id != round_.id)
+                                                       & (Round.report_type == round_.report_type)).first())
+        if not rival:
+            round_.set_open(is_open, g.user)
+    if rival:
+        flash(f"已有一个进行中的 {round_.year} 年度同类填报「{rival.title}」，不能重新开启「{round_.title}」。"
+              "请先结束那一轮。", "error")
+    else:
+        flash(f"已{'重新开启' if is_open else '结束'}「{round_.title}」{'' if is_open else '，各单位的报告现为只读'}。",
+              "ok")
     if request.form.get("back") == "board":
         return redirect(url_for(".board", round_id=round_.id), 303)
     return redirect(url_for(".rounds"), 303)

@@ -1,18 +1,14 @@
 """Units (villages, communities, the township): add, rename, turn off and on."""
-import re
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
-from ..db import writing
+from ..db import db_int, writing
+from ..filenames import FILE_NAME_FORBIDDEN, FILE_NAME_FORBIDDEN_TEXT, unsafe_characters, unsafe_message
 from ..forms import get_report_type
 from ..models import AuditEvent, Round, Unit
 from ..partials import wants_partial
 from . import bp, one_line, page_or_partial
 
-# The unit's name is part of every Word file's name, so none of the
-# characters Windows refuses in a file name.
-FILE_NAME_FORBIDDEN = re.compile(r'[\\/:*?"<>|]')
 
 
 def name_taken(name):
@@ -36,14 +32,22 @@ def read_unit_form(unit=None):
         errors["name"] = "请填写单位名称"
     elif len(name) > 30:
         errors["name"] = "单位名称最多 30 个字"
+    elif unsafe_characters(name):
+        errors["name"] = unsafe_message("单位名称")
     elif FILE_NAME_FORBIDDEN.search(name):
-        errors["name"] = '单位名称不能含有 \\ / : * ? " < > | 这些符号（名称会出现在 Word 文件名中）'
+        errors["name"] = f"单位名称不能含有 {FILE_NAME_FORBIDDEN_TEXT} 这些符号（名称会出现在 Word 文件名中）"
     elif Unit.select().where((Unit.name == name) & (Unit.id != (unit.id if unit else 0))).exists():
         errors["name"] = name_taken(name)
     if kind not in Unit.KINDS:
         errors["kind"] = "请选择单位类型"
-    if len(values["secretary_title"]) > 20:
+    # The title is part of every Word file's name too (青泥村党支部书记…).
+    title = values["secretary_title"]
+    if len(title) > 20:
         errors["secretary_title"] = "书记职务最多 20 个字"
+    elif unsafe_characters(title):
+        errors["secretary_title"] = unsafe_message("书记职务")
+    elif FILE_NAME_FORBIDDEN.search(title):
+        errors["secretary_title"] = f"书记职务不能含有 {FILE_NAME_FORBIDDEN_TEXT} 这些符号（职务会出现在 Word 文件名中）"
     return values, errors
 
 
@@ -62,7 +66,7 @@ def units_context(**extra):
 
 @bp.get("/units")
 def units():
-    return render_template("township/units.html", **units_context(editing=request.args.get("edit", type=int)))
+    return render_template("township/units.html", **units_context(editing=request.args.get("edit", type=db_int)))
 
 
 @bp.post("/units")
