@@ -9,7 +9,8 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, cli, db as database, exports, fill, history, township
+from . import auth, cli, db as database, exports, fill, history, models, township
+from .text import views as text_views
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -46,8 +47,12 @@ def create_app(config=None):
         app.config["SECRET_KEY"] = _stored_secret_key(Path(app.instance_path) / "secret_key")
 
     database.open_database(app.config["DATABASE_URL"])
+    models.clear_type_cache()
     if not app.config.get("SKIP_MIGRATIONS"):
         database.migrate()
+        with database.db.connection_context():
+            models.load_builtin_types()
+        database.close_pooled_connections()
 
     @app.before_request
     def connect_db():
@@ -74,6 +79,7 @@ def create_app(config=None):
     app.register_blueprint(history.bp)
     app.register_blueprint(township.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(text_views.bp)
     cli.init_app(app)
     _register_error_pages(app)
     app.after_request(_security_headers)

@@ -37,7 +37,7 @@ from peewee import SqliteDatabase
 from playhouse.migrations import Migration, Runner
 
 from .db import MIGRATIONS_DIR, db, migrate
-from .models import AuditEvent
+from .models import AuditEvent, clear_type_cache
 
 KEEP = 14
 CHECK_EVERY = 600  # seconds between two looks at the backups folder
@@ -330,5 +330,6 @@ def restore_command(path, yes):
         aside = restore(path)
     except BackupError as e:
         raise click.ClickException(str(e)) from None
+    clear_type_cache()  # version ids of the restored database may mean other definitions
     AuditEvent.record("restore_database", None, detail=f"从 {path.name} 恢复；原数据库另存为 {aside.name}")
     click.echo(f"已从 {path} 恢复。原数据库另存为 {aside}")

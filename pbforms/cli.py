@@ -14,7 +14,10 @@ from .db import migrate, writing
 from .exports import round_group
 from .docx import report_docx
 from .forms import read_report_json
+from .forms.cli import type_group
 from .models import AuditEvent, Conflict, Report, Unit, User
+from .text import proofread, word_import
+from .township.rounds import round_open
 
 
 def init_app(app):
@@ -22,7 +25,9 @@ def init_app(app):
     app.cli.add_command(create_user)
     app.cli.add_command(unlock_command)
     app.cli.add_command(report_group)
+    round_group.add_command(round_open)
     app.cli.add_command(round_group)
+    app.cli.add_command(type_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 
@@ -124,10 +129,57 @@ def report_import(report_id, file):
             click.echo(f"{label}：{message}" if label else message, err=True)
         raise click.ClickException("有错误，未保存任何内容")
     try:
-        report.save_data(data, None, report.version, note="从 JSON 文件导入（命令行）")
+        report.save_data(data, None, report.version, note="从数据文件导入（命令行）")
     except Conflict:
         raise click.ClickException("报告在导入时被修改，未保存，请重试") from None
     click.echo(f"已导入，报告 {report.id} 现为第 {report.version} 版")
+
+
+@report_group.command("import-docx")
+@click.option("--report", "report_id", type=int, required=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def report_import_docx(report_id, file):
+    """Fill a report from a Word file (.docx), as 从 Word 导入 does; prints what went where."""
+    report = get_report(report_id)
+    report_type = report.report_type
+    try:
+        result = word_import.import_docx(report_type, report.meta, file.read_bytes(), file.name)
+    except word_import.Unreadable as e:
+        raise click.ClickException(str(e)) from None
+    for line in word_import.describe(report_type, result):
+        click.echo(line)
+    if not result.values:
+        raise click.ClickException("文件中没有找到可以放入报告的内容，未保存")
+    data, errors = report_type.parse_json(result.values, report.data)
+    if errors:
+        raise click.ClickException("导入的内容有误，未保存：" + "；".join(errors.values()))
+    if data == report.data:
+        click.echo("内容与报告现在的内容相同，未保存")
+        return
+    try:
+        report.save_data(data, None, report.version, note="从 Word 导入（命令行）")
+    except Conflict:
+        raise click.ClickException("报告在导入时被修改，未保存，请重试") from None
+    click.echo(f"已导入，报告 {report.id} 现为第 {report.version} 版")
+
+
+@report_group.command("check")
+@click.option("--report", "report_id", type=int, required=True)
+def report_check(report_id):
+    """Proof-read a report: one finding per line (field, rule, excerpt,
+    suggestion); exit status 1 when there are findings, 0 when none."""
+    report = get_report(report_id)
+    report_type = report.report_type
+    last = report.last_year
+    found = proofread.all_findings(proofread.check(report_type, report.data, last.data if last else None),
+                                   report_type)
+    for x in found:
+        field = report_type.by_key[x.key].label + (f"（{x.place}）" if x.place else "")
+        click.echo(f"{field}\t{x.rule.name}\t{x.excerpt}\t{x.suggestion}")
+    if found:
+        click.echo(f"共 {len(found)} 处", err=True)
+        raise SystemExit(1)
+    click.echo("没有发现问题")
 
 
 @report_group.command("docx")

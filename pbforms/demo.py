@@ -1,8 +1,10 @@
 """The demo township: 青泥镇 and its villages, their accounts, and an open
-2022 round whose township report holds the seed report's full content."""
+2022 round: the township fills the seed's type, its report holding the seed
+report's full content; the villages and the community get the village type,
+empty as a new round gives it."""
 from .db import writing
-from .forms import get_report_type
-from .models import Report, Round, Setting, Unit, User
+from .forms import builtin_demo_figures
+from .models import Report, Round, Setting, Unit, User, builtin_type
 
 ADMIN = ("admin", "admin2022demo")
 FILLER_PASSWORD = "demo2022"
@@ -40,7 +42,7 @@ def fill_demo():
     """Create the demo once; returns False when the database already has units."""
     if Unit.select().exists():
         return False
-    report_type = get_report_type("annual_report")
+    township_type, village_type = builtin_type("annual_report"), builtin_type("village_report")
     with writing():
         for position, (name, kind, login) in enumerate(UNITS):
             unit = Unit.create(name=name, kind=kind, secretary_title=Unit.DEFAULT_SECRETARY[kind],
@@ -52,7 +54,10 @@ def fill_demo():
         admin.set_password(ADMIN[1])
         admin.save()
         Setting.put("demo", "1")
-        demo_round = Round.start(ROUND_TITLE, 2022, report_type)
+        demo_round = Round.start(ROUND_TITLE, 2022, {"township": township_type, "village": village_type,
+                                                      "community": village_type})
         township = Report.get(Report.round == demo_round, Report.unit == Unit.get(Unit.kind == "township"))
-        township.save_data(report_type.demo_data(township.meta), admin, township.version)
+        # The seed report: its type's model text, with the seed's figures.
+        data = township_type.model_data(township.meta) | builtin_demo_figures("annual_report")
+        township.save_data(data, admin, township.version)
     return True

@@ -31,7 +31,7 @@ from .auth import admin_required, round_or_404
 from .db import db, writing
 from .docx import content_disposition, render, report_document, report_filename
 from .filenames import UniqueNames, safe_filename
-from .forms import cn_date, get_report_type
+from .forms import cn_date
 from .models import AuditEvent, ExportJob, Report, Round
 from .partials import partial_response, wants_partial
 
@@ -241,21 +241,42 @@ def job_file(job_id):
 
 # --- the summary of figures --------------------------------------------------
 
-Summary = namedtuple("Summary", "round scope counts rows totals")
+Summary = namedtuple("Summary", "round scope report_type counts rows totals")
 SummaryRow = namedtuple("SummaryRow", "name status values")
 
 
-def summary(round_, statuses):
-    """A row per unit and a column per count of the round's report type, plus the totals."""
-    counts = get_report_type(round_.report_type).counts
-    rows = [SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts])
-            for r in chosen_reports(round_, statuses)]
-    totals = [sum(row.values[i] or 0 for row in rows) for i in range(len(counts))]
-    return Summary(round_, scope_label(statuses), counts, rows, totals)
+def round_type(round_, type_id):
+    """The round's version of the type `type_id` (text or int), or None.
+    Without an id, a round of one type means that type."""
+    types = round_.types
+    if type_id in (None, "") and len(types) == 1:
+        return types[0]
+    return next((t for t in types if str(t.type_id) == str(type_id).strip()), None)
+
+
+def types_help(round_):
+    return "；".join(f"{t.type_id} {t.name}（{round_.kinds_label(t)}）" for t in round_.types)
+
+
+def summary(round_, statuses, report_type):
+    """A row per unit following `report_type` and a column per figure of
+    that type, plus the totals: one summary covers one type, so the
+    township's own figures are never added to its villages'."""
+    counts = report_type.counts
+    reports = chosen_reports(round_, statuses).where(Report.type_version == report_type.version_id)
+    rows = [SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts]) for r in reports]
+    totals = [f.total(row.values[i] for row in rows) for i, f in enumerate(counts)]
+    return Summary(round_, scope_label(statuses), report_type, counts, rows, totals)
+
+
+def summary_label(s):
+    """What the summary covers: the type when the round has several, and the scope."""
+    several = len(s.round.types) > 1
+    return f"（{s.report_type.name}，{s.scope}）" if several else f"（{s.scope}）"
 
 
 def summary_filename(s, extension):
-    return f"{s.round.title}数字汇总（{s.scope}）.{extension}"
+    return f"{s.round.title}数字汇总{summary_label(s)}.{extension}"
 
 
 def column_titles(s):
@@ -295,7 +316,7 @@ def summary_xlsx(s):
     sheet.page_setup.orientation = "landscape"
     sheet.print_title_rows = "1:1"
     # "&" starts a code in a print header (&P page number, &B bold …): doubled, it prints as itself.
-    sheet.oddHeader.center.text = f"{s.round.title}数字汇总（{s.scope}）".replace("&", "&&")
+    sheet.oddHeader.center.text = f"{s.round.title}数字汇总{summary_label(s)}".replace("&", "&&")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -303,15 +324,17 @@ def summary_xlsx(s):
 
 def summary_docx(s):
     """The summary as a landscape, official-format Word table."""
-    def shown(value):
-        return "—" if value is None else str(value)
+    def shown(f, value):
+        return "—" if value is None else f.as_text(value)
 
+    several = len(s.round.types) > 1
     context = {
         "title": f"{s.round.title}数字汇总表",
-        "note": f"统计范围：{s.scope}　　截至{cn_date(datetime.date.today())}",
+        "note": f"统计范围：{s.report_type.name + '，' if several else ''}{s.scope}　　截至{cn_date(datetime.date.today())}",
         "headers": [{"label": f.label, "unit": f.unit} for f in s.counts],
-        "rows": [{"name": r.name, "status": r.status, "figures": [shown(v) for v in r.values]} for r in s.rows],
-        "totals": {"name": totals_name(s), "figures": [str(v) for v in s.totals]},
+        "rows": [{"name": r.name, "status": r.status, "figures": [shown(f, v) for f, v in zip(s.counts, r.values)]}
+                 for r in s.rows],
+        "totals": {"name": totals_name(s), "figures": [f.as_text(v) for f, v in zip(s.counts, s.totals)]},
     }
     return fit_columns(render("round_summary.docx", context))
 
@@ -338,7 +361,11 @@ def fit_columns(docx_bytes):
 @bp.get("/rounds/<int:round_id>/summary.<any(xlsx, docx):extension>")
 def summary_file(round_id, extension):
     round_ = round_or_404(round_id)
-    s = summary(round_, chosen_scope(request.args.get("scope")))
+    report_type = round_type(round_, request.args.get("type"))
+    if report_type is None:  # a round of several types, and none chosen: the one most units fill
+        followed = Counter(r.type_version_id for r in Report.select(Report.type_version).where(Report.round == round_))
+        report_type = max(round_.types, key=lambda t: followed[t.version_id])
+    s = summary(round_, chosen_scope(request.args.get("scope")), report_type)
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)
     AuditEvent.record("export", g.user, detail=f"汇总表：{name}")
@@ -399,11 +426,18 @@ def round_export_zip(round_id, output, statuses):
 @click.option("--round", "round_id", type=int, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
-def round_summary(round_id, output, statuses):
-    """Write the summary of figures: .xlsx or .docx, by the file's extension."""
+@click.option("--type", "type_id", default="", help="报告类型编号：本轮有多种报告类型时必须给出（用 type list 查看）")
+def round_summary(round_id, output, statuses, type_id):
+    """Write the summary of figures of one report type: .xlsx or .docx, by the file's extension."""
     writers = {".xlsx": summary_xlsx, ".docx": summary_docx}
     if output.suffix.lower() not in writers:
         raise click.ClickException("输出文件应以 .xlsx 或 .docx 结尾")
-    s = summary(get_round(round_id), statuses_option(statuses))
+    round_ = get_round(round_id)
+    report_type = round_type(round_, type_id)
+    if report_type is None:
+        if type_id:
+            raise click.ClickException(f"本轮没有编号为 {type_id} 的报告类型。本轮的报告类型：{types_help(round_)}")
+        raise click.ClickException(f"本轮有多种报告类型，汇总表一次只汇总一种，请用 --type 选择：{types_help(round_)}")
+    s = summary(round_, statuses_option(statuses), report_type)
     output.write_bytes(writers[output.suffix.lower()](s))
     click.echo(f"已写入 {output}（{len(s.rows)} 个单位）")

@@ -1,5 +1,5 @@
 """Nothing lost: a report's revision history with restore, last year's
-report as a start, JSON download and upload, and the admin's backup and
+report as a start, the data file (JSON) download and upload, and the admin's backup and
 audit pages.
 
 Every report route gets its report through `report_or_404` and changes it
@@ -47,7 +47,7 @@ class Change(namedtuple("Change", "field old new")):
     @property
     def shows_values(self):
         """Figures, one-line texts and dates are short enough to show old → new."""
-        return self.field.kind in ("count", "text", "date")
+        return self.field.kind in ("count", "amount", "text", "date")
 
     @property
     def diff(self):
@@ -216,8 +216,13 @@ def restore(report_id):
         flash("请从列表中选择要恢复的版本。", "error")
         return redirect(back, 303)
     number = next(n for rev, n, _ in numbered_history(report) if rev.id == revision.id)
+    data = revision.data
+    if set(data) != set(report.report_type.by_key):
+        # A revision from before the round moved to a newer version of its
+        # type: fitted to the fields the report has now.
+        data = report.report_type.carried_into(data, report.meta)
     try:
-        report.save_data(revision.data, g.user, small_int(request.form.get("version")),
+        report.save_data(data, g.user, small_int(request.form.get("version")),
                          note=f"恢复自第 {number} 版（{revision.created_at:%Y-%m-%d %H:%M}）")
     except Conflict:
         flash(f"报告在您打开此页之后又被修改了（现为第 {numbered_history(report)[-1][1]} 版），没有恢复。"
@@ -243,7 +248,7 @@ def carried_over(report_type, last, current, keep_counts):
     for f in report_type.fields:
         if f.key not in last or f.kind == "date":
             continue
-        if f.kind == "count" and not keep_counts:
+        if f.is_figure and not keep_counts:
             data[f.key] = None
             continue
         try:
@@ -257,10 +262,11 @@ def last_year_page(report, error=None, status=200):
     last = report.last_year
     report_type = report.report_type
     return render_template(
-        "history/last_year.html", report=report, report_type=report_type, last=last, error=error,
+        "history/last_year.html", report=report, report_type=last.report_type if last else report_type,
+        last=last, error=error,
         offer=may_edit(g.user, report) and report.version == 0 and last is not None,
         data=last.data if last else None,
-        preview=report_type.docx_context(last.data, last.meta) if last else None), status
+        preview=last.report_type.docx_context(last.data, last.meta) if last else None), status
 
 
 @bp.get("/reports/<int:report_id>/last-year")
@@ -297,7 +303,7 @@ def start_from_last_year(report_id):
     return redirect(fill_page, 303)
 
 
-# --- JSON in the browser ----------------------------------------------------
+# --- the data file (JSON) in the browser ----------------------------------------------------
 
 @bp.get("/reports/<int:report_id>/json")
 def download_json(report_id):
@@ -312,7 +318,7 @@ def uploaded_bytes():
     """The bytes of the uploaded file, or (None, message)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return None, "请选择要导入的 JSON 文件。"
+        return None, "请选择要导入的数据文件（本系统“导出数据文件”得到的 .json 文件）。"
     return upload.read(), None
 
 
@@ -356,7 +362,7 @@ def import_json(report_id):
         token = PendingImport.keep(report, g.user, raw.decode("utf-8-sig"))
         return import_page(report, changes=found, version=report.version, token=token)
     try:
-        report.save_data(data, g.user, small_int(request.form.get("version")), note="从 JSON 文件导入")
+        report.save_data(data, g.user, small_int(request.form.get("version")), note="从数据文件导入")
     except Conflict as conflict:
         return import_page(report, 409, file_error=(
             f"预览之后报告又被修改了（现为第 {conflict.current} 版），没有导入。请重新上传文件，核对新的改动。"))

@@ -6,10 +6,12 @@ Each model carries the queries the views need (`Report.in_round(r)`,
 import datetime
 import json
 import secrets
+from collections import namedtuple
 from functools import cache, cached_property
 
 from peewee import (
     JOIN,
+    BlobField,
     BooleanField,
     Case,
     CharField,
@@ -26,7 +28,8 @@ from peewee import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db, writing
-from .forms import get_report_type
+from .forms import BUILTIN, ReportType, builtin_definition
+from .text import proofread
 
 
 def now():
@@ -34,7 +37,7 @@ def now():
 
 
 def report_meta(year, unit):
-    """What a definition's title and default text may mention about a report."""
+    """What a definition's 【年度】【单位】【职务】 stand for in a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}
 
 
@@ -167,10 +170,163 @@ class User(BaseModel):
                                & (cls.session_epoch == epoch) & ~fn.EXISTS(ended))
 
 
+class ReportTypeRecord(BaseModel):
+    """A report type the office owns: its versions are TypeVersion rows.
+
+    `builtin` names the definition file (pbforms/forms/<builtin>.json) of a
+    type that ships with the app. A type some round uses is never deleted,
+    only retired: a retired type is not offered for new rounds.
+    """
+    name = CharField(unique=True)
+    builtin = CharField(null=True, unique=True)
+    retired = BooleanField(default=False)
+    created_at = DateTimeField(default=now)
+
+    class Meta:
+        table_name = "report_type"
+
+    @classmethod
+    def ordered(cls):
+        return cls.select().order_by(cls.id)
+
+    @classmethod
+    def offered(cls):
+        """The types a new round may use."""
+        return cls.ordered().where(cls.retired == False)  # noqa: E712
+
+    @classmethod
+    def by_builtin(cls, stem):
+        return cls.get(cls.builtin == stem)
+
+    @classmethod
+    def by_name(cls, name):
+        return cls.get_or_none(cls.name == name)
+
+    @classmethod
+    def add(cls, definition, user=None, builtin=None, name=None):
+        """A new type with `definition` as its version 1; returns the record.
+        Raises ValueError for a definition no ReportType can be built from."""
+        ReportType(definition)
+        with writing():
+            record = cls.create(name=name or definition["name"], builtin=builtin)
+            TypeVersion.create(report_type=record, number=1, definition=definition, created_by=user)
+            return record
+
+    def newest_version(self):
+        return (TypeVersion.select().where(TypeVersion.report_type == self)
+                .order_by(TypeVersion.number.desc()).first())
+
+    def newest(self):
+        """The newest version as a ReportType."""
+        return type_of_version(self.newest_version().id)
+
+    def save_version(self, definition, user=None, template=None):
+        """Store `definition` (and an uploaded Word template) as this type's
+        next version, unless it equals the newest: returns (TypeVersion,
+        whether it is new). Versions never change once stored, so a round
+        keeps the shape its reports were opened with."""
+        ReportType(definition)
+        with writing():
+            newest = self.newest_version()
+            if newest.definition == json.loads(json.dumps(definition)) and (template is None
+                                                                           or template == newest.template):
+                return newest, False
+            template = newest.template if template is None else template
+            version = TypeVersion.create(report_type=self, number=newest.number + 1, definition=definition,
+                                         template=template, created_by=user)
+            return version, True
+
+    def rounds_using(self):
+        """The rounds one of whose kinds follows a version of this type."""
+        used = (RoundType.select(RoundType.round).join(TypeVersion)
+                .where(TypeVersion.report_type == self))
+        return Round.newest_first().where(Round.id.in_(used))
+
+    def is_used(self):
+        versions = TypeVersion.select(TypeVersion.id).where(TypeVersion.report_type == self)
+        return (RoundType.select().where(RoundType.type_version.in_(versions)).exists()
+                or Report.select().where(Report.type_version.in_(versions)).exists())
+
+    def set_retired(self, retired):
+        with writing():
+            self.retired = retired
+            self.save(only=[ReportTypeRecord.retired])
+
+    def delete_unused(self):
+        """Delete a type no round uses; raises TypeInUse otherwise (retire it instead)."""
+        with writing():
+            if self.is_used():
+                raise TypeInUse(self)
+            TypeVersion.delete().where(TypeVersion.report_type == self).execute()
+            self.delete_instance()
+
+
+class TypeInUse(Exception):
+    """A type some round uses: it may be retired, not deleted."""
+
+    def __init__(self, record):
+        super().__init__(f"「{record.name}」已被填报轮次使用，不能删除，只能停用。")
+
+
+# A round's move from one version of a type to its newest: the unit kinds
+# and number of reports it concerns, and the fields added, removed and
+# renamed (old field, new field) on the way.
+TypeMove = namedtuple("TypeMove", "old new kinds reports added removed changed")
+
+
+class TypeVersion(BaseModel):
+    """One immutable version of a type: its definition, and an optional Word template."""
+    report_type = ForeignKeyField(ReportTypeRecord, backref="versions", on_delete="RESTRICT")
+    number = IntegerField()
+    definition = JSONField()
+    template = BlobField(null=True)
+    created_at = DateTimeField(default=now)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "type_version"
+        indexes = ((("report_type", "number"), True),)
+
+    def as_report_type(self):
+        return ReportType(self.definition, type_id=self.report_type_id, version_id=self.id, version=self.number)
+
+
+# Version id -> ReportType. Versions never change, so each is built once per
+# process; cleared when the process binds another database (or restores one).
+_TYPES = {}
+
+
+def type_of_version(version_id):
+    found = _TYPES.get(version_id)
+    if found is None:
+        found = _TYPES[version_id] = TypeVersion.get_by_id(version_id).as_report_type()
+    return found
+
+
+def clear_type_cache():
+    _TYPES.clear()
+
+
+def load_builtin_types():
+    """Store each built-in definition file whose type the database lacks
+    (migration 0006 stores those of its day; a later release may add more).
+    A built-in type the database has is left alone: its versions are the
+    office's now, so a release that changes a built-in file stores it with
+    `save_version` in a migration of its own."""
+    have = {r.builtin for r in ReportTypeRecord.select(ReportTypeRecord.builtin)}
+    for stem in BUILTIN:
+        if stem not in have:
+            ReportTypeRecord.add(builtin_definition(stem), builtin=stem)
+
+
+def builtin_type(stem):
+    """The newest stored version of a built-in type (the demo's and tests' way to name one)."""
+    return ReportTypeRecord.by_builtin(stem).newest()
+
+
 class Round(BaseModel):
     title = CharField()
     year = IntegerField()
-    report_type = CharField()
     deadline = DateField(null=True)
     status = CharField(default="open")  # open | closed
     created_at = DateTimeField(default=now)
@@ -188,23 +344,118 @@ class Round(BaseModel):
         return self.status == "open"
 
     @classmethod
-    def start(cls, title, year, report_type, deadline=None):
-        """Open a round: every active unit gets a report with the type's default text."""
+    def start(cls, title, year, types, deadline=None):
+        """Open a round: every active unit gets a report of its kind's type.
+
+        `types` is {unit kind: ReportType} for every kind in Unit.KINDS, or
+        one ReportType for them all. The round keeps these versions: a type
+        changed later changes no report of it (see `move_to_newest`).
+        """
+        if isinstance(types, ReportType):
+            types = dict.fromkeys(Unit.KINDS, types)
+        if set(types) != set(Unit.KINDS) or any(t.version_id is None for t in types.values()):
+            raise ValueError("a round needs a stored type version for every unit kind")
         with writing():
-            new_round = cls.create(title=title, year=year, report_type=report_type.id, deadline=deadline)
-            for unit in Unit.active_units():
-                Report.create(round=new_round, unit=unit,
-                              data=report_type.initial_data(report_meta(year, unit)))
+            new_round = cls.create(title=title, year=year, deadline=deadline)
+            RoundType.insert_many([{"round": new_round, "kind": kind, "type_version": t.version_id}
+                                   for kind, t in types.items()]).execute()
+            rows = [{"round": new_round, "unit": unit, "type_version": types[unit.kind].version_id,
+                     "data": types[unit.kind].initial_data(report_meta(year, unit))}
+                    for unit in Unit.active_units()]
+            for start in range(0, len(rows), 100):
+                Report.insert_many(rows[start:start + 100]).execute()
             return new_round
 
-    def include(self, unit, report_type):
+    @cached_property
+    def kind_types(self):
+        """{unit kind: ReportType} as the round keeps them: one query, then the cache."""
+        rows = RoundType.select(RoundType.kind, RoundType.type_version).where(RoundType.round == self)
+        return {row.kind: type_of_version(row.type_version_id) for row in rows}
+
+    def type_for(self, kind):
+        return self.kind_types[kind]
+
+    @property
+    def type_ids(self):
+        """{unit kind: type id}: which types the round gives, whatever their versions."""
+        return {kind: t.type_id for kind, t in self.kind_types.items()}
+
+    @classmethod
+    def open_alike(cls, year, type_ids, besides=None):
+        """An open round of `year` giving the same types to every kind, or
+        None: opening or reopening one more would give units two reports."""
+        for other in cls.open_rounds().where(cls.year == year):
+            if other.id != (besides.id if besides else None) and other.type_ids == type_ids:
+                return other
+        return None
+
+    @property
+    def types(self):
+        """The round's types, each once, in the order of unit kinds."""
+        found = {}
+        for kind in Unit.KINDS:
+            t = self.kind_types.get(kind)
+            if t is not None:
+                found.setdefault(t.version_id, t)
+        return list(found.values())
+
+    def kinds_label(self, report_type):
+        """The kinds of unit that fill `report_type` in this round: 村、社区."""
+        return "、".join(label for kind, label in Unit.KINDS.items()
+                        if kind in self.kind_types and self.kind_types[kind].version_id == report_type.version_id)
+
+    def include(self, unit):
         """Give `unit` a report in this round unless it has one: a village
         added or re-activated while the round runs belongs on its board."""
+        report_type = self.type_for(unit.kind)
         with writing():
             # One statement, not a check and an insert: on PostgreSQL two
             # requests including the unit at once would both pass a check.
-            (Report.insert(round=self, unit=unit, data=report_type.initial_data(report_meta(self.year, unit)))
+            (Report.insert(round=self, unit=unit, type_version=report_type.version_id,
+                           data=report_type.initial_data(report_meta(self.year, unit)))
              .on_conflict_ignore().execute())
+
+    def pending_moves(self):
+        """What moving this round to its types' newest versions would do:
+        one TypeMove per version the round uses that has a newer one."""
+        moves = []
+        for old in self.types:
+            newest = ReportTypeRecord.get_by_id(old.type_id).newest()
+            if newest.version_id == old.version_id:
+                continue
+            kinds = [kind for kind, t in self.kind_types.items() if t.version_id == old.version_id]
+            reports = Report.select().where((Report.round == self) & (Report.type_version == old.version_id)).count()
+            moves.append(TypeMove(old, newest, kinds, reports,
+                                  [f for f in newest.fields if f.key not in old.by_key],
+                                  [f for f in old.fields if f.key not in newest.by_key],
+                                  [(old.by_key[f.key], f) for f in newest.fields
+                                   if f.key in old.by_key and (old.by_key[f.key].label, old.by_key[f.key].kind)
+                                   != (f.label, f.kind)]))
+        return moves
+
+    def move_to_newest(self, user):
+        """Move every kind of this round to its type's newest version.
+
+        Each report keeps its data under the keys the new version still has;
+        new fields get their initial value. A report someone has saved gets
+        a revision with a note, so what a dropped field held stays in the
+        one before it. Returns the moves made."""
+        moves = self.pending_moves()
+        with writing():
+            for move in moves:
+                RoundType.update(type_version=move.new.version_id).where(
+                    (RoundType.round == self) & (RoundType.kind.in_(move.kinds))).execute()
+                note = f"报告类型改用「{move.new.name}」第 {move.new.version} 版"
+                if move.removed:
+                    note += "，不再填写：" + "、".join(f.label for f in move.removed)
+                for report in (Report.select(Report, Unit).join(Unit)
+                               .where((Report.round == self) & (Report.type_version == move.old.version_id))):
+                    report.round = self
+                    report.move_to(move.new, user, note[:250])
+            AuditEvent.record("round_types", user, detail=f"{self.title}：" + "；".join(
+                f"{m.old.name} 第 {m.old.version} 版 → 第 {m.new.version} 版" for m in moves))
+        self.__dict__.pop("kind_types", None)
+        return moves
 
     def set_open(self, is_open, user):
         """Close (read-only for fillers) or reopen the round, with an audit event."""
@@ -223,6 +474,17 @@ class Round(BaseModel):
         return None if self.deadline is None else (self.deadline - datetime.date.today()).days
 
 
+class RoundType(BaseModel):
+    """The type version a round gives one kind of unit (township, village, community)."""
+    round = ForeignKeyField(Round, backref="round_types", on_delete="CASCADE")
+    kind = CharField()
+    type_version = ForeignKeyField(TypeVersion, on_delete="RESTRICT")
+
+    class Meta:
+        table_name = "round_type"
+        indexes = ((("round", "kind"), True),)
+
+
 class Report(BaseModel):
     STATUS_LABELS = {
         "draft": "草稿",
@@ -236,6 +498,9 @@ class Report(BaseModel):
 
     round = ForeignKeyField(Round, backref="reports", on_delete="CASCADE")
     unit = ForeignKeyField(Unit, backref="reports", on_delete="RESTRICT")
+    # The type version this report follows (its round's for its unit's kind).
+    # Nullable only because a column added by migration needs it; always set.
+    type_version = ForeignKeyField(TypeVersion, null=True, on_delete="RESTRICT")
     data = JSONField()
     version = IntegerField(default=0)
     status = CharField(default="draft")
@@ -252,6 +517,9 @@ class Report(BaseModel):
     # When someone of the office first opened the submitted report: until
     # then the filler may withdraw it.
     opened_at = DateTimeField(null=True)
+    # The proof-reader's findings on the last save (None: not checked yet),
+    # for the board; the findings themselves are worked out from the text.
+    findings = IntegerField(null=True)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -273,18 +541,27 @@ class Report(BaseModel):
                 .where(cls.round == round_).order_by(Unit.position, Unit.id))
 
     @classmethod
-    def on_board(cls, round_, report_type):
+    def on_board(cls, round_):
         """The round's reports as the progress board shows them, one query:
         the unit's name, kind and state, the last editor's name, and
-        `missing_figures` (required counts left empty) counted by the
-        database. Only the columns the board shows are read, into flat
-        reports (`.objects()`, no Unit or User objects): at a thousand
-        units, reading every report's text, and then building three
-        objects a row, each took a good part of the page's time."""
+        `missing_figures` (required figures left empty, by the report's own
+        type version) counted by the database. Only the columns the board
+        shows are read, into flat reports (`.objects()`, no Unit or User
+        objects): at a thousand units, reading every report's text, and then
+        building three objects a row, each took a good part of the page's time."""
         editor = User.alias()
-        missing = sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
-                       for f in report_type.counts if f.required), Value(0))
-        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, missing.alias("missing_figures"),
+
+        def missing_of(report_type):
+            return sum((Case(None, [(cls.data.value_at(f.key).is_null(), 1)], 0)
+                        for f in report_type.counts if f.required), Value(0))
+
+        types = round_.types
+        if len(types) == 1:
+            missing = missing_of(types[0])
+        else:
+            missing = Case(cls.type_version, [(t.version_id, missing_of(t)) for t in types], 0)
+        query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, cls.findings, cls.type_version,
+                            missing.alias("missing_figures"),
                             Unit.name.alias("unit_name"), Unit.kind.alias("unit_kind"),
                             Unit.active.alias("unit_active"),
                             fn.COALESCE(fn.NULLIF(editor.display_name, ""), editor.username).alias("editor_label"))
@@ -302,8 +579,9 @@ class Report(BaseModel):
 
     @property
     def report_type(self):
-        """The type this report is filled in: every page, export and check asks here."""
-        return get_report_type(self.round.report_type)
+        """The type version this report is filled in: every page, export and
+        check asks here. Built once per version and process (versions never change)."""
+        return type_of_version(self.type_version_id)
 
     @property
     def progress(self):
@@ -326,14 +604,36 @@ class Report(BaseModel):
     @cached_property
     def last_year(self):
         """The unit's report of the newest earlier year's round of the same
-        type, or None. One query, kept on this object, so a page showing
-        last year's figure beside every count asks only once."""
-        return (Report.select(Report, Round).join(Round)
+        type (any version of it), or None. One query, kept on this object,
+        so a page showing last year's figure beside every count asks only once."""
+        return (Report.select(Report, Round).join(Round).switch(Report).join(TypeVersion)
                 .where((Report.unit == self.unit_id)
-                       & (Round.report_type == self.round.report_type)
+                       & (TypeVersion.report_type == self.report_type.type_id)
                        & (Round.year < self.round.year))
                 .order_by(Round.year.desc(), Round.id.desc())
                 .first())
+
+    def move_to(self, new_type, user, note):
+        """Follow `new_type` (a newer version of this report's type), keeping
+        the data of every key it still has. Part of Round.move_to_newest."""
+        with writing():
+            for _ in range(5):
+                data = new_type.carried_into(self.data, self.meta)
+                if self.version == 0:  # nobody has saved it: no revision, still 未开始
+                    changed = (Report.update(data=data, type_version=new_type.version_id)
+                               .where((Report.id == self.id) & (Report.version == 0)).execute())
+                else:
+                    changed = (Report.update(data=data, type_version=new_type.version_id, version=self.version + 1)
+                               .where((Report.id == self.id) & (Report.version == self.version)).execute())
+                    if changed:
+                        Revision.create(report=self, version=self.version + 1, data=data, user=user, note=note)
+                if changed:
+                    self.data, self.type_version_id = data, new_type.version_id
+                    self.version += 1 if self.version else 0
+                    return
+                fresh = Report.get_by_id(self.id)
+                self.data, self.version = fresh.data, fresh.version
+            raise Conflict(self.version)
 
     def save_data(self, data, user, expected_version, note="", own_revision=False):
         """Store `data` as the next version, or raise Conflict.
@@ -351,6 +651,8 @@ class Report(BaseModel):
         # the column) is outdated as well, not an error for the database.
         if expected_version is None or not 0 <= expected_version < 2**31 - 1:
             raise Conflict(self.version)
+        # Worked out before the write lock is taken: it reads last year's report.
+        findings = self.count_findings(data)
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two
@@ -360,7 +662,7 @@ class Report(BaseModel):
             # passed the edit check just before a submit committed must not
             # change the report the submit handed in.
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
-                                     updated_by=user)
+                                     updated_by=user, findings=findings)
                        .where((Report.id == self.id) & (Report.version == expected_version)
                               & Report.status.in_(Report.EDITABLE)).execute())
             if not changed:
@@ -369,6 +671,7 @@ class Report(BaseModel):
                     raise NotEditable(stored.version, stored.status)
                 raise Conflict(stored.version)
             self.data = data
+            self.findings = findings
             self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
@@ -387,6 +690,13 @@ class Report(BaseModel):
             with writing():
                 Report.update(pending=pending).where(Report.id == self.id).execute()
             self.pending = pending
+    def count_findings(self, data):
+        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
+        last = self.last_year
+        found = proofread.check(self.report_type, data, last.data if last else None)
+        # The page answering this save shows the same findings: kept for it.
+        self.checked = (data, found)
+        return sum(len(v) for v in found.values())
 
     # Which status each change starts from: the UPDATE's own condition, so
     # of a submit and an approval, or two clicks of the same button, racing
@@ -522,7 +832,8 @@ class AuditEvent(BaseModel):
         "remind": "催报",
         "notice": "发布通知",
         "export": "导出",
-        "import": "导入 JSON",
+        "import": "导入数据文件",
+        "import_docx": "从 Word 导入",
         "prefill": "沿用上一年度内容",
         "restore_revision": "恢复历史版本",
         "restore_database": "从备份恢复数据库",
@@ -531,6 +842,7 @@ class AuditEvent(BaseModel):
         "round_open": "开启填报轮次",
         "round_close": "结束填报轮次",
         "round_reopen": "重新开启填报轮次",
+        "round_types": "更新轮次的报告类型版本",
         "unit_add": "新增单位",
         "unit_change": "修改单位",
         "unit_deactivate": "停用单位",
@@ -803,5 +1115,5 @@ class Setting(BaseModel):
                                                            update={cls.value: value}).execute()
 
 
-MODELS = [Unit, User, Round, Report, Revision, AuditEvent, Notice, NoticeRead, ExportJob, LoginFailure, EndedSession,
-          Setting, PendingImport]
+MODELS = [Unit, User, ReportTypeRecord, TypeVersion, Round, RoundType, Report, Revision, AuditEvent, Notice, NoticeRead,
+          ExportJob, LoginFailure, EndedSession, Setting, PendingImport]

@@ -10,8 +10,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tests.conftest import demo_types
 from pbforms import create_app, demo
-from pbforms.forms import get_report_type
 from pbforms.models import AuditEvent, Report, Round, Unit, User
 
 FILLER_A = "qingnicun"
@@ -193,6 +193,8 @@ ADMIN_ANSWERS = {
     ("township.review", "GET"): [200, 200], ("township.approve", "POST"): [303, 303],
     ("township.return_report", "POST"): [303, 303],
     ("township.sums", "GET"): [404, 200], ("township.sums", "POST"): [404, 303],
+    ("text.import_form", "GET"): [200, 200], ("text.import_word", "POST"): [409, 422],
+    ("text.fix", "POST"): [303, 409],
 }
 
 
@@ -428,7 +430,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, step):
 
 def start_second_round():
     """A second round, so every unit has two reports."""
-    Round.start("2023年度抓基层党建工作述职", 2023, get_report_type("annual_report"))
+    Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
 
 
 def listed_report_ids(page):

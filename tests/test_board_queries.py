@@ -3,14 +3,13 @@ units as for 200: a county's board must not grow a query per village
 (bench/run.py times it with 1,000)."""
 from pbforms.db import db
 from pbforms.models import Round, Unit
-from tests.test_township import REPORT_TYPE
 
 
 def add_units(round_, up_to):
     """Villages with a report in the round until there are `up_to` units."""
     for n in range(Unit.select().count(), up_to):
         unit = Unit.create(name=f"测试村{n}", secretary_title="党支部书记", position=n)
-        round_.include(unit, REPORT_TYPE)
+        round_.include(unit)
 
 
 def board_queries(client, round_, monkeypatch):

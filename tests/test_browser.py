@@ -186,17 +186,18 @@ def test_figure_and_paragraph_are_saved_and_reach_the_word_file(browsing):
     page.clock.pause_at(datetime(2023, 1, 5, 10, 0))
     status = page.locator("#save-status")
     start = version(page)
-    expect(page.locator("#missing")).to_contain_text("还需填写 15 项")
+    # The village type: a name, the opening, 12 figures, 3 lists, the date.
+    expect(page.locator("#missing")).to_contain_text("还需填写 18 项")
 
     # Leaving a field saves it at once (change, 500 ms), long before the
     # 2 s typing pause would.
-    reading = page.get_by_label("读书班", exact=True)
+    reading = page.get_by_label("党课", exact=True)
     reading.press_sequentially("7")
     reading.press("Tab")
     page.clock.run_for(600)
     expect(status).to_contain_text("已保存")
     expect(page.locator("#report-version")).to_have_value(str(start + 1))
-    expect(page.locator("#missing")).to_contain_text("还需填写 14 项")
+    expect(page.locator("#missing")).to_contain_text("还需填写 17 项")
 
     # A pause in typing saves too, without leaving the field.
     sentence = "青泥村今年新修了村史馆（浏览器测试）。"
@@ -217,7 +218,7 @@ def test_figure_and_paragraph_are_saved_and_reach_the_word_file(browsing):
         page.get_by_role("link", name="下载 Word").click()
     assert download.value.suggested_filename == "2022年度青泥村党支部书记抓基层党建工作述职报告.docx"
     text = "\n".join(p.text for p in Document(download.value.path()).paragraphs)
-    assert "读书班7次" in text
+    assert "党课7次" in text  # in the 主要数据 paragraph: no text of this report refers to it
     assert sentence in text
 
 
@@ -226,41 +227,47 @@ def test_items_are_added_moved_removed_and_kept(browsing):
     open_report(page)
     plans = page.locator("#field-plans")
     headings = plans.locator(".item-head textarea")
-    seed = headings.evaluate_all("inputs => inputs.map(i => i.value)")
-    assert len(seed) == 3
+    # The village type starts with one empty item.
+    assert headings.evaluate_all("inputs => inputs.map(i => i.value)") == [""]
+    first_heading = "抓好学习教育，提升党员素质（浏览器测试）"
+    headings.nth(0).fill(first_heading)
 
     plans.get_by_role("button", name="添加一条打算").click()
-    expect(headings).to_have_count(4)
+    expect(headings).to_have_count(2)
+    expect(headings.nth(0)).to_have_value(first_heading)
     new_heading = "持续办好群众身边实事（浏览器测试）"
-    headings.nth(3).fill(new_heading)
+    headings.nth(1).fill(new_heading)
     # Enter in a heading adds no line (a heading prints on one line) and
     # presses no item button.
-    headings.nth(3).press("Enter")
+    headings.nth(1).press("Enter")
     default_button = page.locator("#report-form [type=submit]").first
     expect(default_button).to_be_disabled()
     expect(default_button).to_be_hidden()
-    expect(headings).to_have_count(4)
+    expect(headings).to_have_count(2)
 
     # The item buttons send the whole form — so the heading just typed is
     # not lost — and their own op.
     with page.expect_request(lambda r: "op=" in (r.post_data or "")) as moved:
-        plans.locator(".item").nth(3).get_by_role("button", name="上移").click()
+        plans.locator(".item").nth(1).get_by_role("button", name="上移").click()
     sent = parse_qs(moved.value.post_data)
-    assert sent["op"] == ["up:plans:3"]
-    assert sent["plans-3-heading"] == [new_heading]
-    assert "intro" in sent and "version" in sent
+    assert sent["op"] == ["up:plans:1"]
+    assert sent["plans-1-heading"] == [new_heading]
+    assert "reporter_title" in sent and "version" in sent  # the whole form (parse_qs drops the empty intro)
     assert moved.value.headers["x-csrftoken"]
-    expect(headings.nth(2)).to_have_value(new_heading)
-    expect(plans.locator(".ordinal").nth(2)).to_have_text("三是")
+    expect(headings.nth(0)).to_have_value(new_heading)
+    expect(plans.locator(".ordinal").nth(0)).to_have_text("一是")
+    expect(plans.locator(".ordinal").nth(1)).to_have_text("二是")
 
-    plans.locator(".item").nth(0).get_by_role("button", name="删除").click()
-    expected = [seed[1], new_heading, seed[2]]
+    plans.get_by_role("button", name="添加一条打算").click()
     expect(headings).to_have_count(3)
+    plans.locator(".item").nth(0).get_by_role("button", name="删除").click()
+    expected = [first_heading, ""]
+    expect(headings).to_have_count(2)
     expect(page.locator("#save-status")).to_contain_text("已保存")
 
     page.reload()
     assert headings.evaluate_all("inputs => inputs.map(i => i.value)") == expected
-    expect(plans.locator(".ordinal")).to_have_text(["一是", "二是", "三是"])
+    expect(plans.locator(".ordinal")).to_have_text(["一是", "二是"])
 
 
 def test_failed_save_is_shown_and_retried_without_retyping(browsing):
@@ -296,7 +303,7 @@ def test_typing_before_the_scripts_start_is_saved(browsing):
     page.route("**/htmx-*.js", lambda route: held.append(route))
     page.get_by_role("link", name="打开").click()
     expect(page.locator("#report-form")).to_be_visible()
-    reading = page.get_by_label("读书班", exact=True)
+    reading = page.get_by_label("党课", exact=True)
     reading.fill("9")
     reading.press("Tab")
     assert len(held) == 1
@@ -334,19 +341,22 @@ def test_insert_figure_puts_reference_at_the_cursor(browsing):
     open_report(page)
     start = version(page)
     intro = page.locator("#f-intro")
+    intro.fill("2022年，全村开展主题党日活动。")  # the village type's opening starts empty
+    intro.press("Tab")
+    expect(page.locator("#report-version")).to_have_value(str(start + 1))
     intro.click()
     intro.press("Control+Home")
     for _ in "2022年":
         intro.press("ArrowRight")
     picker = page.locator("#field-intro select[data-insert-into]")
-    picker.select_option(label="读书班（次）")
+    picker.select_option(label="党课（次）")
 
-    expect(intro).to_have_value(re.compile("^2022年⟦读书班⟧，在县委"))
+    expect(intro).to_have_value("2022年⟦党课⟧，全村开展主题党日活动。")
     expect(picker).to_have_value("")
     expect(intro).to_be_focused()
-    expect(page.locator("#report-version")).to_have_value(str(start + 1))
+    expect(page.locator("#report-version")).to_have_value(str(start + 2))
     page.reload()
-    expect(intro).to_have_value(re.compile("^2022年⟦读书班⟧，在县委"))
+    expect(intro).to_have_value("2022年⟦党课⟧，全村开展主题党日活动。")
 
 
 def test_second_tab_changing_another_field_merges_and_shows_the_first_tabs_change(browsing):
@@ -383,7 +393,7 @@ def test_pages_fit_the_screen(browsing, viewport):
     assert_no_horizontal_scroll(page)
     screenshot(page, "fill-top")
     screenshot(page, "fill-counts", page.locator(".counts"))
-    screenshot(page, "fill-items", page.locator("#field-plans .item").nth(1))
+    screenshot(page, "fill-items", page.locator("#field-plans .item").nth(0))
 
     # The status line stays in view, above the form, wherever the page is scrolled.
     page.locator(".submit-bar").scroll_into_view_if_needed()
@@ -391,9 +401,9 @@ def test_pages_fit_the_screen(browsing, viewport):
     assert 0 <= box["y"] < 80
     screenshot(page, "fill-submit")
     # A missing figure's link shows its field below the status line, not under it.
-    page.locator("#missing").get_by_role("link", name="读书班").click()
+    page.locator("#missing").get_by_role("link", name="党课").click()
     bar = page.locator(".status-bar").bounding_box()
-    assert page.get_by_label("读书班", exact=True).bounding_box()["y"] > bar["y"] + bar["height"]
+    assert page.get_by_label("党课", exact=True).bounding_box()["y"] > bar["y"] + bar["height"]
 
     page.goto(report_url + "/preview")
     expect(page.locator(".document")).to_be_visible()

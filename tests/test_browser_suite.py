@@ -32,8 +32,12 @@ def login_admin(browsing):
 
 
 def fill_required_and_submit(page):
-    """Fill every required field still empty, then 提交审核."""
+    """Fill every required field still empty (the village type's text starts
+    empty), then 提交审核."""
     page.get_by_label("述职人姓名").fill("张测试")
+    for area in page.locator("#report-form textarea").all():
+        if not area.input_value():
+            area.fill("按照镇党委的部署，扎实开展各项工作（浏览器测试）。")
     for count in page.locator(".count input").all():
         if not count.input_value():
             count.fill("3")
@@ -121,3 +125,22 @@ def test_every_page_loads_with_no_console_error_and_no_other_host(browsing, serv
         assert response.status == 200, (href, response.status)
         # htmx configured from base.html: no indicator <style> of its own, no eval.
         assert admin.evaluate("[document.querySelectorAll('style').length, htmx.config.allowEval]") == [0, False]
+
+
+def test_the_round_form_chooses_a_type_per_kind_on_a_phone(browsing):
+    """Last in the module: it opens a second round."""
+    admin = login_admin(browsing)
+    admin.set_viewport_size(PHONE)
+    admin.goto("/township/rounds")
+    assert_no_horizontal_scroll(admin)
+    expect(admin.get_by_label("社区", exact=True)).to_have_value(admin.get_by_label("村", exact=True).input_value())
+
+    admin.get_by_label("名称").fill("2023年度抓基层党建工作述职（浏览器测试）")
+    admin.get_by_label("年度").fill("2023")
+    admin.get_by_label("社区", exact=True).select_option(label="镇党委书记抓基层党建工作述职报告")
+    admin.get_by_role("button", name="开启填报").click()
+
+    expect(admin.locator(".flash.ok")).to_contain_text("已开启「2023年度抓基层党建工作述职（浏览器测试）」")
+    expect(admin.locator(".report-head .meta")).to_contain_text(
+        "乡镇、社区：镇党委书记抓基层党建工作述职报告（第 1 版） · 村：村（社区）党组织书记抓基层党建工作述职报告（第 1 版）")
+    assert_no_horizontal_scroll(admin)

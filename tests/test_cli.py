@@ -91,7 +91,7 @@ def test_import_is_a_revision_of_its_own(run, tmp_path, township):
     with db.connection_context():
         newest = Revision.history_of(township).first()
         assert (newest.version, newest.note, newest.data["seminars"]) == (
-            township.version + 1, "从 JSON 文件导入（命令行）", 7)
+            township.version + 1, "从数据文件导入（命令行）", 7)
 
 
 def test_import_of_some_fields_keeps_the_others(run, tmp_path, township):
@@ -101,8 +101,8 @@ def test_import_of_some_fields_keeps_the_others(run, tmp_path, township):
 
 
 BAD_FILES = [
-    ("malformed", '{"reading_classes": 1,', "文件不是有效的 JSON：第 1 行第 23 个字符附近有误"),
-    ("not-an-object", "[1, 2]", "文件内容应为 JSON 对象"),
+    ("malformed", '{"reading_classes": 1,', "数据文件已损坏或被改动过：第 1 行第 23 个字符附近有误"),
+    ("not-an-object", "[1, 2]", "这不是本系统导出的数据文件"),
     ("unknown-field", {"nonexistent": 1}, "未知字段「nonexistent」"),
     ("negative-count", {"reading_classes": -1}, "读书班：不能为负数"),
     ("fractional-count", {"reading_classes": 2.5}, "读书班：请填写整数，不能有小数"),
@@ -143,7 +143,7 @@ def test_import_of_a_file_not_in_utf8_is_refused(run, tmp_path, township):
     path.write_bytes('{"reporter_name": "李四"}'.encode("gbk"))
     result = run("report", "import", "--report", township.id, path)
     assert result.exit_code != 0
-    assert "文件不是 UTF-8 编码的文本" in result.stderr
+    assert "这不是本系统的数据文件" in result.stderr
     assert stored(township.id).version == township.version
 
 

@@ -11,9 +11,9 @@ from functools import partial
 
 import pytest
 
+from tests.conftest import demo_types
 from pbforms import demo
 from pbforms.db import db
-from pbforms.forms import get_report_type
 from pbforms.models import Conflict, Report, Revision, Round, Unit, User
 
 from .test_access import header_token, post_login
@@ -139,7 +139,7 @@ def twenty_reports():
         user = User(username=f"cun{n + 1}", role="filler", unit=unit)
         user.set_password(demo.FILLER_PASSWORD)
         user.save()
-    new_round = Round.start("2023年度抓基层党建工作述职", 2023, get_report_type("annual_report"))
+    new_round = Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
     reports = (Report.select(Report.id, User.username).join(User, on=(User.unit == Report.unit))
                .where(Report.round == new_round).order_by(Report.id).tuples())
     return list(reports)
@@ -217,8 +217,10 @@ def test_a_save_racing_a_submit_never_changes_the_submitted_report(app):
     check just before the submit committed was written afterwards.)"""
     user = User.by_username("qingnicun")
     report = Report.get(Report.unit == user.unit)
-    complete = report.report_type.demo_data(report.meta)
+    complete = report.report_type.model_data(report.meta)
     complete.update({f.key: 1 for f in report.report_type.counts})
+    complete.update({f.key: "2023-01-06" for f in report.report_type.fields if f.kind == "date"})
+    complete["reporter_name"] = "张三"
     assert report.report_type.missing(complete) == []
     saver, submitter = logged_in_client(app, user.username), logged_in_client(app, user.username)
     outcomes = []

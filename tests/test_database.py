@@ -8,8 +8,9 @@ import pytest
 from playhouse.migrations import Runner
 
 from pbforms import db as database
+from pbforms import models
 from pbforms.db import db
-from pbforms.models import MODELS
+from pbforms.models import MODELS, Report, ReportTypeRecord, Round
 
 
 def test_migrations_build_the_columns_the_models_use(app):
@@ -30,6 +31,31 @@ def test_migrations_run_down_to_nothing_and_up_again(app):
     database.migrate()
     with db.connection_context():
         assert database.schema_version() == newest
+
+
+def test_migration_0006_gives_existing_rounds_and_reports_the_seed_type(app):
+    """A database from before report types: its rounds (all of the seed's
+    type then) give every kind of unit the seed type's version 1, every
+    report follows it, and no report's data changes."""
+    runner = Runner(db.obj, str(database.MIGRATIONS_DIR))
+    with db.connection_context():
+        before = {r.id: r.data for r in Report.select()}
+        runner.down("0006_report_types")
+        assert "report_type" not in db.get_tables() and "round_type" not in db.get_tables()
+        assert "report_type" in {c.name for c in db.get_columns("round")}
+    database.migrate()
+    models.clear_type_cache()
+    with db.connection_context():
+        seed = ReportTypeRecord.by_builtin("annual_report")
+        assert [(r.name, r.builtin) for r in ReportTypeRecord.ordered()] == [
+            ("镇党委书记抓基层党建工作述职报告", "annual_report"),
+            ("村（社区）党组织书记抓基层党建工作述职报告", "village_report")]
+        kinds = Round.get().kind_types
+        assert {kind: (t.type_id, t.version) for kind, t in kinds.items()} == {
+            "township": (seed.id, 1), "village": (seed.id, 1), "community": (seed.id, 1)}
+        reports = list(Report.with_round_and_unit())
+        assert {r.id: r.data for r in reports} == before
+        assert {r.report_type.version_id for r in reports} == {kinds["village"].version_id}
 
 
 @pytest.mark.postgresql_only

@@ -1,6 +1,7 @@
 """The Word download: the seed report comes back word for word, figures flow
 into the prose, and every download passes the official-format checker."""
 import io
+import json
 import zipfile
 from pathlib import Path
 from urllib.parse import quote
@@ -10,7 +11,8 @@ from docx import Document
 from docx.shared import Pt
 from werkzeug.http import parse_options_header
 
-from tests.fillpage import FillPage, docx_paragraphs, report_of
+from pbforms.forms import builtin_type
+from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of
 from tests.official_format import format_problems
 
 SEED = [line.strip() for line in (Path(__file__).parent / "data" / "seed_report.txt")
@@ -77,9 +79,38 @@ def test_fresh_village_report_passes_official_format(village):
     assert format_problems(village.docx()) == []
 
 
-def test_fresh_village_report_prints_empty_figures_as_stars(village):
+def test_fresh_village_report_lists_its_empty_figures_as_stars(village):
     text = "\n".join(docx_paragraphs(village.docx()))
-    assert "全年举办党委理论学习中心组会议**次，读书班**次，专题党课**次" in text
+    assert "主要数据：党员总数**名，发展党员**名，支部党员大会**次，支委会**次" in text
+    assert "村集体经济收入**万元，为民办实事**件。" in text
+
+
+def test_a_villages_new_report_holds_nothing_of_the_townships(village):
+    """The village type: none of the seed's prose, none of the township-only
+    figures, on the page, in the stored data or in the Word file."""
+    township_type, village_type = builtin_type("annual_report"), builtin_type("village_report")
+    shared = {f.label for f in village_type.counts}
+    township_only = [f.label for f in township_type.counts if f.label not in shared]
+    document = "\n".join(docx_paragraphs(village.docx()))
+    stored = json.dumps(report_of("青泥村").data, ensure_ascii=False)
+    page = village.html()
+
+    assert len(township_only) == 12  # all but 发展党员
+    for text in (document, stored, page):
+        assert not [label for label in township_only if label in text]
+        assert not [p for p in SEED if len(p) > 20 and p[:20] in text]
+        assert "县直机关工委" not in text and "2022年，" not in text
+    assert "村集体经济收入" in page and "党员总数" in page
+
+
+def test_a_village_report_with_an_amount_prints_it_with_its_place(village):
+    response = village.post({"collective_income": "１２.５", "members_total": "36"})
+    refused = village.post({"collective_income": "12.55"})
+    text = "\n".join(docx_paragraphs(village.docx()))
+
+    assert response.status_code == 200 and report_of("青泥村").data["collective_income"] == 12.5
+    assert "最多保留 1 位小数" in one(parse(refused.text), "//*[@id='error-collective_income']").text_content()
+    assert "党员总数36名" in text and "村集体经济收入12.5万元" in text
 
 
 def test_fresh_village_report_has_its_own_title(village):

@@ -13,12 +13,15 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
+from tests.conftest import demo_types
 from pbforms import exports
 from pbforms.docx import report_filename
-from pbforms.forms import get_report_type
-from pbforms.models import ExportJob, Report, Round, Unit
+from pbforms.forms import builtin_type
+from pbforms.models import ExportJob, Report, ReportTypeRecord, Round, Unit
 from tests.fillpage import docx_paragraphs
 from tests.test_township import REPORT_TYPE, put_in_state
+
+VILLAGE_TYPE = builtin_type("village_report")
 
 STATES = [("青泥村", "submitted"), ("柳湾村", "returned"), ("石桥村", "approved"), ("东坡村", "draft"),
           ("河西村", "approved")]
@@ -145,28 +148,39 @@ def test_each_document_reaches_the_file_before_the_next_is_made(round_, tmp_path
 SCOPES = [("", None), ("submitted,approved", {"submitted", "approved"}), ("approved", {"approved"})]
 
 
-def chosen(round_, statuses):
-    return [r for r in Report.in_round(round_) if statuses is None or r.status in statuses]
+def chosen(round_, statuses, kinds=("village", "community")):
+    return [r for r in Report.in_round(round_)
+            if (statuses is None or r.status in statuses) and r.unit.kind in kinds]
+
+
+def type_id(stem):
+    return ReportTypeRecord.by_builtin(stem).id
+
+
+def village_summary(client, round_, extension, scope=""):
+    return client.get(f"/township/rounds/{round_.id}/summary.{extension}?scope={scope}"
+                      f"&type={type_id('village_report')}")
 
 
 @pytest.mark.parametrize("scope, statuses", SCOPES)
 def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_, scope, statuses):
     auth.admin()
 
-    response = client.get(f"/township/rounds/{round_.id}/summary.xlsx?scope={scope}")
+    response = village_summary(client, round_, "xlsx", scope)
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(values_only=True))
     reports = chosen(round_, statuses)
 
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert rows[0] == ("单位", "状态", *[f"{f.label}（{f.unit}）" for f in REPORT_TYPE.counts])
+    assert rows[0] == ("单位", "状态", *[f"{f.label}（{f.unit}）" for f in VILLAGE_TYPE.counts])
     assert [row[0] for row in rows[1:-1]] == [r.unit.name for r in reports]
     assert rows[-1][0] == f"合计（{len(reports)}个单位）"
-    for i, f in enumerate(REPORT_TYPE.counts, start=2):
+    for i, f in enumerate(VILLAGE_TYPE.counts, start=2):
         figures = [r.data.get(f.key) for r in reports]
         assert [row[i] for row in rows[1:-1]] == figures
         assert rows[-1][i] == sum(v for v in figures if v is not None)
-        assert all(isinstance(v, int) for v in [rows[-1][i], *filter(None, figures)])
+        number = (int, float) if f.kind == "amount" else int
+        assert all(isinstance(v, number) for v in [rows[-1][i], *filter(None, figures)])
     assert sheet.freeze_panes == "B2"
 
 
@@ -179,7 +193,7 @@ def test_the_xlsx_writes_every_text_as_text_and_escapes_the_print_header(client,
     Round.update(title="2022&P&B年度").where(Round.id == round_.id).execute()
     auth.admin()
 
-    response = client.get(f"/township/rounds/{round_.id}/summary.xlsx?scope=")  # every report, drafts too
+    response = village_summary(client, round_, "xlsx")
 
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active
@@ -193,21 +207,54 @@ def test_the_xlsx_writes_every_text_as_text_and_escapes_the_print_header(client,
     assert header.startswith("&C2022&&P&&B年度数字汇总")
 
 
+def test_a_summary_covers_one_type_so_the_townships_figures_stay_out(client, auth, round_):
+    auth.admin()
+    recruited = 2 + [f.key for f in VILLAGE_TYPE.counts].index("members_recruited")
+
+    villages = list(load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
+                    .iter_rows(values_only=True))
+    township = list(load_workbook(io.BytesIO(client.get(
+        f"/township/rounds/{round_.id}/summary.xlsx?scope=&type={type_id('annual_report')}").data)).active
+        .iter_rows(values_only=True))
+
+    assert "青泥镇" not in [row[0] for row in villages]
+    assert villages[-1][0] == "合计（6个单位）"
+    # 发展党员 is a figure of both types: the villages' total leaves out the township's 16.
+    assert villages[-1][recruited] == sum(r.data["members_recruited"] or 0 for r in chosen(round_, None))
+    assert [row[0] for row in township] == ["单位", "青泥镇", "合计（1个单位）"]
+    assert township[0][2:] == tuple(f"{f.label}（{f.unit}）" for f in REPORT_TYPE.counts)
+
+
+def test_an_amount_is_summed_exactly_to_its_places(client, auth, round_):
+    incomes = {"青泥村": 0.1, "柳湾村": 0.2, "石桥村": 12.5, "东坡村": None, "河西村": None, "新华社区": None}
+    for report in chosen(round_, None):
+        # Straight into the row: the fixture's reports are handed in, which no save may change.
+        Report.update(data={**report.data, "collective_income": incomes[report.unit.name]}).where(
+            Report.id == report.id).execute()
+    auth.admin()
+
+    table = Document(io.BytesIO(village_summary(client, round_, "docx").data)).tables[0]
+    column = 2 + [f.key for f in VILLAGE_TYPE.counts].index("collective_income")
+
+    assert [row.cells[column].text for row in table.rows][1:4] == ["0.1", "0.2", "12.5"]
+    assert table.rows[-1].cells[column].text == "12.8"
+
+
 def test_an_empty_figure_stays_an_empty_cell(client, auth, round_):
     auth.admin()
 
-    sheet = load_workbook(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.xlsx?scope=").data)).active
+    sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
     row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "东坡村")
 
     assert row[1] == "草稿"
-    assert row[2 + [f.key for f in REPORT_TYPE.counts].index("deeds_done")] is None
+    assert row[2 + [f.key for f in VILLAGE_TYPE.counts].index("deeds_for_people")] is None
 
 
 @pytest.mark.parametrize("scope, statuses", SCOPES[:2])
 def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, round_, scope, statuses):
     auth.admin()
 
-    response = client.get(f"/township/rounds/{round_.id}/summary.docx?scope={scope}")
+    response = village_summary(client, round_, "docx", scope)
     doc = Document(io.BytesIO(response.data))
     table = doc.tables[0]
     reports = chosen(round_, statuses)
@@ -215,10 +262,11 @@ def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, rou
 
     assert doc.sections[0].page_width > doc.sections[0].page_height
     assert doc.paragraphs[0].text == f"{round_.title}数字汇总表"
-    assert cells[0] == ["单位", "状态", *[f"{f.label}\n（{f.unit}）" for f in REPORT_TYPE.counts]]
+    assert doc.paragraphs[1].text.startswith(f"统计范围：{VILLAGE_TYPE.name}，")
+    assert cells[0] == ["单位", "状态", *[f"{f.label}\n（{f.unit}）" for f in VILLAGE_TYPE.counts]]
     assert [row[:2] for row in cells[1:-1]] == [[r.unit.name, r.status_label] for r in reports]
     assert cells[-1][0] == f"合计（{len(reports)}个单位）"
-    assert cells[-1][2:] == [str(sum(r.data.get(f.key) or 0 for r in reports)) for f in REPORT_TYPE.counts]
+    assert cells[-1][2:] == [f.as_text(f.total(r.data.get(f.key) for r in reports)) for f in VILLAGE_TYPE.counts]
     assert all(sum(c.width for c in row.cells) <= doc.sections[0].page_width for row in table.rows)
     assert "UTF-8''" in response.headers["Content-Disposition"]
 
@@ -226,18 +274,18 @@ def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, rou
 def test_an_unfilled_figure_shows_as_a_dash_in_the_word_table(client, auth, round_):
     auth.admin()
 
-    table = Document(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.docx?scope=").data)).tables[0]
+    table = Document(io.BytesIO(village_summary(client, round_, "docx").data)).tables[0]
     row = next(r for r in table.rows if r.cells[0].text == "河西村")
     unfilled = next(r for r in table.rows if r.cells[0].text == "新华社区")
 
     assert row.cells[1].text == "已通过" and "—" not in [c.text for c in row.cells]
-    assert [c.text for c in unfilled.cells[2:]] == ["—"] * len(REPORT_TYPE.counts)
+    assert [c.text for c in unfilled.cells[2:]] == ["—"] * len(VILLAGE_TYPE.counts)
 
 
 # --- the command line ---------------------------------------------------------
 
 def test_round_list_shows_each_round_with_its_progress(app, round_):
-    Round.start("2023年度抓基层党建工作述职", 2023, REPORT_TYPE, datetime.date(2024, 1, 10))
+    Round.start("2023年度抓基层党建工作述职", 2023, demo_types(), datetime.date(2024, 1, 10))
 
     result = app.test_cli_runner().invoke(args=["round", "list"])
 
@@ -280,7 +328,7 @@ def test_every_zip_entry_name_is_safe_and_unique(app, round_, tmp_path):
     for unit, (name, title) in zip(units + [None] * 6, hostile):
         if unit is None:
             unit = Unit.create(name=name, kind="village", secretary_title=title, position=50)
-            round_.include(unit, get_report_type(round_.report_type))
+            round_.include(unit)
         else:
             Unit.update(name=name, secretary_title=title).where(Unit.id == unit.id).execute()
     reports = Report.in_round(round_).count()
@@ -303,13 +351,30 @@ def test_every_zip_entry_name_is_safe_and_unique(app, round_, tmp_path):
 def test_round_summary_writes_the_format_of_the_file_name(app, round_, tmp_path, extension):
     out = tmp_path / f"汇总.{extension}"
 
-    result = app.test_cli_runner().invoke(args=["round", "summary", "--round", str(round_.id), "-o", str(out)])
+    result = app.test_cli_runner().invoke(args=["round", "summary", "--round", str(round_.id), "-o", str(out),
+                                                "--type", str(type_id("village_report"))])
 
     assert result.exit_code == 0, result.output
     if extension == "xlsx":
-        assert load_workbook(out).active["A9"].value == "合计（7个单位）"
+        assert load_workbook(out).active["A8"].value == "合计（6个单位）"
     else:
-        assert Document(str(out)).tables[0].rows[-1].cells[0].text == "合计（7个单位）"
+        assert Document(str(out)).tables[0].rows[-1].cells[0].text == "合计（6个单位）"
+
+
+@pytest.mark.parametrize("given, message", [
+    ([], "本轮有多种报告类型，汇总表一次只汇总一种，请用 --type 选择"),
+    (["--type", "99"], "本轮没有编号为 99 的报告类型"),
+])
+def test_round_summary_of_a_round_of_several_types_needs_one(app, round_, tmp_path, given, message):
+    out = tmp_path / "汇总.xlsx"
+
+    result = app.test_cli_runner().invoke(args=["round", "summary", "--round", str(round_.id), "-o", str(out),
+                                                *given])
+
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "村（社区）党组织书记抓基层党建工作述职报告（村、社区）" in result.output
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -345,13 +410,24 @@ def test_the_exports_default_to_the_reports_handed_in_and_say_how_many_each_choi
     board = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text)
     for select_id in ("zip-scope", "summary-scope"):
         options = board.xpath(f"//select[@id='{select_id}']/option")
-        handed_in = len(chosen(round_, {"submitted", "approved"}))
+        every_kind = ("township", "village", "community")  # the counts are the round's, every type
+        handed_in = len(chosen(round_, {"submitted", "approved"}, every_kind))
         assert [(o.get("value"), o.text_content()) for o in options] == [
             ("submitted,approved", f"已提交和已通过的报告（{handed_in} 份）"),
-            ("approved", f"已通过的报告（{len(chosen(round_, {'approved'}))} 份）"),
-            ("", f"全部报告（含草稿和未开始的）（{len(chosen(round_, None))} 份）")]
+            ("approved", f"已通过的报告（{len(chosen(round_, {'approved'}, every_kind))} 份）"),
+            ("", f"全部报告（含草稿和未开始的）（{len(chosen(round_, None, every_kind))} 份）")]
     # Without a choice (an old bookmark), the summary holds only what was handed in.
-    sheet = load_workbook(io.BytesIO(client.get(f"/township/rounds/{round_.id}/summary.xlsx").data)).active
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/township/rounds/{round_.id}/summary.xlsx?type={type_id('village_report')}").data)).active
     names = {r[0] for r in sheet.iter_rows(values_only=True)}
     assert "东坡村" not in names  # a draft
     assert {r.unit.name for r in chosen(round_, {"submitted", "approved"})} <= names
+def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
+    auth.admin()
+
+    form = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text).xpath(
+        "//form[select[@name='type']]")[0]
+    options = {o.text_content(): o.get("value") for o in form.xpath(".//select[@name='type']/option")}
+
+    assert options == {"乡镇的报告": str(type_id("annual_report")), "村、社区的报告": str(type_id("village_report"))}
+    assert form.action.endswith("/summary.xlsx")

@@ -5,11 +5,11 @@ import re
 import pytest
 
 from pbforms.db import db
-from pbforms.forms import get_report_type
+from pbforms.forms import builtin_type
 from pbforms.models import Report, Revision
 from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of, revision_count
 
-REPORT_TYPE = get_report_type("annual_report")
+REPORT_TYPE = builtin_type("annual_report")
 SAVED = re.compile(r"已保存 \d\d:\d\d:\d\d")
 CONFLICT = "此报告已在别的窗口或由他人修改"
 BOTH_WAYS = pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "no-js"])

@@ -12,13 +12,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pbforms.docx import render
-from pbforms.forms import get_report_type
+from pbforms.forms import builtin_type
 from pbforms.forms.kinds import XML_FORBIDDEN, Invalid, split_paragraphs
 from pbforms.models import Report
 
 from tests.fillpage import FillPage, report_of
 
-REPORT_TYPE = get_report_type("annual_report")
+REPORT_TYPE = builtin_type("annual_report")
+VILLAGE_TYPE = builtin_type("village_report")  # 青泥村's, whose page the HTTP tests fill
 META = {"year": 2022, "unit_name": "青泥村", "secretary_title": "党支部书记"}
 TEXT_FIELDS = [f for f in REPORT_TYPE.fields if f.kind in ("text", "paragraphs")]
 ITEM_FIELDS = [f for f in REPORT_TYPE.fields if f.kind == "items"]
@@ -32,7 +33,7 @@ HTTP_FUZZ = settings(max_examples=10, deadline=None, suppress_health_check=[Heal
 ANY_CHARACTER = st.characters(exclude_categories=(), exclude_characters="⟦⟧")
 ANY_TEXT = st.text(ANY_CHARACTER, max_size=200)
 # What a browser can send: UTF-8, so no lone surrogates.
-TYPED_TEXT = st.text(st.characters(exclude_characters="⟦⟧"), max_size=200)
+TYPED_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="⟦⟧"), max_size=200)
 
 
 def docx_text(data):
@@ -82,7 +83,8 @@ def test_any_items_give_a_docx_containing_them(field, items):
     printed = docx_text(data)
 
     for item in items:
-        for line in expected_lines(" ".join(item["heading"].split("\n"))) + expected_lines(item["text"]):
+        # A heading prints on one line: its lines joined by single spaces.
+        for line in [" ".join(expected_lines(item["heading"]))] + expected_lines(item["text"]):
             assert line in printed
     # An item with nothing to print still takes its place: the document is
     # the one of the same items with the blank ones written as nothing at all.
@@ -133,6 +135,24 @@ def test_any_typed_count_is_stored_in_range_or_refused(field, value):
     assert_stored_or_refused(field, before, data, errors)
 
 
+AMOUNT = VILLAGE_TYPE.by_key["collective_income"]
+
+
+@FUZZ
+@given(value=st.one_of(ANY_VALUE, st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)))
+def test_any_value_in_an_amount_is_stored_with_its_places_or_refused(value):
+    before = VILLAGE_TYPE.initial_data(META)
+    data, errors = VILLAGE_TYPE.parse_json({AMOUNT.key: value}, before)
+    if AMOUNT.key in errors:
+        assert errors[AMOUNT.key] in {"请填写数字，如 12.5", "最多保留 1 位小数", "不能为负数",
+                                      f"不能超过 {AMOUNT.maximum}"}
+        assert data == before
+    else:
+        stored = data[AMOUNT.key]
+        assert stored is None or (type(stored) is float and 0 <= stored <= AMOUNT.maximum
+                                  and AMOUNT.as_text(stored) == f"{stored:.1f}")
+
+
 # --- the same over HTTP -------------------------------------------------------
 
 @pytest.fixture
@@ -159,7 +179,7 @@ def test_typed_paragraph_is_saved_and_printed(page, field, text):
 
 
 @HTTP_FUZZ
-@given(field=st.sampled_from(COUNTS),
+@given(field=st.sampled_from([f for f in VILLAGE_TYPE.counts if f.kind == "count"]),
        value=st.one_of(TYPED_TEXT, st.from_regex(r"\A[ +\-]?[0-9０-９,.]{0,25}\Z")))
 def test_typed_count_over_http_is_stored_in_range_or_refused(page, field, value):
     before = Report.get_by_id(page.report_id)
@@ -168,7 +188,7 @@ def test_typed_count_over_http_is_stored_in_range_or_refused(page, field, value)
 
     assert response.status_code == 200, response.text
     after = Report.get_by_id(page.report_id)
-    message = REPORT_TYPE.parse_form({field.key: value}, before.data)[1].get(field.key)
+    message = VILLAGE_TYPE.parse_form({field.key: value}, before.data)[1].get(field.key)
     if message:
         assert message in count_messages(field) and message in response.text
         assert after.data == before.data

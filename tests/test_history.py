@@ -8,12 +8,13 @@ import logging
 
 import pytest
 
+from tests.conftest import demo_types
 from pbforms import models
-from pbforms.forms import get_report_type
+from pbforms.forms import builtin_type
 from pbforms.models import AuditEvent, PendingImport, Report, Revision, Round, User
 from tests.fillpage import FillPage, one, parse, report_of
 
-REPORT_TYPE = get_report_type("annual_report")
+VILLAGE_TYPE = builtin_type("village_report")  # 青泥村's type in the demo round
 FILLER = "qingnicun"
 VILLAGE = "青泥村"
 
@@ -94,15 +95,15 @@ def test_long_history_is_paginated(village, client, clock):
     report = stored(village.report_id)
     user = User.by_username(FILLER)
     for n in range(35):
-        report.save_data({**report.data, "deeds_done": n}, user, report.version)
+        report.save_data({**report.data, "deeds_for_people": n}, user, report.version)
         clock.advance(60)
 
     first, second = history_rows(client, village.report_id), history_rows(client, village.report_id, page=2)
 
     assert len(first) == 30 and first[0]["version"] == "35"
     assert [r["version"] for r in second] == ["5", "4", "3", "2", "1"]
-    assert second[0]["changes"] == ["为民办结实事：3件 → 4件"]
-    assert second[-1]["changes"] == ["为民办结实事：（空） → 0件"]
+    assert second[0]["changes"] == ["为民办实事：3件 → 4件"]
+    assert second[-1]["changes"] == ["为民办实事：（空） → 0件"]
 
 
 # --- folding rapid autosaves ---------------------------------------------------
@@ -143,7 +144,7 @@ def test_a_burst_of_autosaves_keeps_the_newest_content_in_one_revision(village, 
 
 def test_the_submitted_version_is_not_overwritten_by_edits_after_a_return(village, client, clock):
     report = stored(village.report_id)
-    complete = {f.key: 1 for f in REPORT_TYPE.counts}
+    complete = VILLAGE_TYPE.model_data(report.meta) | {f.key: 1 for f in VILLAGE_TYPE.counts}
     complete.update(reporter_name="张三", written_on="2023-01-06")
     report.save_data({**report.data, **complete}, User.by_username(FILLER), report.version)
     assert village.submit().status_code == 303
@@ -261,7 +262,7 @@ def test_fill_page_links_to_the_history(village):
 # --- last year as a start ----------------------------------------------------------
 
 LAST_YEAR = {"reporter_name": "张三", "intro": "2022年，村党支部……报告如下：", "written_on": "2023-01-06",
-             "members_recruited": 12, "deeds_done": 10, "seminars": 0}
+             "members_recruited": 12, "deeds_for_people": 10, "group_meetings": 0}
 
 
 @pytest.fixture
@@ -269,13 +270,13 @@ def new_round(app):
     """青泥村 filled in 2022; the township opens the 2023 round."""
     last = report_of(VILLAGE)
     last.save_data({**last.data, **LAST_YEAR}, User.by_username(FILLER), last.version)
-    new = Round.start("2023年度抓基层党建工作述职", 2023, REPORT_TYPE)
+    new = Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
     return Report.get((Report.round == new) & (Report.unit == last.unit))
 
 
 @pytest.mark.parametrize("choice, counts", [
-    ("keep", {"members_recruited": 12, "deeds_done": 10, "seminars": 0, "party_lectures": None}),
-    ("clear", {"members_recruited": None, "deeds_done": None, "seminars": None, "party_lectures": None}),
+    ("keep", {"members_recruited": 12, "deeds_for_people": 10, "group_meetings": 0, "party_lessons": None}),
+    ("clear", {"members_recruited": None, "deeds_for_people": None, "group_meetings": None, "party_lessons": None}),
 ])
 def test_new_round_starts_from_last_years_report(client, auth, new_round, choice, counts):
     auth.login(FILLER)
@@ -332,10 +333,10 @@ def last_year_note(html, key):
     ("members_recruited", "19", "去年 12名，变化超过一半，请核对", True),
     ("members_recruited", "6", "去年 12名", False),      # -50%
     ("members_recruited", "5", "去年 12名，变化超过一半，请核对", True),
-    ("seminars", "0", "去年 0次", False),
-    ("seminars", "1", "去年 0次，变化超过一半，请核对", True),  # from nothing to something
-    ("deeds_done", "", "去年 10件", False),             # not filled yet: nothing to compare
-    ("party_lectures", "3", "去年 未填", False),
+    ("group_meetings", "0", "去年 0次", False),
+    ("group_meetings", "1", "去年 0次，变化超过一半，请核对", True),  # from nothing to something
+    ("deeds_for_people", "", "去年 10件", False),             # not filled yet: nothing to compare
+    ("party_lessons", "3", "去年 未填", False),
 ])
 def test_fill_page_shows_last_years_figure_and_marks_big_changes(client, auth, new_round, key, new, shown, marked):
     auth.login(FILLER)
@@ -349,14 +350,14 @@ def test_fill_page_shows_last_years_figure_and_marks_big_changes(client, auth, n
 
 @pytest.mark.parametrize("url", ["/township/reports/{}", "/reports/{}"], ids=["review", "read-only"])
 def test_admins_pages_show_last_years_figures_with_marks(client, auth, new_round, url):
-    new_round.save_data({**new_round.data, "members_recruited": 30, "deeds_done": 11},
+    new_round.save_data({**new_round.data, "members_recruited": 30, "deeds_for_people": 11},
                         User.by_username(FILLER), 0)
     auth.admin()
 
     html = client.get(url.format(new_round.id)).text
 
     assert last_year_note(html, "members_recruited") == ("去年 12名，变化超过一半，请核对", True)
-    assert last_year_note(html, "deeds_done") == ("去年 10件", False)
+    assert last_year_note(html, "deeds_for_people") == ("去年 10件", False)
 
 
 def test_last_years_figures_cost_one_query_not_one_per_figure(client, auth, new_round, caplog):
@@ -395,10 +396,10 @@ def snapshot(report_id):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b'{"members_recruited": 3,', "文件不是有效的 JSON：第 1 行第 25 个字符附近有误"),
+    (b'{"members_recruited": 3,', "数据文件已损坏或被改动过：第 1 行第 25 个字符附近有误"),
     (b"", "文件是空的"),
-    ('{"reporter_name": "张三"}'.encode("gbk"), "文件不是 UTF-8 编码的文本"),
-    (b"[1, 2]", "文件内容应为 JSON 对象"),
+    ('{"reporter_name": "张三"}'.encode("gbk"), "这不是本系统的数据文件"),
+    (b"[1, 2]", "这不是本系统导出的数据文件：内容应为一份报告"),
     (b'{"members_recruited": 3, "no_such_field": 1}', "未知字段「no_such_field」"),
     (b'{"members_recruited": -3}', "发展党员：不能为负数"),
     ('{"members_recruited": "十二"}'.encode(), "发展党员：请填写数字，如 12"),
@@ -420,7 +421,7 @@ def test_upload_without_a_file_asks_for_one(village, client, auth):
     response = client.post(f"/reports/{village.report_id}/import", data={"csrf_token": auth.csrf_token()})
 
     assert response.status_code == 422
-    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的 JSON 文件。"
+    assert parse(response.text).get_element_by_id("file-error").text_content() == "请选择要导入的数据文件（本系统“导出数据文件”得到的 .json 文件）。"
 
 
 def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(village, client, auth):
@@ -440,17 +441,17 @@ def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(villag
     assert "已导入 3 处改动，保存为第 1 版" in flash(response.text)
     data = stored(village.report_id).data
     assert (data["members_recruited"], data["reporter_name"], data["intro"]) == (20, "李四", "新开头。")
-    assert history_rows(client, village.report_id)[0]["note"] == "从 JSON 文件导入"
+    assert history_rows(client, village.report_id)[0]["note"] == "从数据文件导入"
 
 
 def test_downloaded_json_edited_and_uploaded_again_round_trips(village, client, auth):
     data = json.loads(client.get(f"/reports/{village.report_id}/json").text)
-    data["deeds_done"] = 98
+    data["deeds_for_people"] = 98
 
     preview = upload(client, auth, village.report_id, json.dumps(data, ensure_ascii=False).encode())
 
     assert [li.text_content().strip() for li in parse(preview.text).xpath("//ul[@class='changes']/li")] == [
-        "为民办结实事：（空） → 98件"]
+        "为民办实事：（空） → 98件"]
 
 
 def test_confirmation_is_checked_again(village, client, auth):
@@ -636,8 +637,10 @@ def diff_marks(client, report_id, row=0):
             [p.text_content() for p in tr.xpath(".//div[@class='diff']/p")])
 
 
-def test_a_text_change_shows_what_was_removed_and_added_within_the_paragraph(village, client):
-    intro = stored(village.report_id).data["intro"]
+def test_a_text_change_shows_what_was_removed_and_added_within_the_paragraph(village, client, clock):
+    intro = "2022年，在县委、县政府的正确领导和镇党委的精心指导下，村党支部持续深入学习贯彻党的二十大精神。"
+    village.post({"intro": intro})
+    clock.advance(60)
     village.post({"intro": intro.replace("正确领导", "坚强领导", 1) + "\n新增的一段。"})
 
     removed, added, paragraphs = diff_marks(client, village.report_id)
@@ -650,11 +653,11 @@ def test_a_text_change_shows_what_was_removed_and_added_within_the_paragraph(vil
 def test_versions_are_numbered_without_gaps_and_rows_that_changed_nothing_are_not_listed(village, client, clock):
     report = stored(village.report_id)
     user = User.by_username(FILLER)
-    report.save_data({**report.data, "deeds_done": 1}, user, report.version)
+    report.save_data({**report.data, "members_recruited": 1}, user, report.version)
     clock.advance(60)
     report.save_data(dict(report.data), user, report.version, note="没有改动的一版")
     clock.advance(60)
-    report.save_data({**report.data, "deeds_done": 2}, user, report.version)
+    report.save_data({**report.data, "members_recruited": 2}, user, report.version)
 
     rows = history_rows(client, village.report_id)
 
@@ -664,10 +667,14 @@ def test_versions_are_numbered_without_gaps_and_rows_that_changed_nothing_are_no
 
 
 def test_removing_an_item_is_a_version_of_its_own_that_can_be_undone(village, client, clock):
+    for n in range(2):
+        village.post(op="add:plans")
+        clock.advance(60)
     village.post({"plans-2-text": "第三条打算，删除之前刚改过。"})
     village.post(op="remove:plans:2")  # the same minute: still a version of its own
     rows = history_rows(client, village.report_id)
-    assert [r["version"] for r in rows] == ["2", "1"]
+    # The removal is a version of its own, right after the one holding the typing.
+    assert int(rows[0]["version"]) == int(rows[1]["version"]) + 1
     removed, _, _ = diff_marks(client, village.report_id)
     assert any(text.startswith("（删除）") for text in removed)
 

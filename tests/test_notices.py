@@ -111,21 +111,24 @@ def test_an_empty_notice_is_refused_with_a_message(client, auth):
     assert Notice.select().count() == 0
 
 
-def new_round_form(auth, **values):
-    return {"csrf_token": auth.csrf_token(), "title": "2030年度测试述职", "year": "2030",
-            "report_type": "annual_report", **values}
+def new_round_form(client, auth, **values):
+    """The new-round form as the page proposes it (its report type per unit kind), with `values`."""
+    form = one(parse(client.get("/township/rounds").text), "//form[contains(@action, '/township/rounds')]"
+               "[.//input[@name='year']]")
+    proposed = {name: value for name, value in form.form_values() if name.startswith("type-")}
+    return {"csrf_token": auth.csrf_token(), "title": "2030年度测试述职", "year": "2030", **proposed, **values}
 
 
 def test_a_deadline_in_the_past_is_refused_unless_confirmed(client, auth):
     auth.admin()
     past = (TODAY - datetime.timedelta(days=1)).isoformat()
-    refused = client.post("/township/rounds", data=new_round_form(auth, deadline=past))
+    refused = client.post("/township/rounds", data=new_round_form(client, auth, deadline=past))
     assert refused.status_code == 422
     tree = parse(refused.text)
     assert "已经过去，开启后每个单位都会立即显示逾期" in text_of(one(tree, "//p[@id='error-round-deadline']"))
     assert one(tree, "//input[@name='past_ok']").get("type") == "checkbox"
     assert Round.select().count() == 1
-    confirmed = client.post("/township/rounds", data=new_round_form(auth, deadline=past, past_ok="1"))
+    confirmed = client.post("/township/rounds", data=new_round_form(client, auth, deadline=past, past_ok="1"))
     assert confirmed.status_code == 303
     assert Round.select().count() == 2
 

@@ -1,49 +1,103 @@
-"""Report types: a definition file per type, and what the app does with one.
+"""Report types: a definition per type, and what the app does with one.
 
-A definition (`<id>.json` in this folder) names every field of a report with
-its kind, Chinese label, unit, bounds and default text. Nothing else in the
-app knows a field by name: the fill page, validation, the missing-figures
-list and the .docx context are all derived from the definition here.
-`<id>.demo.json`, when present, holds the figures the demo fills in.
+A definition is a JSON-able dict: `name`, `title` (the document's title,
+"\n" where it breaks into lines, 【年度】【单位】【职务】 filled from the
+round and the unit) and `sections`, each a title and its fields (key, kind,
+label, unit, required, hint, default, model_text, bounds). Nothing else in
+the app knows a field by name: the fill page, validation, the
+missing-figures list and the .docx context are all derived from it here.
+
+Definitions live in the database (models.ReportTypeRecord / TypeVersion,
+one immutable row per version); the built-in ones ship as `<stem>.json` in
+this folder and are loaded from there. `<stem>.demo.json`, when present,
+holds the figures the demo fills in.
 """
+import copy
 import json
+import re
 from functools import cache
 from pathlib import Path
 
-from .kinds import KINDS, Invalid, clean_text, cn_date, find_references
+from .kinds import KINDS, Invalid, clean_text, cn_date, fill_placeholders, find_references
 
 HERE = Path(__file__).parent
+BUILTIN = ("annual_report", "village_report")  # the seed's township type first
+# Keys name form inputs and JSON paths in SQL: plain identifiers only.
+KEY = re.compile(r"[a-z][a-z0-9_]{0,59}")
+# Names the document's context gives besides the fields.
+RESERVED_KEYS = {"title_lines", "main_figures"}
 
 
 class ReportType:
-    def __init__(self, definition):
-        self.id = definition["id"]
+    """One version of a type. Immutable: built once per version and cached."""
+
+    def __init__(self, definition, type_id=None, version_id=None, version=None):
+        """Raises ValueError for a definition no report can be filled in."""
+        try:
+            self._build(definition)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"not a report type definition: {e!r}") from None
+        self.type_id, self.version_id, self.version = type_id, version_id, version
+
+    def _build(self, definition):
+        self.definition = copy.deepcopy(definition)
         self.name = definition["name"]
-        self.template = definition["template"]
-        self.title_lines_format = definition["title_lines"]
-        self.sections = [
-            {"title": s["title"], "fields": [KINDS[f["kind"]](f) for f in s["fields"]]}
-            for s in definition["sections"]
-        ]
+        self.title = definition["title"]
+        # The hand-made Word template of a built-in type, until documents are
+        # generated from the type itself.
+        self.template = definition.get("template")
+        self.sections = []
+        for s in definition["sections"]:
+            fields = []
+            for f in s["fields"]:
+                if f.get("kind") not in KINDS:
+                    raise ValueError(f"{self.name}: unknown kind {f.get('kind')!r}")
+                if not KEY.fullmatch(str(f.get("key", ""))) or f["key"] in RESERVED_KEYS:
+                    raise ValueError(f"{self.name}: bad field key {f.get('key')!r}")
+                fields.append(KINDS[f["kind"]](f))
+            self.sections.append({"title": s["title"], "fields": fields})
         self.fields = [f for s in self.sections for f in s["fields"]]
         self.by_key = {f.key: f for f in self.fields}
-        self.counts = [f for f in self.fields if f.kind == "count"]
+        # Every figure, whole or decimal: sums, tables and references use these.
+        self.figures_fields = self.counts = [f for f in self.fields if f.is_figure]
         self.count_by_label = {f.label: f for f in self.counts}
         if len(self.by_key) != len(self.fields) or len(self.count_by_label) != len(self.counts):
-            raise ValueError(f"{self.id}: field keys and count labels must be unique")
+            raise ValueError(f"{self.name}: field keys and figure labels must be unique")
+
+    def __repr__(self):
+        return f"<ReportType {self.name} type={self.type_id} v{self.version}>"
 
     # --- building and reading data ------------------------------------------
 
     def initial_data(self, meta):
-        """A new report: every field's default, with the unit's name filled in."""
+        """A new report: every field's default, with 【年度】【单位】【职务】 filled in."""
         return {f.key: f.initial(meta) for f in self.fields}
 
-    def demo_data(self, meta):
-        path = HERE / f"{self.id}.demo.json"
+    def model_data(self, meta):
+        """A report written from the model texts (参考范文) where a field has
+        one, its default elsewhere: what the demo township shows."""
         data = self.initial_data(meta)
-        if path.exists():
-            data.update(json.loads(path.read_text(encoding="utf-8")))
+        for f in self.fields:
+            model = f.model(meta)
+            if model:
+                data[f.key] = model
         return data
+
+    def carried_into(self, data, meta):
+        """`data` of an earlier version of this type, fitted to this one:
+        values of keys this version still has are kept (cleaned, or the
+        initial value when this version refuses them), new fields get their
+        initial value, fields this version dropped are left out."""
+        fitted = {}
+        for f in self.fields:
+            if f.key in data:
+                try:
+                    fitted[f.key] = f.clean(data[f.key])
+                    continue
+                except Invalid:
+                    pass
+            fitted[f.key] = f.initial(meta)
+        return fitted
 
     def parse_form(self, form, current):
         """Form data -> (new data, {key: message}).
@@ -75,7 +129,7 @@ class ReportType:
     def parse_json(self, obj, current):
         """Uploaded JSON -> (data, {key: message}), with the form's messages."""
         if not isinstance(obj, dict):
-            return current, {"": "文件内容应为 JSON 对象（{ … }）"}
+            return current, {"": "这不是本系统导出的数据文件：内容应为一份报告（JSON 对象 { … }）。"}
         data, errors = dict(current), {}
         for key in obj:
             if key not in self.by_key:
@@ -98,6 +152,14 @@ class ReportType:
             if unknown:
                 found[f.key] = "引用了不存在的数字：" + "、".join(f"「{u}」" for u in unknown)
         return found
+
+    def model_text_warnings(self):
+        """{key: message} for 参考范文 that refer to figures this type lacks
+        (a figure removed or renamed while its model text still names it):
+        for whoever edits the type to show before saving it."""
+        meta = {"year": "", "unit_name": "", "secretary_title": ""}
+        return {key: message.replace("引用了", "参考范文引用了")
+                for key, message in self.warnings({f.key: f.model(meta) for f in self.fields}).items()}
 
     def missing(self, data):
         """Required fields still empty, in form order."""
@@ -129,7 +191,7 @@ class ReportType:
     # --- the document -------------------------------------------------------
 
     def title_lines(self, meta):
-        return [line.format_map(meta) for line in self.title_lines_format]
+        return [line for line in fill_placeholders(self.title, meta).split("\n") if line.strip()]
 
     def filename(self, meta):
         return "".join(self.title_lines(meta)) + ".docx"
@@ -138,10 +200,24 @@ class ReportType:
         """label -> number as printed (`**` while empty), for references."""
         return {f.label: f.as_text(data.get(f.key)) for f in self.counts}
 
+    def unreferenced_figures(self, data):
+        """The figures no text of `data` refers to, in form order."""
+        referenced = {label for f in self.fields for label in f.references(data.get(f.key))}
+        return [f for f in self.counts if f.label not in referenced]
+
+    def main_figures(self, data, figures):
+        """Every figure reaches the document: those the text does not state
+        are listed in one 主要数据 paragraph after the last section."""
+        rest = self.unreferenced_figures(data)
+        if not rest:
+            return []
+        return ["主要数据：" + "，".join(f"{f.label}{figures[f.label]}{f.unit}" for f in rest) + "。"]
+
     def docx_context(self, data, meta):
         figures = self.figures(data)
         context = {f.key: f.docx_value(data.get(f.key), figures) for f in self.fields}
         context["title_lines"] = [clean_text(line) for line in self.title_lines(meta)]
+        context["main_figures"] = self.main_figures(data, figures)
         return context
 
 
@@ -155,33 +231,37 @@ def read_report_json(raw):
         # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark.
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None, "文件不是 UTF-8 编码的文本，请选用本系统“导出 JSON”得到的文件（记事本可“另存为”UTF-8）。"
+        return None, ("这不是本系统的数据文件：数据文件是“导出数据文件”得到的 .json 文件，用于备份或在电脑之间搬运报告。"
+                      "Word 文件请用“从 Word 导入”。")
     if not text.strip():
         return None, "文件是空的。"
     try:
         return json.loads(text), None
     except json.JSONDecodeError as e:
-        return None, f"文件不是有效的 JSON：第 {e.lineno} 行第 {e.colno} 个字符附近有误，请检查后重新上传。"
+        return None, (f"数据文件已损坏或被改动过：第 {e.lineno} 行第 {e.colno} 个字符附近有误（不是有效的 JSON）。"
+                      "请重新从本系统“导出数据文件”。")
     except ValueError:  # an integer of thousands of digits
         return None, "文件中有过长的数字。"
     except RecursionError:
         return None, "文件不是本系统导出的报告：嵌套层数过多。"
 
 
+def builtin_definition(stem):
+    """The definition file of a built-in type, as a dict."""
+    return json.loads((HERE / f"{stem}.json").read_text(encoding="utf-8"))
+
+
 @cache
-def report_types():
-    found = {}
-    for path in sorted(HERE.glob("*.json")):
-        if path.name.endswith(".demo.json"):
-            continue
-        rt = ReportType(json.loads(path.read_text(encoding="utf-8")))
-        found[rt.id] = rt
-    return found
+def builtin_type(stem):
+    """A built-in type as its file says, without database ids: for checks
+    that need no database (tests, tools). Pages use `report.report_type`."""
+    return ReportType(builtin_definition(stem))
 
 
-def get_report_type(type_id):
-    return report_types()[type_id]
+def builtin_demo_figures(stem):
+    path = HERE / f"{stem}.demo.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-__all__ = ["ReportType", "report_types", "get_report_type", "read_report_json", "Invalid", "clean_text",
-           "cn_date", "find_references"]
+__all__ = ["ReportType", "BUILTIN", "builtin_definition", "builtin_type", "builtin_demo_figures",
+           "read_report_json", "Invalid", "clean_text", "cn_date", "fill_placeholders", "find_references"]

@@ -8,6 +8,7 @@ uploads go through the same `clean`, so both give the same messages.
 import datetime
 import re
 import unicodedata
+from decimal import Decimal, InvalidOperation
 
 # Characters XML 1.0 forbids (tab, LF and CR are allowed), plus U+FFFE/U+FFFF
 # and lone surrogates: Word refuses a file containing any of them.
@@ -35,6 +36,24 @@ def clean_text(value):
     return XML_FORBIDDEN.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))
 
 
+# What definition text (title, defaults, model text) may say about the
+# report it belongs to, filled from the round and the unit.
+PLACEHOLDERS = {"【年度】": "year", "【单位】": "unit_name", "【职务】": "secretary_title"}
+PLACEHOLDER = re.compile("|".join(map(re.escape, PLACEHOLDERS)))
+
+
+def fill_placeholders(text, meta):
+    """【年度】【单位】【职务】 -> the round's year, the unit's name and its
+    secretary's title. The one place definition text meets a report's facts;
+    nothing else in the text is interpreted (no format strings, no Jinja)."""
+    return PLACEHOLDER.sub(lambda m: str(meta.get(PLACEHOLDERS[m.group(0)], "")), text or "")
+
+
+def fill_items(items, meta):
+    return [{"heading": fill_placeholders(item.get("heading", ""), meta),
+             "text": fill_placeholders(item.get("text", ""), meta)} for item in items or []]
+
+
 def find_references(text):
     return REFERENCE.findall(text or "")
 
@@ -58,18 +77,27 @@ def chinese_number(n):
 class Field:
     kind = None
     empty = None
+    is_figure = False  # count and amount: summed, referenced from text, shown in tables
 
     def __init__(self, spec):
         self.key = spec["key"]
         self.label = spec["label"]
         self.required = spec.get("required", False)
         self.hint = spec.get("hint", "")
+        self.unit = spec.get("unit", "")
         self.default = spec.get("default", self.empty)
+        # 参考范文: shown beside the field and inserted on request, never
+        # stored in a report by itself. Same shape as the field's value.
+        self.model_text = spec.get("model_text", self.empty)
         self.max_length = spec.get("max_length", 50000)
         self.spec = spec
 
     def initial(self, meta):
         return self.default
+
+    def model(self, meta):
+        """The model text with 【年度】【单位】【职务】 filled in, or None."""
+        return None
 
     def from_form(self, form):
         return form.get(self.key)
@@ -93,10 +121,10 @@ class Count(Field):
     """A whole number with its unit (次、名、份、个、件)."""
 
     kind = "count"
+    is_figure = True
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.unit = spec.get("unit", "")
         self.minimum = spec.get("min", 0)
         self.maximum = spec.get("max", 99999)
         # The township's figure is the sum of its villages' (发展党员, 为民办结实事 …),
@@ -136,8 +164,75 @@ class Count(Field):
     def as_text(self, value):
         return MISSING if value is None else str(value)
 
+    def total(self, values):
+        """The sum of stored values, empty ones left out."""
+        return sum(v for v in values if v is not None)
+
     def docx_value(self, value, figures):
         return self.as_text(value)
+
+
+class Amount(Count):
+    """A figure with decimals (村集体经济收入 12.5 万元): `decimals` places at most.
+
+    Stored as a JSON number rounded to its places; printed with exactly
+    that many (12.5, 3.0), `**` while empty. Sums go through Decimal, so
+    0.1 + 0.2 is 0.3 in every table.
+    """
+
+    kind = "amount"
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.decimals = int(spec.get("decimals", 1))
+        if not 0 <= self.decimals <= 6:
+            raise ValueError(f"{self.key}: decimals must be 0 to 6")
+        self.maximum = spec.get("max", 999999999)
+
+    def example(self):
+        return "12." + "5" * self.decimals if self.decimals else "12"
+
+    def clean(self, raw):
+        if raw is None:
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise Invalid(f"请填写数字，如 {self.example()}")
+        if isinstance(raw, str):
+            text = unicodedata.normalize("NFKC", raw).strip()
+            if text == "":
+                return None
+            match = NUMBER.fullmatch(text)
+            if match is None or not (match["whole"] or match["fraction"]):
+                raise Invalid(f"请填写数字，如 {self.example()}")
+            whole = match["whole"].replace(",", "").lstrip("0") or "0"
+            if len(whole) > 18:
+                raise Invalid(f"不能超过 {self.maximum}")
+            value = Decimal(f"{match['sign']}{whole}.{match['fraction'] or '0'}")
+        else:
+            try:
+                value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+            except InvalidOperation:
+                raise Invalid(f"请填写数字，如 {self.example()}") from None
+            if not value.is_finite():
+                raise Invalid(f"请填写数字，如 {self.example()}")
+        if value < self.minimum:
+            raise Invalid("不能为负数" if self.minimum == 0 else f"不能小于 {self.minimum}")
+        if value > self.maximum:
+            raise Invalid(f"不能超过 {self.maximum}")
+        if value != round(value, self.decimals):
+            raise Invalid(f"最多保留 {self.decimals} 位小数" if self.decimals else "请填写整数，不能有小数")
+        return float(value) if self.decimals else int(value)
+
+    def as_text(self, value):
+        if value is None:
+            return MISSING
+        return f"{Decimal(repr(value)) if isinstance(value, float) else Decimal(value):.{self.decimals}f}"
+
+    def total(self, values):
+        """The sum of stored values, exact to the field's places."""
+        found = sum((Decimal(repr(v)) if isinstance(v, float) else Decimal(v) for v in values if v is not None),
+                    Decimal(0))
+        return float(found) if self.decimals else int(found)
 
 
 class Text(Field):
@@ -151,7 +246,10 @@ class Text(Field):
         self.max_length = spec.get("max_length", 100)
 
     def initial(self, meta):
-        return (self.default or "").format_map(meta)
+        return fill_placeholders(self.default, meta)
+
+    def model(self, meta):
+        return fill_placeholders(self.model_text, meta) if self.model_text else None
 
     def clean(self, raw):
         """Pasted line breaks become single spaces: the field prints on one line."""
@@ -166,6 +264,12 @@ class Paragraphs(Field):
 
     kind = "paragraphs"
     empty = ""
+
+    def initial(self, meta):
+        return fill_placeholders(self.default, meta)
+
+    def model(self, meta):
+        return fill_placeholders(self.model_text, meta) if self.model_text else None
 
     def clean(self, raw):
         return self._clean_string(raw)
@@ -200,7 +304,10 @@ class Items(Field):
         self.max_items = spec.get("max_items", 20)
 
     def initial(self, meta):
-        return [dict(item) for item in self.default or []]
+        return fill_items(self.default, meta)
+
+    def model(self, meta):
+        return fill_items(self.model_text, meta) if self.model_text else None
 
     def ordinal(self, index):
         return chinese_number(index + 1) + "是"
@@ -285,4 +392,4 @@ class Date(Field):
         return cn_date(datetime.date.fromisoformat(value))
 
 
-KINDS = {cls.kind: cls for cls in (Count, Text, Paragraphs, Items, Date)}
+KINDS = {cls.kind: cls for cls in (Count, Amount, Text, Paragraphs, Items, Date)}

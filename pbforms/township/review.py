@@ -115,15 +115,27 @@ def chosen_sources(sources):
     return [r for r in sources if r.id in ids]
 
 
-def suggestions(fields, report, chosen):
-    """Per summable figure: the township's value now, the sum, who left it empty."""
+def figure_of(source, field):
+    """`source`'s figure that `field` (the township's) sums: the figure of the
+    source's own type with the same label and kind, or None when its type
+    has none. Types differ (a village does not hold a 党委会议), so labels,
+    not keys, say which figures are the same."""
+    theirs = source.report_type.count_by_label.get(field.label)
+    return theirs if theirs is not None and theirs.kind == field.kind else None
+
+
+def suggestions(fields, report, sources, chosen):
+    """Per summable figure some source's type also has: the township's value
+    now, the sum over the chosen reports, who left it empty."""
     rows = []
     for f in fields:
-        values = [(r.unit.name, r.data.get(f.key)) for r in chosen]
+        if not any(figure_of(r, f) for r in sources):
+            continue
+        values = [(r.unit.name, r.data.get(figure_of(r, f).key)) for r in chosen if figure_of(r, f)]
         rows.append({
             "field": f,
             "current": report.data.get(f.key),
-            "sum": sum(v for _, v in values if v is not None),
+            "sum": f.total(v for _, v in values),
             "empty": [name for name, v in values if v is None],
         })
     return rows
@@ -136,8 +148,8 @@ def sums(report_id):
     if report.unit.kind != "township":
         abort(404)
     report_type = report.report_type
-    fields = [f for f in report_type.counts if f.sum_of_units]
     sources = [r for r in Report.in_round(report.round) if r.unit.kind != "township"]
+    fields = [f for f in report_type.counts if f.sum_of_units and any(figure_of(r, f) for r in sources)]
     chosen = chosen_sources(sources)
     editable = may_edit(g.user, report)
     if request.method == "POST":
@@ -146,7 +158,7 @@ def sums(report_id):
             return redirect(url_for("fill.report_page", report_id=report.id), 303)
         return apply_sums(report, fields, chosen)
     return page_or_partial("township/sums.html", "township/_sums.html", report=report, sources=sources,
-                           chosen=chosen, rows=suggestions(fields, report, chosen), editable=editable)
+                           chosen=chosen, rows=suggestions(fields, report, sources, chosen), editable=editable)
 
 
 def apply_sums(report, fields, chosen):

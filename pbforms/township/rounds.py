@@ -2,48 +2,84 @@
 import datetime
 from collections import Counter
 
+import click
 from flask import flash, g, redirect, render_template, request, url_for
 
 from ..auth import round_or_404
 from ..db import writing
 from ..exports import SCOPES, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
-from ..forms import cn_date, get_report_type, report_types
-from ..models import AuditEvent, Notice, Report, Round
+from ..forms import cn_date
+from ..models import AuditEvent, Notice, Report, ReportTypeRecord, Round, Unit
 from . import bp, one_line, page_or_partial
+
+# The type each kind of unit gets unless the office chooses another.
+DEFAULT_TYPES = {"township": "annual_report", "village": "village_report", "community": "village_report"}
+
+
+def default_type_ids():
+    offered = {r.builtin: r.id for r in ReportTypeRecord.offered() if r.builtin}
+    fallback = next(iter(r.id for r in ReportTypeRecord.offered()), None)
+    return {kind: offered.get(stem, fallback) for kind, stem in DEFAULT_TYPES.items()}
+
+
+def check_new_round(title, year_text, deadline_text, type_ids):
+    """The one check of a new round, for the page and `round open` alike.
+
+    `type_ids` is {unit kind: type id as given (text or int)}. Returns
+    (year, deadline, {kind: ReportType, the type's newest version}, errors);
+    errors are keyed by the form's names (title, year, deadline, type-<kind>).
+    """
+    errors = {}
+    if not title:
+        errors["title"] = "请填写轮次名称，如 2023年度抓基层党建工作述职"
+    elif len(title) > 60:
+        errors["title"] = "轮次名称最多 60 个字"
+    elif unsafe_characters(title):
+        errors["title"] = unsafe_message("轮次名称")
+    year_text = str(year_text or "").strip()
+    year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
+    if year is None or not 2000 <= year <= 2100:
+        errors["year"] = "请填写年度，如 2023"
+    types = {}
+    for kind, label in Unit.KINDS.items():
+        given = str(type_ids.get(kind) or "").strip()
+        record = ReportTypeRecord.get_or_none(ReportTypeRecord.id == int(given)) if given.isdigit() and \
+            len(given) < 10 else None
+        if not given:
+            errors[f"type-{kind}"] = f"请选择{label}的报告类型"
+        elif record is None:
+            errors[f"type-{kind}"] = f"没有编号为 {given} 的报告类型（{label}）"
+        elif record.retired:
+            errors[f"type-{kind}"] = f"报告类型「{record.name}」已停用，不能用于新的填报轮次（{label}）"
+        else:
+            types[kind] = record.newest()
+    deadline = None
+    if deadline_text:
+        try:
+            deadline = datetime.date.fromisoformat(deadline_text)
+        except ValueError:
+            errors["deadline"] = "截止日期格式应为 2024-01-10"
+    if not errors:
+        other = Round.open_alike(year, {kind: t.type_id for kind, t in types.items()})
+        if other:
+            errors["title"] = f"已有一个进行中的 {year} 年度同类填报（{other.title}），不能重复开启"
+    return year, deadline, types, errors
 
 
 def read_round_form():
-    values = {key: (request.form.get(key) or "").strip() for key in ("title", "year", "report_type", "deadline")}
+    values = {key: (request.form.get(key) or "").strip() for key in ("title", "year", "deadline")}
     values["title"] = one_line(values["title"])
-    errors = {}
-    if not values["title"]:
-        errors["title"] = "请填写轮次名称，如 2023年度抓基层党建工作述职"
-    elif len(values["title"]) > 60:
-        errors["title"] = "轮次名称最多 60 个字"
-    elif unsafe_characters(values["title"]):
-        errors["title"] = unsafe_message("轮次名称")
-    year = int(values["year"]) if values["year"].isdigit() and len(values["year"]) == 4 else None
-    if year is None or not 2000 <= year <= 2100:
-        errors["year"] = "请填写年度，如 2023"
-    if values["report_type"] not in report_types():
-        errors["report_type"] = "请选择报告类型"
-    deadline = None
+    values["types"] = {kind: (request.form.get(f"type-{kind}") or "").strip() for kind in Unit.KINDS}
+    year, deadline, types, errors = check_new_round(values["title"], values["year"], values["deadline"],
+                                                    values["types"])
+    # On the page, a deadline already past needs confirming: every unit would be overdue at once.
     values["past_ok"] = request.form.get("past_ok") == "1"
-    if values["deadline"]:
-        try:
-            deadline = datetime.date.fromisoformat(values["deadline"])
-        except ValueError:
-            errors["deadline"] = "截止日期格式应为 2024-01-10"
-        else:
-            if deadline < datetime.date.today() and not values["past_ok"]:
-                errors["deadline"] = (f"截止日期 {cn_date(deadline)} 已经过去，开启后每个单位都会立即显示逾期。"
-                                      "请改为今后的日期；确要使用这个日期，请勾选下面的“截止日期已过，仍然使用”。")
-                values["ask_past"] = True
-    if not errors and (Round.open_rounds().where((Round.year == year) & (Round.report_type == values["report_type"]))
-                       .exists()):
-        errors["title"] = f"已有一个进行中的 {year} 年度同类填报，不能重复开启"
-    return values, year, deadline, errors
+    if deadline and deadline < datetime.date.today() and not values["past_ok"] and "deadline" not in errors:
+        errors["deadline"] = (f"截止日期 {cn_date(deadline)} 已经过去，开启后每个单位都会立即显示逾期。"
+                              "请改为今后的日期；确要使用这个日期，请勾选下面的“截止日期已过，仍然使用”。")
+        values["ask_past"] = True
+    return values, year, deadline, types, errors
 
 
 def proposed_year(today):
@@ -54,11 +90,11 @@ def proposed_year(today):
 
 def rounds_page(values=None, errors=None, status=200):
     default_year = proposed_year(datetime.date.today())
-    types = list(report_types().values())
-    values = values or {"year": str(default_year), "title": f"{default_year}年度{types[0].name.removesuffix('报告')}",
-                        "report_type": types[0].id, "deadline": ""}
-    return render_template("township/rounds.html", rounds=Round.newest_first(), types=types,
-                           types_by_id=report_types(), values=values, errors=errors or {}), status
+    values = values or {"year": str(default_year), "title": f"{default_year}年度抓基层党建工作述职",
+                        "deadline": "", "types": {k: str(v) for k, v in default_type_ids().items()}}
+    rounds = list(Round.newest_first())
+    return render_template("township/rounds.html", rounds=rounds, offered=list(ReportTypeRecord.offered()),
+                           kinds=Unit.KINDS, values=values, errors=errors or {}), status
 
 
 @bp.get("/rounds")
@@ -68,18 +104,54 @@ def rounds():
 
 @bp.post("/rounds")
 def open_round():
-    """A new round: every active unit gets a report in it. Checked and opened
-    in one transaction, so a double click cannot open the same round twice."""
+    """A new round: every active unit gets a report of its kind's type.
+    Checked and opened in one transaction, so a double click cannot open
+    the same round twice."""
     with writing():
-        values, year, deadline, errors = read_round_form()
+        values, year, deadline, types, errors = read_round_form()
         if not errors:
-            new_round = Round.start(values["title"], year, get_report_type(values["report_type"]), deadline)
+            new_round = Round.start(values["title"], year, types, deadline)
             AuditEvent.record("round_open", g.user, detail=new_round.title)
     if errors:
         return rounds_page(values, errors, 422)
     count = Report.select().where(Report.round == new_round).count()
     flash(f"已开启「{new_round.title}」，{count} 个单位可以开始填报。", "ok")
     return redirect(url_for(".board", round_id=new_round.id), 303)
+
+
+@click.command("open")
+@click.option("--title", required=True, help="轮次名称，如 2023年度抓基层党建工作述职")
+@click.option("--year", required=True, help="年度，如 2023")
+@click.option("--deadline", default="", help="截止日期，如 2024-01-10")
+@click.option("--type", "type_options", multiple=True, required=True,
+              help="报告类型编号（各类单位都用它），或 KIND=编号（KIND 为 township、village、community），可重复")
+def round_open(title, year, deadline, type_options):
+    """Open a round; prints its id. Every active unit gets a report of its kind's type."""
+    type_ids, problems = {}, []
+    for option in type_options:
+        kind, sep, given = option.partition("=")
+        if not sep:
+            type_ids.update(dict.fromkeys(Unit.KINDS, option))
+        elif kind.strip() in Unit.KINDS:
+            type_ids[kind.strip()] = given
+        else:
+            problems.append(f"--type {option}：单位类型应为 {'、'.join(Unit.KINDS)} 之一")
+    missing = [kind for kind in Unit.KINDS if kind not in type_ids]
+    if missing and not problems:
+        problems.append("请为这些单位类型指定报告类型：" + "、".join(f"{Unit.KINDS[k]}（--type {k}=编号）"
+                                                               for k in missing) + "；用 type list 查看编号")
+    if problems:
+        raise click.ClickException("\n".join(problems))
+    labels = {"title": "--title", "year": "--year", "deadline": "--deadline",
+              **{f"type-{k}": f"--type {k}" for k in Unit.KINDS}}
+    with writing():
+        year_value, deadline_value, types, errors = check_new_round(one_line(title), year, deadline.strip(), type_ids)
+        if not errors:
+            new_round = Round.start(one_line(title), year_value, types, deadline_value)
+            AuditEvent.record("round_open", None, detail=new_round.title)
+    if errors:
+        raise click.ClickException("\n".join(f"{labels[key]}：{message}" for key, message in errors.items()))
+    click.echo(new_round.id)
 
 
 @bp.post("/rounds/<int:round_id>/status")
@@ -90,8 +162,7 @@ def set_round_open(round_id):
     # Reopening follows the rule of opening: one open round per year and
     # type. Checked and changed in one transaction, like opening.
     with writing():
-        rival = is_open and (Round.open_rounds().where((Round.year == round_.year) & (Round.id != round_.id)
-                                                       & (Round.report_type == round_.report_type)).first())
+        rival = is_open and Round.open_alike(round_.year, round_.type_ids, besides=round_)
         if not rival:
             round_.set_open(is_open, g.user)
     if rival:
@@ -103,6 +174,49 @@ def set_round_open(round_id):
     if request.form.get("back") == "board":
         return redirect(url_for(".board", round_id=round_.id), 303)
     return redirect(url_for(".rounds"), 303)
+
+
+# --- moving a round to its types' newest versions ----------------------------
+
+def move_summary(round_, move):
+    """What a move means for the round's reports: per removed field, how many
+    reports hold something in it (kept in their history, no longer printed)."""
+    reports = list(Report.select(Report.data).where((Report.round == round_)
+                                                    & (Report.type_version == move.old.version_id)))
+    held = Counter(f.key for r in reports for f in move.removed if not f.is_empty(r.data.get(f.key)))
+    # Text referring to a removed figure keeps the reference, which then
+    # names nothing: the filler is told beside the field, the admin here.
+    gone = {f.label for f in move.removed if f.is_figure}
+    referring = [r for r in reports if move.new.warnings(r.data)
+                 and any(label in gone for f in move.old.fields for label in f.references(r.data.get(f.key)))]
+    return {"move": move, "kinds": "、".join(Unit.KINDS[k] for k in Unit.KINDS if k in move.kinds),
+            "held": held, "referring": len(referring), "gone": sorted(gone)}
+
+
+@bp.get("/rounds/<int:round_id>/types")
+def round_types(round_id):
+    """Before moving: what changes for the round's reports, type by type."""
+    round_ = round_or_404(round_id)
+    moves = [move_summary(round_, m) for m in round_.pending_moves()]
+    return render_template("township/round_types.html", round=round_, moves=moves)
+
+
+@bp.post("/rounds/<int:round_id>/types")
+def move_round_types(round_id):
+    round_ = round_or_404(round_id)
+    back = url_for(".round_types", round_id=round_.id)
+    if not round_.is_open:
+        flash("本轮填报已结束，不能更新报告类型。需要时请先重新开启本轮。", "error")
+        return redirect(back, 303)
+    expected = request.form.getlist("move")
+    moves = round_.pending_moves()
+    if sorted(expected) != sorted(f"{m.old.version_id}:{m.new.version_id}" for m in moves) or not moves:
+        flash("报告类型在您打开此页之后又有变化，没有更新。请看过最新的变化后再决定。", "error")
+        return redirect(back, 303)
+    moved = round_.move_to_newest(g.user)
+    flash("已更新：" + "；".join(f"{m.new.name} 改用第 {m.new.version} 版（{m.reports} 份报告）" for m in moved)
+          + "。各报告已填的内容都已保留。", "ok")
+    return redirect(url_for(".board", round_id=round_.id), 303)
 
 
 # --- the progress board -----------------------------------------------------
@@ -123,18 +237,18 @@ def report_link(endpoint):
 def board(round_id):
     """Every unit's report of the round; two queries, whatever the number of units."""
     round_ = round_or_404(round_id)
-    report_type = get_report_type(round_.report_type)
     status = request.args.get("status", "")
     if status not in FILTERS:
         status = ""
-    reports = list(Report.on_board(round_, report_type))
+    reports = list(Report.on_board(round_))
     totals = Counter(r.progress for r in reports)
     totals["overdue"] = sum(1 for r in reports if r.is_overdue)
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
                            total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
-                           refreshed_at=datetime.datetime.now(), report_type=report_type,
+                           refreshed_at=datetime.datetime.now(), types=round_.types,
+                           newer_types=round_.is_open and bool(round_.pending_moves()),
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
                            fill_url=report_link("fill.report_page"))
 

@@ -4,7 +4,6 @@ from peewee import IntegrityError
 
 from ..db import db_int, writing
 from ..filenames import FILE_NAME_FORBIDDEN, FILE_NAME_FORBIDDEN_TEXT, unsafe_characters, unsafe_message
-from ..forms import get_report_type
 from ..models import AuditEvent, Round, Unit
 from ..partials import wants_partial
 from . import bp, one_line, page_or_partial
@@ -56,7 +55,7 @@ def include_in_open_rounds(unit):
     returns the sentence telling the admin so, or "" when none runs."""
     rounds = list(Round.open_rounds())
     for round_ in rounds:
-        round_.include(unit, get_report_type(round_.report_type))
+        round_.include(unit)
     return "它已加入正在进行的填报：" + "、".join(r.title for r in rounds) + "。" if rounds else ""
 
 

@@ -1,0 +1,361 @@
+"""The 公文 proof-reader: a table of rules, each a regular expression or a
+small scan, run over every text of a report on every save.
+
+A rule finds spans of a text and says what is wrong in Chinese; where the
+right text is certain (a half-width comma between Chinese characters is a
+full-width one) it also gives the replacement, which the page offers as a
+one-click fix. Nothing here changes a report: `apply_fix` returns new data
+for the caller to save, and only when the clerk asked for that fix.
+
+No language model and no network: the rules know punctuation, placeholders,
+dates and the report's own figures (a number in the text whose label names
+a count of the report but differs from it).
+"""
+import re
+import unicodedata
+from dataclasses import dataclass
+from itertools import islice
+
+from .word_import import FigureFinder
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+CJK = f"[{HAN}]"
+# Chinese text around a mark: characters, and the full-width marks that sit beside them.
+CJK_NEAR = f"[{HAN}，。、；：！？“”‘’（）《》【】]"
+URL = re.compile(r"(?:https?://|www\.)[^\s，。；、）)”]+|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|"
+                 r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|cn|net|org|gov|edu)(?:/[^\s，。；、）)”]*)?")
+FULL_WIDTH = {",": "，", ".": "。", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+PAIRS = [("“", "”"), ("‘", "’"), ("（", "）"), ("《", "》"), ("【", "】")]
+CN_YEAR_DIGITS = {"〇": "0", "零": "0", "○": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
+                  "六": "6", "七": "7", "八": "8", "九": "9"}
+EXCERPT_MARGIN = 10
+# A text pasted with the same slip thousands of times shows the first ones:
+# enough to see what to change, and the page stays readable.
+MAX_PER_RULE = 20
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A span of one text that a rule finds wrong, and its certain fix (or None)."""
+    start: int
+    end: int
+    fix: object = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str          # what the clerk reads
+    advice: str        # what to do, when the fix is not certain
+    find: object       # (text, context) -> iterable of Hit
+    fix_label: str = "改正"
+
+
+@dataclass
+class Finding:
+    key: str           # the field's key
+    part: str          # where in the field: "" (the text), "3.heading" / "3.text" (an item)
+    rule: Rule
+    start: int
+    end: int
+    found: str         # the span as it stands
+    excerpt: str
+    fix: object        # the replacement for the span, or None
+    note: str = ""
+
+    @property
+    def token(self):
+        """Names this finding in a fix request; checked again against the stored text."""
+        return f"{self.key}|{self.part}|{self.rule.id}|{self.start}|{self.end}"
+
+    @property
+    def place(self):
+        """第2条标题 / 第2条内容 for an item, nothing for a plain text."""
+        if not self.part:
+            return ""
+        index, _, which = self.part.partition(".")
+        return f"第{int(index) + 1}条{'标题' if which == 'heading' else '内容'}"
+
+    @property
+    def suggestion(self):
+        if self.note:
+            return self.note
+        if self.fix is not None:
+            return f"改为：{self.fix}" if self.fix else "删去"
+        return self.rule.advice
+
+
+class Context:
+    """What rules may know beyond the text: the report's figures and labels."""
+
+    def __init__(self, report_type, data):
+        self.report_type = report_type
+        self.data = data
+        self.labels = {f.label for f in report_type.counts}
+        self.finder = FigureFinder(report_type)
+
+
+# --- the rules ---------------------------------------------------------------------
+
+def _outside_urls(text, hits):
+    spans = [m.span() for m in URL.finditer(text)] if ("." in text or "@" in text) else []
+    for hit in hits:
+        if not any(a <= hit.start < b for a, b in spans):
+            yield hit
+
+
+HALF_PAREN_PAIR = re.compile(r"\(([^()\n]{0,80})\)")
+HALF_MARK = re.compile(rf"(?<={CJK_NEAR})[,;:?!]|[,;:?!](?={CJK})|(?<={CJK_NEAR})\.(?![.\d])|(?<={CJK_NEAR})[()]|[()](?={CJK})")
+
+
+def find_half_width(text, ctx):
+    hits, taken = [], set()
+    for m in HALF_PAREN_PAIR.finditer(text):
+        inner = m.group(1)
+        before = text[m.start() - 1:m.start()]
+        after = text[m.end():m.end() + 1]
+        if re.search(CJK, inner) or re.match(CJK, before or "x") or re.match(CJK, after or "x"):
+            hits.append(Hit(m.start(), m.end(), "（" + inner + "）"))
+            taken.update((m.start(), m.end() - 1))
+    for m in HALF_MARK.finditer(text):
+        if m.start() in taken:
+            continue
+        hits.append(Hit(m.start(), m.end(), FULL_WIDTH[m.group()]))
+    return _outside_urls(text, hits)
+
+
+def find_straight_quotes(text, ctx):
+    hits, taken = [], set()
+    for quote, (left, right) in (('"', ("“", "”")), ("'", ("‘", "’"))):
+        for m in re.finditer(f"{quote}([^{quote}\n]{{0,200}}){quote}", text):
+            if re.search(CJK, m.group(1)):
+                hits.append(Hit(m.start(), m.end(), left + m.group(1) + right))
+                taken.update((m.start(), m.end() - 1))
+        for m in re.finditer(quote, text):
+            if m.start() in taken:
+                continue
+            near = text[max(0, m.start() - 1):m.start()] + text[m.end():m.end() + 1]
+            if re.search(CJK, near):
+                hits.append(Hit(m.start(), m.end(), None, "改为中文引号（“ ” 或 ‘ ’）"))
+    return _outside_urls(text, hits)
+
+
+def find_unpaired(text, ctx):
+    for start, paragraph in _paragraphs(text):
+        for left, right in PAIRS:
+            if left not in paragraph and right not in paragraph:
+                continue
+            open_at = []
+            for i, c in enumerate(paragraph):
+                if c == left:
+                    open_at.append(i)
+                elif c == right:
+                    if open_at:
+                        open_at.pop()
+                    else:
+                        yield Hit(start + i, start + i + 1, None, f"“{right}”前面缺少“{left}”")
+            for i in open_at:
+                yield Hit(start + i, start + i + 1, None, f"“{left}”后面缺少“{right}”")
+
+
+def find_doubled(text, ctx):
+    for m in re.finditer(r"([，、；：！？])\1+|(?<!。)。。(?!。)", text):
+        yield Hit(m.start(), m.end(), m.group()[0])
+
+
+def find_dots_and_dashes(text, ctx):
+    for m in re.finditer(r"\.{3,}|。{3,}|(?<!…)…(?!…)|…{3,}|(?:(?<=" + CJK + r")-{2,}|-{2,}(?=" + CJK + r"))"
+                         r"|(?<=" + CJK + r")(?<!—)—(?!—)", text):
+        yield Hit(m.start(), m.end(), "——" if "-" in m.group() or "—" in m.group() else "……")
+
+
+PLACEHOLDER = re.compile(r"\{\{[^{}\n]{0,40}\}\}|｛｛[^｛｝\n]{0,40}｝｝|\*{2,}|＊{2,}|(?<![A-Za-z])(?:[Xx]{2,}|Ｘ{2,})(?![A-Za-z])"
+                         r"|×{2,}|某某|\{\{|\}\}|｛｛|｝｝")
+
+
+def find_placeholders(text, ctx):
+    for m in PLACEHOLDER.finditer(text):
+        yield Hit(m.start(), m.end(), None, "这里还没有填写，请填上实际内容")
+    for m in re.finditer("⟦([^⟦⟧\n]{1,60})⟧", text):
+        if m.group(1) not in ctx.labels:
+            yield Hit(m.start(), m.end(), None, "引用的数字不存在，请从“插入数字”中重新选择")
+
+
+def _cn_year(digits):
+    return "".join(CN_YEAR_DIGITS[c] for c in digits)
+
+
+def find_year_forms(text, ctx):
+    # Not a duration: 连续20年，近10年来, 第3年 …
+    for m in re.finditer(r"(?<![\d０-９.．续近已达共满约第余历])([0-3]\d|9\d)年(?=度|\d{1,2}月|[一二三四五六七八九十]{1,2}月|[，,、初底末])", text):
+        two = m.group(1)
+        full = ("20" if two < "50" else "19") + two
+        yield Hit(m.start(), m.end(), f"{full}年")
+    for m in re.finditer(r"([〇零○一二三四五六七八九]{4})年", text):
+        yield Hit(m.start(), m.end(), f"{_cn_year(m.group(1))}年")
+
+
+def find_zero_padded(text, ctx):
+    for m in re.finditer(r"(?:(\d{4})年)?(?<!\d)(\d{1,2})月(\d{1,2})日", text):
+        year, month, day = m.group(1), m.group(2), m.group(3)
+        if month.startswith("0") or day.startswith("0"):
+            yield Hit(m.start(), m.end(), f"{year + '年' if year else ''}{int(month)}月{int(day)}日")
+    for m in re.finditer(r"(\d{4})年(0\d)月(?!\d{1,2}日)", text):
+        yield Hit(m.start(), m.end(), f"{m.group(1)}年{int(m.group(2))}月")
+
+
+def find_full_width_digits(text, ctx):
+    for m in re.finditer(r"[０-９]+(?:[．.][０-９]+)?", text):
+        yield Hit(m.start(), m.end(), unicodedata.normalize("NFKC", m.group()))
+
+
+def find_spaces(text, ctx):
+    for m in re.finditer(rf"(?<={CJK_NEAR})[ \u3000\u00a0]+(?={CJK_NEAR})", text):
+        yield Hit(m.start(), m.end(), "")
+
+
+def find_figures(text, ctx):
+    finder = ctx.finder
+    for m in finder.matches(text):
+        raw = unicodedata.normalize("NFKC", m.group("num"))
+        if not raw[0].isdigit():
+            continue
+        f = finder.candidates(text, m)
+        if f is None:
+            continue
+        count = ctx.data.get(f.key)
+        if count is None:
+            continue
+        try:
+            typed = f.clean(raw)
+        except Exception:
+            continue
+        if typed != count:
+            yield Hit(m.start("num"), m.end("num"), f"⟦{f.label}⟧",
+                      f"“{f.label}”填的是 {f.as_text(count)}{f.unit}，这里写的是 {raw}：改为引用数字")
+
+
+RULES = [
+    Rule("half_width", "半角标点", "改为全角标点", find_half_width),
+    Rule("straight_quotes", "英文引号", "改为中文引号", find_straight_quotes),
+    Rule("unpaired", "引号、括号不成对", "补上另一半或删去多余的一个", find_unpaired),
+    Rule("doubled", "标点重复", "删去多余的标点", find_doubled),
+    Rule("dots_dashes", "省略号、破折号写法", "省略号写“……”，破折号写“——”", find_dots_and_dashes),
+    Rule("placeholder", "未填写的占位符", "填上实际内容", find_placeholders),
+    Rule("year", "年份写法", "年份写全，用阿拉伯数字，如 2022年", find_year_forms),
+    Rule("zero_date", "日期前面多了 0", "日期不补 0，如 2023年1月6日", find_zero_padded),
+    Rule("full_width_digits", "全角数字", "改为半角数字", find_full_width_digits),
+    Rule("space", "汉字之间有空格", "删去空格", find_spaces),
+    Rule("figure", "数字与数字栏不一致", "改为引用数字", find_figures, fix_label="改为引用数字"),
+]
+# Rules on the whole report rather than on one text.
+REPEATED = Rule("repeated", "段落重复", "删去重复的段落", None, fix_label="删去重复段落")
+SAME_AS_LAST_YEAR = Rule("same_as_last_year", "与去年相同", "这一项与去年的报告一字不差，请按今年的情况修改", None)
+RULES_BY_ID = {rule.id: rule for rule in RULES + [REPEATED, SAME_AS_LAST_YEAR]}
+
+
+# --- running them ------------------------------------------------------------------
+
+def _paragraphs(text):
+    """(offset, paragraph) of each line of `text`."""
+    offset = 0
+    for line in text.split("\n"):
+        yield offset, line
+        offset += len(line) + 1
+
+
+def texts_of(report_type, data):
+    """(field, part, text) for every text of the report, in form order."""
+    for f in report_type.fields:
+        value = data.get(f.key)
+        if f.kind in ("text", "paragraphs") and isinstance(value, str) and value:
+            yield f, "", value
+        elif f.kind == "items" and isinstance(value, list):
+            for i, item in enumerate(value):
+                for which in ("heading", "text"):
+                    text = item.get(which) if isinstance(item, dict) else None
+                    if isinstance(text, str) and text:
+                        yield f, f"{i}.{which}", text
+
+
+def excerpt(text, start, end):
+    left = max(0, start - EXCERPT_MARGIN)
+    right = min(len(text), end + EXCERPT_MARGIN)
+    # Within its own paragraph: a line break in an excerpt reads as two places.
+    para_start = text.rfind("\n", 0, start) + 1
+    para_end = text.find("\n", end)
+    left = max(left, para_start)
+    right = min(right, para_end if para_end >= 0 else len(text))
+    return ("…" if left > para_start else "") + text[left:right] + ("…" if right < (para_end if para_end >= 0 else len(text)) else "")
+
+
+def check(report_type, data, last_data=None):
+    """Every finding of the report, by field key (form order within each)."""
+    ctx = Context(report_type, data)
+    found = {}
+    seen_paragraphs = {}
+    for f, part, text in texts_of(report_type, data):
+        out = found.setdefault(f.key, [])
+        for rule in RULES:
+            for hit in islice(rule.find(text, ctx), MAX_PER_RULE):
+                out.append(Finding(f.key, part, rule, hit.start, hit.end, text[hit.start:hit.end],
+                                   excerpt(text, hit.start, hit.end), hit.fix, hit.note))
+        if f.kind != "text":
+            for start, paragraph in _paragraphs(text):
+                words = paragraph.strip()
+                if len(words) < 10:
+                    continue
+                if words in seen_paragraphs:
+                    end = start + len(paragraph)
+                    # Delete the line with its line break (the one before it, for the last line).
+                    span = (start, end + 1) if end < len(text) else (max(0, start - 1), end)
+                    out.append(Finding(f.key, part, REPEATED, span[0], span[1], text[span[0]:span[1]],
+                                       words[:20] + ("…" if len(words) > 20 else ""), "",
+                                       f"与{seen_paragraphs[words]}中的一段相同：删去重复的段落"))
+                else:
+                    seen_paragraphs[words] = f"“{f.label}”"
+    if last_data:
+        for f in report_type.fields:
+            if f.kind not in ("paragraphs", "items"):  # a name or a post stays the same, rightly
+                continue
+            value = data.get(f.key)
+            if not f.is_empty(value) and value == last_data.get(f.key):
+                shown = value if isinstance(value, str) else (value[0].get("heading") or value[0].get("text", ""))
+                found.setdefault(f.key, []).append(Finding(
+                    f.key, "", SAME_AS_LAST_YEAR, 0, 0, "", shown[:20] + ("…" if len(shown) > 20 else ""), None))
+    for key in list(found):
+        found[key].sort(key=lambda x: (x.part, x.start))
+        if not found[key]:
+            del found[key]
+    return found
+
+
+def count(report_type, data, last_data=None):
+    return sum(len(v) for v in check(report_type, data, last_data).values())
+
+
+def all_findings(found, report_type):
+    """The findings of `check` as one list in form order."""
+    return [x for f in report_type.fields for x in found.get(f.key, [])]
+
+
+def apply_fix(report_type, data, token, last_data=None):
+    """New data with the one fix `token` names, or None when that finding is
+    no longer there (the text changed since) or has no certain fix."""
+    key, _, rest = token.partition("|")
+    wanted = next((x for x in check(report_type, data, last_data).get(key, []) if x.token == token), None)
+    if wanted is None or wanted.fix is None:
+        return None
+    new = dict(data)
+    if not wanted.part:
+        text = data[key]
+        new[key] = text[:wanted.start] + wanted.fix + text[wanted.end:]
+    else:
+        index, _, which = wanted.part.partition(".")
+        items = [dict(item) for item in data[key]]
+        text = items[int(index)][which]
+        items[int(index)][which] = text[:wanted.start] + wanted.fix + text[wanted.end:]
+        new[key] = items
+    return new
+

@@ -1,0 +1,237 @@
+"""The 公文 proof-reader: findings beside each field on every save, one-click
+fixes where the fix is certain, the same findings on the review page, a
+count per report on the board, and `flask report check`."""
+import re
+from collections import Counter
+
+import pytest
+
+from pbforms.db import db
+from pbforms.models import Report, Round, RoundType, Unit
+
+from .fillpage import FillPage, one, parse, report_of
+
+TOWNSHIP = "青泥镇"
+
+
+def literal_seed(report_type, data):
+    """The seed's text as typed, numbers in the sentences instead of references."""
+    figures = report_type.figures(data)
+    spell = lambda text: re.sub("⟦([^⟧]+)⟧", lambda m: figures[m.group(1)], text)  # noqa: E731
+    out = dict(data)
+    for f in report_type.fields:
+        if f.kind == "paragraphs":
+            out[f.key] = spell(data[f.key])
+        elif f.kind == "items":
+            out[f.key] = [{"heading": item["heading"], "text": spell(item["text"])} for item in data[f.key]]
+    return out
+
+
+@pytest.fixture
+def township(client, auth):
+    auth.login("qingnizhen")
+    return FillPage(client, report_of(TOWNSHIP).id)
+
+
+def stored(report_id):
+    with db.connection_context():
+        return Report.get_by_id(report_id)
+
+
+def findings_on_page(html):
+    """(field container id, rule id, text) of each finding the page shows."""
+    tree = parse(html)
+    return [(li.xpath("ancestor::div[starts-with(@id, 'findings-')]")[0].get("id")[len("findings-"):],
+             li.get("data-rule"), " ".join(li.text_content().split()))
+            for li in tree.xpath("//li[contains(@class, 'finding')]")]
+
+
+def test_the_seed_as_typed_has_no_finding_but_its_two_unfilled_figures(app, township):
+    report = stored(township.report_id)
+    with db.connection_context():
+        report.save_data(literal_seed(report.report_type, report.data), None, report.version)
+    run = app.test_cli_runner()
+
+    result = run.invoke(args=["report", "check", "--report", str(township.report_id)])
+
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 1
+    assert [line.split("\t")[:2] for line in lines] == [["履职情况（第3条内容）", "未填写的占位符"],
+                                                         ["履职情况（第4条内容）", "未填写的占位符"]]
+    assert "档案**份" in lines[0] and "现全镇**个党群服务中心" in lines[1]
+
+
+def test_the_seed_with_its_figures_referred_to_has_no_finding(app, township):
+    result = app.test_cli_runner().invoke(args=["report", "check", "--report", str(township.report_id)])
+
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "没有发现问题"
+    assert findings_on_page(township.html()) == []
+
+
+# One error planted for each rule: (form field, original text, planted text,
+# the text after the one-click fix, or None where no fix is certain).
+PLANTS = {
+    "half_width": ("intro", "精心指导下，我", "精心指导下,我", "精心指导下，我"),
+    "straight_quotes": ("intro", "深刻领会“两个确立”", '深刻领会"两个确立"', "深刻领会“两个确立”"),
+    "year": ("intro", "2022年，在县委", "22年，在县委", "2022年，在县委"),
+    "zero_date": ("intro", "现就抓基层党建", "2023年01月06日，现就抓基层党建", "2023年1月6日，现就抓基层党建"),
+    "space": ("duties-0-text", "组织生活会、民主", "组织 生活会、民主", "组织生活会、民主"),
+    "doubled": ("duties-1-text", "强化主体责任意识。", "强化主体责任意识。。", "强化主体责任意识。"),
+    "figure": ("duties-2-text", "先后召开党委会议⟦党委会议⟧次", "先后召开党委会议10次", "先后召开党委会议⟦党委会议⟧次"),
+    "unpaired": ("plans-0-text", "切实增强“四个意识”，坚定", "切实增强“四个意识，坚定", None),
+    "placeholder": ("plans-1-text", "要培育好社区志愿服务队伍", "要培育好XX志愿服务队伍", None),
+    "full_width_digits": ("plans-2-text", "真正做到按制度规范办事", "真正做到按３项制度规范办事", "真正做到按3项制度规范办事"),
+    "dots_dashes": ("plans-2-text", "唯旗是夺的浓厚氛围。", "唯旗是夺的浓厚氛围...", "唯旗是夺的浓厚氛围……"),
+}
+
+
+def last_year_with(report_id, data):
+    """A 2021 round in which the unit's report holds `data`."""
+    report = stored(report_id)
+    with db.connection_context():
+        earlier = Round.create(title="2021年度抓基层党建工作述职", year=2021, status="closed")
+        RoundType.insert_many([{"round": earlier, "kind": kind, "type_version": report.type_version_id}
+                               for kind in Unit.KINDS]).execute()
+        Report.create(round=earlier, unit=report.unit, type_version=report.type_version_id, data=data, version=1,
+                      status="approved")
+
+
+def planted(form):
+    changes = {}
+    for rule, (name, original, wrong, _) in PLANTS.items():
+        text = changes.get(name, form[name])
+        assert text.count(original) == 1, (rule, original)
+        changes[name] = text.replace(original, wrong)
+    # The repeated paragraph: the 4th item's text twice.
+    changes["duties-3-text"] = form["duties-3-text"] + "\n" + form["duties-3-text"]
+    return changes
+
+
+def click_fix(client, page, rule):
+    html = page.html()
+    tree = parse(html)
+    button = one(tree, f"//li[@data-rule='{rule}']//button[@name='fix']")
+    data = dict(tree.get_element_by_id("report-form").form_values())
+    data.pop("csrf_token")
+    data["fix"] = button.get("value")
+    return client.post(button.get("formaction"), data=data, headers={"HX-Request": "true", **page.csrf_header(html)})
+
+
+def test_each_planted_error_is_flagged_once_and_each_certain_fix_changes_only_its_text(client, township):
+    form = township.form()
+    report = stored(township.report_id)
+    last_year_with(township.report_id, {**report.data, "plans": report.data["plans"]})
+    changes = planted(form)
+
+    saved = township.post(changes)
+
+    assert saved.status_code == 200
+    assert 'id="findings-intro"' in saved.text  # the autosave's answer brings the findings
+    shown = findings_on_page(township.html())
+    rules = Counter(rule for _, rule, _ in shown)
+    expected_rules = set(PLANTS) | {"repeated", "same_as_last_year"}
+    assert rules == Counter({rule: 1 for rule in expected_rules}), shown
+    by_rule = {rule: (key, text) for key, rule, text in shown}
+    assert by_rule["figure"][0] == "duties"
+    assert "“党委会议”填的是 12次，这里写的是 10：改为引用数字" in by_rule["figure"][1]
+    assert by_rule["same_as_last_year"][0] == "problems" and "与去年相同" in by_rule["same_as_last_year"][1]
+    assert "精心指导下,我" in by_rule["half_width"][1]
+
+    for rule, (name, original, wrong, fixed) in PLANTS.items():
+        buttons = parse(township.html()).xpath(f"//li[@data-rule='{rule}']//button[@name='fix']")
+        if fixed is None:
+            assert buttons == [], rule
+            continue
+        before = township.form()
+        response = click_fix(client, township, rule)
+        assert response.status_code == 200, response.text
+        after = township.form()
+        assert after[name] == before[name].replace(wrong, fixed), rule
+        assert {k: v for k, v in after.items() if k not in (name, "version", "csrf_token")} == \
+            {k: v for k, v in before.items() if k not in (name, "version", "csrf_token")}, rule
+        assert rule not in {r for _, r, _ in findings_on_page(township.html())}, rule
+
+    repeated = click_fix(client, township, "repeated")
+    assert repeated.status_code == 200
+    assert township.form()["duties-3-text"] == form["duties-3-text"]
+    left = sorted((key, rule) for key, rule, _ in findings_on_page(township.html()))
+    # 履职情况, its errors fixed, is last year's text again: now that is worth a warning.
+    assert left == [("duties", "same_as_last_year"), ("plans", "placeholder"), ("plans", "unpaired"),
+                    ("problems", "same_as_last_year")]
+
+
+def test_a_fix_asked_for_twice_changes_the_text_once(client, township):
+    township.post({"intro": "在县委,县政府的正确领导下。"})
+    html = township.html()
+    tree = parse(html)
+    data = dict(tree.get_element_by_id("report-form").form_values())
+    data.pop("csrf_token")
+    data["fix"] = one(tree, "//li[@data-rule='half_width']//button").get("value")
+    headers = {"HX-Request": "true", **township.csrf_header(html)}
+
+    client.post(f"/reports/{township.report_id}/fix", data=data, headers=headers)
+    data["version"] = str(stored(township.report_id).version)
+    data["intro"] = stored(township.report_id).data["intro"]
+    again = client.post(f"/reports/{township.report_id}/fix", data=data, headers=headers)
+
+    assert stored(township.report_id).data["intro"] == "在县委，县政府的正确领导下。"
+    assert again.status_code == 409
+    assert "这处已经改过了" in again.text
+
+
+def test_a_fix_without_scripts_saves_and_comes_back_to_the_field(client, township):
+    township.post({"intro": "二〇二二年，在县委的领导下。"})
+    tree = parse(township.html())
+    form = tree.get_element_by_id("report-form")
+    button = one(tree, "//li[@data-rule='year']//button")
+    data = {**dict(form.form_values()), "fix": button.get("value")}
+
+    response = client.post(button.get("formaction"), data=data)
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("#field-intro")
+    assert stored(township.report_id).data["intro"] == "2022年，在县委的领导下。"
+
+
+@pytest.mark.parametrize("text", [
+    "全年投入资金1.5万元，10:30召开会议。",
+    "登录 http://www.gov.cn/a.html 查看，或发邮件至 dangjian@example.com。",
+    "使用Word.docx格式，He said \"hello\" and it's fine.",
+    "2022年1月6日，连续3年获评先进，第1次召开，共12名。",
+    "我村连续20年，近10年，已满30年。",
+    "党员“先锋岗”（示范岗）、《条例》【重点】……完善——提升。",
+])
+def test_ordinary_text_gives_no_finding(township, text):
+    township.post({"intro": text})
+
+    assert findings_on_page(township.html()) == []
+
+
+@pytest.mark.parametrize("placeholder", ["**", "××", "某某", "XX", "⟦不存在的数字⟧", "｛｛姓名｝｝", "{{姓名}}"])
+def test_every_leftover_placeholder_is_flagged(township, placeholder):
+    township.post({"intro": f"全镇共有{placeholder}个村。"})
+
+    assert [rule for _, rule, _ in findings_on_page(township.html())] == ["placeholder"]
+
+
+def test_the_review_page_and_the_board_show_the_findings(client, auth, township):
+    township.post({"intro": "在县委,县政府的领导下,我镇XX。", "duties-0-heading": "强化政治建设 强思想"})
+    auth.logout()
+    auth.admin()
+    report = stored(township.report_id)
+
+    review = parse(client.get(f"/township/reports/{report.id}").text)
+    board = parse(client.get(f"/township/rounds/{report.round_id}").text)
+
+    rows = [li.get("data-rule") for li in review.xpath("//li[contains(@class, 'finding')]")]
+    assert sorted(rows) == ["half_width", "half_width", "placeholder", "space"]
+    assert review.xpath("//li[contains(@class, 'finding')]//button") == []  # fixed by the filler, not here
+    assert " ".join(one(review, "//p[@id='findings']").text_content().split()) == \
+        "校对提示共 4 处，见： 开头（3）、履职情况（1）"
+    cells = board.xpath(f"//tr[@id='report-{report.id}']/td")
+    assert cells[4].text_content().strip() == "4 处"
+    village = report_of("河西村")
+    assert board.xpath(f"//tr[@id='report-{village.id}']/td")[4].text_content().strip() == "—"  # not started
+    assert stored(report.id).findings == 4
+
