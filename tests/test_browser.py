@@ -370,7 +370,7 @@ def test_second_tab_changing_another_field_merges_and_shows_the_first_tabs_chang
     first.get_by_label("述职人姓名").press("Tab")
     expect(first.locator("#save-status")).to_contain_text("已保存")
 
-    reading = second.get_by_label("读书班", exact=True)
+    reading = second.get_by_label("党课", exact=True)
     reading.fill("9")
     reading.press("Tab")
     status = second.locator("#save-status")
@@ -380,7 +380,7 @@ def test_second_tab_changing_another_field_merges_and_shows_the_first_tabs_chang
 
     first.reload()
     expect(first.get_by_label("述职人姓名")).to_have_value("第一个窗口")
-    expect(first.get_by_label("读书班", exact=True)).to_have_value("9")
+    expect(first.get_by_label("党课", exact=True)).to_have_value("9")
 
 
 @pytest.mark.parametrize("viewport", [OFFICE, PHONE], ids=["office", "phone"])
