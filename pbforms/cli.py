@@ -12,7 +12,7 @@ from .auth import unlock
 from .backup import backup_command, restore_command
 from .db import migrate, writing
 from .exports import round_group
-from .docx import report_docx
+from .documents import report_docx
 from .forms import read_report_json
 from .forms.cli import type_group
 from .models import AuditEvent, Conflict, Report, Unit, User

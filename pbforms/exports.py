@@ -29,7 +29,7 @@ from openpyxl.styles import Alignment, Font
 
 from .auth import admin_required, round_or_404
 from .db import db, writing
-from .docx import content_disposition, render, report_document, report_filename
+from .documents import content_disposition, render, report_document, report_filename
 from .filenames import UniqueNames, safe_filename
 from .forms import cn_date
 from .models import AuditEvent, ExportJob, Report, Round
@@ -119,7 +119,7 @@ def write_zip(reports, path, progress=None):
     党支部书记), so extracting never overwrites a report. Python marks each non-ASCII entry name as UTF-8 (flag bit 11),
     which Windows Explorer needs to show Chinese names. A .docx is a zip
     already, so entries are stored, not compressed again. The database is
-    read here; a worker gets only the template's name and the context.
+    read here; a worker gets only the template's bytes and the context.
     """
     path = Path(path)
     part = path.with_name(path.name + ".part")

@@ -7,7 +7,7 @@ such routes send `Vary: HX-Request` so no cache mixes the two.
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
-from .docx import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
 from .merge import base_of, merge, page_bases
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
@@ -163,7 +163,10 @@ def save_from_form(report):
         # someone else changed them meanwhile, the page is shown theirs first.
         op_key = op.partition(":")[2].partition(":")[0]
         stale_op = op_key in result.theirs or op_key in result.conflicts
-        changed_key = report_type.apply_op(result.data, op) if op and not stale_op else None
+        changed_key = apply_op(report, result.data, op) if op and not stale_op else None
+        if op.startswith("model:") and op_key in report_type.by_key and changed_key is None \
+                and result.data.get(op_key) != report.data.get(op_key):
+            result.model_key = op_key  # model text put into a field: the page shows it anew
         try:
             if result.data != report.data:
                 # Adding, moving or removing an item is a step of its own in the history.
@@ -206,6 +209,32 @@ def merge_summary(report_type, result):
     return "；".join(parts)
 
 
+def apply_op(report, data, op):
+    """An item operation, or "model:KEY": the field's 参考范文 (filled for this
+    report) put into it, as 插入参考范文 asks. Nothing typed is dropped: model
+    items follow the items that have content, model text follows the text
+    there is, and a one-line field takes it only while empty. Returns the
+    key of an items field changed (its list is sent back), else None."""
+    report_type = report.report_type
+    verb, _, key = op.partition(":")
+    if verb != "model":
+        return report_type.apply_op(data, op)
+    f = report_type.by_key.get(key)
+    model = f.model(report.meta) if f is not None and f.model_text else None
+    if not model:
+        return None
+    current = data.get(key)
+    if f.kind == "items":
+        kept = [item for item in current or [] if item["heading"].strip() or item["text"].strip()]
+        data[key] = (kept + model)[:f.max_items]
+        return key
+    if f.kind == "paragraphs":
+        data[key] = current.rstrip() + "\n" + model if (current or "").strip() else model
+    elif not (current or "").strip():
+        data[key] = model
+    return None
+
+
 @bp.post("/reports/<int:report_id>")
 def save(report_id):
     report = report_or_404(report_id)
@@ -229,7 +258,8 @@ def save(report_id):
     ctx = page_context(report, errors)
     report_type = ctx["report_type"]
     # Fields the page must show anew: others' changes merged in, a choice made.
-    renew = [report_type.by_key[key] for key in result.theirs if key != changed_key]
+    shown_anew = result.theirs + [k for k in [getattr(result, "model_key", None)] if k and k not in result.theirs]
+    renew = [report_type.by_key[key] for key in shown_anew if key != changed_key]
     body = render_template("fill/_save_result.html", changed_key=changed_key, saved_at=now(), renew=renew,
                            summary=summary, **ctx)
     if changed_key:

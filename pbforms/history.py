@@ -18,7 +18,7 @@ from peewee import JOIN
 
 from . import backup
 from .auth import admin_required, edit_refusal, may_edit, report_or_404
-from .docx import content_disposition, report_filename
+from .documents import content_disposition, report_filename
 from .forms import Invalid, read_report_json
 from .models import AuditEvent, Conflict, PendingImport, Revision, Unit, User, now
 from .partials import partial_response, wants_partial

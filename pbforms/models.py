@@ -236,6 +236,12 @@ class ReportTypeRecord(BaseModel):
                                          template=template, created_by=user)
             return version, True
 
+    def keys_ever_used(self):
+        """Every field key any version of this type had: a field added later
+        never takes one, so old reports' data never lands in a new field."""
+        return {f["key"] for v in TypeVersion.select(TypeVersion.definition).where(TypeVersion.report_type == self)
+                for s in v.definition.get("sections", []) for f in s.get("fields", [])}
+
     def rounds_using(self):
         """The rounds one of whose kinds follows a version of this type."""
         used = (RoundType.select(RoundType.round).join(TypeVersion)
@@ -853,6 +859,10 @@ class AuditEvent(BaseModel):
         "user_deactivate": "停用账号",
         "user_activate": "启用账号",
         "throttle_clear": "解除登录限制",
+        "type_add": "新建报告类型",
+        "type_version": "保存报告类型新版本",
+        "type_retire": "停用报告类型",
+        "type_unretire": "启用报告类型",
     }
     # Status changes of a report: the history shown on the report itself.
     TRANSITIONS = ("submit", "withdraw", "return", "reopen", "approve")

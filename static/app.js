@@ -256,6 +256,29 @@
     }
   });
 
+  // "插入参考范文" of a text field: the model text (its 【年度】【单位】 filled by
+  // the server) goes after what is typed, or into a one-line field that is
+  // still empty (or, asked, replaces it); the change event saves it as typing would. (Items are
+  // added by the server: that button posts op model:KEY through htmx.)
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-model-into]");
+    if (!button) return;
+    event.preventDefault();
+    var field = document.getElementById(button.dataset.modelInto);
+    var model = button.dataset.modelText;
+    if (field.tagName === "TEXTAREA") {
+      var typed = field.value.replace(/\s+$/, "");
+      field.value = typed ? typed + "\n" + model : model;
+    } else if (!field.value.trim() || window.confirm("用参考范文替换已填写的内容？")) {
+      field.value = model;
+    } else {
+      return;
+    }
+    button.closest("details").open = false;
+    field.focus();
+    field.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
   // A zip made in the background is ready (HX-Trigger from the server):
   // start its download; the page stays where it is.
   document.addEventListener("pbforms:download", function (event) {

@@ -44,6 +44,7 @@ def ids_of(username):
     user = User.by_username(username)
     report = Report.get(Report.unit == user.unit)
     return {"report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
+            "type_id": report.report_type.type_id,
             # The demo has no export job yet; no request here gets past the
             # access check to look it up.
             "job_id": 1, "extension": "xlsx"}
@@ -475,7 +476,7 @@ ID_ROUTES = [route for route in ROUTES if "<int:" in route[0]]
 @pytest.mark.parametrize("rule_text, endpoint, method", ID_ROUTES)
 def test_an_id_beyond_the_database_integers_is_404(app, client, auth, rule_text, endpoint, method, huge):
     auth.admin()
-    ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id")}
+    ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id", "type_id")}
     url = build_url(app, rule_text, endpoint, method, {**ids_of(FILLER_A), **ids})
     assert str(huge) in url
 

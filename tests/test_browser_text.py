@@ -39,7 +39,7 @@ def word_file(tmp_path):
     document = Document()
     for text in ["2022年度石桥村党支部书记", "抓基层党建工作述职报告", "石桥村党支部书记　李明",
                  "2022年，我村在镇党委的领导下开展工作。", "一、履职情况",
-                 "一是加强学习。全年召开党委会议5次，发展党员2名。", "二是服务群众。为民办结实事9件。",
+                 "一是加强学习。全年召开支部党员大会5次，发展党员2名。", "二是服务群众。为民办实事9件。",
                  "二、存在问题", "一是学习不够深入。", "三、下步打算", "一是继续加强学习。", "李明", "2023年1月8日"]:
         document.add_paragraph(text)
     path = tmp_path / "石桥村述职报告.docx"
@@ -55,14 +55,14 @@ def test_a_word_file_is_previewed_then_imported(browsing, tmp_path):
     page.get_by_role("button", name="上传并预览").click()
 
     expect(page.locator("#import-reporter_name")).to_contain_text("李明")
-    expect(page.locator("table.figures")).to_contain_text("党委会议")
+    expect(page.locator("table.figures")).to_contain_text("支部党员大会")
     assert_no_horizontal_scroll(page)
     screenshot(page, "word-preview")
     page.get_by_role("button", name="确认导入").click()
 
     expect(page.locator(".flash.ok")).to_contain_text("已从 Word 导入")
-    expect(page.get_by_label("党委会议", exact=True)).to_have_value("5")
-    expect(page.locator("#f-duties-0-text")).to_have_value(re.compile("全年召开党委会议⟦党委会议⟧次"))
+    expect(page.get_by_label("支部党员大会", exact=True)).to_have_value("5")
+    expect(page.locator("#f-duties-0-text")).to_have_value(re.compile("全年召开支部党员大会⟦支部党员大会⟧次"))
 
 
 def test_the_data_file_is_under_more_and_pages_fit_a_phone(browsing):

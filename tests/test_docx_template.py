@@ -1,7 +1,7 @@
-"""The annual report template renders to a GB/T 9704-conformant document."""
+"""The template generated for the seed type renders, through docxtpl itself,
+to a GB/T 9704-conformant document."""
 import io
 import zipfile
-from pathlib import Path
 
 import jinja2
 import pytest
@@ -11,17 +11,21 @@ from docx.oxml.ns import qn
 from docx.shared import Pt, Twips
 from jinja2.sandbox import SandboxedEnvironment
 
-from pbforms import docx
-
+from pbforms import documents
+from pbforms.documents import engine
+from pbforms.documents.official import official_template
+from pbforms.forms import builtin_type
 from tests.official_format import format_problems
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "docx" / "annual_report.docx"
+TEMPLATE = official_template(builtin_type("annual_report"))
 
 
 def make_context():
     """A short, seed-like report: every section has a 40+ character paragraph."""
     return {
         "title_lines": ["2022年度青泥镇党委书记", "抓基层党建工作述职报告"],
+        "doc_headings": ["一、履职情况", "二、存在问题", "三、下步打算"],
+        "doc_labels": {},
         "reporter_title": "青泥镇党委书记",
         "reporter_name": "张三",
         "written_on": "2023年1月6日",
@@ -46,8 +50,8 @@ def make_context():
 
 
 def render(context) -> bytes:
-    """Through the app's own pipeline (pbforms.docx), environment and all."""
-    return docx.render(TEMPLATE.name, context)
+    """Through the app's own pipeline (pbforms.documents), environment and all."""
+    return documents.render(TEMPLATE, context)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +91,7 @@ def test_text_is_escaped_not_interpreted():
 def test_the_apps_environment_is_sandboxed_autoescaping_and_strict():
     """The one environment every document is rendered with (docxtpl turns
     autoescaping on again only when asked to in each render call)."""
-    for environment in (docx.JINJA_ENV, docx.CompilingOnce()):  # the second as built, before any render
+    for environment in (engine.ENV,):
         assert isinstance(environment, SandboxedEnvironment)
         assert environment.autoescape is True
         assert environment.undefined is jinja2.StrictUndefined

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import demo_types
 from pbforms import exports
-from pbforms.docx import report_filename
+from pbforms.documents import report_filename
 from pbforms.forms import builtin_type
 from pbforms.models import ExportJob, Report, ReportTypeRecord, Round, Unit
 from tests.fillpage import docx_paragraphs

@@ -11,7 +11,7 @@ from docx import Document
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pbforms.docx import render
+from pbforms.documents import render, type_document
 from pbforms.forms import builtin_type
 from pbforms.forms.kinds import XML_FORBIDDEN, Invalid, split_paragraphs
 from pbforms.models import Report
@@ -38,7 +38,7 @@ TYPED_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_character
 
 def docx_text(data):
     """Every paragraph of the report's .docx, tables included, as python-docx reads it."""
-    document = Document(io.BytesIO(render(REPORT_TYPE.template, REPORT_TYPE.docx_context(data, META))))
+    document = Document(io.BytesIO(render(*type_document(REPORT_TYPE, data, META))))
     paragraphs = [p.text for p in document.paragraphs]
     paragraphs += [p.text for table in document.tables for row in table.rows
                    for cell in row.cells for p in cell.paragraphs]

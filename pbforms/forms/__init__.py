@@ -24,8 +24,10 @@ HERE = Path(__file__).parent
 BUILTIN = ("annual_report", "village_report")  # the seed's township type first
 # Keys name form inputs and JSON paths in SQL: plain identifiers only.
 KEY = re.compile(r"[a-z][a-z0-9_]{0,59}")
-# Names the document's context gives besides the fields.
-RESERVED_KEYS = {"title_lines", "main_figures"}
+# Names the document's context gives besides the fields (documents/official.py),
+# and Jinja's own words: a key is a variable of the generated Word template.
+RESERVED_KEYS = {"title_lines", "main_figures", "doc_headings", "doc_labels",
+                 "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "loop", "self"}
 
 
 class ReportType:
@@ -43,9 +45,6 @@ class ReportType:
         self.definition = copy.deepcopy(definition)
         self.name = definition["name"]
         self.title = definition["title"]
-        # The hand-made Word template of a built-in type, until documents are
-        # generated from the type itself.
-        self.template = definition.get("template")
         self.sections = []
         for s in definition["sections"]:
             fields = []
@@ -200,15 +199,16 @@ class ReportType:
         """label -> number as printed (`**` while empty), for references."""
         return {f.label: f.as_text(data.get(f.key)) for f in self.counts}
 
-    def unreferenced_figures(self, data):
-        """The figures no text of `data` refers to, in form order."""
+    def unreferenced_figures(self, data, placed=()):
+        """The figures no text of `data` refers to (and whose keys are not in
+        `placed`: an office's template may print a figure itself), in form order."""
         referenced = {label for f in self.fields for label in f.references(data.get(f.key))}
-        return [f for f in self.counts if f.label not in referenced]
+        return [f for f in self.counts if f.label not in referenced and f.key not in placed]
 
-    def main_figures(self, data, figures):
+    def main_figures(self, data, figures, placed=()):
         """Every figure reaches the document: those the text does not state
         are listed in one 主要数据 paragraph after the last section."""
-        rest = self.unreferenced_figures(data)
+        rest = self.unreferenced_figures(data, placed)
         if not rest:
             return []
         return ["主要数据：" + "，".join(f"{f.label}{figures[f.label]}{f.unit}" for f in rest) + "。"]

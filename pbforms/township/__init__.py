@@ -1,6 +1,6 @@
 """The township office's pages, a module per area: units, accounts,
 rounds and the progress board, review (with the sum of the villages'
-figures for the township's own report).
+figures for the township's own report), report types.
 
 Every route here is the admin's: the blueprint's guard refuses anyone else
 before a view runs, so a route added later cannot forget it. A view answers
@@ -50,4 +50,4 @@ def home():
 
 
 # The areas register their routes on `bp` when imported.
-from . import accounts, review, rounds, units  # noqa: E402,F401
+from . import accounts, review, rounds, type_templates, types, units  # noqa: E402,F401
