@@ -57,11 +57,12 @@ def test_an_accepted_template_is_the_next_version_and_prints_the_documents(clien
     auth.admin()
     record = village_type()
     before = record.newest_version()
-    response = upload(client, record, office_template(record))
+    template = office_template(record)
+    response = upload(client, record, template)
     assert response.status_code == 303
     newest = record.newest_version()
     assert newest.number == before.number + 1 and newest.definition == before.definition
-    assert bytes(newest.template) == office_template(record)
+    assert bytes(newest.template) == template
     assert "本单位上传的 Word 模板" in client.get(f"/township/types/{record.id}").text
 
     report = report_of("河西村")

@@ -96,7 +96,16 @@ def zip_without_document():
 
 
 def title_property_with_a_tag(doc):
-    doc.core_properties.title = "{{ 不存在 }}"
+    doc.core_properties.title = "{{ 9 ** 9 ** 99 }}"
+
+
+def table_without_grid(doc):
+    """A table Word would not write (no w:tblGrid), holding a placeholder:
+    python-docx opens the file, docxtpl cannot render it."""
+    table = doc.add_table(rows=1, cols=1)
+    table.cell(0, 0).text = "{{ 述职人姓名 }}"
+    grid = table._tbl.tblGrid
+    grid.getparent().remove(grid)
 
 
 @pytest.mark.parametrize("template, message", [
@@ -111,7 +120,8 @@ def title_property_with_a_tag(doc):
     (word_file(without("{{ 主要数据 }}")[:4]), "「党委理论学习中心组会议」"),
     (word_file(GOOD + ["{% for x in range(9) %}"]), "上传的模板只能用 {{ 项目名称 }} 占位符"),
     (word_file(["没有占位符的文件"]), "模板里没有任何占位符"),
-    (word_file(GOOD, title_property_with_a_tag), "用示例数据试生成时出错"),
+    (word_file(GOOD, title_property_with_a_tag), "占位符「{{ 9 ** 9 ** 99 }}」不是本报告类型的项目名称"),
+    (word_file(GOOD, table_without_grid), "用示例数据试生成时出错"),
 ])
 def test_each_problem_is_refused_with_its_message(template, message):
     problems = check_template(template, SEED)

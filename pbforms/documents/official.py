@@ -56,9 +56,6 @@ STYLES_WITH_EFFECTS = "http://schemas.microsoft.com/office/2007/relationships/st
 
 # A section title starting with a Chinese ordinal (一、 … 十二、) is a level-1 heading.
 ORDINAL_HEADING = re.compile(r"^[一二三四五六七八九十]+、")
-# Field kinds printed as numbers: they appear where a text refers to them, or
-# in the 主要数据 paragraph.
-FIGURE_KINDS = {"count", "amount"}
 LIST_KINDS = {"paragraphs", "items"}
 # Names the generated template uses beside the field keys (keys are lower-case
 # identifiers made by the type editor, see forms.KEY; these cannot clash
@@ -153,7 +150,7 @@ def plan_of(report_type):
             blocks.append(("heading", heading_number))
             heading_number += 1
         for f in section["fields"]:
-            if f.key in placed or f.kind in FIGURE_KINDS:
+            if f.key in placed or f.is_figure:  # figures print where a text refers to them, or in 主要数据
                 continue
             blocks.append(("list", f.key) if f.kind in LIST_KINDS else ("labelled", f.key))
     for key in set(name_line) | set(signoff) | {b[1] for b in blocks if b[0] != "heading"}:

@@ -14,7 +14,8 @@ Refused, each with its message in Chinese (check_template): a file that is
 not a .docx; placeholders typed with full-width braces ｛｛ ｝｝;
 placeholders Word split across runs by formatting (it then keeps parts of
 one placeholder in different <w:t> elements, so it cannot be found or
-replaced as typed); placeholders that name no field; statements; fields
+replaced as typed); placeholders that name no field (in the body, headers, footers, footnotes
+and the file's properties, which docxtpl renders too); statements; fields
 the template never uses — a refusal, not a warning, because the document
 would silently lose what the filler typed (figures count as used when the
 template has {{ 主要数据 }}); and a template whose trial render with
@@ -40,8 +41,8 @@ from .official import MAIN_FIGURES, TITLE_LINES
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNPACKED = 60 * 1024 * 1024
 TITLE_NAME, KEY_FIGURES_NAME = "标题", "主要数据"
-# The parts docxtpl renders as templates.
-RENDERED_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes)\.xml")
+# The parts docxtpl renders as templates (the file's properties too: title, subject …).
+RENDERED_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes)\.xml|docProps/core\.xml")
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}|\{%|\{#", re.S)
 # One placeholder's braces, or its text, interrupted by XML tags (</w:t>…<w:t>).
