@@ -310,6 +310,23 @@ def may_edit(user, report):
     return report.unit_id == user.unit_id
 
 
+def may_withdraw(user, report):
+    """Who may edit a report may take back its submission while the office has not opened it."""
+    owner = report.unit.kind == "township" if user.is_admin else report.unit_id == user.unit_id
+    return owner and report.status == "submitted" and report.opened_at is None and report.round.is_open
+
+
+def withdraw_refusal(report):
+    if report.status != "submitted":
+        return f"此报告{report.status_label}，只有已提交、尚未审核的报告才能撤回。"
+    if report.opened_at is not None:
+        return (f"镇党建办已于 {report.opened_at:%Y-%m-%d %H:%M} 开始审核此报告，不能再撤回。"
+                "如需修改，请联系镇党建办退回。")
+    if not report.round.is_open:
+        return "本轮填报已结束，不能撤回。"
+    return "只能撤回本单位的报告。"
+
+
 def edit_refusal(report):
     """Why a report `may_edit` refused cannot be changed, in the user's words."""
     if not report.round.is_open:

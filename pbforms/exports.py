@@ -45,7 +45,22 @@ log = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__, url_prefix="/township")
 
 # What the office may choose to export: report statuses, comma-separated.
-SCOPES = {"": "全部报告", "submitted,approved": "已提交和已通过的报告", "approved": "已通过的报告"}
+# The first is the default: a report nobody has handed in is rarely wanted
+# (an unstarted one prints a blank name and a page of **).
+SCOPES = {"submitted,approved": "已提交和已通过的报告", "approved": "已通过的报告",
+          "": "全部报告（含草稿和未开始的）"}
+DEFAULT_SCOPE = next(iter(SCOPES))
+
+
+def chosen_scope(value):
+    """The statuses of the scope asked for; the default when none or an unknown one is."""
+    return parse_statuses(value if value in SCOPES else DEFAULT_SCOPE)
+
+
+def scope_counts(totals):
+    """How many reports each scope holds, from the board's totals by progress."""
+    return {key: sum(totals[s] for s in key.split(",")) if key else sum(totals[s] for s in Report.PROGRESS_LABELS)
+            for key in SCOPES}
 WAIT_BEFORE_PROGRESS = 2.0  # seconds: a zip ready by then downloads at once
 KEEP_JOBS = datetime.timedelta(days=1)  # then a job and its file are removed
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -211,8 +226,7 @@ def job_partial(job):
 @bp.post("/rounds/<int:round_id>/zip")
 def start_zip(round_id):
     round_ = round_or_404(round_id)
-    scope = request.form.get("scope", "")
-    job = start_zip_job(round_, parse_statuses(scope if scope in SCOPES else ""), g.user)
+    job = start_zip_job(round_, chosen_scope(request.form.get("scope")), g.user)
     AuditEvent.record("export", g.user, detail=f"zip：{job.filename}")
     job = wait_for(job, WAIT_BEFORE_PROGRESS)
     if wants_partial():
@@ -438,12 +452,11 @@ def fit_columns(docx_bytes):
 @bp.get("/rounds/<int:round_id>/summary.<any(xlsx, docx):extension>")
 def summary_file(round_id, extension):
     round_ = round_or_404(round_id)
-    scope = request.args.get("scope", "")
     report_type = round_type(round_, request.args.get("type"))
     if report_type is None:  # a round of several types, and none chosen: the one most units fill
         followed = Counter(r.type_version_id for r in Report.select(Report.type_version).where(Report.round == round_))
         report_type = max(round_.types, key=lambda t: followed[t.version_id])
-    s = summary(round_, parse_statuses(scope if scope in SCOPES else ""), report_type)
+    s = summary(round_, chosen_scope(request.args.get("scope")), report_type)
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)
     AuditEvent.record("export", g.user, detail=f"汇总表：{name}")

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
-from .auth import edit_refusal, may_edit, report_or_404, visible_reports
+from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
 from .documents import content_disposition, report_docx, report_filename
-from .models import AuditEvent, Conflict, NotEditable, Report, now
+from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
+from .merge import base_of, merge, page_bases
+from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response
 from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
                             report_preview)
@@ -23,24 +25,76 @@ def home():
     if g.user.is_admin:
         return redirect(url_for("township.home"))  # the office starts at its progress board
     reports = visible_reports(g.user).order_by(Report.round.desc(), Report.unit)
-    return render_template("fill/home.html", reports=reports)
+    return render_template("fill/home.html", reports=reports, notices=list(Notice.unread_for(g.user)))
+
+
+@bp.post("/notices/read")
+def read_notice():
+    """知道了: the banner of a reminder or notice goes, for this user."""
+    notice = Notice.for_user(g.user).where(Notice.id == request.form.get("notice", type=int)).first()
+    if notice is not None:
+        notice.mark_read(g.user)
+    return redirect(url_for("fill.home"), 303)
+
+
+# Around a figure in text shown "as printed", so the page can mark it.
+FIGURE_START, FIGURE_END = "\ue000", "\ue001"
+
+
+def marked_figures(report_type, data):
+    """label -> the figure as printed, between marks (`**` while empty)."""
+    return {label: FIGURE_START + text + FIGURE_END for label, text in report_type.figures(data).items()}
+
+
+@bp.app_template_global()
+def as_printed(f, value, figures):
+    """The paragraphs of a text (or of one item, a dict) that mention a
+    figure, as they will print: [[(kind, text)]], kind text / figure /
+    missing. Paragraphs without a figure print as typed and are left out."""
+    if isinstance(value, dict):
+        text = "\n".join(part for part in (value.get("heading", ""), value.get("text", "")) if part)
+    else:
+        text = value or ""
+    found = []
+    for paragraph in split_paragraphs(clean_text(text)):
+        printed = resolve_references(paragraph, figures)
+        if FIGURE_START not in printed:
+            continue
+        segments = []
+        for n, part in enumerate(printed.split(FIGURE_START)):
+            figure, _, rest = part.partition(FIGURE_END) if n else ("", "", part)
+            if n:
+                segments.append(("missing" if figure == MISSING else "figure", figure))
+            if rest:
+                segments.append(("text", rest))
+        found.append(segments)
+    return found
 
 
 def page_context(report, errors=None, typed=None, problems=None, data=None):
+    """Everything the fill page shows. Values kept as typed with the report
+    (refused, or in conflict with another's change) show in their fields
+    with their message, after a reload as well."""
     report_type = report.report_type
     editable = may_edit(g.user, report)
+    pending = report.pending or {}
+    shown_data = report.data if data is None else data
     return {
         "report": report,
         "report_type": report_type,
-        "data": report.data if data is None else data,
-        "errors": errors or {},
-        "typed": typed or {},
+        "data": shown_data,
+        "errors": {**{k: p["message"] for k, p in pending.items() if not p.get("conflict")}, **(errors or {})},
+        "typed": {**{k: p["value"] for k, p in pending.items()}, **(typed or {})},
+        "pending": pending,
+        "bases": page_bases(report_type, shown_data, pending),
+        "figures": marked_figures(report_type, report.data),
         "editable": editable,
         "missing": report_type.missing(report.data),
         "problems": problems,
         "preview": None if editable else report_type.docx_context(report.data, report.meta),
         "filename": report_filename(report),
         "events": AuditEvent.transitions_of(report),
+        "may_withdraw": may_withdraw(g.user, report),
     }
 
 
@@ -125,25 +179,94 @@ def refuse_edit(report):
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 
-def save_from_form(report):
-    """Parse the posted form into the report; returns (errors, changed_key).
+CONFLICT_MESSAGE = "您和他人都改了这一项"
 
-    Raises Conflict when the page was based on an outdated version and
-    would change the report. A form equal to what is stored writes nothing
-    and conflicts with nothing: idle autosaves add no revisions, and a
-    submit that overtakes its tab's last autosave is not refused.
+
+def chosen_side(form):
+    """The clerk's choice for a field in conflict ("mine:key" / "theirs:key")."""
+    side, _, key = form.get("resolve", "").partition(":")
+    return {key: side} if side in ("mine", "theirs") else {}
+
+
+def form_version(form):
+    try:
+        return int(form.get("version", ""))
+    except ValueError:
+        return None
+
+
+def save_from_form(report):
+    """Merge the posted form into the report and store it; returns
+    (report as stored, {key: message}, changed_key, Merge).
+
+    The page's fields are merged field by field (pbforms/merge.py), so a
+    tab behind the report changes only what it changed. A value the server
+    refuses, or one in conflict, is kept as typed (`Report.pending`). A form
+    equal to what is stored writes nothing: idle autosaves add no
+    revisions. Raises Conflict only when the report stopped being editable
+    between reading and writing (submitted meanwhile, round closed).
     """
     report_type = report.report_type
-    data, errors = report_type.parse_form(request.form, report.data)
+    values, refused = report_type.read_form(request.form)
+    expected = form_version(request.form)
     op = request.form.get("op", "")
-    changed_key = apply_op(report, data, op) if op else None
-    try:
-        expected = int(request.form.get("version", ""))
-    except ValueError:
-        raise Conflict(report.version) from None
-    if data != report.data:
-        report.save_data(data, g.user, expected)
-    return errors, changed_key
+    for _ in range(5):
+        bases = {}
+        for f in report_type.fields:
+            sent = request.form.get(f"base-{f.key}")
+            if sent is not None:
+                bases[f.key] = sent
+            elif expected == report.version:
+                bases[f.key] = base_of(f, report.data.get(f.key))
+        result = merge(report_type, report.data, values, bases, chosen_side(request.form))
+        # An item button acts on the items as this page shows them: when
+        # someone else changed them meanwhile, the page is shown theirs first.
+        op_key = op.partition(":")[2].partition(":")[0]
+        stale_op = op_key in result.theirs or op_key in result.conflicts
+        changed_key = apply_op(report, result.data, op) if op and not stale_op else None
+        if op.startswith("model:") and op_key in report_type.by_key and changed_key is None \
+                and result.data.get(op_key) != report.data.get(op_key):
+            result.model_key = op_key  # model text put into a field: the page shows it anew
+        try:
+            if result.data != report.data:
+                # Adding, moving or removing an item is a step of its own in the history.
+                report.save_data(result.data, g.user, report.version, own_revision=changed_key is not None)
+            break
+        except Conflict:
+            # Saved by someone else between reading and writing: merge again with theirs.
+            report = report_or_404(report.id)
+            if not may_edit(g.user, report):
+                raise
+    else:
+        raise Conflict(report.version)
+    pending = dict(report.pending or {})
+    for key in values:
+        if key not in result.conflicts:
+            pending.pop(key, None)
+    for key, (typed, message) in refused.items():
+        pending[key] = {"value": typed, "message": message}
+    for key, mine in result.conflicts.items():
+        pending[key] = {"value": mine, "message": CONFLICT_MESSAGE, "conflict": True}
+    report.keep_pending(pending)
+    errors = {key: message for key, (_, message) in refused.items()}
+    if op and stale_op:
+        errors[op_key] = "这些条目刚被别人改动过（现在显示的是最新的），请看过后再添加、移动或删除。"
+        changed_key = op_key  # the page swaps these items in, as after any item button
+    for key, message in report_type.warnings(report.data).items():
+        errors.setdefault(key, message)
+    return report, errors, changed_key, result
+
+
+def merge_summary(report_type, result):
+    """What the status line says beyond 已保存: whose changes were merged, what clashed."""
+    def labels(keys):
+        return "、".join(f"「{report_type.by_key[k].label}」" for k in keys)
+    parts = []
+    if result.theirs:
+        parts.append(f"已合并别人同时所做的修改：{labels(result.theirs)}")
+    if result.conflicts:
+        parts.append(f"{labels(result.conflicts)}您和别人都改了，两份都保留着，请在该项下选择用哪一份")
+    return "；".join(parts)
 
 
 def apply_op(report, data, op):
@@ -172,39 +295,44 @@ def apply_op(report, data, op):
     return None
 
 
-def typed_values(report, errors):
-    """What the user typed into fields that were refused, to show it again
-    (for an items field, its list of items); a field the form did not send
-    shows its stored value."""
-    fields = report.report_type.by_key
-    typed = {key: fields[key].from_form(request.form) for key in errors if key in fields}
-    return {key: value for key, value in typed.items() if value is not None}
-
-
 @bp.post("/reports/<int:report_id>")
 def save(report_id):
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return refuse_edit(report)
     try:
-        errors, changed_key = save_from_form(report)
+        report, errors, changed_key, result = save_from_form(report)
     except NotEditable:
         return refuse_edit(report_or_404(report_id))
     except Conflict as conflict:
-        return conflict_response(report, conflict)
+        return refused_meanwhile(report_id, conflict)
+    summary = merge_summary(report.report_type, result)
     if not is_htmx():
-        if errors:
-            ctx = page_context(report, errors, typed_values(report, errors))
-            return render_template("fill/report.html", **ctx), 422
-        flash(f"已保存 {now():%H:%M:%S}", "ok")
+        if errors or result.conflicts:
+            ctx = page_context(report, errors)
+            ctx["summary"] = summary
+            return render_template("fill/report.html", **ctx), 422 if errors else 409
+        flash(f"已保存 {now():%H:%M:%S}" + (f"；{summary}" if summary else ""), "ok")
         target = f"#field-{changed_key}" if changed_key else ""
         return redirect(url_for("fill.report_page", report_id=report.id) + target, 303)
     ctx = page_context(report, errors)
-    body = render_template("fill/_save_result.html", changed_key=changed_key, saved_at=now(), **ctx)
+    report_type = ctx["report_type"]
+    # Fields the page must show anew: others' changes merged in, a choice made.
+    shown_anew = result.theirs + [k for k in [getattr(result, "model_key", None)] if k and k not in result.theirs]
+    renew = [report_type.by_key[key] for key in shown_anew if key != changed_key]
+    body = render_template("fill/_save_result.html", changed_key=changed_key, saved_at=now(), renew=renew,
+                           summary=summary, **ctx)
     if changed_key:
-        field = ctx["report_type"].by_key[changed_key]
+        field = report_type.by_key[changed_key]
         body = render_template("fill/_items.html", f=field, **ctx) + body
     return partial_response(body)
+
+
+def refused_meanwhile(report_id, conflict):
+    """The report stopped being editable while this save was merged (the
+    other tab submitted it, the round closed): say why, as for any refusal."""
+    report = report_or_404(report_id)
+    return conflict_response(report, conflict) if may_edit(g.user, report) else refuse_edit(report)
 
 
 def conflict_response(report, conflict):
@@ -232,15 +360,16 @@ def submit(report_id):
     if not may_edit(g.user, report):
         return refuse_edit(report)
     try:
-        errors, _ = save_from_form(report)
+        report, errors, _, _ = save_from_form(report)
     except NotEditable:
         return refuse_edit(report_or_404(report_id))
     except Conflict as conflict:
-        return conflict_response(report, conflict)
+        return refused_meanwhile(report_id, conflict)
     report_type = report.report_type
     missing = report_type.missing(report.data)
-    if errors or missing:
-        ctx = page_context(report, errors, typed_values(report, errors), problems=True)
+    kept = [key for key in report.pending or {} if key in report_type.by_key]  # refused or in conflict
+    if errors or missing or kept:
+        ctx = page_context(report, errors, problems=True)
         return render_template("fill/report.html", **ctx), 422
     try:
         # Submits the version just checked for missing figures, and only
@@ -251,6 +380,17 @@ def submit(report_id):
     except Conflict as conflict:
         return conflict_response(report, conflict)
     flash("已提交，等待镇党建办审核。", "ok")
+    return redirect(url_for("fill.report_page", report_id=report.id), 303)
+
+
+@bp.post("/reports/<int:report_id>/withdraw")
+def withdraw(report_id):
+    """Take back a submission the office has not opened yet; refused after, with why."""
+    report = report_or_404(report_id)
+    if not (may_withdraw(g.user, report) and report.withdraw(g.user)):
+        flash(withdraw_refusal(report_or_404(report_id)), "error")
+    else:
+        flash("已撤回，报告回到草稿，可以继续修改；改好后请重新提交审核。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 

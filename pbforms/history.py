@@ -10,8 +10,11 @@ after logging in again.
 """
 import json
 from collections import namedtuple
+from difflib import SequenceMatcher
+from itertools import zip_longest
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from peewee import JOIN
 
 from . import backup
 from .auth import admin_required, edit_refusal, may_edit, report_or_404
@@ -46,6 +49,86 @@ class Change(namedtuple("Change", "field old new")):
         """Figures, one-line texts and dates are short enough to show old → new."""
         return self.field.kind in ("count", "amount", "text", "date")
 
+    @property
+    def diff(self):
+        """What was removed and added, paragraph by paragraph, marked
+        character by character within a paragraph: [[(kind, text)]] with
+        kind equal / del / ins; an item's paragraphs start with its number."""
+        if self.field.kind == "paragraphs":
+            return text_diff(self.old, self.new)
+        if self.field.kind != "items":
+            return []
+        old, new = self.old or [], self.new or []
+        found = []
+        for n, (was, now_) in enumerate(zip_longest(old, new), start=1):
+            if was == now_:
+                continue
+            label = ("equal", f"第 {n} 条：")
+            if was is None:
+                found.append([label, ("ins", "（新增）" + item_text(now_))])
+            elif now_ is None:
+                found.append([label, ("del", "（删除）" + item_text(was))])
+            else:
+                if was["heading"] != now_["heading"]:
+                    found.append([label, ("equal", "标题 ")] + char_diff(was["heading"], now_["heading"]))
+                found += [[label] + p for p in text_diff(was["text"], now_["text"])]
+        return found
+
+
+def item_text(item):
+    return " ".join(part for part in (item.get("heading", ""), (item.get("text") or "").replace("\n", " ")) if part)
+
+
+# Comparing two paragraphs takes time that grows with the product of their
+# lengths: past this, a changed paragraph is shown removed and re-added whole.
+CHAR_DIFF_LIMIT = 4_000_000
+CONTEXT = 20  # characters kept on each side of a change within a long unchanged run
+
+
+def char_diff(old, new):
+    """One paragraph's change, character by character (difflib)."""
+    if len(old) * len(new) > CHAR_DIFF_LIMIT:
+        return [("del", old), ("ins", new)]
+    matcher = SequenceMatcher(None, old, new, autojunk=False)
+    if matcher.ratio() < 0.4:  # rewritten rather than edited: scattered common characters would only confuse
+        return [("del", old), ("ins", new)]
+    segments = []
+    opcodes = matcher.get_opcodes()
+    for n, (op, i1, i2, j1, j2) in enumerate(opcodes):
+        if op == "equal":
+            same, first, last = old[i1:i2], n == 0, n == len(opcodes) - 1
+            if first and len(same) > CONTEXT:
+                same = "…" + same[-CONTEXT:]
+            elif last and len(same) > CONTEXT:
+                same = same[:CONTEXT] + "…"
+            elif len(same) > 2 * CONTEXT:
+                same = same[:CONTEXT] + "…" + same[-CONTEXT:]
+            segments.append(("equal", same))
+            continue
+        if i2 > i1:
+            segments.append(("del", old[i1:i2]))
+        if j2 > j1:
+            segments.append(("ins", new[j1:j2]))
+    return segments
+
+
+def text_diff(old, new):
+    """The paragraphs that changed between two narrative texts."""
+    before = [p for p in (old or "").split("\n") if p.strip()]
+    after = [p for p in (new or "").split("\n") if p.strip()]
+    found = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        for was, now_ in zip_longest(before[i1:i2], after[j1:j2]):
+            if was is None:
+                found.append([("ins", now_)])
+            elif now_ is None:
+                found.append([("del", was)])
+            else:
+                found.append(char_diff(was, now_))
+    return found
+
 
 def changes(report_type, old, new):
     """The fields whose value differs from `old` to `new`, in form order."""
@@ -71,35 +154,52 @@ def is_big_change(old, new):
 
 # --- the revision history ---------------------------------------------------
 
+def numbered_history(report):
+    """Every revision, oldest first, as (revision, number, changes): the
+    number counts only revisions that changed something, so the user sees
+    第 1、2、3 版 without gaps (the stored versions also count autosaves
+    folded into one revision); a revision that changed nothing shares the
+    number of the content it repeats and is not listed."""
+    report_type = report.report_type
+    before = report_type.initial_data(report.meta)
+    found, number = [], 0
+    for revision in (Revision.select(Revision, User).join(User, JOIN.LEFT_OUTER)
+                     .where(Revision.report == report).order_by(Revision.version)):
+        found_changes = changes(report_type, before, revision.data)
+        if found_changes or number == 0:
+            number += 1
+        found.append((revision, number, found_changes))
+        before = revision.data
+    return found
+
+
 @bp.get("/reports/<int:report_id>/history")
 def history(report_id):
     """The list of revisions, or with ?version=N that version as a document."""
     report = report_or_404(report_id)
     if "version" in request.args:
         return revision_page(report, request.args["version"])
-    report_type = report.report_type
     page = page_number(request.args.get("page"))
-    rows = list(Revision.history_of(report)
-                .limit(HISTORY_PAGE_SIZE + 1).offset((page - 1) * HISTORY_PAGE_SIZE))
-    shown = rows[:HISTORY_PAGE_SIZE]
-    # Each revision is compared with the one before it; the first with the blank start.
-    before = [r.data for r in rows[1:]] + [report_type.initial_data(report.meta)]
-    entries = [(rev, changes(report_type, prev, rev.data)) for rev, prev in zip(shown, before)]
-    return render_template("history/history.html", report=report, entries=entries, page=page,
-                           has_more=len(rows) > HISTORY_PAGE_SIZE)
+    listed = [entry for entry in reversed(numbered_history(report)) if entry[2]]
+    start = (page - 1) * HISTORY_PAGE_SIZE
+    return render_template("history/history.html", report=report, entries=listed[start:start + HISTORY_PAGE_SIZE],
+                           page=page, has_more=len(listed) > start + HISTORY_PAGE_SIZE,
+                           current_number=listed[0][1] if listed else 0)
 
 
 def revision_page(report, number):
-    revision = Revision.of(report, small_int(number))
-    if revision is None:
+    wanted = small_int(number)
+    history_ = numbered_history(report)
+    entry = next((e for e in history_ if e[0].version == wanted), None)
+    if entry is None:
         flash(f"找不到第 {number[:12]} 版，请从下面的列表中选择。", "error")
         return redirect(url_for("history.history", report_id=report.id), 303)
+    revision, shown_number, found_changes = entry
     report_type = report.report_type
-    previous = revision.previous()
-    before = previous.data if previous else report_type.initial_data(report.meta)
     return render_template(
-        "history/revision.html", report=report, report_type=report_type, revision=revision,
-        changes=changes(report_type, before, revision.data), data=revision.data,
+        "history/revision.html", report=report, report_type=report_type, revision=revision, number=shown_number,
+        next_number=history_[-1][1] + 1 if history_ else 1,
+        changes=found_changes, data=revision.data,
         preview=report_type.docx_context(revision.data, report.meta), editable=may_edit(g.user, report))
 
 
@@ -115,6 +215,7 @@ def restore(report_id):
     if revision is None:
         flash("请从列表中选择要恢复的版本。", "error")
         return redirect(back, 303)
+    number = next(n for rev, n, _ in numbered_history(report) if rev.id == revision.id)
     data = revision.data
     if set(data) != set(report.report_type.by_key):
         # A revision from before the round moved to a newer version of its
@@ -122,13 +223,14 @@ def restore(report_id):
         data = report.report_type.carried_into(data, report.meta)
     try:
         report.save_data(data, g.user, small_int(request.form.get("version")),
-                         note=f"恢复自第 {revision.version} 版（{revision.created_at:%Y-%m-%d %H:%M}）")
-    except Conflict as conflict:
-        flash(f"报告在您打开此页之后又被修改了（现为第 {conflict.current} 版），没有恢复。"
+                         note=f"恢复自第 {number} 版（{revision.created_at:%Y-%m-%d %H:%M}）")
+    except Conflict:
+        flash(f"报告在您打开此页之后又被修改了（现为第 {numbered_history(report)[-1][1]} 版），没有恢复。"
               "请看过最新的修改记录后再决定。", "error")
         return redirect(back, 303)
-    AuditEvent.record("restore_revision", g.user, report=report, detail=f"恢复第 {revision.version} 版")
-    flash(f"已恢复第 {revision.version} 版的内容，保存为第 {report.version} 版；之前的各版仍在修改记录中。", "ok")
+    AuditEvent.record("restore_revision", g.user, report=report, detail=f"恢复第 {number} 版")
+    now_number = numbered_history(report)[-1][1]
+    flash(f"已恢复第 {number} 版的内容，保存为第 {now_number} 版；之前的各版仍在修改记录中。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 

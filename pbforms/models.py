@@ -476,6 +476,11 @@ class Round(BaseModel):
     def is_past_deadline(self):
         return self.deadline is not None and datetime.date.today() > self.deadline
 
+    @property
+    def days_left(self):
+        """Days to the deadline (0 on the day, negative once past), or None without one."""
+        return None if self.deadline is None else (self.deadline - datetime.date.today()).days
+
 
 class RoundType(BaseModel):
     """The type version a round gives one kind of unit (township, village, community)."""
@@ -513,6 +518,13 @@ class Report(BaseModel):
     # The township office's comments of the last return: overall, and by field key.
     review_comment = TextField(default="")
     field_comments = JSONField(default=dict)
+    # Values the server refused (or that clashed with another's change),
+    # kept as typed so nothing typed disappears: {key: {"value", "message"}}.
+    # Not part of the document: no export, sum or history reads it.
+    pending = JSONField(default=dict)
+    # When someone of the office first opened the submitted report: until
+    # then the filler may withdraw it.
+    opened_at = DateTimeField(null=True)
     # The proof-reader's findings on the last save (None: not checked yet),
     # for the board; the findings themselves are worked out from the text.
     findings = IntegerField(null=True)
@@ -631,7 +643,7 @@ class Report(BaseModel):
                 self.data, self.version = fresh.data, fresh.version
             raise Conflict(self.version)
 
-    def save_data(self, data, user, expected_version, note=""):
+    def save_data(self, data, user, expected_version, note="", own_revision=False):
         """Store `data` as the next version, or raise Conflict.
 
         The version check is the UPDATE's own condition, so two tabs saving
@@ -640,7 +652,8 @@ class Report(BaseModel):
         while someone types, so a plain save updates that user's revision of
         the same minute in place (`Revision.absorbs`), keeping the newest
         content. A save with a `note` (a restore, an import) always gets a
-        revision of its own.
+        revision of its own, and so does one with `own_revision` (adding,
+        moving or removing an item: each such step can be restored).
         """
         # A version no page can have had (none sent, not a number, beyond
         # the column) is outdated as well, not an error for the database.
@@ -671,13 +684,20 @@ class Report(BaseModel):
             self.updated_at = saved_at
             self.updated_by = user
             latest = Revision.latest_of(self)
-            if not note and latest is not None and latest.absorbs(user, self.updated_at):
+            if not (note or own_revision) and latest is not None and latest.absorbs(user, self.updated_at):
                 (Revision.update(version=self.version, data=data, created_at=self.updated_at)
                  .where(Revision.id == latest.id).execute())
             else:
                 Revision.create(report=self, version=self.version, data=data, user=user,
                                 created_at=self.updated_at, note=note)
 
+    def keep_pending(self, pending):
+        """Store the refused values as typed; written alone, without a new
+        version: they are not part of the document."""
+        if pending != (self.pending or {}):
+            with writing():
+                Report.update(pending=pending).where(Report.id == self.id).execute()
+            self.pending = pending
     def count_findings(self, data):
         """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
         last = self.last_year
@@ -700,7 +720,9 @@ class Report(BaseModel):
         put this object's copy of the data back over an autosave."""
         with writing():
             submitted_at = now() if status == "submitted" else self.submitted_at
-            changed = (Report.update(status=status, submitted_at=submitted_at,
+            # A new submission is unopened: the filler may withdraw it until the office opens it.
+            opened_at = None if status == "submitted" else self.opened_at
+            changed = (Report.update(status=status, submitted_at=submitted_at, opened_at=opened_at,
                                      review_comment=self.review_comment, field_comments=self.field_comments)
                        .where((Report.id == self.id) & (Report.version == self.version)
                               & Report.status.in_(self.STARTS_FROM[status])).execute())
@@ -708,9 +730,35 @@ class Report(BaseModel):
                 stored = Report.get_by_id(self.id)
                 raise NotEditable(stored.version, stored.status) if stored.status != self.status \
                     else Conflict(stored.version)
-            self.status, self.submitted_at = status, submitted_at
+            self.status, self.submitted_at, self.opened_at = status, submitted_at, opened_at
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
+
+    def mark_opened(self):
+        """The office opened the submitted report: from now on it cannot be withdrawn.
+        One statement, first opening only, so two admins opening it agree."""
+        if self.status == "submitted" and self.opened_at is None:
+            with writing():
+                Report.update(opened_at=now()).where((Report.id == self.id) & (Report.status == "submitted")
+                                                     & Report.opened_at.is_null()).execute()
+            self.opened_at = Report.get_by_id(self.id).opened_at
+
+    def withdraw(self, user):
+        """Back to draft, only while the office has not opened it (checked in the UPDATE)."""
+        with writing():
+            taken = (Report.update(status="draft")
+                     .where((Report.id == self.id) & (Report.status == "submitted") & Report.opened_at.is_null())
+                     .execute())
+            if not taken:
+                return False
+            self.status = "draft"
+            AuditEvent.record("withdraw", user, report=self)
+            return True
+
+    def approve(self, user, comment="", field_comments=None, detail=""):
+        """Approve; comments the office typed stay as a note the filler sees."""
+        self.review_comment, self.field_comments = comment, field_comments or {}
+        self.change_status("approved", user, "approve", detail)
 
     def send_back(self, user, comment, field_comments, action="return", detail=""):
         """Return the report for correction (or reopen an approved one) with
@@ -788,6 +836,9 @@ class AuditEvent(BaseModel):
         "submit": "提交",
         "return": "退回",
         "approve": "审核通过",
+        "withdraw": "撤回提交",
+        "remind": "催报",
+        "notice": "发布通知",
         "export": "导出",
         "import": "导入数据文件",
         "import_docx": "从 Word 导入",
@@ -816,7 +867,7 @@ class AuditEvent(BaseModel):
         "type_unretire": "启用报告类型",
     }
     # Status changes of a report: the history shown on the report itself.
-    TRANSITIONS = ("submit", "return", "reopen", "approve")
+    TRANSITIONS = ("submit", "withdraw", "return", "reopen", "approve")
 
     at = DateTimeField(default=now)
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
@@ -861,6 +912,68 @@ class AuditEvent(BaseModel):
         return (cls.select(cls, User).join(User, JOIN.LEFT_OUTER)
                 .where((cls.report == report) & (cls.action.in_(cls.TRANSITIONS)))
                 .order_by(cls.at, cls.id))
+
+
+class Notice(BaseModel):
+    """A reminder (催报, to one unit) or a notice (通知, to every unit of a
+    round) from the office, shown on the filler's home until they read it."""
+    KINDS = {"remind": "催报", "notice": "通知"}
+    TEXT_MAX = 500
+
+    round = ForeignKeyField(Round, backref="notices", on_delete="CASCADE")
+    unit = ForeignKeyField(Unit, null=True, on_delete="CASCADE")  # None: every unit of the round
+    kind = CharField()
+    text = TextField()
+    created_at = DateTimeField(default=now)
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    @property
+    def kind_label(self):
+        return self.KINDS.get(self.kind, self.kind)
+
+    @classmethod
+    def for_user(cls, user):
+        """Notices meant for the user's unit in open rounds where it has a report."""
+        if user.unit_id is None:
+            return cls.select().where(False)
+        has_report = Report.select().where((Report.round == cls.round) & (Report.unit == user.unit_id))
+        return (cls.select(cls, Round).join(Round)
+                .where((Round.status == "open") & (cls.unit.is_null() | (cls.unit == user.unit_id))
+                       & fn.EXISTS(has_report))
+                .order_by(cls.created_at.desc(), cls.id.desc()))
+
+    @classmethod
+    def unread_for(cls, user):
+        read = NoticeRead.select().where((NoticeRead.notice == cls.id) & (NoticeRead.user == user.id))
+        return cls.for_user(user).where(~fn.EXISTS(read))
+
+    def mark_read(self, user):
+        with writing():
+            NoticeRead.insert(notice=self, user=user, read_at=now()).on_conflict_ignore().execute()
+
+    @classmethod
+    def remind(cls, round_, units, text, user):
+        """One reminder per unit, and one audit event naming them."""
+        with writing():
+            cls.insert_many([{"round": round_.id, "unit": u.id, "kind": "remind", "text": text, "user": user.id,
+                              "created_at": now()} for u in units]).execute()
+            AuditEvent.record("remind", user, detail=f"{round_.title}：{'、'.join(u.name for u in units)}：{text}")
+
+    @classmethod
+    def announce(cls, round_, text, user):
+        with writing():
+            notice = cls.create(round=round_, kind="notice", text=text, user=user)
+            AuditEvent.record("notice", user, detail=f"{round_.title}：{text}")
+            return notice
+
+
+class NoticeRead(BaseModel):
+    notice = ForeignKeyField(Notice, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    read_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("notice", "user"), True),)
 
 
 class ExportJob(BaseModel):
@@ -1065,5 +1178,5 @@ class Setting(BaseModel):
                                                            update={cls.value: value}).execute()
 
 
-MODELS = [Unit, User, ReportTypeRecord, TypeVersion, Round, RoundType, Report, Revision, AuditEvent, ExportJob,
-          ExportChunk, LoginFailure, EndedSession, Setting, PendingImport]
+MODELS = [Unit, User, ReportTypeRecord, TypeVersion, Round, RoundType, Report, Revision, AuditEvent, Notice, NoticeRead,
+          ExportJob, ExportChunk, LoginFailure, EndedSession, Setting, PendingImport]

@@ -13,6 +13,11 @@
     { code: "...", swap: false },
   ];
 
+  // A swap keeps no inline style from the old element: the text boxes'
+  // heights are set by script, and copying them as a style attribute would
+  // break the Content-Security-Policy (style-src 'self').
+  htmx.config.attributesToSettle = ["class", "width", "height"];
+
   var retryTimer = null;
 
   // The server's own explanation of a refused request (errors/_message.html,
@@ -82,6 +87,173 @@
     area.selectionStart = area.selectionEnd = start + picker.value.length;
     picker.value = "";
     area.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  // Steps that are hard to undo ask first, in words saying what follows
+  // (data-confirm on the form or on the button pressed). Capturing, so a
+  // "no" stops the form before htmx or the browser sends it.
+  document.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    var question = (submitter && submitter.dataset.confirm) || event.target.dataset.confirm;
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }, true);
+
+  // Text boxes as tall as their text, on every page and after every swap.
+  function grow(area) {
+    area.style.height = "auto";
+    area.style.height = (area.scrollHeight + area.offsetHeight - area.clientHeight) + "px";
+  }
+  htmx.onLoad(function (root) {
+    var areas = root.tagName === "TEXTAREA" ? [root] : root.querySelectorAll("textarea");
+    Array.prototype.forEach.call(areas, function (area) {
+      area.classList.add("grows");
+      grow(area);
+    });
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.tagName === "TEXTAREA") grow(event.target);
+  });
+  // An item's heading wraps on screen but prints as one line: Enter adds no line.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.matches && event.target.matches("textarea.heading")) {
+      event.preventDefault();
+    }
+  });
+  window.addEventListener("resize", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("textarea.grows"), grow);
+  });
+
+  // --- A copy in the browser ------------------------------------------------
+  // While the clerk types, the form is kept in localStorage (per user and
+  // report) until the server has saved it. A page opened with a copy that
+  // differs from what it shows offers it back: restoring posts the copy as
+  // it was (with its version and bases), so the server merges it with what
+  // changed meanwhile (pbforms/merge.py) and nothing is overwritten unasked.
+  var storage = null;
+  try { storage = window.localStorage; } catch (e) { storage = null; }
+
+  function formValues(form) {
+    var out = {};
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrf_token" && name !== "op" && name !== "resolve") out[name] = value;
+    });
+    return out;
+  }
+  function isContent(name) { return name !== "version" && name.indexOf("base-") !== 0; }
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+
+  function offerCopy(form, key, copy, differing) {
+    var banner = document.createElement("div");
+    banner.className = "banner draft-offer";
+    banner.setAttribute("role", "alert");
+    var text = document.createElement("p");
+    var at = new Date(copy.at);
+    text.textContent = "这台电脑上还保存着您 " + at.toLocaleString("zh-CN", { hour12: false }) +
+      " 在本报告中输入、尚未保存到服务器的内容（" + differing + " 处与现在不同）。" +
+      "恢复后会与报告现在的内容合并保存；同一处别人也改过的，两份都会保留，供您选择。";
+    var restore = document.createElement("button");
+    restore.type = "button";
+    restore.className = "primary";
+    restore.textContent = "恢复并保存";
+    var discard = document.createElement("button");
+    discard.type = "button";
+    discard.textContent = "丢弃";
+    banner.appendChild(text);
+    banner.appendChild(restore);
+    banner.appendChild(document.createTextNode(" "));
+    banner.appendChild(discard);
+    form.parentNode.insertBefore(banner, form);
+    discard.addEventListener("click", function () {
+      storage.removeItem(key);
+      banner.remove();
+    });
+    restore.addEventListener("click", function () {
+      restore.disabled = true;
+      var body = new URLSearchParams();
+      Object.keys(copy.fields).forEach(function (name) { body.append(name, copy.fields[name]); });
+      fetch(form.getAttribute("action"), {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" },
+      }).then(function (response) {
+        if (response.status === 200) {
+          storage.removeItem(key);
+          window.location.reload();
+        } else {
+          return response.text().then(function (html) {
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            var status = doc.getElementById("save-status");
+            text.textContent = "没有恢复：" + (status ? status.textContent.trim() : "服务器返回 " + response.status) +
+              "。这份内容仍保存在这台电脑上。";
+            restore.disabled = false;
+          });
+        }
+      }).catch(function () {
+        text.textContent = "没有恢复：网络不通。这份内容仍保存在这台电脑上，网络恢复后请再试。";
+        restore.disabled = false;
+      });
+    });
+  }
+
+  function keepCopies(form) {
+    var key = form.dataset.draftKey;
+    var edits = 0, savedEdits = 0, sending = null, leaving = false;
+    var copy = null;
+    try { copy = JSON.parse(storage.getItem(key)); } catch (e) { copy = null; }
+    if (copy && copy.fields) {
+      var shown = formValues(form);
+      var names = Object.keys(copy.fields).concat(Object.keys(shown)).filter(isContent);
+      var differing = names.filter(function (name, i) {
+        return names.indexOf(name) === i && copy.fields[name] !== shown[name];
+      }).length;
+      if (differing) offerCopy(form, key, copy, differing);
+      else storage.removeItem(key);
+    }
+    function edited() {
+      edits += 1;
+      try {
+        storage.setItem(key, JSON.stringify({ at: Date.now(), fields: formValues(form) }));
+      } catch (e) { /* storage full or refused: the server copy still counts */ }
+    }
+    form.addEventListener("input", edited);
+    form.addEventListener("change", edited);
+    function ours(event) { return event.detail.elt === form || form.contains(event.detail.elt); }
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      if (ours(event)) sending = edits;
+    });
+    document.addEventListener("htmx:afterRequest", function (event) {
+      if (!ours(event) || sending === null) return;
+      if (event.detail.xhr && event.detail.xhr.status === 200) {
+        savedEdits = Math.max(savedEdits, sending);
+        if (savedEdits >= edits) storage.removeItem(key);
+      }
+    });
+    // A plain submit (提交审核) sends everything: leaving then loses nothing.
+    form.addEventListener("submit", function () { leaving = true; });
+    window.addEventListener("beforeunload", function (event) {
+      if (!leaving && savedEdits < edits) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("report-form");
+    if (form && form.dataset.draftKey && storage) keepCopies(form);
+  });
+
+  // Logging out clears this user's copies: the next person at this PC sees none.
+  document.addEventListener("submit", function (event) {
+    var prefix = event.target.dataset && event.target.dataset.drafts;
+    if (!prefix || !storage) return;
+    for (var i = storage.length - 1; i >= 0; i -= 1) {
+      var name = storage.key(i);
+      if (name && name.indexOf(prefix) === 0) storage.removeItem(name);
+    }
   });
 
   // "插入参考范文" of a text field: the model text (its 【年度】【单位】 filled by

@@ -82,6 +82,22 @@ class FillPage:
             headers = {"HX-Request": "true", **self.csrf_header(html)}
         return self.client.post(self.url + action, data=data, headers=headers)
 
+    def tab(self):
+        """The page as a tab opened now holds it: post its form later with
+        `send`, after others have saved, as a tab left open would."""
+        html = self.html()
+        return {"form": dict(parse(html).get_element_by_id("report-form").form_values()),
+                "headers": {"HX-Request": "true", **self.csrf_header(html)}}
+
+    def send(self, tab, changes=None, htmx=True, action=""):
+        """Send a form read earlier by `tab` with `changes` applied."""
+        data = {**tab["form"], **(changes or {})}
+        headers = {}
+        if htmx:
+            data.pop("csrf_token")
+            headers = tab["headers"]
+        return self.client.post(self.url + action, data=data, headers=headers)
+
     def submit(self, changes=None):
         """The 提交审核 button: a plain form post to the submit route, also with scripts on."""
         return self.post(changes, htmx=False, action="/submit")

@@ -37,6 +37,11 @@ MATRIX = {
     ("fill.page_png", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.download_pdf", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.submit", "POST"): (LOGIN, OK, HIDDEN, OK),
+    ("fill.withdraw", "POST"): (LOGIN, OK, HIDDEN, OK),
+    # Reads only a notice meant for the user's own unit (none: nothing happens).
+    ("fill.read_notice", "POST"): (LOGIN, OK, OK, OK),
+    ("township.remind", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.post_notice", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("history.history", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("history.restore", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("history.import_form", "GET"): (LOGIN, OK, HIDDEN, OK),

@@ -292,7 +292,7 @@ def test_a_summary_covers_one_type_so_the_townships_figures_stay_out(client, aut
     villages = list(load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
                     .iter_rows(values_only=True))
     township = list(load_workbook(io.BytesIO(client.get(
-        f"/township/rounds/{round_.id}/summary.xlsx?type={type_id('annual_report')}").data)).active
+        f"/township/rounds/{round_.id}/summary.xlsx?scope=&type={type_id('annual_report')}").data)).active
         .iter_rows(values_only=True))
 
     assert "青泥镇" not in [row[0] for row in villages]
@@ -482,6 +482,23 @@ def test_a_done_job_without_its_file_answers_404_not_500(client, auth, round_):
     assert "找不到页面" in response.text
 
 
+def test_the_exports_default_to_the_reports_handed_in_and_say_how_many_each_choice_holds(client, auth, round_):
+    auth.admin()
+    board = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text)
+    for select_id in ("zip-scope", "summary-scope"):
+        options = board.xpath(f"//select[@id='{select_id}']/option")
+        every_kind = ("township", "village", "community")  # the counts are the round's, every type
+        handed_in = len(chosen(round_, {"submitted", "approved"}, every_kind))
+        assert [(o.get("value"), o.text_content()) for o in options] == [
+            ("submitted,approved", f"已提交和已通过的报告（{handed_in} 份）"),
+            ("approved", f"已通过的报告（{len(chosen(round_, {'approved'}, every_kind))} 份）"),
+            ("", f"全部报告（含草稿和未开始的）（{len(chosen(round_, None, every_kind))} 份）")]
+    # Without a choice (an old bookmark), the summary holds only what was handed in.
+    sheet = load_workbook(io.BytesIO(client.get(
+        f"/township/rounds/{round_.id}/summary.xlsx?type={type_id('village_report')}").data)).active
+    names = {r[0] for r in sheet.iter_rows(values_only=True)}
+    assert "东坡村" not in names  # a draft
+    assert {r.unit.name for r in chosen(round_, {"submitted", "approved"})} <= names
 def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
     auth.admin()
 

@@ -7,7 +7,7 @@ import pytest
 from pbforms.db import db
 from pbforms.forms import builtin_type
 from pbforms.models import Report, Revision
-from tests.fillpage import FillPage, one, parse, report_of, revision_count
+from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of, revision_count
 
 REPORT_TYPE = builtin_type("annual_report")
 SAVED = re.compile(r"已保存 \d\d:\d\d:\d\d")
@@ -155,40 +155,125 @@ def test_plain_post_without_token_is_refused(page):
 
 
 @BOTH_WAYS
-def test_stale_version_is_refused_and_nothing_stored(page, htmx):
-    stale = page.form()["version"]
-    page.post({"reporter_name": "另一个窗口"})
-    before = (stored(page).version, revision_count(page.report_id))
-    response = page.post({"reporter_name": "李四", "version": stale}, htmx=htmx)
-    assert response.status_code == 409
-    assert CONFLICT in response.text
-    assert (stored(page).version, revision_count(page.report_id)) == before
-    assert stored(page).data["reporter_name"] == "另一个窗口"
+def test_two_tabs_changing_different_fields_both_keep_their_change(page, htmx):
+    first, second = page.tab(), page.tab()
+    assert page.send(first, {"reporter_name": "第一个窗口"}).status_code == 200
+    response = page.send(second, {"seminars": "21"}, htmx=htmx)
+    assert response.status_code == (200 if htmx else 303)
+    data = stored(page).data
+    assert (data["reporter_name"], data["seminars"]) == ("第一个窗口", 21)
+    if htmx:
+        # The second tab is told, and shown the first tab's name in its field.
+        assert "已合并别人同时所做的修改：「述职人姓名」" in text_of(response.text, "save-status")
+        swapped = parse(response.text).get_element_by_id("field-reporter_name")
+        assert swapped.get("hx-swap-oob") == "true"
+        assert one(swapped, './/input[@name="reporter_name"]').get("value") == "第一个窗口"
 
 
-def test_stale_htmx_save_retargets_the_status_line(page):
-    stale = page.form()["version"]
-    page.post({"reporter_name": "另一个窗口"})
-    response = page.post({"reporter_name": "李四", "version": stale})
-    assert response.headers["HX-Retarget"] == "#save-status"
-    assert "重新加载最新内容" in text_of(response.text, "save-status")
+def test_a_tab_that_changed_nothing_does_not_undo_anothers_change(page):
+    idle = page.tab()
+    page.post({"reporter_name": "第一个窗口"})
+    page.send(idle, {})
+    assert stored(page).data["reporter_name"] == "第一个窗口"
 
 
-def test_stale_plain_post_shows_what_was_typed_unsaved(page):
-    stale = page.form()["version"]
-    page.post({"reporter_name": "另一个窗口"})
-    response = page.post({"reporter_name": "李四", "version": stale}, htmx=False)
-    tree = parse(response.text)
-    assert "尚未保存" in one(tree, "//*[@class='banner failed']").text_content()
-    assert tree.get_element_by_id("f-reporter_name").get("value") == "李四"
+@BOTH_WAYS
+def test_same_field_changed_in_two_tabs_is_shown_side_by_side_and_nothing_lost(page, htmx):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    page.send(second, {"intro": "第二个窗口写的开头。", "seminars": "21"}, htmx=htmx)
+    report = stored(page)
+    assert report.data["intro"] == "第一个窗口写的开头。"  # nothing overwritten unasked
+    assert report.data["seminars"] == 21  # the rest of the save is merged
+    assert report.pending["intro"]["value"] == "第二个窗口写的开头。"
+    # The choice stays on the page after a reload, theirs beside yours.
+    tree = parse(page.html())
+    slot = tree.get_element_by_id("conflict-intro")
+    theirs = one(slot, './/*[@class="theirs"]').text_content()
+    mine = one(slot, './/*[@class="mine"]').text_content()
+    assert "第一个窗口写的开头。" in theirs and "第二个窗口写的开头。" in mine
+    assert one(tree, '//textarea[@name="intro"]').text == "第二个窗口写的开头。"
+    assert {b.get("value") for b in slot.xpath(".//button")} == {"mine:intro", "theirs:intro"}
+    # Saving again without choosing keeps both.
+    page.post({})
+    assert stored(page).data["intro"] == "第一个窗口写的开头。"
+    assert stored(page).pending["intro"]["value"] == "第二个窗口写的开头。"
+
+
+@pytest.mark.parametrize("side, kept", [("mine", "第二个窗口写的开头。"), ("theirs", "第一个窗口写的开头。")])
+def test_choosing_a_side_of_a_conflict_stores_it_and_clears_the_choice(page, side, kept):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    page.send(second, {"intro": "第二个窗口写的开头。"})
+    response = page.post({"resolve": f"{side}:intro"})
+    assert response.status_code == 200
+    report = stored(page)
+    assert report.data["intro"] == kept
+    assert "intro" not in report.pending
+    assert not parse(page.html()).get_element_by_id("conflict-intro").text_content().strip()
+    if side == "theirs":
+        swapped = parse(response.text).get_element_by_id("field-intro")
+        assert one(swapped, ".//textarea").text == kept
+
+
+def test_items_changed_one_by_one_in_two_tabs_merge_item_by_item(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"duties-0-text": "第一个窗口改了第一条。"})
+    page.send(second, {"duties-1-text": "第二个窗口改了第二条。"})
+    items = stored(page).data["duties"]
+    assert items[0]["text"] == "第一个窗口改了第一条。"
+    assert items[1]["text"] == "第二个窗口改了第二条。"
+
+
+def test_an_item_button_on_items_someone_else_changed_does_nothing_and_says_so(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"op": "remove:plans:0"})
+    response = page.send(second, {"op": "remove:plans:1"})
+    plans = stored(page).data["plans"]
+    assert len(plans) == 2  # only the first tab's removal
+    swapped = parse(response.text).get_element_by_id("field-plans")  # the button's own target
+    assert swapped.get("hx-swap-oob") is None
+    assert len(swapped.xpath('.//div[@class="item"]')) == 2
+    assert "刚被别人改动过" in one(swapped, './/*[@id="error-plans"]').text_content()
+
+
+def test_one_item_changed_in_both_tabs_is_a_conflict(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"duties-0-text": "第一个窗口改了第一条。"})
+    page.send(second, {"duties-0-text": "第二个窗口也改了第一条。"})
+    report = stored(page)
+    assert report.data["duties"][0]["text"] == "第一个窗口改了第一条。"
+    assert report.pending["duties"]["value"][0]["text"] == "第二个窗口也改了第一条。"
 
 
 @pytest.mark.parametrize("version", [None, "abc", "-1", "9" * 30], ids=["missing", "not-a-number", "negative", "huge"])
-def test_a_version_no_page_can_have_counts_as_stale(page, version):
+def test_a_page_without_bases_and_a_version_no_page_can_have_changes_nothing(page, version):
     before = stored(page).version
-    response = page.post({"reporter_name": "李四", "version": version}, drop=["version"] if version is None else ())
-    assert response.status_code == 409
+    form = {k: v for k, v in page.form().items() if not k.startswith("base-")}
+    form.pop("version")
+    if version is not None:
+        form["version"] = version
+    form["reporter_name"] = "李四"
+    form.pop("csrf_token")
+    page.client.post(page.url, data=form, headers=page.tab()["headers"])
     assert stored(page).version == before
+    assert stored(page).data["reporter_name"] == "王建华"
+
+
+def test_report_no_longer_editable_between_tries_is_refused(page):
+    """The filler's other tab submitted: a save from this tab is refused with why."""
+    tab = page.tab()
+    page.submit(COMPLETE)
+    response = page.send(tab, {"reporter_name": "李四"})
+    assert response.status_code == 409
+    assert text_of(response.text, "save-status").startswith("此报告已提交，不能再修改")
+    assert stored(page).data["reporter_name"] == "王建华"
+
+
+def test_removing_an_item_asks_first_saying_what_follows(page):
+    button = one(parse(page.html()), '//button[@value="remove:plans:1"]')
+    assert "后面的条目依次前移" in button.get("hx-confirm")
+    assert "恢复删除之前的一版" in button.get("hx-confirm")
 
 
 # --- item buttons ---------------------------------------------------------------
@@ -215,8 +300,8 @@ def test_item_button_via_htmx_returns_the_items_partial(page, op, key, headings)
     response = page.post(op=op)
     assert response.status_code == 200
     box = parse(response.text).get_element_by_id(f"field-{key}")
-    heading_inputs = box.xpath(f'.//input[starts-with(@name, "{key}-")][contains(@name, "-heading")]')
-    shown = [el.get("value") for el in heading_inputs]
+    heading_boxes = box.xpath(f'.//textarea[starts-with(@name, "{key}-")][contains(@name, "-heading")]')
+    shown = [el.text_content() for el in heading_boxes]
     assert shown == headings
     assert [item["heading"] for item in stored(page).data[key]] == headings
     ordinals = [el.text_content() for el in box.xpath(".//*[@class='ordinal']")]
@@ -239,7 +324,7 @@ def test_moving_an_item_keeps_its_text_together(page):
 
 def test_item_button_keeps_what_was_typed(page):
     response = page.post({"plans-0-heading": "刚刚改过的标题"}, op="add:plans")
-    assert parse(response.text).get_element_by_id("f-plans-0-heading").get("value") == "刚刚改过的标题"
+    assert parse(response.text).get_element_by_id("f-plans-0-heading").text_content() == "刚刚改过的标题"
     assert stored(page).data["plans"][0]["heading"] == "刚刚改过的标题"
 
 
@@ -289,7 +374,9 @@ def test_submitted_report_is_read_only(client, page):
     tree = parse(client.get(page.url).text)
     assert tree.xpath('//*[@id="report-form"]') == []
     assert tree.xpath("//textarea") == []
-    assert [el.get("name") for el in tree.xpath("//main//input")] == []
+    # Only the 撤回 button's form (its token) remains.
+    assert [el.get("name") for el in tree.xpath("//main//input")] == ["csrf_token"]
+    assert one(tree, "//main//form").get("action").endswith("/withdraw")
     text = one(tree, "//article[@class='document']").text_content()
     assert "排查十八大以来农村发展党员档案35份" in text
     assert "现全镇7个党群服务中心均已达标" in text
@@ -371,3 +458,109 @@ def test_other_fields_messages_are_cleared_after_a_good_save(page):
     response = page.post({"reading_classes": "5"})
     assert text_of(response.text, "error-reading_classes") == ""
     assert SAVED.fullmatch(text_of(response.text, "save-status"))
+
+
+# --- refused input kept ---------------------------------------------------------
+
+def test_refused_figure_stays_as_typed_with_its_message_after_a_reload(page):
+    response = page.post({"seminars": "4次"})
+    assert "但有 1 处需要修改" in text_of(response.text, "save-status")
+    tree = parse(page.html())
+    assert one(tree, '//input[@name="seminars"]').get("value") == "4次"
+    assert text_of(page.html(), "error-seminars") == "请填写数字，如 12"
+    report = stored(page)
+    assert report.data["seminars"] == 2  # the document keeps the last good figure
+    assert report.pending["seminars"] == {"value": "4次", "message": "请填写数字，如 12"}
+
+
+def test_a_refused_value_is_listed_by_submit_and_blocks_it(page):
+    page.post({**COMPLETE, "seminars": "4次"})
+    response = page.submit({})
+    assert response.status_code == 422
+    banner = one(parse(response.text), "//*[@class='banner failed']").text_content()
+    assert "交流研讨（“4次”：请填写数字，如 12）" in " ".join(banner.split())
+    assert stored(page).status == "draft"
+
+
+def test_a_valid_value_clears_what_was_kept(page):
+    page.post({"seminars": "4次"})
+    page.post({"seminars": "4"})
+    report = stored(page)
+    assert (report.data["seminars"], report.pending) == (4, {})
+    assert one(parse(page.html()), '//input[@name="seminars"]').get("value") == "4"
+    assert text_of(page.html(), "error-seminars") == ""
+
+
+def test_kept_values_stay_out_of_the_document(page):
+    page.post({"seminars": "4次"})
+    assert "4次" not in "".join(docx_paragraphs(page.docx()))
+
+
+# --- confirmations and withdraw -------------------------------------------------
+
+def test_submit_button_asks_first_saying_what_follows(page):
+    button = one(parse(page.html()), '//button[@formaction][contains(., "提交审核")]')
+    assert "退回之前不能再修改" in button.get("data-confirm")
+    assert "撤回" in button.get("data-confirm")
+
+
+def test_withdraw_before_the_office_opened_it_returns_to_draft(client, page):
+    page.submit(COMPLETE)
+    form = one(parse(page.html()), '//form[contains(@action, "/withdraw")]')
+    assert "回到草稿" in form.get("data-confirm")
+    response = client.post(page.url + "/withdraw", data={"csrf_token": form.xpath(".//input")[0].get("value")})
+    assert response.status_code == 303
+    assert stored(page).status == "draft"
+    assert "已撤回" in client.get(page.url).text
+
+
+def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page):
+    page.submit(COMPLETE)
+    admin = app.test_client()
+    from tests.conftest import Auth
+    Auth(admin).admin()
+    assert admin.get(f"/township/reports/{page.report_id}").status_code == 200
+    assert "镇党建办已开始审核" in page.html()
+    response = client.post(page.url + "/withdraw", data={"csrf_token": auth.csrf_token()}, follow_redirects=True)
+    assert "开始审核此报告，不能再撤回" in response.text
+    assert stored(page).status == "submitted"
+
+
+# --- figures in the text, as printed ---------------------------------------------
+
+def printed(html, slot):
+    box = parse(html).get_element_by_id(f"printed-{slot}")
+    return [(m.get("class"), m.text_content()) for m in box.xpath(".//mark")], box.text_content()
+
+
+def test_a_text_mentioning_a_figure_shows_beneath_it_as_printed(page):
+    page.post({"intro": "全年举办读书班⟦读书班⟧次，排查档案⟦排查十八大以来农村发展党员档案⟧份。"})
+    marks, text = printed(page.html(), "intro")
+    assert marks == [("figure", "13"), ("figure missing", "**")]
+    assert "全年举办读书班13次，排查档案**份。" in text
+    assert "⟦" not in text
+
+
+def test_the_printed_text_follows_each_save_of_a_figure(page):
+    page.post({"intro": "全年举办读书班⟦读书班⟧次。"})
+    response = page.post({"reading_classes": "15"})
+    slot = parse(response.text).get_element_by_id("printed-intro")
+    assert slot.get("hx-swap-oob") == "true"
+    assert "全年举办读书班15次。" in slot.text_content()
+
+
+def test_an_item_mentioning_a_figure_shows_beneath_it_as_printed(page):
+    page.post({"plans-1-text": "新发展党员⟦发展党员⟧名。"})
+    marks, text = printed(page.html(), "plans-1")
+    assert marks == [("figure", "16")] and "新发展党员16名。" in text
+
+
+def test_a_text_without_figures_shows_no_printed_copy(page):
+    page.post({"intro": "没有数字的开头。"})
+    assert parse(page.html()).get_element_by_id("printed-intro").text_content().strip() == ""
+
+
+def test_the_picker_says_what_inserting_does(page):
+    select = one(parse(page.html()), '//select[@data-insert-into="f-intro"]')
+    assert "打印时换成" in select.get("aria-label")
+    assert "打印时换成它的值" in select.xpath("./option")[0].text_content()

@@ -12,7 +12,7 @@ from tests.conftest import demo_types
 from pbforms import models
 from pbforms.forms import builtin_type
 from pbforms.models import AuditEvent, PendingImport, Report, Revision, Round, User
-from tests.fillpage import FillPage, parse, report_of
+from tests.fillpage import FillPage, one, parse, report_of
 
 VILLAGE_TYPE = builtin_type("village_report")  # 青泥村's type in the demo round
 FILLER = "qingnicun"
@@ -53,7 +53,9 @@ def history_rows(client, report_id, page=1):
     for tr in parse(html).xpath("//table[contains(@class, 'history')]/tbody/tr[td[5]]"):
         cells = tr.xpath("./td")
         rows.append({"version": cells[0].text_content().split()[1], "who": cells[2].text_content().strip(),
-                     "changes": [li.text_content().strip() for li in cells[3].xpath(".//li")],
+                     # The field and, for short values, old → new; a text's marks are read apart.
+                     "changes": ["".join(li.xpath(".//text()[not(ancestor::div[@class='diff'])]")).strip()
+                                 for li in cells[3].xpath(".//li")],
                      "note": " ".join(p.text_content() for p in cells[3].xpath(".//p[@class='note']"))})
     return rows
 
@@ -136,7 +138,7 @@ def test_a_burst_of_autosaves_keeps_the_newest_content_in_one_revision(village, 
     rows = history_rows(client, village.report_id)
 
     assert len(rows) == 1
-    assert rows[0]["version"] == "7"
+    assert rows[0]["version"] == "1"  # numbered as the user sees the versions, not by stored saves
     assert rows[0]["changes"] == ["发展党员：（空） → 7名"]
 
 
@@ -429,8 +431,9 @@ def test_upload_previews_the_changes_and_applies_them_only_when_confirmed(villag
     preview = upload(client, auth, village.report_id, content)
 
     tree = parse(preview.text)
-    assert [li.text_content().strip() for li in tree.xpath("//ul[@class='changes']/li")] == [
-        "述职人姓名：（空） → 李四", "开头", "发展党员：（空） → 20名"]
+    assert ["".join(li.xpath(".//text()[not(ancestor::div[@class='diff'])]")).strip()
+            for li in tree.xpath("//ul[@class='changes']/li")] == ["述职人姓名：（空） → 李四", "开头", "发展党员：（空） → 20名"]
+    assert one(tree, "//ul[@class='changes']//ins").text_content() == "新开头。"
     assert snapshot(village.report_id) == before
     confirm = tree.xpath("//form[contains(@class, 'confirm')]")[0]
     response = client.post(confirm.action, data=dict(confirm.form_values()), follow_redirects=True)
@@ -623,3 +626,61 @@ def test_admin_pages_refuse_fillers(client, auth, url):
 
     assert response.status_code == 403
     assert "此页面仅供镇党建办（管理员）使用" in response.text
+
+
+# --- a history a person can read -------------------------------------------------
+
+def diff_marks(client, report_id, row=0):
+    tr = parse(client.get(f"/reports/{report_id}/history").text).xpath(
+        "//table[contains(@class, 'history')]/tbody/tr")[row]
+    return ([d.text_content() for d in tr.xpath(".//del")], [i.text_content() for i in tr.xpath(".//ins")],
+            [p.text_content() for p in tr.xpath(".//div[@class='diff']/p")])
+
+
+def test_a_text_change_shows_what_was_removed_and_added_within_the_paragraph(village, client, clock):
+    intro = "2022年，在县委、县政府的正确领导和镇党委的精心指导下，村党支部持续深入学习贯彻党的二十大精神。"
+    village.post({"intro": intro})
+    clock.advance(60)
+    village.post({"intro": intro.replace("正确领导", "坚强领导", 1) + "\n新增的一段。"})
+
+    removed, added, paragraphs = diff_marks(client, village.report_id)
+
+    assert removed == ["正确"]
+    assert added == ["坚强", "新增的一段。"]
+    assert len(paragraphs) == 2 and "…" in paragraphs[0]  # long unchanged text is shortened around the change
+
+
+def test_versions_are_numbered_without_gaps_and_rows_that_changed_nothing_are_not_listed(village, client, clock):
+    report = stored(village.report_id)
+    user = User.by_username(FILLER)
+    report.save_data({**report.data, "members_recruited": 1}, user, report.version)
+    clock.advance(60)
+    report.save_data(dict(report.data), user, report.version, note="没有改动的一版")
+    clock.advance(60)
+    report.save_data({**report.data, "members_recruited": 2}, user, report.version)
+
+    rows = history_rows(client, village.report_id)
+
+    assert [r["version"] for r in rows] == ["2", "1"]
+    assert "没有改动的一版" not in " ".join(r["note"] for r in rows)
+    assert "内容没有变化" not in client.get(f"/reports/{village.report_id}/history").text
+
+
+def test_removing_an_item_is_a_version_of_its_own_that_can_be_undone(village, client, clock):
+    for n in range(2):
+        village.post(op="add:plans")
+        clock.advance(60)
+    village.post({"plans-2-text": "第三条打算，删除之前刚改过。"})
+    village.post(op="remove:plans:2")  # the same minute: still a version of its own
+    rows = history_rows(client, village.report_id)
+    # The removal is a version of its own, right after the one holding the typing.
+    assert int(rows[0]["version"]) == int(rows[1]["version"]) + 1
+    removed, _, _ = diff_marks(client, village.report_id)
+    assert any(text.startswith("（删除）") for text in removed)
+
+    before_removal = Revision.history_of(village.report_id)[1]
+    form = restore_form(client, village.report_id, before_removal.version)
+    client.post(f"/reports/{village.report_id}/history", data=form)
+
+    plans = stored(village.report_id).data["plans"]
+    assert len(plans) == 3 and plans[2]["text"] == "第三条打算，删除之前刚改过。"

@@ -298,6 +298,9 @@ def test_a_new_filler_logs_in_with_the_one_time_password_and_must_replace_it(cli
 
     assert "只显示这一次" in created.text and created.headers["Cache-Control"] == "no-store"
     assert "dongpo2" in one_text(created.text, "//tr[@id='user-%d']" % User.by_username("dongpo2").id)
+    # Shown once: in the new account's row only, not in a banner as well.
+    assert len(parse(created.text).xpath("//code[@class='password']")) == 1
+    assert one(parse(created.text), "//code[@class='password']/ancestor::tr").get("class") == "otp-row"
     assert client.get("/").location.startswith("/password")
     own = report_of("东坡村")
     assert client.get(f"/reports/{own.id}").location.startswith("/password")
@@ -321,7 +324,12 @@ def test_a_reset_password_replaces_the_old_one_and_is_shown_once(client, auth):
     password = one_time_password(row.text)
     page = client.get("/township/accounts").text
 
-    assert "只显示这一次" in text_of(parse(row.text).xpath("//tr")[0])
+    rows = parse(row.text).xpath("//tr")
+    # The old one-time passwords go; the new one shows in its own row, under the account's.
+    assert rows[0].get("hx-swap-oob") == "delete:.otp-row"
+    assert rows[1].get("id") == f"user-{user.id}"
+    assert rows[2].get("class") == "otp-row" and "只显示这一次" in text_of(rows[2])
+    assert "liuwancun 的一次性密码" in text_of(rows[2])
     assert password not in page and "待设置新密码" in one_text(page, f"//tr[@id='user-{user.id}']/td[5]")
     user = User.by_username("liuwancun")
     assert not user.check_password(demo.FILLER_PASSWORD) and user.check_password(password)
@@ -565,6 +573,53 @@ def test_return_fix_resubmit_approve_leaves_audit_events(client, auth):
     assert [item.split(" ", 2)[2] for item in history] == [
         "青泥村填报员 提交", "镇党建办 退回 请核对发展党员人数。 发展党员：与组织部备案不符",
         "青泥村填报员 提交", "镇党建办 审核通过"]
+
+
+def test_approve_with_comments_typed_asks_return_or_keep_them(client, auth):
+    report = put_in_state("青泥村", "submitted")
+    auth.admin()
+    form = {"csrf_token": auth.csrf_token(), "comment": "文字再精炼一些。", "comment-members_recruited": "请附名单"}
+
+    asked = client.post(f"/township/reports/{report.id}/approve", data=form)
+
+    assert asked.status_code == 200
+    assert Report.get_by_id(report.id).status == "submitted"
+    tree = parse(asked.text)
+    assert "您写了意见，要退回修改吗？" in text_of(one(tree, "//h1"))
+    buttons = {text_of(b): b.getparent().get("action") for b in tree.xpath("//main//form//button")}
+    assert buttons == {"退回修改": f"/township/reports/{report.id}/return",
+                       "审核通过，意见作为备注": f"/township/reports/{report.id}/approve"}
+    kept = client.post(f"/township/reports/{report.id}/approve", data={**form, "with_comments": "keep"})
+    assert kept.status_code == 303
+    stored = Report.get_by_id(report.id)
+    assert (stored.status, stored.review_comment, stored.field_comments) == (
+        "approved", "文字再精炼一些。", {"members_recruited": "请附名单"})
+    auth.logout()
+    auth.login("qingnicun")
+    note = one_text(client.get(f"/reports/{report.id}").text, "//div[@id='approval-note']")
+    assert "文字再精炼一些。" in note and "发展党员：请附名单" in note
+
+
+def test_approve_with_comments_may_return_instead(client, auth):
+    report = put_in_state("青泥村", "submitted")
+    auth.admin()
+    returned = client.post(f"/township/reports/{report.id}/return",
+                           data={"csrf_token": auth.csrf_token(), "comment": "文字再精炼一些。"})
+    assert returned.status_code == 303
+    assert Report.get_by_id(report.id).status == "returned"
+
+
+def test_approve_buttons_and_closing_a_round_ask_first_saying_what_follows(client, auth):
+    report = put_in_state("青泥村", "submitted")
+    auth.admin()
+    review = parse(client.get(f"/township/reports/{report.id}").text)
+    questions = [b.get("data-confirm") for b in review.xpath("//button") if text_of(b) == "审核通过"]
+    assert len(questions) == 2 and all("报告定稿，青泥村不能再修改" in q for q in questions)
+    rounds = parse(client.get("/township/rounds").text)
+    closing = [b.getparent().get("data-confirm") for b in rounds.xpath("//form//button") if text_of(b) == "结束填报"]
+    assert closing and all("所有单位的报告都变为只读" in q for q in closing)
+    units_page = client.get("/township/units").text
+    assert "它的报告和记录都会保留" in units_page
 
 
 def test_returning_needs_a_comment(client, auth):

@@ -105,18 +105,25 @@ class ReportType:
         gets a message; every other field is taken, so one bad figure never
         costs the rest of a save. Fields absent from the form are kept.
         """
-        data, errors = dict(current), {}
+        values, refused = self.read_form(form)
+        data = {**current, **values}
+        errors = {key: message for key, (_, message) in refused.items()}
+        for key, message in self.warnings(data).items():
+            errors.setdefault(key, message)
+        return data, errors
+
+    def read_form(self, form):
+        """The fields the form sent: ({key: clean value}, {key: (as typed, message)})."""
+        values, refused = {}, {}
         for f in self.fields:
             raw = f.from_form(form)
             if raw is None:
                 continue
             try:
-                data[f.key] = f.clean(raw)
+                values[f.key] = f.clean(raw)
             except Invalid as e:
-                errors[f.key] = str(e)
-        for key, message in self.warnings(data).items():
-            errors.setdefault(key, message)
-        return data, errors
+                refused[f.key] = (raw, str(e))
+        return values, refused
 
     def parse_json(self, obj, current):
         """Uploaded JSON -> (data, {key: message}), with the form's messages."""

@@ -126,7 +126,7 @@ def fix(report_id):
     if not may_edit(g.user, report):
         return refuse_edit(report)
     try:
-        errors, _ = save_from_form(report)
+        report, errors, _, _ = save_from_form(report)
     except Conflict as conflict:
         return conflict_response(report, conflict)
     report_type = report.report_type
@@ -148,4 +148,5 @@ def fix(report_id):
         return partial_response(render_template("fill/_save_status.html", state="refused", message=message),
                                 409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
     ctx = page_context(report, errors)
-    return partial_response(render_template("text/_fixed_field.html", f=f, changed_key=f.key, saved_at=now(), **ctx))
+    return partial_response(render_template("text/_fixed_field.html", f=f, changed_key=f.key, saved_at=now(),
+                                            renew=[], summary="", **ctx))

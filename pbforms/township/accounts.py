@@ -71,7 +71,7 @@ def add_account():
         context = accounts_context(values=values, errors=errors)
         return page_or_partial("township/accounts.html", "township/_accounts.html",
                                200 if wants_partial() else 422, **context)
-    context = accounts_context(otp_user=user, otp_action="新建", one_time_password=password)
+    context = accounts_context(otp_user=user, otp_action="新建", one_time_password=password, password_row=user.id)
     response = page_or_partial("township/accounts.html", "township/_accounts.html", **context)
     response.headers["Cache-Control"] = "no-store"  # the one-time password is on it
     return response
@@ -94,9 +94,10 @@ def reset_password(user_id):
         end_sessions(user)  # whoever used the old password is logged out
     if wants_partial():
         response = page_or_partial(None, "township/_account_row.html", user=user, one_time_password=password,
-                                   password_row=user.id)
+                                   password_row=user.id, is_partial=True)
     else:
-        context = accounts_context(otp_user=user, otp_action="重置", one_time_password=password)
+        context = accounts_context(otp_user=user, otp_action="重置", one_time_password=password,
+                                   password_row=user.id)
         response = make_response(render_template("township/accounts.html", **context))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -45,8 +45,11 @@ def review_page(report, errors=None, status=200):
 
 @bp.get("/reports/<int:report_id>")
 def review(report_id):
-    """Any report, read-only, with its missing figures and the review buttons."""
-    return review_page(report_or_404(report_id))
+    """Any report, read-only, with its missing figures and the review buttons.
+    The first opening of a submitted report ends the filler's chance to withdraw it."""
+    report = report_or_404(report_id)
+    report.mark_opened()
+    return review_page(report)
 
 
 @bp.post("/reports/<int:report_id>/return")
@@ -78,15 +81,27 @@ def return_report(report_id):
 
 @bp.post("/reports/<int:report_id>/approve")
 def approve(report_id):
+    """Approve. Comments typed on the page are never dropped: the office is
+    asked whether to return the report with them instead, or to approve and
+    keep them as a note the filler sees."""
     report = report_or_404(report_id)
+    report_type = report.report_type
     if report.status != "submitted":
         flash(f"此报告{report.status_label}，只有已提交的报告才能审核通过。", "error")
+        return redirect(url_for(".review", report_id=report.id), 303)
+    comment, field_comments, errors = read_comments(report_type)
+    if errors:
+        return review_page(report, errors, 422)
+    if (comment or field_comments) and request.form.get("with_comments") != "keep":
+        return render_template("township/approve_comments.html", report=report, report_type=report_type,
+                               comment=comment, field_comments=field_comments)
+    try:
+        report.approve(g.user, comment, field_comments, comments_text(report_type, comment, field_comments))
+    except Conflict:
+        flash("此报告在此期间已被他人处理，未审核通过。请查看其现在的状态。", "error")
     else:
-        try:
-            report.change_status("approved", g.user, "approve")
-            flash(f"{report.unit.name}的报告已审核通过。", "ok")
-        except Conflict:
-            flash("此报告在此期间已被他人处理，未审核通过。请查看其现在的状态。", "error")
+        kept = "，意见已作为备注留给填报单位" if comment or field_comments else ""
+        flash(f"{report.unit.name}的报告已审核通过{kept}。", "ok")
     return redirect(url_for(".review", report_id=report.id), 303)
 
 

@@ -7,10 +7,11 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from ..auth import round_or_404
 from ..db import writing
-from ..exports import SCOPES
+from ..exports import SCOPES, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
-from ..models import AuditEvent, Report, ReportTypeRecord, Round, Unit
 from ..documents.pdf import availability
+from ..forms import cn_date
+from ..models import AuditEvent, Notice, Report, ReportTypeRecord, Round, Unit
 from . import bp, one_line, page_or_partial
 
 # The type each kind of unit gets unless the office chooses another.
@@ -73,11 +74,23 @@ def read_round_form():
     values["types"] = {kind: (request.form.get(f"type-{kind}") or "").strip() for kind in Unit.KINDS}
     year, deadline, types, errors = check_new_round(values["title"], values["year"], values["deadline"],
                                                     values["types"])
+    # On the page, a deadline already past needs confirming: every unit would be overdue at once.
+    values["past_ok"] = request.form.get("past_ok") == "1"
+    if deadline and deadline < datetime.date.today() and not values["past_ok"] and "deadline" not in errors:
+        errors["deadline"] = (f"截止日期 {cn_date(deadline)} 已经过去，开启后每个单位都会立即显示逾期。"
+                              "请改为今后的日期；确要使用这个日期，请勾选下面的“截止日期已过，仍然使用”。")
+        values["ask_past"] = True
     return values, year, deadline, types, errors
 
 
+def proposed_year(today):
+    """The year a new round reports on: in the first half of a year the
+    reports are about the year just ended; from July, about this one."""
+    return today.year - 1 if today.month <= 6 else today.year
+
+
 def rounds_page(values=None, errors=None, status=200):
-    default_year = datetime.date.today().year - 1
+    default_year = proposed_year(datetime.date.today())
     values = values or {"year": str(default_year), "title": f"{default_year}年度抓基层党建工作述职",
                         "deadline": "", "types": {k: str(v) for k, v in default_type_ids().items()}}
     rounds = list(Round.newest_first())
@@ -234,7 +247,51 @@ def board(round_id):
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
                            total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
+                           scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
                            newer_types=round_.is_open and bool(round_.pending_moves()),
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
                            fill_url=report_link("fill.report_page"), office_problem=availability())
+
+
+# --- reminders and notices --------------------------------------------------
+
+def read_notice_text(default=""):
+    text = " ".join((request.form.get("text") or "").split()) or default
+    if not text:
+        return None, "请写通知的内容。"
+    if len(text) > Notice.TEXT_MAX:
+        return None, f"最多 {Notice.TEXT_MAX} 个字，现在 {len(text)} 个字。"
+    return text, None
+
+
+@bp.post("/rounds/<int:round_id>/remind")
+def remind(round_id):
+    """催报: a reminder on the home page of every unit that has not handed its report in."""
+    round_ = round_or_404(round_id)
+    back = url_for(".board", round_id=round_.id)
+    units = [r.unit for r in Report.in_round(round_) if r.status in ("draft", "returned")]
+    if not round_.is_open or not units:
+        flash("本轮已结束，不能催报。" if not round_.is_open else "所有单位都已提交，没有需要催报的单位。", "error")
+        return redirect(back, 303)
+    deadline = f"，截止日期{cn_date(round_.deadline)}" if round_.deadline else ""
+    text, problem = read_notice_text(f"请抓紧填写并提交「{round_.title}」的报告{deadline}。")
+    if problem:
+        flash(f"未催报：{problem}", "error")
+        return redirect(back, 303)
+    Notice.remind(round_, units, text, g.user)
+    flash(f"已向 {len(units)} 个未提交的单位催报：{'、'.join(u.name for u in units)}。对方打开首页即可看到。", "ok")
+    return redirect(back, 303)
+
+
+@bp.post("/rounds/<int:round_id>/notice")
+def post_notice(round_id):
+    """通知: a notice to every unit of the round, on their home page until read."""
+    round_ = round_or_404(round_id)
+    text, problem = read_notice_text()
+    if problem:
+        flash(f"未发布通知：{problem}", "error")
+    else:
+        Notice.announce(round_, text, g.user)
+        flash("已发布通知，各单位打开首页即可看到。", "ok")
+    return redirect(url_for(".board", round_id=round_.id), 303)

@@ -1,0 +1,145 @@
+"""Deadlines and notices: the filler's home says how long is left, what came
+back and what the office asks; reminders (催报) and notices (通知) stay as a
+banner until read, and each is in the audit log. A round refuses a deadline
+already past unless the office confirms it."""
+import datetime
+
+import pytest
+
+from pbforms.models import AuditEvent, Notice, Round, Unit, User
+from pbforms.township.rounds import proposed_year
+
+from .fillpage import one, parse
+from .test_township import put_in_state, text_of
+
+TODAY = datetime.date.today()
+
+
+def the_round():
+    return Round.select().get()
+
+
+def set_deadline(days_from_today):
+    round_ = the_round()
+    round_.deadline = TODAY + datetime.timedelta(days=days_from_today)
+    round_.save()
+    return round_
+
+
+def home_row(client, unit_name="青泥村"):
+    tree = parse(client.get("/").text)
+    return next(tr for tr in tree.xpath("//tbody/tr") if unit_name in text_of(tr))
+
+
+@pytest.mark.parametrize("days, shown", [(5, "还剩 5 天"), (0, "今天截止"), (-2, "已逾期 2 天")])
+def test_home_shows_the_deadline_and_days_left(client, auth, days, shown):
+    round_ = set_deadline(days)
+    auth.login("qingnicun")
+    cell = one(home_row(client), ".//td[@class='deadline']")
+    assert text_of(cell) == f"{round_.deadline.year}年{round_.deadline.month}月{round_.deadline.day}日 {shown}"
+
+
+def test_home_marks_a_returned_report_with_its_number_of_comments(client, auth):
+    report = put_in_state("青泥村", "submitted")
+    report.send_back(User.by_username("admin"), "请修改。", {"members_recruited": "人数不对", "intro": "太长"})
+    auth.login("qingnicun")
+    assert "已退回 （3 条意见）" in text_of(home_row(client))
+
+
+def test_a_reminder_reaches_the_units_not_handed_in_and_goes_once_read(client, auth):
+    set_deadline(3)
+    put_in_state("青泥村", "submitted")
+    auth.admin()
+    round_ = the_round()
+    board = parse(client.get(f"/township/rounds/{round_.id}").text)
+    form = one(board, "//form[contains(@action, '/remind')]")
+    assert "尚未提交的单位" in form.get("data-confirm")
+    response = client.post(f"/township/rounds/{round_.id}/remind", data={"csrf_token": auth.csrf_token()})
+    assert response.status_code == 303
+    event = AuditEvent.get(AuditEvent.action == "remind")
+    assert "东坡村" in event.detail and "青泥村" not in event.detail.split("：")[1]
+    auth.logout()
+
+    auth.login("dongpocun")
+    banner = one(parse(client.get("/").text), "//div[contains(@class, 'notice-remind')]")
+    assert "镇党建办催报" in text_of(banner) and "请抓紧填写并提交" in text_of(banner)
+    token = one(banner, ".//input[@name='csrf_token']").get("value")
+    notice_id = one(banner, ".//input[@name='notice']").get("value")
+    client.post("/notices/read", data={"csrf_token": token, "notice": notice_id})
+    assert not parse(client.get("/").text).xpath("//div[contains(@class, 'notice-remind')]")
+    auth.logout()
+
+    auth.login("qingnicun")  # handed in: not reminded
+    assert not parse(client.get("/").text).xpath("//div[contains(@class, 'notice')]")
+
+
+def test_a_notice_reaches_every_unit_until_each_reads_it(client, auth):
+    auth.admin()
+    round_ = the_round()
+    client.post(f"/township/rounds/{round_.id}/notice",
+                data={"csrf_token": auth.csrf_token(), "text": "数字请与组织部备案一致。"})
+    assert AuditEvent.get(AuditEvent.action == "notice").detail.endswith("数字请与组织部备案一致。")
+    auth.logout()
+    for username in ("qingnicun", "dongpocun"):
+        auth.login(username)
+        banner = one(parse(client.get("/").text), "//div[contains(@class, 'notice-notice')]")
+        assert "数字请与组织部备案一致。" in text_of(banner)
+        if username == "qingnicun":
+            client.post("/notices/read", data={"csrf_token": auth.csrf_token(),
+                                               "notice": one(banner, ".//input[@name='notice']").get("value")})
+            assert not parse(client.get("/").text).xpath("//div[contains(@class, 'notice-notice')]")
+        auth.logout()
+
+
+def test_a_filler_cannot_mark_another_units_reminder_read(client, auth):
+    round_ = the_round()
+    other = Unit.get(Unit.name == "东坡村")
+    Notice.remind(round_, [other], "请提交。", User.by_username("admin"))
+    auth.login("qingnicun")
+    client.post("/notices/read", data={"csrf_token": auth.csrf_token(), "notice": Notice.select().get().id})
+    auth.logout()
+    auth.login("dongpocun")
+    assert parse(client.get("/").text).xpath("//div[contains(@class, 'notice-remind')]")
+
+
+def test_an_empty_notice_is_refused_with_a_message(client, auth):
+    auth.admin()
+    round_ = the_round()
+    response = client.post(f"/township/rounds/{round_.id}/notice", data={"csrf_token": auth.csrf_token(), "text": " "},
+                           follow_redirects=True)
+    assert "未发布通知：请写通知的内容。" in response.text
+    assert Notice.select().count() == 0
+
+
+def new_round_form(client, auth, **values):
+    """The new-round form as the page proposes it (its report type per unit kind), with `values`."""
+    form = one(parse(client.get("/township/rounds").text), "//form[contains(@action, '/township/rounds')]"
+               "[.//input[@name='year']]")
+    proposed = {name: value for name, value in form.form_values() if name.startswith("type-")}
+    return {"csrf_token": auth.csrf_token(), "title": "2030年度测试述职", "year": "2030", **proposed, **values}
+
+
+def test_a_deadline_in_the_past_is_refused_unless_confirmed(client, auth):
+    auth.admin()
+    past = (TODAY - datetime.timedelta(days=1)).isoformat()
+    refused = client.post("/township/rounds", data=new_round_form(client, auth, deadline=past))
+    assert refused.status_code == 422
+    tree = parse(refused.text)
+    assert "已经过去，开启后每个单位都会立即显示逾期" in text_of(one(tree, "//p[@id='error-round-deadline']"))
+    assert one(tree, "//input[@name='past_ok']").get("type") == "checkbox"
+    assert Round.select().count() == 1
+    confirmed = client.post("/township/rounds", data=new_round_form(client, auth, deadline=past, past_ok="1"))
+    assert confirmed.status_code == 303
+    assert Round.select().count() == 2
+
+
+@pytest.mark.parametrize("today, year", [(datetime.date(2024, 1, 8), 2023), (datetime.date(2024, 6, 30), 2023),
+                                         (datetime.date(2024, 7, 1), 2024), (datetime.date(2024, 12, 20), 2024)])
+def test_the_new_round_form_proposes_last_year_in_the_first_half(today, year):
+    assert proposed_year(today) == year
+
+
+def test_the_new_round_form_shows_the_proposed_year(client, auth):
+    auth.admin()
+    page = parse(client.get("/township/rounds").text)
+    assert one(page, "//input[@name='year']").get("value") == str(proposed_year(TODAY))
