@@ -170,7 +170,7 @@ def test_blank_lines_do_not_make_empty_paragraphs(township):
 
 
 def test_typed_markup_and_template_syntax_reach_document_xml_literally(client, village):
-    """Through the app's download, so through pbforms.docx's own environment:
+    """Through the app's download, so through pbforms.documents' own environment:
     `<b>&` is escaped XML text, `{{ 7*7 }}` is text, not 49."""
     village.post({"reporter_name": "<b>&{{ 7*7 }}", "intro": "前<b>&amp;{{ 7*7 }}后"})
 

@@ -30,7 +30,7 @@ import pytest
 
 from pbforms import demo
 from pbforms import server as pbforms_server
-from pbforms.docx import report_filename
+from pbforms.documents import report_filename
 from pbforms.models import Report, Round
 
 ROOT = Path(__file__).resolve().parent.parent
