@@ -14,6 +14,7 @@ a count of the report but differs from it).
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 
 from .word_import import FigureFinder
@@ -292,15 +293,14 @@ def excerpt(text, start, end):
 
 def check(report_type, data, last_data=None):
     """Every finding of the report, by field key (form order within each)."""
-    ctx = Context(report_type, data)
+    figures = tuple((f.key, data.get(f.key)) for f in report_type.counts)
     found = {}
     seen_paragraphs = {}
     for f, part, text in texts_of(report_type, data):
         out = found.setdefault(f.key, [])
-        for rule in RULES:
-            for hit in islice(rule.find(text, ctx), MAX_PER_RULE):
-                out.append(Finding(f.key, part, rule, hit.start, hit.end, text[hit.start:hit.end],
-                                   excerpt(text, hit.start, hit.end), hit.fix, hit.note))
+        for rule, hit in rule_hits(report_type, figures, text):
+            out.append(Finding(f.key, part, rule, hit.start, hit.end, text[hit.start:hit.end],
+                               excerpt(text, hit.start, hit.end), hit.fix, hit.note))
         if f.kind != "text":
             for start, paragraph in _paragraphs(text):
                 words = paragraph.strip()
@@ -329,6 +329,17 @@ def check(report_type, data, last_data=None):
         if not found[key]:
             del found[key]
     return found
+
+
+@lru_cache(maxsize=512)
+def rule_hits(report_type, figures, text):
+    """(rule, hit) of every rule on one text. A text's findings depend only
+    on it, its type and the report's figures, and an autosave changes one
+    field: kept, the others are not read again on every save (a third of a
+    save's time for a full report). Report types are built once per version,
+    so they key the cache as they are."""
+    ctx = Context(report_type, dict(figures))
+    return tuple((rule, hit) for rule in RULES for hit in islice(rule.find(text, ctx), MAX_PER_RULE))
 
 
 def count(report_type, data, last_data=None):
