@@ -255,6 +255,7 @@ def stop_server(server):
 # Users logging in and loading their form at a time before the load starts:
 # that is not what is measured, and 500 at once would only queue in the server.
 SETTING_UP_AT_ONCE = 8
+BASE_INPUT = re.compile(r'name="(base-[^"]+)" value="([^"]*)"')
 
 
 def autosave_load(port, users, seconds, interval):
@@ -311,6 +312,10 @@ def autosave_load(port, users, seconds, interval):
                     errors.append(f"user {i} save {saves}: HTTP {status}")
                     continue
                 form["version"] = version.group(1)
+                # As the page does: the answer's bases replace the old ones
+                # (pbforms/merge.py), or the next save would find this
+                # user's own last change made by "someone else".
+                form.update(BASE_INPUT.findall(text))
                 last_saved[report_id] = (form["reporter_name"], int(version.group(1)))
             except Exception as e:
                 errors.append(f"user {i} save {saves}: {e!r}")
