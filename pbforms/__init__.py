@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, db as database, exports, fill, history, models, township
+from .form_body import FastFormRequest
 from .text import views as text_views
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ def create_app(config=None):
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.request_class = FastFormRequest  # autosaves post the whole page: pbforms/form_body.py
     app.config.update(
         DATABASE_URL=os.environ.get("PBFORMS_DATABASE_URL")
         or f"sqlite:///{Path(app.instance_path) / 'pbforms.sqlite3'}",
