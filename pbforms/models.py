@@ -30,6 +30,7 @@ from peewee import (
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db, writing
+from .prepared import Prepared
 from .forms import BUILTIN, ReportType, builtin_definition
 from .text import proofread
 
@@ -167,9 +168,9 @@ class User(BaseModel):
         """The session's user if the session still holds: the account is
         active, has had no new password since (`epoch`), and was not logged
         out of (EndedSession). One query: it runs before every request."""
-        ended = EndedSession.select().where(EndedSession.sid == sid)
-        return cls.get_or_none((cls.id == user_id) & (cls.active == True)  # noqa: E712
-                               & (cls.session_epoch == epoch) & ~fn.EXISTS(ended))
+        if not (isinstance(user_id, int) and isinstance(epoch, int) and isinstance(sid, str)):
+            return None  # a cookie from before these were kept
+        return SESSION_USER.first(user_id, epoch, sid)
 
 
 class ReportTypeRecord(BaseModel):
@@ -614,12 +615,7 @@ class Report(BaseModel):
         """The unit's report of the newest earlier year's round of the same
         type (any version of it), or None. One query, kept on this object,
         so a page showing last year's figure beside every count asks only once."""
-        return (Report.select(Report, Round).join(Round).switch(Report).join(TypeVersion)
-                .where((Report.unit == self.unit_id)
-                       & (TypeVersion.report_type == self.report_type.type_id)
-                       & (Round.year < self.round.year))
-                .order_by(Round.year.desc(), Round.id.desc())
-                .first())
+        return LAST_YEAR.first(self.unit_id, self.report_type.type_id, self.round.year)
 
     def move_to(self, new_type, user, note):
         """Follow `new_type` (a newer version of this report's type), keeping
@@ -796,8 +792,7 @@ class Revision(BaseModel):
     def latest_of(cls, report):
         """The newest revision without its data (its callers look at who
         saved it, when, and its note; the data is the report's own)."""
-        return (cls.select(cls.id, cls.report, cls.version, cls.user, cls.created_at, cls.note)
-                .where(cls.report == report).order_by(cls.version.desc()).first())
+        return LATEST_REVISION.first(report.id)
 
     @classmethod
     def history_of(cls, report):
@@ -1177,6 +1172,27 @@ class Setting(BaseModel):
             cls.insert(name=name, value=value).on_conflict(conflict_target=[cls.name],
                                                            update={cls.value: value}).execute()
 
+
+
+# The selects of nearly every request, their SQL built once (pbforms/prepared.py).
+
+# User.of_session: the account is active, has had no new password since the
+# session began, and the session was not logged out of.
+SESSION_USER = Prepared(lambda user_id, epoch, sid: User.select().where(
+    (User.id == user_id) & (User.active == True) & (User.session_epoch == epoch)  # noqa: E712
+    & ~fn.EXISTS(EndedSession.select().where(EndedSession.sid == sid))).limit(1))
+
+# Report.last_year: the unit's report of the newest earlier year, same type (any version).
+LAST_YEAR = Prepared(lambda unit_id, type_id, year: (
+    Report.select(Report, Round).join(Round).switch(Report).join(TypeVersion)
+    .where((Report.unit == unit_id) & (TypeVersion.report_type == type_id) & (Round.year < year))
+    .order_by(Round.year.desc(), Round.id.desc()).limit(1)))
+
+# Revision.latest_of, without the data.
+LATEST_REVISION = Prepared(lambda report_id: (
+    Revision.select(Revision.id, Revision.report, Revision.version, Revision.user, Revision.created_at,
+                    Revision.note)
+    .where(Revision.report == report_id).order_by(Revision.version.desc()).limit(1)))
 
 MODELS = [Unit, User, ReportTypeRecord, TypeVersion, Round, RoundType, Report, Revision, AuditEvent, Notice, NoticeRead,
           ExportJob, ExportChunk, LoginFailure, EndedSession, Setting, PendingImport]
