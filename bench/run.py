@@ -222,13 +222,17 @@ class Browser:
 
 
 def start_server(command, env, port):
-    """Start the app server and wait until it answers."""
+    """Start the app server and wait until it answers. Its output goes to a
+    file: a pipe nobody reads fills up, and then the server stops where it
+    writes (its warnings come from the thread that serves every connection)."""
+    log = tempfile.TemporaryFile("w+")
     server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=log, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"{command[0]} ended: {server.stderr.read()[-2000:]}")
+            log.seek(0)
+            raise SystemExit(f"{command[0]} ended: {log.read()[-2000:]}")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             conn.request("GET", "/login")

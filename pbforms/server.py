@@ -30,6 +30,7 @@ The limits, and why:
   waitress's default of 8 KB; now one.
 """
 import logging
+import math
 import socket
 import sys
 import time
@@ -186,6 +187,24 @@ def make_room_for(connections):
                                                     hard))
 
 
+class OncePerMinute(logging.Filter):
+    """Waitress warns "Task queue depth is N" for every request that waits
+    for a thread: in a burst, hundreds of lines a second, written by the
+    one thread that serves every connection, so a slow console (or a full
+    pipe) held up every user. One line a minute says as much."""
+
+    def __init__(self):
+        super().__init__()
+        self.last = -math.inf
+
+    def filter(self, record):
+        if time.monotonic() - self.last < 60:
+            return False
+        self.last = time.monotonic()
+        return True
+
+
 def serve(app, host, port, connection_limit=CONNECTION_LIMIT, threads=THREADS):
     logging.basicConfig()  # waitress's warnings (e.g. a long task queue) reach the console
+    logging.getLogger("waitress.queue").addFilter(OncePerMinute())
     create_server(app, host, port, connection_limit, threads).run()

@@ -182,6 +182,26 @@ def test_a_crowd_past_the_limit_is_refused_quickly_every_one(limited_server):
 
 # --- several processes ------------------------------------------------------------
 
+
+def test_a_burst_of_requests_waiting_for_a_thread_is_one_warning_not_a_flood(tmp_path, database_url):
+    """With one thread, nearly every request of a burst waits: waitress
+    would print a line for each, from the thread that serves every
+    connection (pbforms/server.py, OncePerMinute)."""
+    server = AppProcess(tmp_path, database_url, "--threads", "1")
+    try:
+        server.wait_until_listening()
+        start = threading.Barrier(40)
+
+        def together(_):
+            start.wait()
+            return one_request(server.port)[0]
+
+        with ThreadPoolExecutor(40) as pool:
+            assert set(pool.map(together, range(40))) == {200}
+    finally:
+        server.stop()
+    assert server.log.read_text().count("Task queue depth") <= 1
+
 class Office:
     """The township's admin in a browser: cookies and the CSRF token, to any of the processes."""
 
