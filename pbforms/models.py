@@ -169,7 +169,7 @@ class User(BaseModel):
         active, has had no new password since (`epoch`), and was not logged
         out of (EndedSession). One query: it runs before every request."""
         if not (isinstance(user_id, int) and isinstance(epoch, int) and isinstance(sid, str)):
-            return None  # a cookie from before these were kept
+            return None  # not what a login writes into the session: no user
         return SESSION_USER.first(user_id, epoch, sid)
 
 
@@ -1171,7 +1171,6 @@ class Setting(BaseModel):
         with writing():
             cls.insert(name=name, value=value).on_conflict(conflict_target=[cls.name],
                                                            update={cls.value: value}).execute()
-
 
 
 # The selects of nearly every request, their SQL built once (pbforms/prepared.py).

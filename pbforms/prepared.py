@@ -4,7 +4,7 @@ Peewee builds a query's SQL anew each time it runs, walking the tree of
 its columns, joins and conditions. For the selects of every autosave (the
 session's user, the report with its round and unit, last year's report)
 that walk took ten times longer than SQLite took to answer: about 0.25 ms
-each, an eighth of a save under load (bench/RESULTS.md). A `Prepared`
+each, a fifth of a save (5.2 -> 4.1 ms in process; bench/RESULTS.md). A `Prepared`
 select is built once per kind of database with stand-ins for its values;
 each run puts the values in their places and reads the rows as the query
 itself would (model objects, joined ones included).
