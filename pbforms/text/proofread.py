@@ -13,6 +13,7 @@ a count of the report but differs from it).
 """
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
@@ -21,10 +22,15 @@ from .word_import import FigureFinder
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 CJK = f"[{HAN}]"
+CJK_CHAR = re.compile(CJK)
 # Chinese text around a mark: characters, and the full-width marks that sit beside them.
 CJK_NEAR = f"[{HAN}，。、；：！？“”‘’（）《》【】]"
-URL = re.compile(r"(?:https?://|www\.)[^\s，。；、）)”]+|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|"
-                 r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|cn|net|org|gov|edu)(?:/[^\s，。；、）)”]*)?")
+# Every rule must take time in proportion to its text (a field holds 50,000
+# characters, and one slow save holds up every user): a pattern that can fail
+# after a long run starts only where a run starts (the look-behinds below), so
+# the engine never scans the same run again from each of its characters.
+URL = re.compile(r"(?:https?://|www\.)[^\s，。；、）)”]+|(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|"
+                 r"(?<![A-Za-z0-9.-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|cn|net|org|gov|edu)(?:/[^\s，。；、）)”]*)?")
 FULL_WIDTH = {",": "，", ".": "。", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
 PAIRS = [("“", "”"), ("‘", "’"), ("（", "）"), ("《", "》"), ("【", "】")]
 CN_YEAR_DIGITS = {"〇": "0", "零": "0", "○": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
@@ -100,9 +106,15 @@ class Context:
 # --- the rules ---------------------------------------------------------------------
 
 def _outside_urls(text, hits):
-    spans = [m.span() for m in URL.finditer(text)] if ("." in text or "@" in text) else []
+    """The hits not inside a web or mail address (a dot or quote there is right)."""
+    if "." not in text and "@" not in text:
+        yield from hits
+        return
+    spans = [m.span() for m in URL.finditer(text)]
+    starts = [a for a, _ in spans]
     for hit in hits:
-        if not any(a <= hit.start < b for a, b in spans):
+        i = bisect_right(starts, hit.start) - 1
+        if i < 0 or hit.start >= spans[i][1]:
             yield hit
 
 
@@ -111,53 +123,76 @@ HALF_MARK = re.compile(rf"(?<={CJK_NEAR})[,;:?!]|[,;:?!](?={CJK})|(?<={CJK_NEAR}
 
 
 def find_half_width(text, ctx):
-    hits, taken = [], set()
-    for m in HALF_PAREN_PAIR.finditer(text):
-        inner = m.group(1)
-        before = text[m.start() - 1:m.start()]
-        after = text[m.end():m.end() + 1]
-        if re.search(CJK, inner) or re.match(CJK, before or "x") or re.match(CJK, after or "x"):
-            hits.append(Hit(m.start(), m.end(), "（" + inner + "）"))
-            taken.update((m.start(), m.end() - 1))
-    for m in HALF_MARK.finditer(text):
-        if m.start() in taken:
-            continue
-        hits.append(Hit(m.start(), m.end(), FULL_WIDTH[m.group()]))
-    return _outside_urls(text, hits)
+    pairs = (Hit(m.start(), m.end(), "（" + m.group(1) + "）") for m in HALF_PAREN_PAIR.finditer(text)
+             if CJK_CHAR.search(m.group(1)) or _cjk_beside(text, m.start(), m.end()))
+    marks = (Hit(m.start(), m.end(), FULL_WIDTH[m.group()]) for m in HALF_MARK.finditer(text))
+    return _outside_urls(text, _pairs_first(pairs, marks))
+
+
+QUOTES = [(quote, left, right, re.compile(f"{quote}([^{quote}\n]{{0,200}}){quote}"),
+           re.compile(f"(?<={CJK}){quote}|{quote}(?={CJK})"))
+          for quote, left, right in (('"', "“", "”"), ("'", "‘", "’"))]
 
 
 def find_straight_quotes(text, ctx):
-    hits, taken = [], set()
-    for quote, (left, right) in (('"', ("“", "”")), ("'", ("‘", "’"))):
-        for m in re.finditer(f"{quote}([^{quote}\n]{{0,200}}){quote}", text):
-            if re.search(CJK, m.group(1)):
-                hits.append(Hit(m.start(), m.end(), left + m.group(1) + right))
-                taken.update((m.start(), m.end() - 1))
-        for m in re.finditer(quote, text):
-            if m.start() in taken:
-                continue
-            near = text[max(0, m.start() - 1):m.start()] + text[m.end():m.end() + 1]
-            if re.search(CJK, near):
-                hits.append(Hit(m.start(), m.end(), None, "改为中文引号（“ ” 或 ‘ ’）"))
-    return _outside_urls(text, hits)
+    for quote, left, right, pair, alone in QUOTES:
+        if quote not in text:
+            continue
+        pairs = (Hit(m.start(), m.end(), left + m.group(1) + right) for m in pair.finditer(text)
+                 if CJK_CHAR.search(m.group(1)))
+        marks = (Hit(m.start(), m.end(), None, "改为中文引号（“ ” 或 ‘ ’）") for m in alone.finditer(text))
+        yield from _outside_urls(text, _pairs_first(pairs, marks))
+
+
+def _cjk_beside(text, start, end):
+    return bool(CJK_CHAR.match(text[start - 1:start] if start else "") or CJK_CHAR.match(text[end:end + 1]))
+
+
+def _pairs_first(pairs, marks):
+    """The hits of both in the order of the text, lazily (only the first few
+    are shown), a mark that is an end of a pair's hit left to the pair's."""
+    pair = next(pairs, None)
+    for hit in marks:
+        while pair is not None and pair.end <= hit.start:
+            yield pair
+            pair = next(pairs, None)
+        if pair is None or hit.start not in (pair.start, pair.end - 1):
+            yield hit
+    if pair is not None:
+        yield pair
+        yield from pairs
+
+
+PAIR_MARK = re.compile("[" + "".join(left + right for left, right in PAIRS) + "]")
+OPENING = {left: right for left, right in PAIRS}
+CLOSING = {right: left for left, right in PAIRS}
 
 
 def find_unpaired(text, ctx):
-    for start, paragraph in _paragraphs(text):
-        for left, right in PAIRS:
-            if left not in paragraph and right not in paragraph:
-                continue
-            open_at = []
-            for i, c in enumerate(paragraph):
-                if c == left:
-                    open_at.append(i)
-                elif c == right:
-                    if open_at:
-                        open_at.pop()
-                    else:
-                        yield Hit(start + i, start + i + 1, None, f"“{right}”前面缺少“{left}”")
-            for i in open_at:
-                yield Hit(start + i, start + i + 1, None, f"“{left}”后面缺少“{right}”")
+    """The marks of the text in one pass, a stack of open ones per kind of
+    pair, emptied where a paragraph ends (a pair never spans two)."""
+    open_at = {left: [] for left in OPENING}
+    paragraph_end = -1
+    for m in PAIR_MARK.finditer(text):
+        c, i = m.group(), m.start()
+        if i > paragraph_end:
+            yield from _left_open(open_at)
+            paragraph_end = text.find("\n", i)
+            paragraph_end = len(text) if paragraph_end < 0 else paragraph_end
+        if c in OPENING:
+            open_at[c].append(i)
+        elif open_at[CLOSING[c]]:
+            open_at[CLOSING[c]].pop()
+        else:
+            yield Hit(i, i + 1, None, f"“{c}”前面缺少“{CLOSING[c]}”")
+    yield from _left_open(open_at)
+
+
+def _left_open(open_at):
+    for left, stack in open_at.items():
+        for i in stack:
+            yield Hit(i, i + 1, None, f"“{left}”后面缺少“{OPENING[left]}”")
+        stack.clear()
 
 
 def find_doubled(text, ctx):
@@ -166,7 +201,7 @@ def find_doubled(text, ctx):
 
 
 def find_dots_and_dashes(text, ctx):
-    for m in re.finditer(r"\.{3,}|。{3,}|(?<!…)…(?!…)|…{3,}|(?:(?<=" + CJK + r")-{2,}|-{2,}(?=" + CJK + r"))"
+    for m in re.finditer(r"\.{3,}|。{3,}|(?<!…)…(?!…)|…{3,}|(?:(?<=" + CJK + r")-{2,}|(?<!-)-{2,}(?=" + CJK + r"))"
                          r"|(?<=" + CJK + r")(?<!—)—(?!—)", text):
         yield Hit(m.start(), m.end(), "——" if "-" in m.group() or "—" in m.group() else "……")
 
