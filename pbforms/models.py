@@ -528,7 +528,9 @@ class Report(BaseModel):
     opened_at = DateTimeField(null=True)
     # The proof-reader's findings on the last save (None: not checked yet),
     # for the board; the findings themselves are worked out from the text.
+    # Those the clerk marked 核对无误 are not counted: {mark: {"by", "at"}}.
     findings = IntegerField(null=True)
+    confirmed_findings = JSONField(default=dict)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -694,13 +696,35 @@ class Report(BaseModel):
             with writing():
                 Report.update(pending=pending).where(Report.id == self.id).execute()
             self.pending = pending
-    def count_findings(self, data):
-        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
+    def findings_in(self, data):
+        """The proof-reader's findings on `data` of this report, by field key
+        (pbforms/text/proofread.py), those marked 核对无误 marked so."""
         last = self.last_year
-        found = proofread.check(self.report_type, data, last.data if last else None)
+        return proofread.check(self.report_type, data, last.data if last else None, year=self.round.year,
+                               confirmed=self.confirmed_findings)
+
+    def count_findings(self, data):
+        """How many findings on `data` the clerk has not marked 核对无误."""
+        found = self.findings_in(data)
         # The page answering this save shows the same findings: kept for it.
         self.checked = (data, found)
-        return sum(len(v) for v in found.values())
+        return len(proofread.unconfirmed(found))
+
+    def confirm_finding(self, mark, user, confirmed=True):
+        """Mark the finding `mark` (one of the current data's) as checked
+        and right, or take the mark back; the board's count follows. Marks
+        of findings the text no longer has are dropped. Not a new version:
+        the document does not change."""
+        found = self.findings_in(self.data)
+        current = {x.mark for x in proofread.all_findings(found, self.report_type)}
+        marks = {m: v for m, v in self.confirmed_findings.items() if m in current and m != mark}
+        if confirmed and mark in current:
+            marks[mark] = {"by": user.label if user else "", "at": now().isoformat(sep=" ")}
+        count = sum(1 for x in proofread.all_findings(found, self.report_type) if x.mark not in marks)
+        with writing():
+            Report.update(confirmed_findings=marks, findings=count).where(Report.id == self.id).execute()
+        self.confirmed_findings, self.findings = marks, count
+        return mark in marks
 
     # Which status each change starts from: the UPDATE's own condition, so
     # of a submit and an approval, or two clicks of the same button, racing

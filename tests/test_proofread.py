@@ -27,10 +27,22 @@ def literal_seed(report_type, data):
     return out
 
 
+# The seed's two figures its writer left as ** (empty in the demo).
+UNFILLED = {"member_files_checked": "排查十八大以来农村发展党员档案", "service_centers_up_to_standard": "达标党群服务中心"}
+
+
 @pytest.fixture
-def township(client, auth):
+def seed_township(client, auth):
+    """The township's report as the demo has it: the seed, two figures empty."""
     auth.login("qingnizhen")
     return FillPage(client, report_of(TOWNSHIP).id)
+
+
+@pytest.fixture
+def township(seed_township):
+    """The township's report with every figure filled in."""
+    seed_township.post({"member_files_checked": "30", "service_centers_up_to_standard": "12"})
+    return seed_township
 
 
 def stored(report_id):
@@ -46,19 +58,51 @@ def findings_on_page(html):
             for li in tree.xpath("//li[contains(@class, 'finding')]")]
 
 
-def test_the_seed_as_typed_has_no_finding_but_its_two_unfilled_figures(app, township):
-    report = stored(township.report_id)
+def test_the_seed_as_typed_has_no_finding_but_its_two_unfilled_figures(app, seed_township):
+    report = stored(seed_township.report_id)
     with db.connection_context():
         report.save_data(literal_seed(report.report_type, report.data), None, report.version)
     run = app.test_cli_runner()
 
-    result = run.invoke(args=["report", "check", "--report", str(township.report_id)])
+    result = run.invoke(args=["report", "check", "--report", str(seed_township.report_id)])
 
     lines = result.stdout.splitlines()
     assert result.exit_code == 1
-    assert [line.split("\t")[:2] for line in lines] == [["履职情况（第3条内容）", "未填写的占位符"],
-                                                         ["履职情况（第4条内容）", "未填写的占位符"]]
-    assert "档案**份" in lines[0] and "现全镇**个党群服务中心" in lines[1]
+    # The ** typed in the text, and the two empty figures, which print as ** under 主要数据.
+    assert [line.split("\t") for line in lines[:2]] == [
+        [label, "数字未填", f"主要数据：{label}**{unit}", "数字未填，打印为 **"]
+        for label, unit in (("排查十八大以来农村发展党员档案", "份"), ("达标党群服务中心", "个"))]
+    assert [line.split("\t")[:2] for line in lines[2:]] == [["履职情况（第3条内容）", "未填写的占位符"],
+                                                             ["履职情况（第4条内容）", "未填写的占位符"]]
+    assert "档案**份" in lines[2] and "现全镇**个党群服务中心" in lines[3]
+
+
+def test_the_seed_names_each_figure_it_prints_as_stars(app, seed_township):
+    result = app.test_cli_runner().invoke(args=["report", "check", "--report", str(seed_township.report_id)])
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "履职情况（第3条内容）\t数字未填\t…以来农村发展党员档案**份。二是持续推进抓党…"
+        "\t“排查十八大以来农村发展党员档案”数字未填，打印为 **",
+        "履职情况（第4条内容）\t数字未填\t…务群众主阵地，现全镇**个党群服务中心均已达…"
+        "\t“达标党群服务中心”数字未填，打印为 **"]
+    shown = findings_on_page(seed_township.html())
+    assert [(key, rule) for key, rule, _ in shown] == [("duties", "empty_figure"), ("duties", "empty_figure")]
+    assert "档案**份" in shown[0][2] and "“排查十八大以来农村发展党员档案”数字未填，打印为 **" in shown[0][2]
+
+
+@pytest.mark.parametrize("key", UNFILLED)
+def test_an_empty_figure_no_text_refers_to_is_named_where_it_prints(client, township, key):
+    """A figure no text states prints in 主要数据: ** while empty."""
+    report = stored(township.report_id)
+    unreferenced = [{**item, "text": item["text"].replace(f"⟦{UNFILLED[key]}⟧", "若干")}
+                    for item in report.data["duties"]]
+    township.post({key: "", **{f"duties-{i}-text": item["text"] for i, item in enumerate(unreferenced)}})
+
+    shown = findings_on_page(township.html())
+
+    assert [(k, rule) for k, rule, _ in shown] == [(key, "empty_figure")]
+    assert f"主要数据：{UNFILLED[key]}**" in shown[0][2] and "数字未填，打印为 **" in shown[0][2]
 
 
 def test_the_seed_with_its_figures_referred_to_has_no_finding(app, township):
@@ -134,7 +178,8 @@ def test_each_planted_error_is_flagged_once_and_each_certain_fix_changes_only_it
     assert rules == Counter({rule: 1 for rule in expected_rules}), shown
     by_rule = {rule: (key, text) for key, rule, text in shown}
     assert by_rule["figure"][0] == "duties"
-    assert "“党委会议”填的是 12次，这里写的是 10：改为引用数字" in by_rule["figure"][1]
+    assert by_rule["figure"][1].count("改为引用数字") == 1  # the button's label, said once
+    assert "“党委会议”填的是 12次，这里写的是 10 原句：" in by_rule["figure"][1]
     assert by_rule["same_as_last_year"][0] == "problems" and "与去年相同" in by_rule["same_as_last_year"][1]
     assert "精心指导下,我" in by_rule["half_width"][1]
 
@@ -169,7 +214,7 @@ def test_a_fix_asked_for_twice_changes_the_text_once(client, township):
     tree = parse(html)
     data = dict(tree.get_element_by_id("report-form").form_values())
     data.pop("csrf_token")
-    data["fix"] = one(tree, "//li[@data-rule='half_width']//button").get("value")
+    data["fix"] = one(tree, "//li[@data-rule='half_width']//button[@name='fix']").get("value")
     headers = {"HX-Request": "true", **township.csrf_header(html)}
 
     client.post(f"/reports/{township.report_id}/fix", data=data, headers=headers)
@@ -186,7 +231,7 @@ def test_a_fix_without_scripts_saves_and_comes_back_to_the_field(client, townshi
     township.post({"intro": "二〇二二年，在县委的领导下。"})
     tree = parse(township.html())
     form = tree.get_element_by_id("report-form")
-    button = one(tree, "//li[@data-rule='year']//button")
+    button = one(tree, "//li[@data-rule='year']//button[@name='fix']")
     data = {**dict(form.form_values()), "fix": button.get("value")}
 
     response = client.post(button.get("formaction"), data=data)
