@@ -282,3 +282,153 @@ def test_the_review_page_and_the_board_show_the_findings(client, auth, township)
     assert board.xpath(f"//tr[@id='report-{village.id}']/td")[4].text_content().strip() == "—"  # not started
     assert stored(report.id).findings == 4
 
+
+
+# --- a figure is compared only where the text speaks of the year reported on ---------
+
+VILLAGE = "河西村"
+
+
+def village_with(**texts):
+    """河西村's report (the 2022 round), every figure filled (村集体经济收入 12.5万元,
+    the others 3), with each of `texts` (field key -> text) as the field's
+    text or first item's."""
+    report = report_of(VILLAGE)
+    report_type = report.report_type
+    data = {**report.data, **{f.key: 3 for f in report_type.counts}, "collective_income": 12.5}
+    for key, text in texts.items():
+        if report_type.by_key[key].kind == "items":
+            data[key] = [{"heading": "一是抓发展", "text": text}]
+        else:
+            data[key] = text
+    with db.connection_context():
+        report.save_data(data, None, report.version)
+    return report.id
+
+
+def checked(app, report_id):
+    result = app.test_cli_runner().invoke(args=["report", "check", "--report", str(report_id)])
+    return [line.split("\t") for line in result.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("key, text", [
+    ("plans", "力争2023年村集体经济收入突破15万元。"),
+    ("plans", "村集体经济收入达到15万元，发展党员2名。"),  # the plans field looks ahead: no sentence of it is this year's
+    ("duties", "力争村集体经济收入突破15万元。"),
+    ("duties", "计划发展党员5名。"),
+    ("duties", "目标是村集体经济收入20万元。"),
+    ("duties", "预计村集体经济收入达到15万元。"),
+    ("duties", "2021年村集体经济收入10万元，今年翻了一番。"),
+    ("duties", "去年发展党员1名。"),
+    ("duties", "上年村集体经济收入10万元。"),
+    ("intro", "到2025年村集体经济收入30万元。"),
+])
+def test_a_figure_of_a_plan_target_or_another_year_is_not_compared(app, key, text):
+    report_id = village_with(**{key: text})
+
+    assert [line[1] for line in checked(app, report_id) if "数字与数字栏不一致" in line] == []
+
+
+@pytest.mark.parametrize("key, text, wrong", [
+    ("duties", "2022年村集体经济收入15万元。", "15"),
+    ("duties", "全年发展党员5名，村集体经济收入12.5万元。", "5"),
+    ("intro", "力争的事明年再说。今年村集体经济收入15万元。", "15"),
+    ("duties", "村集体经济收入15万元，比上年增长两成。", "15"),
+])
+def test_a_figure_of_the_year_reported_on_is_compared(app, key, text, wrong):
+    report_id = village_with(**{key: text})
+
+    found = [line for line in checked(app, report_id) if "数字与数字栏不一致" in line]
+
+    assert len(found) == 1 and f"这里写的是 {wrong}" in found[0][3]
+
+
+def test_a_fix_that_changes_a_number_shows_the_sentence_before_and_after(app, client, auth):
+    report_id = village_with(duties="我村发展特色种植。全年村集体经济收入15万元，比上年有增长。下一步继续。")
+    auth.login("hexicun")
+    page = FillPage(client, report_id)
+
+    line = next(line for line in checked(app, report_id) if "数字与数字栏不一致" in line)
+    shown = parse(page.html()).xpath("//li[@data-rule='figure']")[0]
+
+    assert line[4:] == ["原句：全年村集体经济收入15万元，比上年有增长。", "改后：全年村集体经济收入12.5万元，比上年有增长。"]
+    assert one(shown, ".//q[@class='finding-before']").text == "全年村集体经济收入15万元，比上年有增长。"
+    assert one(shown, ".//q[@class='finding-after']").text == "全年村集体经济收入12.5万元，比上年有增长。"
+
+
+@pytest.mark.parametrize("text, fixed", [
+    ("22年，在县委领导下。", "2022年，在县委领导下。"),
+    ("二〇二二年，在县委领导下。", "2022年，在县委领导下。"),
+])
+def test_a_year_fix_shows_the_sentence_and_a_padding_fix_does_not(township, text, fixed):
+    township.post({"intro": text + "2023年01月06日召开。"})
+
+    shown = parse(township.html())
+    year = one(shown, "//li[@data-rule='year']")
+    date = one(shown, "//li[@data-rule='zero_date']")
+
+    assert one(year, ".//q[@class='finding-before']").text == text
+    assert one(year, ".//q[@class='finding-after']").text == fixed
+    assert date.xpath(".//q[@class='finding-before']") == []  # 01月06日 -> 1月6日 is the same date
+
+
+def mark_button(html, rule, name="confirm"):
+    return one(parse(html), f"//li[@data-rule='{rule}']//button[@name='{name}']")
+
+
+def post_button(client, page, button):
+    html = page.html()
+    data = dict(parse(html).get_element_by_id("report-form").form_values())
+    data.pop("csrf_token")
+    data[button.get("name")] = button.get("value")
+    return client.post(button.get("formaction"), data=data, headers={"HX-Request": "true", **page.csrf_header(html)})
+
+
+def test_a_finding_marked_checked_stops_counting_and_the_reviewer_sees_the_mark(app, client, auth):
+    report_id = village_with(duties="全年村集体经济收入15万元。发展党员3名,成效明显。")
+    auth.login("hexicun")
+    page = FillPage(client, report_id)
+    assert stored(report_id).findings == 2
+
+    answer = post_button(client, page, mark_button(page.html(), "figure"))
+
+    assert answer.status_code == 200
+    assert "已核对无误" in one(parse(answer.text), "//li[@data-rule='figure']").text_content()
+    assert stored(report_id).findings == 1
+    lines = checked(app, report_id)
+    assert [line[1] for line in lines] == ["半角标点"]
+    result = app.test_cli_runner().invoke(args=["report", "check", "--report", str(report_id)])
+    assert "共 1 处（另有 1 处已核对无误）" in result.stderr
+    # A save keeps the mark and its count.
+    page.post({"intro": "我村一年来的工作如下。"})
+    assert stored(report_id).findings == 1
+
+    auth.logout()
+    auth.admin()
+    review = parse(client.get(f"/township/reports/{report_id}").text)
+    board = parse(client.get(f"/township/rounds/{stored(report_id).round_id}").text)
+    marked = one(review, "//li[@data-rule='figure']")
+    assert "confirmed" in marked.get("class")
+    assert "已核对无误（河西村填报员 20" in marked.text_content()
+    assert " ".join(one(review, "//p[@id='findings']").text_content().split()) == \
+        "校对提示共 1 处，见： 履职情况（1）另有 1 处经填报单位核对无误（见各项下“已核对无误”）。"
+    assert board.xpath(f"//tr[@id='report-{report_id}']/td")[4].text_content().strip() == "1 处"
+
+
+def test_a_mark_can_be_taken_back_and_a_finding_changed_since_is_not_marked(app, client, auth):
+    report_id = village_with(duties="全年村集体经济收入15万元。")
+    auth.login("hexicun")
+    page = FillPage(client, report_id)
+    button = mark_button(page.html(), "figure")
+    post_button(client, page, button)
+    assert stored(report_id).findings == 0
+    assert checked(app, report_id) == [["没有发现问题（另有 1 处已核对无误）"]]
+
+    post_button(client, page, mark_button(page.html(), "figure", "unconfirm"))
+    assert stored(report_id).findings == 1
+
+    page.post({"duties-0-text": "全年村集体经济收入16万元。"})
+    stale = post_button(client, page, button)  # the mark of the 15, now gone
+    assert stale.status_code == 409 and "这处提示已经不在了" in stale.text
+    assert stored(report_id).findings == 1
+    assert stored(report_id).confirmed_findings == {}
