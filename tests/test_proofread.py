@@ -7,7 +7,9 @@ from collections import Counter
 import pytest
 
 from pbforms.db import db
+from pbforms.forms import builtin_type
 from pbforms.models import Report, Round, RoundType, Unit
+from pbforms.text import proofread
 
 from .fillpage import FillPage, one, parse, report_of
 
@@ -432,3 +434,53 @@ def test_a_mark_can_be_taken_back_and_a_finding_changed_since_is_not_marked(app,
     assert stale.status_code == 409 and "这处提示已经不在了" in stale.text
     assert stored(report_id).findings == 1
     assert stored(report_id).confirmed_findings == {}
+
+
+# --- rules read on their own: dates, addresses -------------------------------------
+
+VILLAGE_TYPE = builtin_type("village_report")
+
+
+def rules_on(text):
+    """(rule id, found, fix) of each finding on `text` as a village report's 开头, figures filled."""
+    data = {f.key: 3 for f in VILLAGE_TYPE.counts} | {"intro": text}
+    return [(x.rule.id, x.found, x.fix) for x in proofread.check(VILLAGE_TYPE, data, year=2022).get("intro", [])]
+
+
+@pytest.mark.parametrize("text, found, fixed", [
+    ("2022年03月5日召开。", "2022年03月5日", "2022年3月5日"),    # padded in the month only
+    ("2022年3月05日召开。", "2022年3月05日", "2022年3月5日"),    # in the day only
+    ("2022年03月05日召开。", "2022年03月05日", "2022年3月5日"),
+    ("3月05日召开。", "3月05日", "3月5日"),
+    ("03月5日召开。", "03月5日", "3月5日"),
+    ("2022年03月召开。", "2022年03月", "2022年3月"),
+])
+def test_a_date_padded_anywhere_is_found(text, found, fixed):
+    assert rules_on(text) == [("zero_date", found, fixed)]
+
+
+@pytest.mark.parametrize("text", ["2022年3月5日召开。", "2022年12月15日召开。", "2022年10月召开。", "3月10日召开。"])
+def test_a_date_without_padding_is_right(text):
+    assert rules_on(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "请登录http://www.例子.cn/党建.html查看。",
+    "请登录https://例子.cn/党建.html?id=1,2查看。",
+    "网址www.党建.cn/通知.html，请查看。",
+    "网址dangjian.gov.cn/通知.html，请查看。",
+    "网址dj-2022.example.com/党建.通知，请查看。",
+    "请发邮件至dang.jian@mail.example.cn，谢谢。",
+])
+def test_a_mark_inside_a_web_or_mail_address_is_right(text):
+    assert rules_on(text) == []
+
+
+@pytest.mark.parametrize("text, found", [
+    ("请查看党建.html文件。", "."),                    # no address: a Chinese sentence's dot
+    ("网址 www.gov.cn 打开后,请查看。", ","),          # after the address
+    ("请登录网站,网址www.gov.cn。", ","),              # before it
+    ("网址dangjian.gov.cn，查看党建.通知。", "."),      # a word ending in .gov is no address by itself
+])
+def test_a_mark_outside_an_address_is_found(text, found):
+    assert [(rule, f) for rule, f, _ in rules_on(text)] == [("half_width", found)]
