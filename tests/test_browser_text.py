@@ -80,3 +80,21 @@ def test_the_data_file_is_under_more_and_pages_fit_a_phone(browsing):
     page.get_by_role("link", name="从 Word 导入").click()
     assert_no_horizontal_scroll(page)
     screenshot(page, "word-upload")
+
+
+def test_the_insert_figure_list_shows_every_name_whole(browsing):
+    """The picker is as wide as its longest entry (排查十八大以来农村发展党员档案（份）
+    on the township's page): a cut name cannot be told from another."""
+    page = browsing.login("qingnizhen")
+    open_report(page)
+    picker = page.locator("#field-intro select[data-insert-into]")
+
+    widths = picker.evaluate("""select => {
+        const style = getComputedStyle(select);
+        const context = document.createElement('canvas').getContext('2d');
+        context.font = `${style.fontSize} ${style.fontFamily}`;
+        const longest = Math.max(...[...select.options].map(option => context.measureText(option.text).width));
+        return [select.clientWidth, longest];
+    }""")
+
+    assert widths[0] >= widths[1], widths
