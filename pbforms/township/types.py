@@ -24,6 +24,7 @@ from ..forms.sheet import (KIND_NAMES, SheetRefused, hint_problem, label_problem
                            model_text_cell, read_sheet, write_sheet)
 from ..models import AuditEvent, ReportTypeRecord, TypeVersion
 from ..partials import wants_partial
+from ..text import proofread
 from . import bp, one_line, page_or_partial
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -342,7 +343,7 @@ def preview_type(type_id):
         data = report_type.initial_data(meta) if what == "fill" else report_type.model_data(meta)
         sample = SimpleNamespace(id=0, status="draft", field_comments={}, last_year=None, meta=meta,
                                  report_type=report_type,
-                                 version=0, pending={})
+                                 version=0, pending={}, findings_in=lambda data: proofread.check(report_type, data))
         ctx = {"errors": {}, "what": what, "report": sample, "report_type": report_type, "data": data,
                "typed": {}, "editable": False, "hide_last_year": True, "meta": meta,
                "preview": report_type.docx_context(data, meta)}
