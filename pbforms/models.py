@@ -716,14 +716,18 @@ class Report(BaseModel):
         of findings the text no longer has are dropped. Not a new version:
         the document does not change."""
         found = self.findings_in(self.data)
-        current = {x.mark for x in proofread.all_findings(found, self.report_type)}
+        every = proofread.all_findings(found, self.report_type)
+        current = {x.mark for x in every}
         marks = {m: v for m, v in self.confirmed_findings.items() if m in current and m != mark}
         if confirmed and mark in current:
             marks[mark] = {"by": user.label if user else "", "at": now().isoformat(sep=" ")}
-        count = sum(1 for x in proofread.all_findings(found, self.report_type) if x.mark not in marks)
+        for x in every:
+            x.confirmed = marks.get(x.mark)
+        count = len(proofread.unconfirmed(found))
         with writing():
             Report.update(confirmed_findings=marks, findings=count).where(Report.id == self.id).execute()
         self.confirmed_findings, self.findings = marks, count
+        self.checked = (self.data, found)  # what the page answering this shows
         return mark in marks
 
     # Which status each change starts from: the UPDATE's own condition, so
