@@ -583,6 +583,45 @@ def bench_memory(renders):
 
 # --- the results file ----------------------------------------------------------------
 
+# --- proof. the proof-reader on hostile text --------------------------------------------
+
+def repeated(unit, length):
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+def bench_proofread(runs):
+    """One field at its length limit, checked by every rule as on a save
+    (nothing cached): the slowest of the texts that once made a rule
+    quadratic (issue 19), beside the seed's own text repeated to the same length."""
+    from pbforms.text import proofread
+    report_type = builtin_type("village_report")
+    field = report_type.by_key["intro"]
+    length = field.max_length
+    figures = {f.key: 3 for f in report_type.counts}
+    hostile = {"letters and a dot": "a" * (length - 1) + ".", "dashes": "-" * length, "a.": repeated("a.", length),
+               "straight quotes": '"' * length, "parentheses": repeated(")(", length),
+               "opening quotes": "“" * length, "line breaks": "\n" * length, "digits and dots": repeated("1.", length),
+               "mixed": repeated("中文,abc.123 “测试”（括号）—— www.x.cn/ab 2022年03月05日 ** ", length)}
+    seed = "".join(item["text"] for item in demo_data({"year": 2022, "unit_name": "青泥镇",
+                                                        "secretary_title": "党委书记"})["duties"])
+
+    def check_ms(text):
+        samples = []
+        for _ in range(runs):
+            proofread.rule_hits.cache_clear()
+            took, _ = timed(lambda: proofread.check(report_type, {**figures, field.key: text}, year=2022))
+            samples.append(took)
+        return median_ms(samples)
+
+    times = {name: check_ms(text) for name, text in hostile.items()}
+    worst = max(times, key=times.get)
+    baseline = check_ms(repeated(seed, length))
+    return [row(f"proof. proof-reader, one field of {length} characters, slowest of {len(hostile)} hostile texts "
+                f"(median of {runs})", f"{times[worst]:.1f} ms ({worst})", f"{baseline:.1f} ms the seed's text",
+                times[worst] / baseline, "≤ 50 ms", times[worst] <= 50,
+                "each rule and pattern: tests/test_proofread_speed.py")]
+
+
 def row(name, measured, baseline, ratio, target, met, note):
     return {"name": name, "measured": measured, "baseline": baseline, "ratio": ratio, "target": target,
             "met": met, "note": note}
@@ -628,7 +667,7 @@ def write_results(rows, quick, chosen, started, load_at_start):
     print("\n".join(lines))
 
 
-ALL = ["1", "2", "3", "4", "5", "6", "7", "8"]
+ALL = ["1", "2", "3", "4", "5", "6", "7", "8", "proof"]
 
 
 def main():
@@ -654,6 +693,7 @@ def main():
         ("6", lambda f: bench_autosave_postgres(f, args.users, seconds, args.interval)),
         ("7", lambda f: bench_preview(f, 5 if args.quick else 20)),
         ("8", lambda f: bench_volume(f, 300, 1 if args.quick else 3)),
+        ("proof", lambda f: bench_proofread(5 if args.quick else 20)),
     ]
     rows = []
     for key, step in steps:

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import islice
 
 from ..forms.kinds import REFERENCE, resolve_references
@@ -129,13 +129,17 @@ def _outside_urls(text, hits):
             yield hit
 
 
-HALF_PAREN_PAIR = re.compile(r"\(([^()\n]{0,80})\)")
-HALF_MARK = re.compile(rf"(?<={CJK_NEAR})[,;:?!]|[,;:?!](?={CJK})|(?<={CJK_NEAR})\.(?![.\d])|(?<={CJK_NEAR})[()]|[()](?={CJK})")
+# A pair of half-width parentheses in Chinese text: a Chinese character
+# before, after or inside (where one is within 80 characters of the opening).
+HALF_PAREN_PAIR = re.compile(rf"(?<={CJK})\(([^()\n]{{0,80}})\)|\(([^()\n]{{0,80}})\)(?={CJK})"
+                             rf"|\((?=[^()\n]{{0,80}}?{CJK})([^()\n]{{0,80}})\)")
+# A mark beside Chinese text; the mark comes first, as in the patterns below:
+# a pattern that starts with its characters lets the engine skip to them.
+HALF_MARK = re.compile(rf"[,;:?!.()](?:(?<={CJK_NEAR}[,;:?!()])|(?<={CJK_NEAR}\.)(?![.\d])|(?<=[,;:?!()])(?={CJK}))")
 
 
 def find_half_width(text, ctx):
-    pairs = (Hit(m.start(), m.end(), "（" + m.group(1) + "）") for m in HALF_PAREN_PAIR.finditer(text)
-             if CJK_CHAR.search(m.group(1)) or _cjk_beside(text, m.start(), m.end()))
+    pairs = (Hit(m.start(), m.end(), "（" + m.group(m.lastindex) + "）") for m in HALF_PAREN_PAIR.finditer(text))
     marks = (Hit(m.start(), m.end(), FULL_WIDTH[m.group()]) for m in HALF_MARK.finditer(text))
     return _outside_urls(text, _pairs_first(pairs, marks))
 
@@ -153,10 +157,6 @@ def find_straight_quotes(text, ctx):
                  if CJK_CHAR.search(m.group(1)))
         marks = (Hit(m.start(), m.end(), None, "改为中文引号（“ ” 或 ‘ ’）") for m in alone.finditer(text))
         yield from _outside_urls(text, _pairs_first(pairs, marks))
-
-
-def _cjk_beside(text, start, end):
-    return bool(CJK_CHAR.match(text[start - 1:start] if start else "") or CJK_CHAR.match(text[end:end + 1]))
 
 
 def _pairs_first(pairs, marks):
@@ -207,18 +207,20 @@ def _left_open(open_at):
 
 
 def find_doubled(text, ctx):
-    for m in re.finditer(r"([，、；：！？])\1+|(?<!。)。。(?!。)", text):
+    for m in re.finditer(r"([，、；：！？])\1+|。(?<!。。)。(?!。)", text):
         yield Hit(m.start(), m.end(), m.group()[0])
 
 
+DOTS_AND_DASHES = re.compile(rf"\.\.\.+|。。。+|…(?<!……)(?!…)|………+|-(?<={CJK}-)-+|-(?<!--)-+(?={CJK})|—(?<={CJK}—)(?!—)")
+
+
 def find_dots_and_dashes(text, ctx):
-    for m in re.finditer(r"\.{3,}|。{3,}|(?<!…)…(?!…)|…{3,}|(?:(?<=" + CJK + r")-{2,}|(?<!-)-{2,}(?=" + CJK + r"))"
-                         r"|(?<=" + CJK + r")(?<!—)—(?!—)", text):
+    for m in DOTS_AND_DASHES.finditer(text):
         yield Hit(m.start(), m.end(), "——" if "-" in m.group() or "—" in m.group() else "……")
 
 
-PLACEHOLDER = re.compile(r"\{\{[^{}\n]{0,40}\}\}|｛｛[^｛｝\n]{0,40}｝｝|\*{2,}|＊{2,}|(?<![A-Za-z])(?:[Xx]{2,}|Ｘ{2,})(?![A-Za-z])"
-                         r"|×{2,}|某某|\{\{|\}\}|｛｛|｝｝")
+PLACEHOLDER = re.compile(r"\{\{[^{}\n]{0,40}\}\}|｛｛[^｛｝\n]{0,40}｝｝|\*\*+|＊＊+|X(?<![A-Za-z]X)[Xx]+(?![A-Za-z])"
+                         r"|x(?<![A-Za-z]x)[Xx]+(?![A-Za-z])|Ｘ(?<![A-Za-z]Ｘ)Ｘ+(?![A-Za-z])|××+|某某|\{\{|\}\}|｛｛|｝｝")
 
 
 def find_placeholders(text, ctx):
@@ -258,7 +260,7 @@ def find_full_width_digits(text, ctx):
 
 
 def find_spaces(text, ctx):
-    for m in re.finditer(rf"(?<={CJK_NEAR})[ \u3000\u00a0]+(?={CJK_NEAR})", text):
+    for m in re.finditer(rf"[ \u3000\u00a0](?<={CJK_NEAR}[ \u3000\u00a0])[ \u3000\u00a0]*(?={CJK_NEAR})", text):
         yield Hit(m.start(), m.end(), "")
 
 
@@ -276,8 +278,11 @@ class Sentences:
 
     def __init__(self, text):
         self.text = text
-        self.ends = [m.end() for m in SENTENCE_END.finditer(text)]
         self.about_other_time = {}
+
+    @cached_property
+    def ends(self):
+        return [m.end() for m in SENTENCE_END.finditer(self.text)]
 
     def around(self, start, end=None):
         """(start, end) of the sentence holding text[start:end]."""
@@ -353,12 +358,8 @@ RULES_BY_ID = {rule.id: rule for rule in RULES + [REPEATED, SAME_AS_LAST_YEAR]}
 
 # --- running them ------------------------------------------------------------------
 
-def _paragraphs(text):
-    """(offset, paragraph) of each line of `text`."""
-    offset = 0
-    for line in text.split("\n"):
-        yield offset, line
-        offset += len(line) + 1
+# A line that may be a paragraph worth comparing with the others (10 characters or more).
+LONG_LINE = re.compile("[^\n]{10,}")
 
 
 def texts_of(report_type, data):
@@ -443,7 +444,8 @@ def check(report_type, data, last_data=None, year=None, confirmed=None):
                                resolve_references(raw, printed), hit.fix, hit.note, before, after,
                                f"{f.key}|{rule.id}|{raw}"))
         if f.kind != "text":
-            for start, paragraph in _paragraphs(text):
+            for line in LONG_LINE.finditer(text):
+                start, paragraph = line.start(), line.group()
                 words = paragraph.strip()
                 if len(words) < 10:
                     continue
