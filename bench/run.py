@@ -606,20 +606,24 @@ def bench_proofread(runs):
                                                         "secretary_title": "党委书记"})["duties"])
 
     def check_ms(text):
-        samples = []
+        """Median CPU and wall time: on a busy machine the wall time is mostly waiting for a core."""
+        cpu, wall = [], []
         for _ in range(runs):
             proofread.rule_hits.cache_clear()
-            took, _ = timed(lambda: proofread.check(report_type, {**figures, field.key: text}, year=2022))
-            samples.append(took)
-        return median_ms(samples)
+            gc.collect()
+            started, started_cpu = time.perf_counter(), time.process_time()
+            proofread.check(report_type, {**figures, field.key: text}, year=2022)
+            cpu.append(time.process_time() - started_cpu)
+            wall.append(time.perf_counter() - started)
+        return median_ms(cpu), median_ms(wall)
 
     times = {name: check_ms(text) for name, text in hostile.items()}
-    worst = max(times, key=times.get)
-    baseline = check_ms(repeated(seed, length))
+    worst = max(times, key=lambda name: times[name][0])
+    (cpu, wall), (base_cpu, base_wall) = times[worst], check_ms(repeated(seed, length))
     return [row(f"proof. proof-reader, one field of {length} characters, slowest of {len(hostile)} hostile texts "
-                f"(median of {runs})", f"{times[worst]:.1f} ms ({worst})", f"{baseline:.1f} ms the seed's text",
-                times[worst] / baseline, "≤ 50 ms", times[worst] <= 50,
-                "each rule and pattern: tests/test_proofread_speed.py")]
+                f"(median of {runs})", f"{cpu:.1f} ms CPU, {wall:.1f} ms wall ({worst})",
+                f"{base_cpu:.1f} ms CPU, {base_wall:.1f} ms wall, the seed's text", cpu / base_cpu, "≤ 50 ms",
+                cpu <= 50, "each rule and pattern: tests/test_proofread_speed.py")]
 
 
 def row(name, measured, baseline, ratio, target, met, note):
