@@ -6,6 +6,8 @@ Every route gets its report through `report_or_404` and changes it only when
 fill page. Nothing is stored before the clerk has seen the preview.
 """
 import json
+import threading
+from contextlib import contextmanager
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
@@ -18,6 +20,25 @@ from . import proofread, word_import
 bp = Blueprint("text", __name__)
 
 WORD_TYPES = ".docx,application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+_importing, _importing_lock = set(), threading.Lock()
+
+
+@contextmanager
+def one_import_at_a_time(user_id):
+    """True while this user has no other upload being read (False: one is):
+    a file is read within its budget, but one user starting many at once
+    would still hold a thread and a core each."""
+    with _importing_lock:
+        busy = user_id in _importing
+        _importing.add(user_id)
+    try:
+        yield not busy
+    finally:
+        if not busy:
+            with _importing_lock:
+                _importing.discard(user_id)
 
 
 def small_int(value):
@@ -48,10 +69,13 @@ def import_word(report_id):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return import_page(report, 422, file_error="请选择要导入的 Word 文件（.docx）。")
-    try:
-        result = word_import.import_docx(report.report_type, report.meta, upload.read(), upload.filename)
-    except word_import.Unreadable as e:
-        return import_page(report, 422, file_error=str(e))
+    with one_import_at_a_time(g.user.id) as free:
+        if not free:
+            return import_page(report, 429, file_error="您上传的另一个文件还在读取中。请等它读完，再上传这一个。")
+        try:
+            result = word_import.import_docx(report.report_type, report.meta, upload.read(), upload.filename)
+        except word_import.Unreadable as e:
+            return import_page(report, 422, file_error=str(e))
     if not result.values:
         return import_page(report, 422, result=result, file_error=(
             "文件中没有找到可以放入报告的内容。没有放入的段落列在下面，可以复制后粘贴到各栏。"))
