@@ -80,6 +80,9 @@ DATE_PATTERNS = [
 CN_DATE = re.compile(r"^\s*([〇零○一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$")
 
 NAME_FIELD_WORDS = ("姓名", "述职人", "报告人")
+# 石桥村党支部书记：张志强 — a post, a colon, a name (on a sign-off or name line).
+POST_AND_NAME = re.compile(r"^(?P<post>[^：:，,。；;\s]{2,24}?(?:书记|主任|委员|组长|负责人))\s*[:：]\s*"
+                           r"(?P<name>[\u4e00-\u9fff·]{2,5})$")
 TITLE_FIELD_WORDS = ("职务", "单位", "职位")
 PERSON_NAME = re.compile(r"^(?!.*(?:报告|特此|此致|敬礼|附件|以上|如下|纪要|通知|情况|工作))[\u4e00-\u9fff·]{2,5}$")
 
@@ -363,6 +366,9 @@ class Result:
     figures: list = dc_field(default_factory=list)     # Figure
     problems: dict = dc_field(default_factory=dict)    # key -> message (value refused)
     notes: list = dc_field(default_factory=list)       # what the reader noticed
+    figure_keys: list = dc_field(default_factory=list)  # the counts filled from figures in the text
+    year: int = None                                   # the year the document reports on, when it says
+    other_year: bool = False                           # … and it is not the round's year
 
     def placed(self, report_type):
         """(field, value) in form order, for the preview and the CLI."""
@@ -472,7 +478,31 @@ def place(report_type, meta, lines):
 
     link_figures(report_type, result)
     clean_values(report_type, result)
+    compare_year(meta, lines[:start] or lines[:3], result)
     return result
+
+
+DOCUMENT_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+
+
+def compare_year(meta, top, result):
+    """The year the document's title names (2021年度…), against the round's:
+    last year's report is a fine start for the text, but its figures are
+    last year's, so they are offered, not taken."""
+    for line in top:
+        m = DOCUMENT_YEAR.search(unicodedata.normalize("NFKC", line.text))
+        if m and ("报告" in line.text or "年度" in line.text):
+            result.year = int(m.group(1))
+            break
+    year = meta.get("year")
+    if result.year is None or not year or result.year == year:
+        return
+    result.other_year = True
+    if result.figure_keys:
+        result.notes.append(f"这是{result.year}年度的报告，本次填报的是{year}年度：文中{result.year}年度的数字默认不导入"
+                            f"数字栏（在“文中的数字”中勾选才导入）；正文中的数字改为引用数字栏，显示本年度填写的数字。")
+    else:
+        result.notes.append(f"这是{result.year}年度的报告，本次填报的是{year}年度：导入后请把文中的年份、情况改为本年度的。")
 
 
 def read_header(report_type, meta, lines, result):
@@ -524,7 +554,10 @@ def read_name_line(report_type, meta, text, result, signoff=False):
     t = re.sub(r"^(述职人|报告人|姓名)\s*[:：]?\s*", "", text.strip())
     parts = [p for p in re.split(r"[\s\u3000]+", t) if p]
     post, name = "", ""
-    if len(parts) >= 2 and PERSON_NAME.match(parts[-1]):
+    post_and_name = POST_AND_NAME.match(t)
+    if post_and_name and PERSON_NAME.match(post_and_name.group("name")):
+        post, name = post_and_name.group("post"), post_and_name.group("name")
+    elif len(parts) >= 2 and PERSON_NAME.match(parts[-1]):
         post, name = "".join(parts[:-1]), parts[-1]
     elif len(parts) == 1:
         prefix = f"{meta.get('unit_name', '')}{meta.get('secretary_title', '')}"
@@ -581,6 +614,8 @@ def looks_like_signoff(text):
         return False
     t = text.strip()
     if re.match(r"^(述职人|报告人)", t) or PERSON_NAME.match(t) or SIGNOFF_ORGANISATION.search(t):
+        return True
+    if POST_AND_NAME.match(t):
         return True
     parts = [p for p in re.split(r"[\s\u3000]+", t) if p]
     return len(parts) >= 2 and bool(PERSON_NAME.match(parts[-1]))
@@ -875,6 +910,7 @@ def link_figures(report_type, result):
     for key, number in finder.values.items():
         result.values[key] = number
     result.figures = finder.figures
+    result.figure_keys = list(finder.values)
 
 
 def clean_values(report_type, result):
