@@ -29,7 +29,8 @@ _importing, _importing_lock = set(), threading.Lock()
 def one_import_at_a_time(user_id):
     """True while this user has no other upload being read (False: one is):
     a file is read within its budget, but one user starting many at once
-    would still hold a thread and a core each."""
+    would still hold a thread and a core each. Counted per process (with
+    several processes behind a proxy, one per user in each)."""
     with _importing_lock:
         busy = user_id in _importing
         _importing.add(user_id)

@@ -12,6 +12,11 @@ end. A figure written as label + number + unit ("党委会议12次") fills the
 count whose label it names and becomes a ⟦label⟧ reference in the text, so
 the figure is typed once.
 
+A file is measured before python-docx reads it (check_budget): what is
+more than a report could hold is refused with a message, so a small hostile
+file cannot cost minutes or gigabytes. A document whose title names another
+year than the round's says so, and its figures are offered, not taken.
+
 Nothing here stores anything: `import_docx` returns what would go where,
 what was not placed and which figures were found; the caller shows it
 (preview page, CLI) and saves through Report.save_data.
