@@ -2,7 +2,7 @@
 text checks do not look (CDATA, XML comments, attributes, a header part
 not named header*.xml), content fetched from outside or run (external
 relationships, an attached template, altChunk, OLE objects, macros), a
-DOCTYPE, a zip bomb. Each is refused with its message, without rendering.
+DOCTYPE, a zip bomb (of any part, of XML, of elements). Each is refused with its message, without rendering.
 
 The expression used is `'x' * 30` (the attack used 300,000,000: 16 s and
 4.5 GB per render): small, so a check that lets it through fails the test
@@ -147,6 +147,10 @@ REFUSED = {
     "a DOCTYPE in fontTable.xml": (lambda: altered(word_file(GOOD), word__fontTable_dot_xml=DOCTYPE_FONTS),
                                    "模板中的 word/fontTable.xml 有 DOCTYPE 声明"),
     "a zip bomb": (lambda: altered(word_file(GOOD), word__media__image9_dot_png=bytes(100 << 20)), "文件解压后超过 60 MB"),
+    "20 MB of XML": (lambda: altered(word_file(GOOD), customXml__item1_dot_xml=b"<a>" + b" " * (20 << 20) + b"</a>"),
+                     "文件的文字和格式部分解压后超过 16 MB"),
+    "500,000 elements": (lambda: altered(word_file(GOOD), customXml__item1_dot_xml=b"<a>" + b"<b/>" * 500_000 + b"</a>"),
+                         "模板的标记超过 400,000 个"),
 }
 
 

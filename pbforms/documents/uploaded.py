@@ -11,7 +11,8 @@ placed alone in a paragraph prints as that many paragraphs, each formatted
 like the placeholder's paragraph. Nothing else: no `{% %}` statements.
 
 Refused, each with its message in Chinese (check_template): a file that is
-not a .docx, or larger than 60 MB unpacked (a zip bomb); what the package
+not a .docx, or larger than 60 MB unpacked, or its XML larger than 16 MB
+or 400,000 elements (a zip bomb; it is read as a stream); what the package
 carries besides text and formatting and every report made with it would
 carry too (external files or images, an attached template, altChunk, OLE
 objects, macros, a DOCTYPE: package_problems); placeholders typed with full-width braces ｛｛ ｝｝;
@@ -49,6 +50,8 @@ from .official import MAIN_FIGURES, TITLE_LINES
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNPACKED = 60 * 1024 * 1024
+MAX_XML = 16 * 1024 * 1024   # the XML parts together: python-docx and docxtpl parse each
+MAX_ELEMENTS = 400_000       # in all XML parts: a report's template holds a few thousand
 TITLE_NAME, KEY_FIGURES_NAME = "标题", "主要数据"
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}|\{%|\{#", re.S)
@@ -112,6 +115,9 @@ def read_parts(docx_bytes):
             if sum(i.file_size for i in infos) > MAX_UNPACKED:
                 raise NotDocx(f"文件解压后超过 {MAX_UNPACKED // 1024 // 1024} MB，不像是 Word 模板"
                               "（可能是压缩炸弹）。请删去大图片等内容后另存再上传。")
+            if sum(i.file_size for i in infos if i.filename.endswith((".xml", ".rels"))) > MAX_XML:
+                raise NotDocx(f"文件的文字和格式部分解压后超过 {MAX_XML // 1024 // 1024} MB，不像是 Word 模板"
+                              "（可能是压缩炸弹）。")
             names = {i.filename for i in infos}
             if "word/document.xml" not in names or "[Content_Types].xml" not in names:
                 raise NotDocx(NOT_DOCX)
@@ -156,33 +162,42 @@ def package_problems(package):
     def carries(what):
         say(f"模板{what}：生成的每份报告都会带上它。请在 Word 中删去后另存，再上传。")
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    relationship = f"{{{RELATIONSHIPS_NS}}}Relationship"
+    content_types = {f"{{{CONTENT_TYPES_NS}}}Override", f"{{{CONTENT_TYPES_NS}}}Default"}
+    elements = 0
     for info in package.infolist():
         name = info.filename
         if posixpath.basename(name).lower() == "vbaproject.bin":
             carries(MACROS)
         if not name.endswith((".xml", ".rels")):
             continue
-        try:
-            root = etree.fromstring(package.read(name), parser)
-        except etree.XMLSyntaxError:
-            say(f"模板中的 {name} 已损坏：请在 Word 中重新保存模板后再上传。")
-            continue
-        if root.getroottree().docinfo.doctype:
-            say(f"模板中的 {name} 有 DOCTYPE 声明（Word 保存的文件不会有，也无法转换成 PDF）："
-                "请在 Word 中“另存为”新的 Word 文档（.docx）后再上传。")
-        for rel in root.iter(f"{{{RELATIONSHIPS_NS}}}Relationship"):
-            kind = (rel.get("Type") or "").rsplit("/", 1)[-1]
-            if kind in REFUSED_RELATIONSHIPS:
-                carries(REFUSED_RELATIONSHIPS[kind])
-            elif rel.get("TargetMode") == "External" and kind != "hyperlink":
-                target = " ".join((rel.get("Target") or "").split())[:80]
-                say(f"模板引用了外部的文件或图片（{target}）：打开每份报告时都会去读取它。请把图片直接插入文档"
-                    "（不要选“链接到文件”），删去其他外部链接后另存，再上传。")
-        for entry in root.iter(f"{{{CONTENT_TYPES_NS}}}Override", f"{{{CONTENT_TYPES_NS}}}Default"):
-            content_type = entry.get("ContentType") or ""
-            if "vbaProject" in content_type or "macroEnabled" in content_type:
-                carries(MACROS)
+        with package.open(info) as stream:
+            events = etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True,
+                                     load_dtd=False)
+            try:
+                for _, element in events:
+                    elements += 1
+                    if elements > MAX_ELEMENTS:
+                        return [f"模板的标记超过 {MAX_ELEMENTS:,} 个，不像是 Word 模板（可能是压缩炸弹）。"]
+                    if element.tag == relationship:
+                        kind = (element.get("Type") or "").rsplit("/", 1)[-1]
+                        if kind in REFUSED_RELATIONSHIPS:
+                            carries(REFUSED_RELATIONSHIPS[kind])
+                        elif element.get("TargetMode") == "External" and kind != "hyperlink":
+                            target = " ".join((element.get("Target") or "").split())[:80]
+                            say(f"模板引用了外部的文件或图片（{target}）：打开每份报告时都会去读取它。请把图片直接"
+                                "插入文档（不要选“链接到文件”），删去其他外部链接后另存，再上传。")
+                    elif element.tag in content_types:
+                        content_type = element.get("ContentType") or ""
+                        if "vbaProject" in content_type or "macroEnabled" in content_type:
+                            carries(MACROS)
+                    element.clear()
+            except etree.XMLSyntaxError:
+                say(f"模板中的 {name} 已损坏：请在 Word 中重新保存模板后再上传。")
+                continue
+            if events.root.getroottree().docinfo.doctype:
+                say(f"模板中的 {name} 有 DOCTYPE 声明（Word 保存的文件不会有，也无法转换成 PDF）："
+                    "请在 Word 中“另存为”新的 Word 文档（.docx）后再上传。")
     return problems
 
 
