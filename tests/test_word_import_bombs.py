@@ -148,7 +148,7 @@ def test_a_cell_merged_down_a_thousand_rows_is_read_once_and_quickly():
     started = time.monotonic()
     lines = word_import.read_lines(content)
 
-    assert time.monotonic() - started < 10  # the bound for a bomb; main took minutes
+    assert time.monotonic() - started < 10  # the bound; main: RecursionError after 80 s
     assert [line.text for line in lines] == ["一、履职情况", "一是加强政治建设。", "王建华"]
 
 
