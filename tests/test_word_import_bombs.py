@@ -85,7 +85,7 @@ BOMBS = [
     ("a cell merged down 1,500 rows", lambda: with_parts(merged_down(1500)), "表格行超过 1,000 个"),
     ("200,000 paragraphs", lambda: with_parts(P.format("一是加强。") * 200_000), "段落超过 5,000 个"),
     ("a table of 30,000 cells", lambda: with_parts(table([[cell("")] * 60] * 500)), "表格单元格超过 20,000 个"),
-    ("400,001 characters", lambda: with_parts(paragraphs(["党" * 100_001] * 4)), "字超过 400,000 个"),
+    ("400,001 characters", lambda: with_parts(paragraphs(["党" * 100_001] * 4)), "字数超过 400,000"),
     ("100,000 styles", lambda: with_parts(P.format("一"), **{"word/styles.xml": styles_bomb(100_000)}), "样式超过 2,000 个"),
     ("500,000 empty elements", lambda: with_parts("<w:p>" + "<w:r/>" * 500_000 + "</w:p>"), "标记超过 400,000 个"),
     ("a zip bomb: 150 MB of zeros", lambda: with_parts(P.format("一"), **{"word/media/image1.png": bytes(150 << 20)}),

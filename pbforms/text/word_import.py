@@ -188,9 +188,9 @@ def check_budget(archive):
     if sum(i.file_size for i in xml) > MAX_XML_BYTES:
         raise Unreadable(TOO_BIG.format(what=f"文字和格式部分解压后超过 {MAX_XML_BYTES // 1024 // 1024} MB"))
     counts = Counter()
-    limits = {"elements": (MAX_ELEMENTS, "标记"), qn("w:p"): (MAX_PARAGRAPHS, "段落"),
-              qn("w:tr"): (MAX_TABLE_ROWS, "表格行"), qn("w:tc"): (MAX_TABLE_CELLS, "表格单元格"),
-              qn("w:style"): (MAX_STYLES, "样式"), "characters": (MAX_CHARACTERS, "字")}
+    limits = {"elements": (MAX_ELEMENTS, "标记超过 {:,} 个"), qn("w:p"): (MAX_PARAGRAPHS, "段落超过 {:,} 个"),
+              qn("w:tr"): (MAX_TABLE_ROWS, "表格行超过 {:,} 个"), qn("w:tc"): (MAX_TABLE_CELLS, "表格单元格超过 {:,} 个"),
+              qn("w:style"): (MAX_STYLES, "样式超过 {:,} 个"), "characters": (MAX_CHARACTERS, "字数超过 {:,}")}
     w_t, span = qn("w:t"), qn("w:gridSpan")
     for info in xml:
         with archive.open(info) as stream:
@@ -202,11 +202,11 @@ def check_budget(archive):
                 if element.tag == w_t:
                     counts["characters"] += len(element.text or "")
                 elif element.tag == span and not _small_int(element.get(qn("w:val")), MAX_SPAN):
-                    raise Unreadable(TOO_BIG.format(what=f"表格的一格横跨 {element.get(qn('w:val'))} 列"))
+                    raise Unreadable(TOO_BIG.format(what=f"表格的一格横跨 {(element.get(qn('w:val')) or '?')[:12]} 列"))
                 for key in ("elements", element.tag, "characters"):
                     if key in limits and counts[key] > limits[key][0]:
                         limit, what = limits[key]
-                        raise Unreadable(TOO_BIG.format(what=f"{what}超过 {limit:,} 个"))
+                        raise Unreadable(TOO_BIG.format(what=what.format(limit)))
                 element.clear()
             if events.root.getroottree().docinfo.doctype:
                 raise Unreadable("文件中含有 DOCTYPE 声明，Word 保存的文件不会有。请在 Word 或 WPS 中"
