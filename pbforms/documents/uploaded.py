@@ -283,20 +283,16 @@ def jinja_problems(docx_bytes, report_type):
     allowed = set(names_of(report_type).values())
     try:
         sources = engine.prepared(translated(docx_bytes, report_type)[0]).sources
+        trees = [(name, source, engine.ENV.parse(source)) for name, source in sources]
     except TemplateSyntaxError as e:
         return [f"模板中有不完整的占位符或语句（{e.message}）：上传的模板只能用 {{{{ 项目名称 }}}} 占位符。"]
     problems = []
-    for name, source in sources:
-        try:
-            tree = engine.ENV.parse(source)
-        except TemplateSyntaxError as e:
-            problems.append(f"模板中有不完整的占位符或语句（{e.message}）：上传的模板只能用 {{{{ 项目名称 }}}} 占位符。")
-            continue
+    for name, source, tree in trees:
         node = next(_not_placeholders(tree, allowed), None)
         if node is not None:
             where = "文件属性" if "#" in name else "正文" if name == sources[0][0] else posixpath.basename(name)
             problems.append(f"模板（{where}）里有「{_snippet(source, node.lineno, allowed)}」：上传的模板只能用 "
-                            "{{ 项目名称 }} 占位符，不能写表达式或语句（页眉、页脚、批注、属性里也不能）。")
+                            "{{ 项目名称 }} 占位符，不能写表达式或语句（页眉、页脚、文件属性里也不能）。")
     return problems
 
 
