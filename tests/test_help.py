@@ -102,3 +102,11 @@ def test_every_button_a_step_names_is_on_its_page(app, role, page_key):
     assert response.status_code == 200, (url, response.status_code)
     missing = [name for name in named if name not in help_pages.Buttons(response.text).names]
     assert missing == [], f"templates/help/{role}.html names buttons that {url} ({page_key}) does not have"
+
+
+def test_every_picture_in_the_help_folder_is_shown_by_a_help_page(app):
+    shown = {Path(src).name for role in ROLES for step in help_page(app, role).numbered_steps
+             for src, _ in step["pictures"]}
+    kept = {path.name for path in (ROOT / "static" / "help").glob("*.png")}
+    assert kept - shown == set(), "pictures no help page shows: delete them"
+    assert shown - kept == set(), "pictures missing: run tests/test_browser_help.py"
