@@ -2,14 +2,15 @@
 demo township: a finished village report, one handed in, one handed in and
 under review, one returned with comments, and last year's reports.
 
-A help page marks each step with `data-page` (a key of PAGES) and each
+A help page marks each step with `data-page` (a key of what `build` returns) and each
 button it names with <kbd class="button-name">. tests/test_help.py loads
 every step's page as its user and looks for those buttons;
 tests/test_browser_help.py takes the steps' pictures there.
 """
 import re
-from html.parser import HTMLParser
 from typing import NamedTuple
+
+import lxml.html
 
 from pbforms import demo
 from pbforms.models import Report, Round, User
@@ -99,17 +100,28 @@ def build():
     }
 
 
-class HelpPage(HTMLParser):
-    """A help page read as its tests need it: the steps (data-page), the
-    buttons each names, and the pictures each shows."""
+class HelpPage:
+    """A help page read as its tests need it: the parts naming a page
+    (`data-page`), the buttons each names and the pictures each shows, as
+    (src, the part of the page shown or None)."""
 
     def __init__(self, html):
-        super().__init__()
-        self.steps = []  # [{"page", "buttons", "pictures": [(src, part)]}]
-        self.unplaced = []  # button names outside any step
-        self._open = []  # (tag, step or None) of the open elements
-        self._kbd = None
-        self.feed(html)
+        tree = lxml.html.fromstring(html)
+        self.steps = [{"page": element.get("data-page"), "numbered": "help-step" in element.classes,
+                       "buttons": [" ".join(kbd.text_content().split()) for kbd in self.owned(element, "kbd")
+                                   if "button-name" in kbd.classes],
+                       "pictures": [(img.get("src"), img.xpath("ancestor::figure[1]/@data-part")[0]
+                                     if img.xpath("ancestor::figure[1]/@data-part") else None)
+                                    for img in self.owned(element, "img")]}
+                      for element in tree.xpath("//*[@data-page]")]
+        # Button names no part says the page of.
+        self.unplaced = [kbd.text_content() for kbd in tree.xpath("//kbd[not(ancestor::*[@data-page])]")
+                         if "button-name" in kbd.classes]
+
+    @staticmethod
+    def owned(element, tag):
+        """`tag` elements inside `element` and in no part nested in it."""
+        return [found for found in element.iter(tag) if found.xpath("ancestor::*[@data-page][1]")[0] is element]
 
     @property
     def numbered_steps(self):
@@ -117,64 +129,10 @@ class HelpPage(HTMLParser):
         rest are sentences naming another page's button."""
         return [step for step in self.steps if step["numbered"]]
 
-    def step(self):
-        return next((s for _, s in reversed(self._open) if s is not None), None)
 
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        step = None
-        if "data-page" in attrs:
-            step = {"page": attrs["data-page"], "buttons": [], "pictures": [],
-                    "numbered": "help-step" in attrs.get("class", "").split()}
-            self.steps.append(step)
-        if tag not in ("img", "br", "source"):
-            self._open.append((tag, step))
-        if tag == "kbd" and "button-name" in attrs.get("class", "").split():
-            self._kbd = ""
-        if tag == "img" and self.step() is not None:
-            self.step()["pictures"].append((attrs["src"], self._part))
-        if tag == "figure":
-            self._part = attrs.get("data-part")
-
-    _part = None
-
-    def handle_endtag(self, tag):
-        if tag == "kbd" and self._kbd is not None:
-            (self.step()["buttons"] if self.step() is not None else self.unplaced).append(self._kbd.strip())
-            self._kbd = None
-        while self._open:
-            if self._open.pop()[0] == tag:
-                break
-
-    def handle_data(self, data):
-        if self._kbd is not None:
-            self._kbd += data
-
-
-class Buttons(HTMLParser):
-    """The names of what a user can press on a page: buttons, links and
-    menus (<summary>), as their text reads."""
-
-    PRESSABLE = {"button", "a", "summary"}
-
-    def __init__(self, html):
-        super().__init__()
-        self.names = set()
-        self._texts = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in self.PRESSABLE:
-            self._texts.append([tag, ""])
-        if tag == "input" and attrs.get("type") == "submit":
-            self.names.add((attrs.get("value") or "").strip())
-
-    def handle_endtag(self, tag):
-        if tag in self.PRESSABLE and self._texts and self._texts[-1][0] == tag:
-            self.names.add(" ".join(self._texts.pop()[1].split()))
-
-    def handle_data(self, data):
-        for entry in self._texts:
-            entry[1] += data
-
+def button_names(html):
+    """What a user can press on a page, by the text it shows: buttons, links,
+    menus (<summary>) and submit inputs."""
+    tree = lxml.html.fromstring(html)
+    return ({" ".join(element.text_content().split()) for element in tree.xpath("//button | //a | //summary")}
+            | {element.get("value", "").strip() for element in tree.xpath("//input[@type='submit']")})

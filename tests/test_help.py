@@ -13,7 +13,7 @@ from .test_access import goes_to_login
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = {"filler": ("qingnicun", "怎样填写述职报告"), "office": (demo.ADMIN[0], "镇党建办怎样组织述职报告的填报")}
 # A picture of a text page at office-screen size, made small (tests/test_browser_help.py).
-MOST_BYTES = 200_000
+MOST_BYTES = 100_000
 
 
 def log_in(app, username):
@@ -100,7 +100,7 @@ def test_every_button_a_step_names_is_on_its_page(app, role, page_key):
     response = log_in(app, username).get(url)
 
     assert response.status_code == 200, (url, response.status_code)
-    missing = [name for name in named if name not in help_pages.Buttons(response.text).names]
+    missing = [name for name in named if name not in help_pages.button_names(response.text)]
     assert missing == [], f"templates/help/{role}.html names buttons that {url} ({page_key}) does not have"
 
 
