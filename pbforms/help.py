@@ -6,6 +6,8 @@ checks that every button a help page names is on the page it describes.
 """
 from flask import Blueprint, g, render_template
 
+from . import backup
+
 bp = Blueprint("help", __name__)
 
 
@@ -13,4 +15,6 @@ bp = Blueprint("help", __name__)
 def page():
     """The logged-in user's own role decides the page: an office clerk and a
     village clerk do different things in the year."""
-    return render_template("help/office.html" if g.user.is_admin else "help/filler.html")
+    # On PostgreSQL the office downloads no backups: whoever installed it backs it up.
+    return render_template("help/office.html" if g.user.is_admin else "help/filler.html",
+                           sqlite=backup.database_file() is not None)

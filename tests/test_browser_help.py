@@ -82,6 +82,9 @@ def take(page, url, part, path):
         path, "PNG", optimize=True)
 
 
+# The pictures show the demo as `python app.py --demo` runs it, on SQLite
+# (on PostgreSQL the backup page has nothing to download).
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("role", ROLES)
 def test_help_pictures_are_taken_from_the_pages_they_show(browsing, pages, role):
     logins = Logins(browsing)
