@@ -17,7 +17,7 @@ from pbforms import demo
 from pbforms.db import close_pooled_connections, db, open_database
 
 from . import help_pages
-from .test_browser import OFFICE, PHONE, browser, browsing, server  # noqa: F401 (fixtures)
+from .test_browser import OFFICE, PHONE, assert_no_horizontal_scroll, browser, browsing, server  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = ROOT / "static" / "help"
@@ -101,3 +101,13 @@ def test_help_pictures_are_taken_from_the_pages_they_show(browsing, pages, role)
             take(logins.page(username, viewport), url, part, PICTURES / name)
             # The picture the help page shows is the one just taken.
             assert help_page.request.get(src).body() == (PICTURES / name).read_bytes()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_help_reads_on_a_phone(browsing, role):
+    page = Logins(browsing).page(ROLES[role], PHONE)
+    page.goto("/help")
+    assert_no_horizontal_scroll(page)
+    for figure in page.locator("figure.help-shot").all():
+        # A step with a phone's picture shows that one alone on a phone.
+        expect(figure.locator("img:visible")).to_have_count(1)
