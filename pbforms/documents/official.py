@@ -215,6 +215,13 @@ def setup_defaults_and_normal(doc):
     set_child(rpr, "w:lang", RPR_ORDER, val="en-US", eastAsia="zh-CN", bidi="ar-SA")
     ppr = defaults.find(qn("w:pPrDefault")).find(qn("w:pPr"))
     set_child(ppr, "w:widowControl", PPR_ORDER, val=0)
+    # Word's default, written out for LibreOffice: it reads w:overflowPunct
+    # inverted (on = punctuation that may not hang), and without it hangs a
+    # 。，、 falling as a line's 29th character into the margin, where in a
+    # justified line it is never drawn. With it, LibreOffice carries the
+    # punctuation and the character before it to the next line; Word, as
+    # always, lets the punctuation hang.
+    set_child(ppr, "w:overflowPunct", PPR_ORDER, val=1)
     set_child(ppr, "w:spacing", PPR_ORDER, before=0, after=0, line=LINE_PITCH, lineRule="exact")
     set_child(ppr, "w:jc", PPR_ORDER, val="both")
 
