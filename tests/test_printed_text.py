@@ -106,3 +106,50 @@ def test_the_volume_pdf_prints_every_character_of_every_report(app, tmp_path, li
     on_paper = "".join(body_text(page) for page in pages[first_report:])
     document = "".join(typed(report_docx(report)) for report in reports)
     assert on_paper == document, first_difference(document, on_paper)
+
+
+# --- the sign-off never stands alone -------------------------------------------------
+
+def one_line_paragraphs(count):
+    """Paragraphs of one printed line each (26 characters after the indent)."""
+    return [FILLER[n % 10:n % 10 + 25] + "。" for n in range(count)]
+
+
+def assert_sign_off_keeps_with_its_text(pages, name, date, reports):
+    """Every page ending a report ends with its name and date, and holds text before them."""
+    endings = [body_text(page) for page in pages if body_text(page).endswith(date)]
+    assert len(endings) == reports
+    for text in endings:
+        assert text.endswith(name + date), text[-40:]
+        assert len(text) > len(name + date), "a page holding only the sign-off"
+    assert not any(body_text(page).endswith(name) for page in pages)
+
+
+def test_the_seed_reports_sign_off_keeps_with_its_text(app, tmp_path, libreoffice):
+    pages = page_texts(preview.docx_to_pdf(report_docx(township_report())), tmp_path)
+    assert_sign_off_keeps_with_its_text(pages, "王建华", "2023年1月6日", 1)
+
+
+def test_no_sign_off_stands_alone_whatever_the_texts_length(app, tmp_path, libreoffice):
+    """22 reports whose texts are 0 … 21 lines longer than the first's: one
+    of them ends at every line of a page, in single reports' layout (each
+    report of the 汇编 starts a page of its own)."""
+    from pbforms import exports
+    from pbforms.models import Unit
+    round_ = Round.get()
+    reports = []
+    for n in range(22):
+        unit = Unit.create(name=f"测试村{n:02d}", kind="village", secretary_title="党支部书记", position=100 + n)
+        round_.include(unit)
+        report = report_of(unit.name)
+        data = report.report_type.model_data(report.meta)
+        data.update({f.key: 1 for f in report.report_type.counts})
+        data.update({"reporter_name": "张三", "written_on": "2023-01-06"})
+        data["intro"] = "\n".join([data["intro"], *one_line_paragraphs(n)])
+        report.save_data(data, None, report.version)
+        reports.append(report_of(unit.name))
+    path = tmp_path / "汇编.pdf"
+
+    exports.write_volume(round_, reports, path, pdf=True)
+
+    assert_sign_off_keeps_with_its_text(page_texts(path.read_bytes(), tmp_path), "张三", "2023年1月6日", 22)
