@@ -153,3 +153,32 @@ def test_no_sign_off_stands_alone_whatever_the_texts_length(app, tmp_path, libre
     exports.write_volume(round_, reports, path, pdf=True)
 
     assert_sign_off_keeps_with_its_text(page_texts(path.read_bytes(), tmp_path), "张三", "2023年1月6日", 22)
+
+
+def official_settings_without_overflow_punctuation():
+    """An office's template with the official layout, as Word saves it:
+    the starter template, filled in Word, without the w:overflowPunct
+    that is Word's default (and that starters made before it lacked)."""
+    import io
+    import zipfile
+
+    from pbforms.documents.official import starter_template
+    from tests.test_uploaded_template import SEED
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(starter_template(SEED))) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "word/styles.xml":
+                data = re.sub(rb"<w:overflowPunct[^>]*/>", b"", data)
+            dst.writestr(info, data)
+    return out.getvalue()
+
+
+def test_a_report_in_an_offices_own_template_prints_every_character(app, tmp_path, libreoffice):
+    from pbforms.documents import render
+    from pbforms.documents.uploaded import uploaded_document
+    from tests.test_uploaded_template import META, SEED, demo_data
+
+    data = {**demo_data(), "intro": "\n".join(varied_paragraphs()[::3])}
+    docx = render(*uploaded_document(official_settings_without_overflow_punctuation(), SEED, data, META))
+    assert_prints_every_character(docx, preview.docx_to_pdf(docx), tmp_path)

@@ -211,6 +211,31 @@ def set_indent(ppr, **attrs):
     set_child(ppr, "w:ind", PPR_ORDER, **attrs)
 
 
+def say_overflow_punctuation(styles):
+    """Write Word's own default, w:overflowPunct on, into the document
+    defaults of a w:styles element, unless they already say.
+
+    For LibreOffice: it reads w:overflowPunct inverted (on = punctuation may
+    not hang) and, when it is missing, hangs a 。，、 that falls as a line's
+    29th character into the margin, where in a justified line it is never
+    drawn: the PDF would lack it. With it, LibreOffice carries the
+    punctuation and the character before it to the next line; Word, as
+    always, lets the punctuation hang.
+    """
+    parent = styles
+    for tag in ("w:docDefaults", "w:pPrDefault", "w:pPr"):  # each the first, or after w:rPrDefault
+        child = parent.find(qn(tag))
+        if child is None:
+            child = OxmlElement(tag)
+            if tag == "w:docDefaults":
+                parent.insert(0, child)
+            else:
+                parent.append(child)
+        parent = child
+    if parent.find(qn("w:overflowPunct")) is None:
+        set_child(parent, "w:overflowPunct", PPR_ORDER, val=1)
+
+
 def setup_defaults_and_normal(doc):
     styles_el = doc.styles.element
     defaults = styles_el.find(qn("w:docDefaults"))
@@ -219,13 +244,7 @@ def setup_defaults_and_normal(doc):
     set_child(rpr, "w:lang", RPR_ORDER, val="en-US", eastAsia="zh-CN", bidi="ar-SA")
     ppr = defaults.find(qn("w:pPrDefault")).find(qn("w:pPr"))
     set_child(ppr, "w:widowControl", PPR_ORDER, val=0)
-    # Word's default, written out for LibreOffice: it reads w:overflowPunct
-    # inverted (on = punctuation that may not hang), and without it hangs a
-    # 。，、 falling as a line's 29th character into the margin, where in a
-    # justified line it is never drawn. With it, LibreOffice carries the
-    # punctuation and the character before it to the next line; Word, as
-    # always, lets the punctuation hang.
-    set_child(ppr, "w:overflowPunct", PPR_ORDER, val=1)
+    say_overflow_punctuation(styles_el)
     set_child(ppr, "w:spacing", PPR_ORDER, before=0, after=0, line=LINE_PITCH, lineRule="exact")
     set_child(ppr, "w:jc", PPR_ORDER, val="both")
 
