@@ -275,13 +275,12 @@ def drop_unused_character_styles(doc):
             link.getparent().remove(link)
 
 
-def add_paragraph_style(doc, name, east_asia=None, size=None, align=None, keep_with_next=False, style_id=None):
+def add_paragraph_style(doc, name, east_asia=None, size=None, align=None, keep_with_next=False, *, style_id):
     """A paragraph style based on Normal. `name` is what Word and WPS show a
     clerk (Chinese); `style_id`, the document's internal reference, stays
     ASCII and unchanged, so templates made from an earlier starter still match."""
     style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
-    if style_id:
-        style.style_id = style_id
+    style.style_id = style_id
     style.base_style = doc.styles["Normal"]
     style.next_paragraph_style = style
     style.quick_style = True
