@@ -83,9 +83,15 @@ def village_with_texts(name, paragraphs):
 
 # --- every character prints -----------------------------------------------------
 
-def test_the_seed_report_prints_every_character(app, tmp_path, libreoffice):
-    docx = report_docx(township_report())
-    assert_prints_every_character(docx, preview.docx_to_pdf(docx), tmp_path)
+def test_the_seed_reports_pdf_download_and_preview_print_every_character(client, auth, tmp_path, libreoffice):
+    auth.login("qingnizhen")
+    report = township_report()
+
+    client.get(f"/reports/{report.id}/preview")  # converts, and keeps the PDF the download sends
+    pdf = client.get(f"/reports/{report.id}/pdf")
+
+    assert pdf.mimetype == "application/pdf"
+    assert_prints_every_character(report_docx(report), pdf.data, tmp_path)
 
 
 def test_punctuation_at_every_place_around_a_lines_end_prints(app, tmp_path, libreoffice):
