@@ -8,15 +8,20 @@ after its indent), where a layout that hangs punctuation into the margin
 may lose it. Each document holds many such paragraphs, so a few
 conversions cover them all.
 """
+import io
 import re
+import zipfile
 
-import pytest
-
+from pbforms import exports
 from pbforms.documents import pdf as preview
-from pbforms.documents import report_docx
-from pbforms.models import Round, User
+from pbforms.documents import render, report_docx
+from pbforms.documents.official import starter_template
+from pbforms.documents.uploaded import uploaded_document
+from pbforms.models import Round, Unit, User
 from tests.fillpage import docx_paragraphs, report_of
 from tests.test_print import every_report_filled, township_report, volume_docx
+from tests.test_township import complete
+from tests.test_uploaded_template import META, SEED, demo_data
 
 FOOTER = re.compile(r"^\s*—\s*\d+\s*—\s*$")
 FILLER = "全面加强基层组织建设推进乡村振兴抓治理抓服务强化党员教育管理夯实战斗堡垒作用巩固拓展脱贫攻坚成果"
@@ -73,7 +78,6 @@ def assert_prints_every_character(docx, pdf, tmp_path):
 
 def village_with_texts(name, paragraphs):
     """The unit's report complete, its opening holding `paragraphs`."""
-    from tests.test_township import complete
     report = report_of(name)
     complete(report, User.get(User.unit == report.unit))
     report = report_of(name)
@@ -140,8 +144,6 @@ def test_no_sign_off_stands_alone_whatever_the_texts_length(app, tmp_path, libre
     """22 reports whose texts are 0 … 21 lines longer than the first's: one
     of them ends at every line of a page, in single reports' layout (each
     report of the 汇编 starts a page of its own)."""
-    from pbforms import exports
-    from pbforms.models import Unit
     round_ = Round.get()
     reports = []
     for n in range(22):
@@ -165,11 +167,6 @@ def official_settings_without_overflow_punctuation():
     """An office's template with the official layout, as Word saves it:
     the starter template, filled in Word, without the w:overflowPunct
     that is Word's default (and that starters made before it lacked)."""
-    import io
-    import zipfile
-
-    from pbforms.documents.official import starter_template
-    from tests.test_uploaded_template import SEED
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(starter_template(SEED))) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
@@ -181,10 +178,6 @@ def official_settings_without_overflow_punctuation():
 
 
 def test_a_report_in_an_offices_own_template_prints_every_character(app, tmp_path, libreoffice):
-    from pbforms.documents import render
-    from pbforms.documents.uploaded import uploaded_document
-    from tests.test_uploaded_template import META, SEED, demo_data
-
     data = {**demo_data(), "intro": "\n".join(varied_paragraphs()[::3])}
     docx = render(*uploaded_document(official_settings_without_overflow_punctuation(), SEED, data, META))
     assert_prints_every_character(docx, preview.docx_to_pdf(docx), tmp_path)
