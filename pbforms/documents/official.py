@@ -309,7 +309,9 @@ def setup_styles(doc):
     s["body"] = add_paragraph_style(doc, "公文正文", align=WD_ALIGN_PARAGRAPH.JUSTIFY, style_id="ReportBody")
     set_indent(s["body"].element.get_or_add_pPr(), firstLine=TWO_CHARS, firstLineChars=200)
     # The text's last paragraph: with the sign-off, and (widow control) at
-    # least two of its lines with it when a page ends inside it.
+    # least two of its lines with it when a page ends inside it. LibreOffice
+    # does not split a paragraph that keeps with the next: in its PDF the
+    # whole paragraph moves to the sign-off's page instead.
     s["body_last"] = add_paragraph_style(doc, "公文正文末段", keep_with_next=True, style_id="ReportBodyLast")
     s["body_last"].base_style = s["body"]
     s["body_last"].paragraph_format.widow_control = True
