@@ -42,11 +42,12 @@ from functools import lru_cache
 
 from docx import Document
 from docx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
+from docx.oxml.parser import parse_xml
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError, nodes
 from lxml import etree
 
 from . import engine
-from .official import MAIN_FIGURES, TITLE_LINES
+from .official import MAIN_FIGURES, TITLE_LINES, say_overflow_punctuation
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNPACKED = 60 * 1024 * 1024
@@ -350,9 +351,19 @@ def translate(xml, names):
     return PLACEHOLDER.sub(one, xml)
 
 
+def with_overflow_punctuation(styles_xml):
+    """The template's styles, their defaults saying w:overflowPunct: without
+    it, LibreOffice's PDF of a justified template loses punctuation at
+    lines' ends (official.say_overflow_punctuation); Word shows no change."""
+    styles = parse_xml(styles_xml)
+    say_overflow_punctuation(styles)
+    return etree.tostring(styles, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
 @lru_cache(maxsize=16)
 def _translated(docx_bytes, names_items):
-    """(the template with its placeholders naming variables, the field keys it places)."""
+    """(the template with its placeholders naming variables and its styles
+    saying w:overflowPunct, the field keys it places)."""
     names = dict(names_items)
     out, placed = io.BytesIO(), set()
     rendered = rendered_part_names(Document(io.BytesIO(docx_bytes)))
@@ -363,6 +374,8 @@ def _translated(docx_bytes, names_items):
                 xml = data.decode("utf-8")
                 placed.update(names[n] for n in map(_placeholder_name, PLACEHOLDER.findall(xml)) if n in names)
                 data = translate(xml, names).encode("utf-8")
+            elif info.filename == "word/styles.xml":
+                data = with_overflow_punctuation(data)
             dst.writestr(info, data)
     return out.getvalue(), frozenset(placed)
 
