@@ -164,14 +164,6 @@ def group_problem(group):
     return text_problem(group, "分组")
 
 
-def hint_problem(hint):
-    return f"说明最多 {HINT_MAX} 个字。" if len(hint) > HINT_MAX else None
-
-
-def model_problem(model):
-    return f"参考范文最多 {MODEL_MAX} 个字。" if len(model) > MODEL_MAX else None
-
-
 def model_text_cell(field, option="model_text"):
     """参考范文 (or 默认内容) as a cell or text box holds it."""
     model = field.get(option)
