@@ -430,3 +430,10 @@ def test_a_far_cell_in_a_sheet_not_stating_its_size_is_not_read(cell):
     took, peak = peak_of(lambda: back.update(read_sheet(raw, DEFINITION)))
     assert fields_of(back) == fields_of(DEFINITION)
     assert took < 3 and peak < 50
+
+
+def test_a_new_version_keeps_what_a_section_says_besides_its_title():
+    numbered = {**DEFINITION, "sections": [{**s, "heading": True} if s["title"] == "存在问题" else s
+                                           for s in DEFINITION["sections"]]}
+    back = read_sheet(write_sheet(numbered), numbered)
+    assert back["sections"][2] == numbered["sections"][2]

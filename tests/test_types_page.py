@@ -312,6 +312,32 @@ def test_the_editor_adds_a_group_with_a_field(client, auth):
     assert new.sections[-1]["title"] == "附件" and [f.label for f in new.sections[-1]["fields"]] == ["附件说明"]
 
 
+def test_the_editor_keeps_what_a_section_says_besides_its_title(client, auth):
+    auth.admin()
+    record = village_type()
+    definition = record.newest().definition
+    definition["sections"][1]["heading"] = True  # 开头 printed as a heading
+    record.save_version(definition)
+    form = editor_form(client.get(f"/township/types/{record.id}").text)
+    form["hint-intro"] = ["新的说明"]
+    assert save(client, record, form).status_code == 303
+    assert record.newest().definition["sections"][1]["heading"] is True
+
+
+def test_the_editor_refuses_more_fields_than_a_sheet_may_have(client, auth):
+    auth.admin()
+    record = village_type()
+    form = editor_form(client.get(f"/township/types/{record.id}").text)
+    extra = [f"f_{n:08x}" for n in range(500)]
+    form["order"] += extra
+    form.update({f"kind-{key}": ["数字"] for key in extra})
+    form.update({f"label-{key}": [f"数字{n}"] for n, key in enumerate(extra)})
+    response = save(client, record, form)
+    assert response.status_code == 422
+    assert one(parse(response.text), '//p[@id="error-fields"]').text == "最多 500 个项目。"
+    assert record.newest().version == 1
+
+
 def test_the_editor_removes_a_field_and_it_stays_removed(client, auth):
     auth.admin()
     record = village_type()
@@ -335,9 +361,10 @@ def test_the_editor_changes_a_kind_and_a_unit(client, auth):
     assert (field.kind, field.unit, field.decimals) == ("amount", "百名", 1)
 
 
-def test_an_unchanged_editor_saves_no_version(client, auth):
+@pytest.mark.parametrize("stem", ["annual_report", "village_report"])
+def test_an_unchanged_editor_saves_no_version(client, auth, stem):
     auth.admin()
-    record = village_type()
+    record = ReportTypeRecord.by_builtin(stem)
     response = save(client, record, editor_form(client.get(f"/township/types/{record.id}").text))
     assert "与最新版本相同" in client.get(response.headers["Location"]).text
     assert record.newest().version == 1

@@ -554,6 +554,8 @@ def read_workbook(wb, previous, used_keys):
         raise SheetRefused(problems)
 
     previous_fields = {f["label"]: f for s in (previous or {}).get("sections", []) for f in s.get("fields", [])}
+    previous_sections = {section_key(s["title"]): {k: v for k, v in s.items() if k not in ("title", "fields")}
+                         for s in (previous or {}).get("sections", [])}
     taken = set(used_keys) | {f["key"] for f in previous_fields.values()}
     sections, by_title, seen_labels = [], {}, {}
     group, rows, width = "", 0, max(columns.values())
@@ -590,7 +592,9 @@ def read_workbook(wb, previous, used_keys):
             continue
         section = by_title.get(section_key(group))
         if section is None:
-            section = by_title[section_key(group)] = {"title": group, "fields": []}
+            # What else the previous version's section of that title says (e.g. whether it is a heading) stays.
+            kept = previous_sections.get(section_key(group), {})
+            section = by_title[section_key(group)] = {**kept, "title": group, "fields": []}
             sections.append(section)
         section["fields"].append(field)
     if not problems and not sections:

@@ -22,9 +22,9 @@ from ..db import writing
 from ..documents import content_disposition
 from ..forms import KEY, RESERVED_KEYS, ReportType
 from ..forms.kinds import REFERENCE
-from ..forms.sheet import (KIND_NAMES, KIND_OF_NAME, KINDS_OF, NO, NUMBER_KINDS, TEXT_KINDS, YES, SheetRefused,
-                           cell_text, field_cells, group_problem, new_key, read_field, read_sheet, text_problem,
-                           write_sheet)
+from ..forms.sheet import (KIND_NAMES, KIND_OF_NAME, KINDS_OF, NO, NUMBER_KINDS, ROWS_MAX, TEXT_KINDS, YES,
+                           SheetRefused, cell_text, field_cells, group_problem, new_key, read_field, read_sheet,
+                           text_problem, write_sheet)
 from ..models import AuditEvent, ReportTypeRecord, TypeVersion
 from ..partials import wants_partial
 from . import bp, one_line, page_or_partial
@@ -42,6 +42,8 @@ def name_problem(name, record=None):
         return "请填写报告类型的名称"
     if len(name) > NAME_MAX:
         return f"名称最多 {NAME_MAX} 个字"
+    if text_problem(name, "名称"):
+        return text_problem(name, "名称")
     if (ReportTypeRecord.select().where((ReportTypeRecord.name == name)
                                         & (ReportTypeRecord.id != (record.id if record else 0))).exists()):
         return f"已有名为「{name}」的报告类型"
@@ -271,7 +273,7 @@ def read_draft(record, base):
     titles = [s["title"] for s in base.definition["sections"]]
     sections = [{"title": one_line(form.get(f"section-{i}", titles[i] if i < len(titles) else "")), "fields": []}
                 for i in range(max(1, min(count, SECTIONS_MAX)))]
-    order = [k for k in dict.fromkeys(form.getlist("order")) if k in old or is_new_key(k, used)]
+    order = [k for k in dict.fromkeys(form.getlist("order")) if k in old or is_new_key(k, used)][:ROWS_MAX + 1]
     order += [k for k in old if k not in order and k not in removed]
     for key in order:
         posted = f"kind-{key}" in form
@@ -289,6 +291,8 @@ def checked(record, base, draft):
     old = {f["key"]: f for s in base.definition["sections"] for f in s["fields"]}
     taken = record.keys_ever_used() | set(old)
     errors, labels, sections = {}, {}, []
+    if sum(len(s["fields"]) for s in draft["sections"]) > ROWS_MAX:
+        errors["fields"] = f"最多 {ROWS_MAX} 个项目。"
     for i, s in enumerate(draft["sections"]):
         if not s["title"]:
             errors[f"section-{i}"] = "请填写分组名称"
@@ -305,7 +309,9 @@ def checked(record, base, draft):
             labels.setdefault(one_line(row["cells"].get("项目名称")), []).append(key)
             if field is not None:
                 fields.append(field)
-        sections.append({"title": s["title"], "fields": fields})
+        # What else a section of the base version says (e.g. whether it is a heading) stays with it.
+        kept = base.definition["sections"][i] if i < len(base.definition["sections"]) else {}
+        sections.append({**kept, "title": s["title"], "fields": fields})
     for label, keys in labels.items():
         if label and len(keys) > 1:  # marked on each, as the office cannot tell which one it meant
             errors.update({f"label-{key}": f"项目名称「{label}」重复。" for key in keys})
