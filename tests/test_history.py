@@ -435,6 +435,22 @@ def test_a_type_made_from_a_sheet_under_a_new_name_fills_as_the_original(client,
         assert html.xpath(f"//*[@name='{key[label]}-0-text']"), label
 
 
+def test_a_list_without_an_item_name_adds_一条_not_一条条(client, auth, app):
+    definition = json.loads(json.dumps(VILLAGE_TYPE.definition))
+    for section in definition["sections"]:
+        for field in section["fields"]:
+            field.pop("item_label", None)
+    record = ReportTypeRecord.add(definition, name="无条目名称")
+    new = Round.start("2023年度抓基层党建工作述职", 2023, {**demo_types(), "village": record.newest()})
+    report = Report.get((Report.round == new) & (Report.unit == report_of(VILLAGE).unit))
+    auth.login(FILLER)
+
+    html = parse(client.get(f"/reports/{report.id}").text)
+
+    assert {" ".join(b.text_content().split()) for b in html.xpath("//button[contains(@class, 'add')]")} == {
+        "＋ 添加一条"}
+
+
 # --- JSON in the browser -----------------------------------------------------------
 
 def test_report_downloads_as_json(village, client):
