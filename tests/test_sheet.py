@@ -437,3 +437,14 @@ def test_a_new_version_keeps_what_a_section_says_besides_its_title():
                                            for s in DEFINITION["sections"]]}
     back = read_sheet(write_sheet(numbered), numbered)
     assert back["sections"][2] == numbered["sections"][2]
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"])
+def test_a_sheet_whose_xml_is_broken_is_no_workbook(part):
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(write_sheet(DEFINITION))) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data[:len(data) // 2] if info.filename == part else data)
+    assert refusal(out.getvalue()) == [
+        "文件不是 Excel 工作簿（.xlsx）。请用 Excel 或 WPS 打开字段表，另存为“Excel 工作簿（*.xlsx）”后再上传。"]

@@ -323,12 +323,14 @@ def one_line(value):
     return " ".join(cell_text(value).split())
 
 
+NOT_XLSX = Problem("文件不是 Excel 工作簿（.xlsx）。请用 Excel 或 WPS 打开字段表，另存为“Excel 工作簿（*.xlsx）”后再上传。")
+
+
 def open_workbook(raw):
     """The workbook, read-only: its sheets are streamed, never built whole
     in memory (a sheet claiming a cell at XFD1048576 is a few bytes)."""
     if not raw:
         raise SheetRefused([Problem("文件是空的。")])
-    not_xlsx = Problem("文件不是 Excel 工作簿（.xlsx）。请用 Excel 或 WPS 打开字段表，另存为“Excel 工作簿（*.xlsx）”后再上传。")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             if sum(info.file_size for info in archive.infolist()) > UNPACKED_MAX:
@@ -337,7 +339,7 @@ def open_workbook(raw):
     except SheetRefused:
         raise
     except Exception:  # zipfile, openpyxl and XML errors alike: not a workbook we can read
-        raise SheetRefused([not_xlsx]) from None
+        raise SheetRefused([NOT_XLSX]) from None
 
 
 def size_problem(ws, rows, columns):
@@ -525,6 +527,10 @@ def read_sheet(raw, previous=None, used_keys=()):
     wb = open_workbook(raw)
     try:
         return read_workbook(wb, previous, used_keys)
+    except SheetRefused:
+        raise
+    except Exception:  # a sheet's XML is read only now, row by row: broken, it is no workbook either
+        raise SheetRefused([NOT_XLSX]) from None
     finally:
         wb.close()
 
