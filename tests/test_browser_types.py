@@ -130,7 +130,7 @@ def test_the_office_adds_a_figure_removes_one_and_changes_a_kind_in_the_browser(
 
     admin.get_by_role("button", name="保存为新版本").click()
 
-    expect(admin.locator(".flash.ok")).to_contain_text("第 2 版")
+    expect(admin.locator(".flash.ok")).to_contain_text(re.compile(r"已保存为「.+」第 \d+ 版"))
     expect(admin.locator("#label-mobile_members")).to_have_count(0)
     expect(admin.locator(f"#unit-{key}")).to_have_value("次")
     expect(admin.locator(f"#kind-{key}")).to_have_value("数字")
