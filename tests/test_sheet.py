@@ -320,6 +320,8 @@ def test_a_new_rows_options(cells, option, value):
     ("条目", "N", 100, "「条目上限」列（N 列）：应为 1 至 99 之间的整数。"),
     ("条目", "O", "对", "「连成一段」列（O 列）：连成一段应为 是 或 否，不是「对」。"),
     ("单行文字", "P", "是", "「汇总各村」列（P 列）：只有「数字」「小数」类型可以填写汇总各村。"),
+    ("单行文字", "L", "很" * 101, "「默认内容」列（L 列）：默认内容最多 100 个字，现在 101 个字。"),
+    ("条目", "L", "\n\n".join(f"一是第{n}条" for n in range(21)), "「默认内容」列（L 列）：默认内容最多 20 条。"),
 ])
 def test_an_option_that_does_not_fit_is_refused(kind, column, value, message):
     def add(wb):

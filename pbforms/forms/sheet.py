@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .kinds import KINDS, REFERENCE, XML_FORBIDDEN
+from .kinds import KINDS, REFERENCE, XML_FORBIDDEN, Invalid
 
 FIELDS_SHEET, REPORT_SHEET, HELP_SHEET = "字段", "报告", "说明"
 REQUIRED_HEADERS = ["分组", "项目名称", "类型", "单位", "必填", "说明", "参考范文"]
@@ -500,6 +500,11 @@ def read_field(cells, old, taken, problem):
                 bad(header, f"只有{''.join(f'「{KIND_NAMES[k]}」' for k in KINDS if k in kinds)}类型可以填写{header}。")
     if "min" in field and "max" in field and field["min"] > field["max"]:
         bad("最小值", f"最小值 {field['min']} 大于最大值 {field['max']}。")
+    if kind in TEXT_KINDS and "default" in field and not said:
+        try:  # what a new report starts with must be a value the field accepts
+            KINDS[kind]({**field, "key": "default"}).clean(field["default"])
+        except Invalid as e:
+            bad("默认内容", f"默认内容{e}。")
     if said:
         return None
     shown = {OPTION_OF[header] for header in cells if header in OPTION_OF}
