@@ -6,10 +6,10 @@ the document before saving a new version. A field is checked by the
 字段表's own check (sheet.read_field), so the two ways never disagree.
 
 The editor keeps no draft on the server: the page's form is the draft. Each
-change (上移/下移, 添加, 删除, a kind) and each preview posts the whole form and gets the editor
-or the preview back, so nothing typed is lost and two admins editing at once
-cannot overwrite each other unseen: the form names the version it started
-from, and saving over a newer one is refused.
+change (上移/下移, 添加, 删除, a kind chosen) and each preview posts the whole
+form and gets the editor or the preview back, so nothing typed is lost and
+two admins editing at once cannot overwrite each other unseen: the form
+names the version it started from, and saving over a newer one is refused.
 """
 import copy
 import datetime
