@@ -173,9 +173,7 @@ def report_check(report_id):
     suggestion); exit status 1 when there are findings, 0 when none."""
     report = get_report(report_id)
     report_type = report.report_type
-    last = report.last_year
-    found = proofread.all_findings(proofread.check(report_type, report.data, last.data if last else None),
-                                   report_type)
+    found = proofread.all_findings(proofread.check(report_type, report.data, report.last_year_data), report_type)
     for x in found:
         field = report_type.by_key[x.key].label + (f"（{x.place}）" if x.place else "")
         click.echo(f"{field}\t{x.rule.name}\t{x.excerpt}\t{x.suggestion}")

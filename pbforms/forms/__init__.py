@@ -98,6 +98,22 @@ class ReportType:
             fitted[f.key] = f.initial(meta)
         return fitted
 
+    def values_from(self, other, data):
+        """`data` of a report of type `other` (last year's), by this type's
+        keys: each field takes the value of `other`'s field of its key, or
+        else of its 项目名称 (a type made from another's 字段表 has keys of
+        its own), where that field is of the same kind. Fields without one
+        are left out."""
+        by_label = {f.label: f for f in other.fields}
+        found = {}
+        for f in self.fields:
+            source = other.by_key.get(f.key)
+            if source is None or source.kind != f.kind:
+                source = by_label.get(f.label)
+            if source is not None and source.kind == f.kind and source.key in data:
+                found[f.key] = data[source.key]
+        return found
+
     def parse_form(self, form, current):
         """Form data -> (new data, {key: message}).
 

@@ -153,8 +153,7 @@ def findings_of(report, data):
     cache = g.setdefault("findings_cache", {})
     key = (report.id, report.version, id(data))
     if key not in cache:
-        last = report.last_year
-        cache[key] = (data, proofread.check(report.report_type, data or {}, last.data if last else None))
+        cache[key] = (data, proofread.check(report.report_type, data or {}, report.last_year_data))
     return cache[key][1]
 
 
@@ -173,8 +172,7 @@ def fix(report_id):
     report_type = report.report_type
     token = request.form.get("fix", "")
     f = report_type.by_key.get(token.partition("|")[0])
-    last = report.last_year
-    new = proofread.apply_fix(report_type, report.data, token, last.data if last else None) if f else None
+    new = proofread.apply_fix(report_type, report.data, token, report.last_year_data) if f else None
     if new is not None:
         try:
             report.save_data(new, g.user, report.version)
