@@ -614,10 +614,18 @@ class Report(BaseModel):
 
     @cached_property
     def last_year(self):
-        """The unit's report of the newest earlier year's round of the same
-        type (any version of it), or None. One query, kept on this object,
-        so a page showing last year's figure beside every count asks only once."""
+        """The unit's report of the newest earlier year's round, or None:
+        of this report's type (any version of it) where that year has one,
+        else of whatever type the unit filled. One query, kept on this
+        object, so a page showing last year's figure beside every count asks only once."""
         return LAST_YEAR.first(self.unit_id, self.report_type.type_id, self.round.year)
+
+    @cached_property
+    def last_year_data(self):
+        """Last year's values by this report's field keys (fields matched by
+        项目名称 where the types' keys differ), or None without a last year."""
+        last = self.last_year
+        return None if last is None else self.report_type.values_from(last.report_type, last.data)
 
     def move_to(self, new_type, user, note):
         """Follow `new_type` (a newer version of this report's type), keeping
@@ -696,11 +704,11 @@ class Report(BaseModel):
             with writing():
                 Report.update(pending=pending).where(Report.id == self.id).execute()
             self.pending = pending
+
     def findings_in(self, data):
         """The proof-reader's findings on `data` of this report, by field key
         (pbforms/text/proofread.py), those marked 核对无误 marked so."""
-        last = self.last_year
-        return proofread.check(self.report_type, data, last.data if last else None, year=self.round.year,
+        return proofread.check(self.report_type, data, self.last_year_data, year=self.round.year,
                                confirmed=self.confirmed_findings)
 
     def count_findings(self, data):
@@ -1209,11 +1217,13 @@ SESSION_USER = Prepared(lambda user_id, epoch, sid: User.select().where(
     (User.id == user_id) & (User.active == True) & (User.session_epoch == epoch)  # noqa: E712
     & ~fn.EXISTS(EndedSession.select().where(EndedSession.sid == sid))).limit(1))
 
-# Report.last_year: the unit's report of the newest earlier year, same type (any version).
+# Report.last_year: the unit's report of the newest earlier year, of any
+# type, one of the same type (any version) first within that year.
 LAST_YEAR = Prepared(lambda unit_id, type_id, year: (
     Report.select(Report, Round).join(Round).switch(Report).join(TypeVersion)
-    .where((Report.unit == unit_id) & (TypeVersion.report_type == type_id) & (Round.year < year))
-    .order_by(Round.year.desc(), Round.id.desc()).limit(1)))
+    .where((Report.unit == unit_id) & (Round.year < year))
+    .order_by(Round.year.desc(), Case(None, [(TypeVersion.report_type == type_id, 0)], 1), Round.id.desc())
+    .limit(1)))
 
 # Revision.latest_of, without the data.
 LATEST_REVISION = Prepared(lambda report_id: (

@@ -302,7 +302,7 @@ class Items(Field):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.item_label = spec.get("item_label", "条")
+        self.item_label = spec.get("item_label", "")
         self.one_paragraph = spec.get("one_paragraph", False)
         self.max_items = spec.get("max_items", 20)
 
