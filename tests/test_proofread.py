@@ -320,6 +320,7 @@ def checked(app, report_id):
     ("duties", "计划发展党员5名。"),
     ("duties", "目标是村集体经济收入20万元。"),
     ("duties", "预计村集体经济收入达到15万元。"),
+    ("duties", "拟发展党员5名。"),
     ("duties", "2021年村集体经济收入10万元，今年翻了一番。"),
     ("duties", "去年发展党员1名。"),
     ("duties", "上年村集体经济收入10万元。"),
@@ -336,6 +337,7 @@ def test_a_figure_of_a_plan_target_or_another_year_is_not_compared(app, key, tex
     ("duties", "全年发展党员5名，村集体经济收入12.5万元。", "5"),
     ("intro", "力争的事明年再说。今年村集体经济收入15万元。", "15"),
     ("duties", "村集体经济收入15万元，比上年增长两成。", "15"),
+    ("duties", "拟定制度后，全年发展党员5名。", "5"),
 ])
 def test_a_figure_of_the_year_reported_on_is_compared(app, key, text, wrong):
     report_id = village_with(**{key: text})

@@ -267,8 +267,8 @@ def find_spaces(text, ctx):
 # A sentence with these words states a plan, a target or another time than
 # the year reported on: its figures are not this year's (比上年增长 compares
 # this year's with last year's: still this year's).
-NOT_THIS_YEAR = re.compile("力争|争取|力求|计划|目标|预计|预期|拟|(?<![比较])(?:去年|上年)|前年|明年|来年|今后|下一步|下步"
-                           "|下一年|下年")
+NOT_THIS_YEAR = re.compile("力争|争取|力求|计划|目标|预计|预期|(?<![模虚])拟(?![定订])|(?<![比较])(?:去年|上年)|前年|明年|来年"
+                           "|今后|下一步|下步|下一年|下年")
 YEAR_NAMED = re.compile(r"(?<![\d０-９])((?:19|20)\d{2})年")
 SENTENCE_END = re.compile("[。！？!?\n]")
 
