@@ -490,3 +490,19 @@ def test_a_mark_inside_a_web_or_mail_address_is_right(text):
 ])
 def test_a_mark_outside_an_address_is_found(text, found):
     assert [(rule, f) for rule, f, _ in rules_on(text)] == [("half_width", found)]
+
+
+def test_a_mark_goes_with_its_finding_when_the_text_changes(app, client, auth):
+    report_id = village_with(duties="全年村集体经济收入15万元。")
+    auth.login("hexicun")
+    page = FillPage(client, report_id)
+    post_button(client, page, mark_button(page.html(), "figure"))
+    page.post({"intro": "我村一年来的工作。"})  # another field: the mark stays
+    assert stored(report_id).findings == 0
+
+    page.post({"duties-0-text": "全年村集体经济收入16万元。"})
+    assert stored(report_id).confirmed_findings == {}
+    page.post({"duties-0-text": "全年村集体经济收入15万元。"})
+
+    assert stored(report_id).findings == 1  # to be checked again
+    assert "已核对无误" not in one(parse(page.html()), "//li[@data-rule='figure']").text_content()
