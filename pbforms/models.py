@@ -728,7 +728,7 @@ class Report(BaseModel):
         the document does not change."""
         found = self.findings_in(self.data)
         every = proofread.all_findings(found, self.report_type)
-        current = {x.mark for x in every}
+        current = {x.mark for x in every if x.rule.confirmable}
         marks = {x.mark: x.confirmed for x in every if x.confirmed and x.mark != mark}
         if confirmed and mark in current:
             marks[mark] = {"by": user.label if user else "", "at": now().isoformat(sep=" ")}

@@ -506,3 +506,18 @@ def test_a_mark_goes_with_its_finding_when_the_text_changes(app, client, auth):
 
     assert stored(report_id).findings == 1  # to be checked again
     assert "已核对无误" not in one(parse(page.html()), "//li[@data-rule='figure']").text_content()
+
+
+def test_an_empty_figure_cannot_be_marked_checked(client, seed_township):
+    """It prints ** until it is filled in, whatever anyone checked."""
+    html = seed_township.html()
+    shown = parse(html).xpath("//li[@data-rule='empty_figure']")
+    assert len(shown) == 2 and [li.xpath(".//button") for li in shown] == [[], []]
+    report = stored(seed_township.report_id)
+    mark = next(x.mark for x in proofread.all_findings(report.findings_in(report.data), report.report_type))
+
+    refused = client.post(f"/reports/{report.id}/confirm", data={"version": str(report.version), "confirm": mark},
+                          headers={"HX-Request": "true", **seed_township.csrf_header(html)})
+
+    assert refused.status_code == 409
+    assert stored(report.id).confirmed_findings == {}
