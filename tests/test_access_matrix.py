@@ -62,6 +62,7 @@ MATRIX = {
     ("township.reset_password", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.clear_throttle", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.review", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("township.start_review", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.approve", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.return_report", "POST"): (LOGIN, DENIED, DENIED, OK),
     # Sums of the villages' figures exist only for the township's own report.
@@ -71,6 +72,7 @@ MATRIX = {
     ("township.open_round", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.board", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.set_round_open", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.set_deadline", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.round_types", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.move_round_types", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.types", "GET"): (LOGIN, DENIED, DENIED, OK),
