@@ -7,7 +7,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from ..auth import round_or_404
 from ..db import db_int, writing
-from ..exports import SCOPES, scope_counts
+from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
 from ..documents.pdf import availability
 from ..forms import cn_date
@@ -297,6 +297,7 @@ def board(round_id):
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
                            remindable=remindable(reports), today=datetime.date.today(),
+                           summary_type=most_followed(round_, [r.type_version_id for r in reports]),
                            total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
