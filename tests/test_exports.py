@@ -564,7 +564,7 @@ def test_the_word_summarys_subtitle_lines_each_fit_the_page(client, auth, round_
     """The subtitle (16 pt) names the type, the scope and the date; it breaks
     where the text says, never leaving a character or two alone on a line."""
     auth.admin()
-    doc = Document(io.BytesIO(village_summary(client, round_, "docx").data))
+    doc = Document(io.BytesIO(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
     section, note = doc.sections[0], doc.paragraphs[1]
     characters_per_line = (section.page_width - section.left_margin - section.right_margin) / note.style.font.size
     lines = note.text.split("\n")
@@ -576,7 +576,7 @@ def test_the_word_summarys_subtitle_lines_each_fit_the_page(client, auth, round_
 def test_the_word_summarys_subtitle_keeps_its_date_on_one_line_in_print(client, auth, round_, libreoffice, tmp_path):
     auth.admin()
     path = tmp_path / "summary.pdf"
-    path.write_bytes(docx_to_pdf(village_summary(client, round_, "docx").data))
+    path.write_bytes(docx_to_pdf(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
     first_page = pdf_text_pages(path)[0]
     today = datetime.date.today()
     assert re.search(rf"截至 ?{today.year} ?年 ?{today.month} ?月 ?{today.day} ?日", first_page), first_page[:400]
