@@ -474,12 +474,11 @@ class Round(BaseModel):
             AuditEvent.record("round_reopen" if is_open else "round_close", user, detail=self.title)
 
     def set_deadline(self, deadline, user):
-        """Set or move the deadline (None: no deadline), with an audit event."""
+        """Set or move the deadline, with an audit event."""
         with writing():
             self.deadline = deadline
             self.save(only=[Round.deadline])
-            AuditEvent.record("round_deadline", user,
-                              detail=f"{self.title}：{deadline.isoformat() if deadline else '不设截止日期'}")
+            AuditEvent.record("round_deadline", user, detail=f"{self.title}：{deadline.isoformat()}")
 
     @property
     def is_past_deadline(self):
