@@ -40,6 +40,7 @@ MATRIX = {
     ("fill.withdraw", "POST"): (LOGIN, OK, HIDDEN, OK),
     # Reads only a notice meant for the user's own unit (none: nothing happens).
     ("fill.read_notice", "POST"): (LOGIN, OK, OK, OK),
+    ("township.remind_form", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.remind", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.post_notice", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("history.history", "GET"): (LOGIN, OK, HIDDEN, OK),

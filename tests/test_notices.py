@@ -52,9 +52,11 @@ def test_a_reminder_reaches_the_units_not_handed_in_and_goes_once_read(client, a
     put_in_state("青泥村", "submitted")
     auth.admin()
     round_ = the_round()
-    form = remind_form(client, round_)
-    assert "勾选的单位" in form.get("data-confirm")
-    response = client.post(f"/township/rounds/{round_.id}/remind", data=MultiDict(form.form_values()))
+    board = parse(client.get(f"/township/rounds/{round_.id}").text)
+    link = one(board, "//a[text()='催报…']")
+    assert "6 个单位尚未提交" in text_of(link.getparent())
+    form = one(parse(client.get(link.get("href")).text), "//form[contains(@action, '/remind')]")
+    response = client.post(form.get("action"), data=MultiDict(form.form_values()))
     assert response.status_code == 303
     event = AuditEvent.get(AuditEvent.action == "remind")
     assert "东坡村" in event.detail and "青泥村" not in event.detail.split("：")[1]
@@ -74,7 +76,7 @@ def test_a_reminder_reaches_the_units_not_handed_in_and_goes_once_read(client, a
 
 
 def remind_form(client, round_):
-    return one(parse(client.get(f"/township/rounds/{round_.id}").text), "//form[contains(@action, '/remind')]")
+    return one(parse(client.get(f"/township/rounds/{round_.id}/remind").text), "//form[contains(@action, '/remind')]")
 
 
 def ticked(form):
@@ -100,10 +102,10 @@ def test_the_office_reminds_one_village_only(client, auth):
     auth.admin()
     round_ = the_round()
     dongpo = Unit.get(Unit.name == "东坡村")
-    response = client.post(f"/township/rounds/{round_.id}/remind",
-                           data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id)}, follow_redirects=True)
+    response = client.post(f"/township/rounds/{round_.id}/remind", follow_redirects=True,
+                           data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id), "text": "请今天提交。"})
     assert "已向 1 个单位催报：东坡村" in response.text
-    assert [n.unit.name for n in Notice.select()] == ["东坡村"]
+    assert [(n.unit.name, n.text) for n in Notice.select()] == [("东坡村", "请今天提交。")]
 
 
 @pytest.mark.parametrize("chosen", [[], ["青泥村"]], ids=["none ticked", "only one handed in"])
@@ -113,8 +115,24 @@ def test_a_reminder_to_no_unit_not_handed_in_is_refused_with_a_message(client, a
     round_ = the_round()
     units = [str(Unit.get(Unit.name == name).id) for name in chosen]
     response = client.post(f"/township/rounds/{round_.id}/remind",
-                           data={"csrf_token": auth.csrf_token(), "unit": units}, follow_redirects=True)
-    assert "未催报：请勾选要催报的单位" in text_of(one(parse(response.text), "//p[contains(@class, 'flash error')]"))
+                           data={"csrf_token": auth.csrf_token(), "unit": units, "text": "请今天提交。"})
+    assert response.status_code == 422
+    page = parse(response.text)
+    assert text_of(one(page, "//p[@id='error-unit']")) == "请勾选要催报的单位（只能催报尚未提交的单位）。"
+    assert text_of(one(page, "//textarea[@name='text']")) == "请今天提交。"  # what was typed stays
+    assert Notice.select().count() == 0
+
+
+def test_a_reminder_without_text_is_refused_keeping_the_ticks(client, auth):
+    auth.admin()
+    round_ = the_round()
+    dongpo = Unit.get(Unit.name == "东坡村")
+    response = client.post(f"/township/rounds/{round_.id}/remind",
+                           data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id), "text": "  "})
+    assert response.status_code == 422
+    page = parse(response.text)
+    assert text_of(one(page, "//p[@id='error-text']")) == "请写催报的内容。"
+    assert ticked(one(page, "//form[contains(@action, '/remind')]")) == ["东坡村"]
     assert Notice.select().count() == 0
 
 

@@ -296,7 +296,7 @@ def board(round_id):
     totals["overdue"] = sum(1 for r in reports if r.is_overdue)
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
-                           remindable=remindable(reports), today=datetime.date.today(),
+                           today=datetime.date.today(),
                            summary_type=most_followed(round_, [r.type_version_id for r in reports]),
                            total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
@@ -308,24 +308,34 @@ def board(round_id):
 
 # --- reminders and notices --------------------------------------------------
 
-def read_notice_text(default=""):
-    text = " ".join((request.form.get("text") or "").split()) or default
+def read_notice_text(what="通知"):
+    text = " ".join((request.form.get("text") or "").split())
     if not text:
-        return None, "请写通知的内容。"
+        return None, f"请写{what}的内容。"
     if len(text) > Notice.TEXT_MAX:
         return None, f"最多 {Notice.TEXT_MAX} 个字，现在 {len(text)} 个字。"
     return text, None
 
 
-def remindable(reports):
-    """The board's reports a reminder may go to (not handed in: once the
-    deadline has passed, the late ones), each with `proposed` telling
-    whether the form ticks it: all but the township's own, which the
-    office fills itself."""
-    found = [r for r in reports if r.status in Report.EDITABLE]
-    for r in found:
-        r.proposed = r.unit_kind != "township"
-    return found
+def remind_page(round_, errors=None, status=200):
+    """The units a reminder may go to (not handed in: once the deadline has
+    passed, the late ones), each with `proposed` telling whether the form
+    ticks it: all but the township's own, which the office fills itself.
+    Its own page, not the board's: a thousand units' boxes would double
+    the time of the board, which reloads itself every 30 s."""
+    units = [r for r in Report.on_board(round_) if r.status in Report.EDITABLE]
+    chosen = set(request.form.getlist("unit", type=db_int)) if errors else None
+    for r in units:
+        r.proposed = r.unit_id in chosen if errors else r.unit_kind != "township"
+    deadline = f"，截止日期{cn_date(round_.deadline)}" if round_.deadline else ""
+    text = request.form.get("text") if errors else f"请抓紧填写并提交「{round_.title}」的报告{deadline}。"
+    return render_template("township/remind.html", round=round_, units=units, text=text,
+                           errors=errors or {}), status
+
+
+@bp.get("/rounds/<int:round_id>/remind")
+def remind_form(round_id):
+    return remind_page(round_or_404(round_id))
 
 
 @bp.post("/rounds/<int:round_id>/remind")
@@ -333,21 +343,21 @@ def remind(round_id):
     """催报: a reminder on the home page and the fill page of each unit the
     office ticked, among those that have not handed their report in."""
     round_ = round_or_404(round_id)
-    back = url_for(".board", round_id=round_.id)
     chosen = set(request.form.getlist("unit", type=db_int))
     units = [r.unit for r in Report.in_round(round_) if r.status in Report.EDITABLE and r.unit_id in chosen]
-    if not round_.is_open or not units:
-        flash("本轮已结束，不能催报。" if not round_.is_open else
-              "未催报：请勾选要催报的单位（只能催报尚未提交的单位）。", "error")
-        return redirect(back, 303)
-    deadline = f"，截止日期{cn_date(round_.deadline)}" if round_.deadline else ""
-    text, problem = read_notice_text(f"请抓紧填写并提交「{round_.title}」的报告{deadline}。")
+    text, problem = read_notice_text("催报")
+    errors = {}
+    if not round_.is_open:
+        errors["unit"] = "本轮已结束，不能催报。"
+    elif not units:
+        errors["unit"] = "请勾选要催报的单位（只能催报尚未提交的单位）。"
     if problem:
-        flash(f"未催报：{problem}", "error")
-        return redirect(back, 303)
+        errors["text"] = problem
+    if errors:
+        return remind_page(round_, errors, 422)
     Notice.remind(round_, units, text, g.user)
-    flash(f"已向 {len(units)} 个单位催报：{'、'.join(u.name for u in units)}。对方打开首页即可看到。", "ok")
-    return redirect(back, 303)
+    flash(f"已向 {len(units)} 个单位催报：{'、'.join(u.name for u in units)}。对方打开首页或填报页即可看到。", "ok")
+    return redirect(url_for(".board", round_id=round_.id), 303)
 
 
 @bp.post("/rounds/<int:round_id>/notice")
