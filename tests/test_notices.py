@@ -284,3 +284,17 @@ def test_round_deadline_command_refuses_with_a_message(app, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert the_round().deadline is None
+
+
+def test_a_closed_round_cannot_be_reminded(client, auth):
+    round_ = the_round()
+    round_.set_open(False, User.by_username("admin"))
+    auth.admin()
+    page = parse(client.get(f"/township/rounds/{round_.id}/remind").text)
+    assert "本轮填报已结束，不能催报。" in text_of(one(page, "//main"))
+    assert not page.xpath("//form[contains(@action, '/remind')]")
+    dongpo = Unit.get(Unit.name == "东坡村")
+    response = client.post(f"/township/rounds/{round_.id}/remind",
+                           data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id), "text": "请提交。"})
+    assert response.status_code == 422
+    assert Notice.select().count() == 0
