@@ -345,6 +345,14 @@ def round_type(round_, type_id):
     return next((t for t in types if str(t.type_id) == str(type_id).strip()), None)
 
 
+def most_followed(round_, version_ids):
+    """The round's type that most of its reports follow (`version_ids`, one a
+    report): what a summary covers unless the office chooses, as the
+    township's own type holds a single report."""
+    followed = Counter(version_ids)
+    return max(round_.types, key=lambda t: followed[t.version_id])
+
+
 def types_help(round_):
     return "；".join(f"{t.type_id} {t.name}（{round_.kinds_label(t)}）" for t in round_.types)
 
@@ -375,25 +383,37 @@ def column_titles(s):
 
 
 def totals_name(s):
-    return f"合计（{len(s.rows)}个单位）"
+    """合计 names how many units' figures it adds up: a unit with no figure filled adds nothing."""
+    with_data = sum(1 for row in s.rows if any(v is not None for v in row.values))
+    return f"合计（{with_data}个单位）"
 
 
 def summary_xlsx(s):
     """Numbers stored as numbers (an empty figure stays an empty cell), the
-    units in the header, the header row and unit column frozen."""
+    units in the header, the header row and unit column frozen. Each total
+    is a SUM over its column's rows, so a figure corrected in the sheet
+    corrects its total."""
     book = Workbook()
     sheet = book.active
     sheet.title = "数字汇总"
     sheet.append(column_titles(s))
     for row in s.rows:
         sheet.append([row.name, row.status, *row.values])
-    sheet.append([totals_name(s), "", *s.totals])
     # Text is text: a unit named "=HYPERLINK(…)" must not become a formula
-    # (openpyxl makes one of any string starting with "=").
+    # (openpyxl makes one of any string starting with "="). Set before the
+    # totals row, whose formulas are the only ones.
     for row in sheet.iter_rows():
         for cell in row:
             if isinstance(cell.value, str):
                 cell.data_type = "s"
+    last = sheet.max_row
+    sheet.append([totals_name(s), None])
+    for column, f in enumerate(s.counts, start=3):
+        letter = sheet.cell(1, column).column_letter
+        sheet.cell(last + 1, column, f"=SUM({letter}2:{letter}{last})" if s.rows else 0)
+        if f.kind == "amount":  # printed with its places, as in the report: 12.5, 3.0
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+                cell.number_format = f"0.{'0' * f.decimals}" if f.decimals else "0"
     sheet.freeze_panes = "B2"
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -419,9 +439,12 @@ def summary_docx(s):
         return "—" if value is None else f.as_text(value)
 
     several = len(s.round.types) > 1
+    scope = f"{s.scope}　　截至{cn_date(datetime.date.today())}"
     context = {
         "title": f"{s.round.title}数字汇总表",
-        "note": f"统计范围：{s.report_type.name + '，' if several else ''}{s.scope}　　截至{cn_date(datetime.date.today())}",
+        # A type's name is long: on a line of its own (docxtpl makes "\n" a
+        # line break), so the date never wraps a character or two onto a line alone.
+        "note": f"统计范围：{s.report_type.name}\n{scope}" if several else f"统计范围：{scope}",
         "headers": [{"label": f.label, "unit": f.unit} for f in s.counts],
         "rows": [{"name": r.name, "status": r.status, "figures": [shown(f, v) for f, v in zip(s.counts, r.values)]}
                  for r in s.rows],
@@ -453,9 +476,9 @@ def fit_columns(docx_bytes):
 def summary_file(round_id, extension):
     round_ = round_or_404(round_id)
     report_type = round_type(round_, request.args.get("type"))
-    if report_type is None:  # a round of several types, and none chosen: the one most units fill
-        followed = Counter(r.type_version_id for r in Report.select(Report.type_version).where(Report.round == round_))
-        report_type = max(round_.types, key=lambda t: followed[t.version_id])
+    if report_type is None:  # a round of several types, and none chosen
+        report_type = most_followed(round_, [r.type_version_id for r in
+                                             Report.select(Report.type_version).where(Report.round == round_)])
     s = summary(round_, chosen_scope(request.args.get("scope")), report_type)
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)

@@ -12,6 +12,7 @@ from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_r
 from .documents import content_disposition, report_docx, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
 from .merge import base_of, merge, page_bases
+from .db import db_int
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response
 from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
@@ -34,6 +35,9 @@ def read_notice():
     notice = Notice.for_user(g.user).where(Notice.id == request.form.get("notice", type=int)).first()
     if notice is not None:
         notice.mark_read(g.user)
+    report_id = request.form.get("report", type=db_int)  # read on a fill page: back to it
+    if report_id is not None and visible_reports(g.user).where(Report.id == report_id).exists():
+        return redirect(url_for("fill.report_page", report_id=report_id), 303)
     return redirect(url_for("fill.home"), 303)
 
 
@@ -95,6 +99,7 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
         "filename": report_filename(report),
         "events": AuditEvent.transitions_of(report),
         "may_withdraw": may_withdraw(g.user, report),
+        "notices": list(Notice.unread_for(g.user).where(Notice.round == report.round_id)),
     }
 
 

@@ -519,7 +519,10 @@ def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page)
     admin = app.test_client()
     from tests.conftest import Auth
     Auth(admin).admin()
-    assert admin.get(f"/township/reports/{page.report_id}").status_code == 200
+    review = admin.get(f"/township/reports/{page.report_id}")
+    assert "还可以撤回" in review.text and "镇党建办还没有打开" in page.html()  # looking is not opening
+    token = one(parse(review.text), "//form[@id='start-review']//input[@name='csrf_token']").get("value")
+    assert admin.post(f"/township/reports/{page.report_id}/open", data={"csrf_token": token}).status_code == 303
     assert "镇党建办已开始审核" in page.html()
     response = client.post(page.url + "/withdraw", data={"csrf_token": auth.csrf_token()}, follow_redirects=True)
     assert "开始审核此报告，不能再撤回" in response.text
