@@ -15,9 +15,20 @@ stdin/stdout:
 The first line it writes is {"ready": true} once soffice answers. When the
 office dies, the next request fails and the bridge exits; the app restarts
 both.
+
+It also stands watch for the app (arguments: the pipe's name, seconds to
+wait for the office, the office's process id, the folder of its profile
+and files): should the app die without stopping the office (SIGKILL, a
+crash), the bridge, whose parent is then another process, kills the office
+(a process group of its own) and removes that folder. A soffice left
+behind holds some 250 MB for good.
 """
 import json
+import os
+import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,6 +73,19 @@ def convert(desktop, source, target, filter_name, filter_data):
         doc.close(True)
 
 
+def watch_parent(office_pid, folder):
+    """Kill the office and remove its folder once the app that started us has gone (POSIX)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    try:
+        os.killpg(office_pid, signal.SIGKILL)
+    except OSError:
+        pass
+    shutil.rmtree(folder, ignore_errors=True)
+    os._exit(0)
+
+
 def answer(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
@@ -69,6 +93,8 @@ def answer(obj):
 
 def main():
     pipe_name, seconds = sys.argv[1], float(sys.argv[2])
+    if os.name == "posix":
+        threading.Thread(target=watch_parent, args=(int(sys.argv[3]), sys.argv[4]), daemon=True).start()
     try:
         desktop = connect(pipe_name, seconds)
     except Exception as e:
