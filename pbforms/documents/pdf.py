@@ -27,6 +27,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -144,10 +145,11 @@ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
         for what, value in zip(("Name", "Port"), NO_NETWORK.split(":"))]) + "</oor:items>\n"
 
 
-def office_env():
-    """The office's environment: the font aliases on Linux, no display, and
-    every internet request to a closed port."""
+def office_env(temp):
+    """The office's environment: the font aliases on Linux, no display, its
+    temporary files in `temp`, and every internet request to a closed port."""
     env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env["TMPDIR"] = env["TMP"] = env["TEMP"] = str(temp)
     if sys.platform.startswith("linux"):
         env["FONTCONFIG_FILE"] = str(FONTS_CONF)
     env.pop("DISPLAY", None)
@@ -188,12 +190,14 @@ class Converter:
         (profile / "user").mkdir(parents=True)
         (profile / "user" / "registrymodifications.xcu").write_text(OFFICE_SETTINGS, encoding="utf-8")
         (self.folder / "work").mkdir()
+        (self.folder / "temp").mkdir()
+        env = office_env(self.folder / "temp")
         pipe = f"pbforms_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         python = uno_python(self.soffice)
         if python is None:
             raise ConverterError(availability() or MISSING)
         popen = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
-                 "env": office_env()}
+                 "env": env}
         if sys.platform == "win32":
             popen["creationflags"] = subprocess.CREATE_NO_WINDOW
         else:
@@ -207,7 +211,7 @@ class Converter:
         self.bridge = subprocess.Popen(
             [python, str(BRIDGE), pipe, str(START_SECONDS), str(self.office.pid), str(self.folder)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8",
-            env=office_env(), **({"creationflags": subprocess.CREATE_NO_WINDOW} if sys.platform == "win32" else {}))
+            env=env, **({"creationflags": subprocess.CREATE_NO_WINDOW} if sys.platform == "win32" else {}))
         self.answers = queue.Queue()
         threading.Thread(target=self._read_answers, args=(self.bridge, self.answers), daemon=True).start()
         self.conversions = 0
@@ -331,6 +335,14 @@ def converter():
 def _stop_converters():
     for c in list(_converters.values()):
         c.stop()
+
+
+def exit_on_sigterm():
+    """SIGTERM (systemd stopping the service, `kill`) ends the process as
+    Ctrl+C does, through SystemExit and atexit, so the converters stop and
+    their folders go; by default it would end the process on the spot and
+    leave LibreOffice running. (Its death by SIGKILL the bridge notices.)"""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def warm_up():

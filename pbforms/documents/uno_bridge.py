@@ -73,16 +73,21 @@ def convert(desktop, source, target, filter_name, filter_data):
         doc.close(True)
 
 
-def watch_parent(office_pid, folder):
-    """Kill the office and remove its folder once the app that started us has gone (POSIX)."""
-    parent = os.getppid()
+def leave(office_pid, folder):
+    """Kill the office (POSIX: its process group) and remove its folder."""
+    if os.name == "posix":
+        try:
+            os.killpg(office_pid, signal.SIGKILL)
+        except OSError:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def watch_parent(parent, office_pid, folder):
+    """Leave once the app that started us has gone, even mid-conversion (POSIX)."""
     while os.getppid() == parent:
         time.sleep(0.2)
-    try:
-        os.killpg(office_pid, signal.SIGKILL)
-    except OSError:
-        pass
-    shutil.rmtree(folder, ignore_errors=True)
+    leave(office_pid, folder)
     os._exit(0)
 
 
@@ -92,9 +97,18 @@ def answer(obj):
 
 
 def main():
-    pipe_name, seconds = sys.argv[1], float(sys.argv[2])
+    pipe_name, seconds, office_pid, folder = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    parent = os.getppid()
     if os.name == "posix":
-        threading.Thread(target=watch_parent, args=(int(sys.argv[3]), sys.argv[4]), daemon=True).start()
+        threading.Thread(target=watch_parent, args=(parent, office_pid, folder), daemon=True).start()
+    try:
+        return serve(pipe_name, seconds)
+    finally:
+        if os.getppid() != parent:  # the app has gone: nobody else cleans up
+            leave(office_pid, folder)
+
+
+def serve(pipe_name, seconds):
     try:
         desktop = connect(pipe_name, seconds)
     except Exception as e:
