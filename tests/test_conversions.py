@@ -9,7 +9,7 @@
 - The office dies with the app (SIGTERM or SIGKILL), and its profile and
   the files under conversion go with it.
 """
-import http.server
+import datetime
 import io
 import os
 import re
@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,9 @@ from pbforms.documents import pdf as preview
 from pbforms.documents import report_docx
 from pbforms.documents.conversions import Conversions
 from pbforms.models import Report, User
-from tests.fillpage import one, parse, report_of
+from tests.fillpage import docx_paragraphs, one, parse, report_of
 from tests.test_server import AppProcess, Office
+from tests.test_types import changed_village_definition, village_record
 
 
 def long_text(paragraphs, length=2000):
@@ -98,3 +100,262 @@ def test_the_office_and_its_files_go_when_the_app_is_stopped_during_a_conversion
         if server.process.poll() is None:
             server.process.kill()
     assert "Traceback" not in server.log.read_text()
+
+
+# --- nothing from outside the document ---------------------------------------------------
+
+class Listener:
+    """A TCP port on 127.0.0.1 that records every connection made to it (any protocol)."""
+
+    def __init__(self):
+        import socket
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            connection.settimeout(2)
+            try:
+                self.connections.append(connection.recv(200))
+            except OSError:
+                self.connections.append(b"")
+            connection.close()
+
+    def close(self):
+        self.socket.close()
+
+
+def with_linked_image(docx_bytes, url):
+    """The document with a picture linked by URL (r:link to an external relationship), as Word writes one."""
+    import struct
+    import zlib
+
+    from docx import Document
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    document = Document(io.BytesIO(docx_bytes))
+    document.add_picture(io.BytesIO(png))
+    saved = io.BytesIO()
+    document.save(saved)
+    source, out = zipfile.ZipFile(io.BytesIO(saved.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                data = re.sub(rb'r:embed="', b'r:link="', data)
+            if info.filename == "word/_rels/document.xml.rels":
+                data = re.sub(rb'(Type="[^"]*/image") Target="[^"]*"',
+                              rb'\1 Target="' + url.encode() + rb'" TargetMode="External"', data)
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https", "ftp"])
+def test_libreoffice_fetches_nothing_a_document_links_to(app, libreoffice, scheme):
+    import socket
+    listener = Listener()
+    try:
+        url = f"{scheme}://127.0.0.1:{listener.port}/ext-image.png"
+        docx = with_linked_image(report_docx(report_of("青泥村")), url)
+        assert url in zipfile.ZipFile(io.BytesIO(docx)).read("word/_rels/document.xml.rels").decode()
+
+        pdf = preview.docx_to_pdf(docx)
+        time.sleep(0.5)  # a fetch still on its way
+
+        assert pdf.startswith(b"%PDF")
+        assert listener.connections == []
+        with socket.create_connection(("127.0.0.1", listener.port)) as heard:  # the listener does hear
+            heard.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        wait_for(lambda: listener.connections, 5, "the listener heard nothing")
+    finally:
+        listener.close()
+
+
+# --- conversions as jobs (a stand-in office) ---------------------------------------------
+
+class StandInOffice:
+    """docx_to_pdf without LibreOffice: a PDF of `pages` pages for each
+    document, the document's paragraphs recorded; `hold` keeps a conversion
+    waiting until released, `fail_with` makes each one fail."""
+
+    def __init__(self, pages=2):
+        self.pages, self.converted, self.fail_with = pages, [], None
+        self.hold = threading.Event()
+        self.hold.set()
+        self.started = threading.Semaphore(0)
+
+    def __call__(self, docx_bytes, seconds=preview.CONVERT_SECONDS):
+        self.started.release()
+        self.hold.wait(30)
+        self.converted.append(docx_paragraphs(docx_bytes))
+        if self.fail_with:
+            raise self.fail_with
+        return b"%PDF-1.4\n" + b"<< /Type /Page >>\n" * self.pages
+
+
+@pytest.fixture
+def office(monkeypatch):
+    """A stand-in office (StandInOffice), and a queue of this test's own."""
+    from pbforms import fill
+    stand_in = StandInOffice()
+    monkeypatch.setattr(preview, "docx_to_pdf", stand_in)
+    monkeypatch.setattr(fill, "availability", lambda: None)
+    monkeypatch.setattr(conversions_module, "_conversions", Conversions())
+    return stand_in
+
+
+def preview_when_converted(client, report_id, seconds=30):
+    """The preview page once its job has ended, asking again as its 正在生成 box does."""
+    url = f"/reports/{report_id}/preview"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        polled = client.get(url, headers={"HX-Request": "true"})
+        assert polled.status_code == 200 and "HX-Request" in polled.headers["Vary"]
+        if polled.headers.get("HX-Refresh") == "true":
+            return parse(client.get(url).text)
+        assert "正在生成页面预览" in one(parse(polled.text), "//p[@id='converting']").text_content()
+        time.sleep(0.02)
+    pytest.fail(f"the preview of {report_id} was not converted in {seconds} s")
+
+
+def page_count(tree):
+    return len(tree.xpath("//div[@class='pages']/img[@class='page']"))
+
+
+def test_a_preview_is_a_job_the_page_waits_for_and_polls_without_holding_the_request(client, auth, office):
+    auth.login("qingnicun")
+    report = report_of("青泥村")
+    office.hold.clear()  # the office is slow
+
+    started = time.monotonic()
+    waiting = client.get(f"/reports/{report.id}/preview")
+    answered_in = time.monotonic() - started
+
+    assert answered_in < 5 and office.started.acquire(timeout=10)  # the conversion runs meanwhile
+    tree = parse(waiting.text)
+    box = one(tree, "//p[@id='converting']")
+    assert "正在生成页面预览" in box.text_content() and "自动更新" in box.text_content()
+    assert box.get("hx-get") == f"/reports/{report.id}/preview" and "load delay" in box.get("hx-trigger")
+    assert [p.text_content() for p in tree.xpath("//article/p") if p.text_content().strip()] == \
+        docx_paragraphs(report_docx(report))  # the document's paragraphs meanwhile
+    assert not tree.xpath("//img[@class='page']") and "下载 PDF" not in waiting.text
+    polled = client.get(f"/reports/{report.id}/preview", headers={"HX-Request": "true"})
+    assert "正在生成页面预览" in polled.text and "HX-Refresh" not in polled.headers
+    office.hold.set()
+    tree = preview_when_converted(client, report.id)
+    assert page_count(tree) == 2 and one(tree, "//a[text()='下载 PDF']") is not None
+    assert len(office.converted) == 1
+
+
+def test_many_requests_for_one_version_make_one_job(client, auth, office):
+    auth.login("qingnicun")
+    report = report_of("青泥村")
+    office.hold.clear()
+    for _ in range(20):
+        assert "正在生成页面预览" in client.get(f"/reports/{report.id}/preview").text
+    office.hold.set()
+    assert page_count(preview_when_converted(client, report.id)) == 2
+    assert len(office.converted) == 1
+
+
+def test_a_report_that_fails_to_convert_says_why_and_is_not_tried_again_until_it_changes(client, auth, office):
+    auth.login("qingnicun")
+    report = report_of("青泥村")
+    office.fail_with = preview.ConverterError("LibreOffice 转换超过 60 秒未完成，已停止（文字过长或格式特殊）。",
+                                              of_document=True)
+
+    tree = preview_when_converted(client, report.id)
+    again = parse(client.get(f"/reports/{report.id}/preview").text)
+    pdf = client.get(f"/reports/{report.id}/pdf")
+
+    for page in (tree, again):
+        assert "超过 60 秒未完成" in one(page, "//p[@class='notice']").text_content()
+        assert page.xpath("//article/p") and not page_count(page)
+    assert pdf.status_code == 409 and "超过 60 秒未完成" in pdf.text
+    assert len(office.converted) == 1  # remembered: not converted again
+    office.fail_with = None
+    user = User.get(User.unit == report.unit)
+    report.save_data({**report.data, "reporter_name": "李四"}, user, report.version)
+    assert page_count(preview_when_converted(client, report.id)) == 2  # a new version is tried again
+    assert len(office.converted) == 2
+
+
+def test_the_pdf_download_waits_on_a_page_then_downloads(client, auth, office):
+    auth.login("qingnicun")
+    report = report_of("青泥村")
+    office.hold.clear()
+
+    waiting = client.get(f"/reports/{report.id}/pdf")
+    assert waiting.status_code == 202 and "正在生成PDF" in one(parse(waiting.text), "//p[@id='converting']").text_content()
+    office.hold.set()
+    deadline = time.monotonic() + 30
+    while "HX-Redirect" not in (polled := client.get(f"/reports/{report.id}/pdf", headers={"HX-Request": "true"})).headers:
+        assert time.monotonic() < deadline and "正在生成PDF" in polled.text
+        time.sleep(0.02)
+    download = client.get(polled.headers["HX-Redirect"])
+    assert download.mimetype == "application/pdf" and preview.pdf_page_count(download.data) == 2
+
+
+def test_the_queue_is_bounded_and_shared_fairly_between_users(app, monkeypatch, tmp_path, office):
+    monkeypatch.setattr(conversions_module, "QUEUE_LIMIT", 4)
+    queue = conversions_module.conversions()
+    order = []
+    real = preview.store_preview
+    monkeypatch.setattr(conversions_module, "store_preview", lambda p, pdf: order.append(p.key) or real(p, pdf))
+    office.hold.clear()
+
+    def ask(owner, n):
+        return queue.ask(preview.Preview(tmp_path, f"report{owner}{n}-v1-x"), owner,
+                         lambda: report_docx(report_of("青泥村"))).state
+
+    assert [ask("greedy", n) for n in range(4)] == ["waiting", "waiting", "busy", "busy"]  # a share of 2
+    assert [ask("other", 0), ask("third", 0)] == ["waiting", "waiting"]
+    assert ask("fourth", 0) == "busy"  # the queue is full
+    assert office.started.acquire(timeout=10)  # greedy's first is under way
+    office.hold.set()
+    wait_for(lambda: not queue.jobs, 30, "the queue did not run")
+    assert order == ["reportgreedy0-v1-x", "reportother0-v1-x", "reportthird0-v1-x", "reportgreedy1-v1-x"]
+    assert ask("fourth", 0) == "waiting"  # room again
+
+
+# --- the cache knows what shapes the pages -------------------------------------------------
+
+def test_a_report_never_saved_is_converted_again_when_its_round_moves_to_a_new_type_version(client, auth, office):
+    auth.login("qingnicun")
+    report = report_of("青泥村")
+    assert report.version == 0
+    assert page_count(preview_when_converted(client, report.id)) == 2
+    assert not any("主题党日活动" in p for p in office.converted[0])
+
+    village_record().save_version(changed_village_definition())
+    Report.in_round(report.round).first().round.move_to_newest(User.by_username(demo.ADMIN[0]))
+    assert Report.get_by_id(report.id).version == 0
+
+    assert page_count(preview_when_converted(client, report.id)) == 2
+    assert len(office.converted) == 2 and any("主题党日活动" in p for p in office.converted[1])
+
+
+def test_a_report_restored_under_the_same_version_is_converted_again(client, auth, office):
+    """After a backup restore, the same id and version can hold other data, saved at another time."""
+    auth.login("qingnicun")
+    report = report_of("青泥村")
+    user = User.get(User.unit == report.unit)
+    report.save_data({**report.data, "reporter_name": "张三"}, user, report.version)
+    assert page_count(preview_when_converted(client, report.id)) == 2
+    # The restored database: the same version, saved later with another name (and the same meta).
+    later = Report.get_by_id(report.id).updated_at + datetime.timedelta(minutes=5)
+    Report.update(data={**report.data, "reporter_name": "李四"}, updated_at=later).where(
+        Report.id == report.id).execute()
+
+    assert page_count(preview_when_converted(client, report.id)) == 2
+    assert len(office.converted) == 2
+    assert any("李四" in p for p in office.converted[1])

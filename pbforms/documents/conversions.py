@@ -15,14 +15,16 @@ and asks again by itself.
   (the office died under it) is told to the next request only, and the
   one after tries again.
 - The queue is bounded (`QUEUE_LIMIT`), and fair: each user has at most
-  `PER_USER` jobs waiting, and the worker takes the users' jobs in turn.
+  `PER_USER` jobs waiting, and the worker takes the users' jobs in turn (whoever was served
+  longest ago first).
 
 A job's document is rendered when it is asked for, in the request (that
 needs the database); the worker thread only converts.
 """
+import itertools
 import logging
 import threading
-from collections import OrderedDict, deque, namedtuple
+from collections import deque, namedtuple
 
 from . import pdf
 from .pdf import ConverterError, store_preview
@@ -53,7 +55,9 @@ class Conversions:
         self.more = threading.Condition(self.lock)
         self.jobs = {}  # preview (its pdf path) -> Job, waiting or under way
         self.to_tell = {}  # preview (its pdf path) -> the message of a failure that was not the document's
-        self.waiting = OrderedDict()  # owner -> deque of Jobs; the worker takes owners in turn
+        self.waiting = {}  # owner -> deque of their Jobs, owners in the order they came
+        self.served = {}  # owner -> the turn their last job was taken in
+        self.turns = itertools.count()
         self.worker = None
 
     def ask(self, preview, owner, docx_bytes, polling=False):
@@ -97,11 +101,12 @@ class Conversions:
         with self.lock:
             while not self.waiting:
                 self.more.wait()
-            owner, jobs = next(iter(self.waiting.items()))
-            job = jobs.popleft()
-            del self.waiting[owner]
-            if jobs:  # the owner's next job goes behind the other users'
-                self.waiting[owner] = jobs
+            # The owner served longest ago (or never) goes first.
+            owner = min(self.waiting, key=lambda o: self.served.get(o, -1))
+            job = self.waiting[owner].popleft()
+            if not self.waiting[owner]:
+                del self.waiting[owner]
+            self.served[owner] = next(self.turns)
             return job
 
     def _work(self):
