@@ -359,3 +359,64 @@ def test_a_report_restored_under_the_same_version_is_converted_again(client, aut
     assert page_count(preview_when_converted(client, report.id)) == 2
     assert len(office.converted) == 2
     assert any("李四" in p for p in office.converted[1])
+
+
+# --- the 汇编 carries each template's parts --------------------------------------------------
+
+def png(colour=b"\x00\xff\x00"):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" + colour)) + chunk(b"IEND", b""))
+
+
+def volume_with_pictures():
+    """A volume of the official template's report and two reports of offices'
+    own templates, each with a picture of its own under the same rId."""
+    from pbforms.documents import type_document
+    from pbforms.documents.uploaded import uploaded_document
+    from pbforms.documents.volume import Part, Volume, report_part
+    from tests.test_uploaded_template import GOOD, META, SEED, demo_data, word_file
+
+    def with_picture(colour):
+        return lambda doc: doc.add_picture(io.BytesIO(png(colour)))
+
+    data = {**demo_data(), "reporter_name": "张三"}
+    official, official_context = type_document(SEED, data, META)
+    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1))]
+    for number, colour in ((2, b"\xff\x00\x00"), (3, b"\x00\x00\xff")):
+        template, context = uploaded_document(word_file(GOOD, with_picture(colour)), SEED, data, META)
+        parts.append(Part(f"乙{number}", f"乙{number}", template, report_part(template, context, f"乙{number}", number)))
+    return Volume("轮次", "青泥镇", "2023年1月6日", parts, official)
+
+
+def test_the_volume_carries_the_pictures_of_offices_own_templates():
+    from lxml import etree
+    from docx import Document
+    docx = volume_with_pictures().docx(dirty=True)
+    package = zipfile.ZipFile(io.BytesIO(docx))
+    document = package.read("word/document.xml").decode()
+    relationships = {r.get("Id"): r for r in etree.fromstring(package.read("word/_rels/document.xml.rels"))}
+    types = package.read("[Content_Types].xml").decode()
+
+    used = re.findall(r'\sr:(?:embed|id|link)="([^"]+)"', document)
+    assert len([u for u in used if u.startswith("rIdPbforms")]) == 2
+    images = []
+    for rid in used:
+        assert rid in relationships, f"dangling {rid}"
+        target = "word/" + relationships[rid].get("Target")
+        assert target in package.namelist()
+        if relationships[rid].get("Type").endswith("/image"):
+            images.append(package.read(target))
+    assert images == [png(b"\xff\x00\x00"), png(b"\x00\x00\xff")]  # each report its own picture
+    assert 'Extension="png"' in types
+    assert len(Document(io.BytesIO(docx)).inline_shapes) == 2
+
+
+def test_the_volume_with_pictures_is_laid_out_by_libreoffice(app, libreoffice):
+    docx = volume_with_pictures().docx(pages=["999"] * 3)
+    pdf = preview.docx_to_pdf(docx)
+    assert pdf.startswith(b"%PDF") and re.search(rb"/Subtype\s*/Image", pdf)

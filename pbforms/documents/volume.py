@@ -12,6 +12,14 @@ needed) and carries the official page settings and footers. The volume
 keeps the first report's template for everything else (styles, footers,
 settings), so all reports share one official style set.
 
+A report whose template is not the volume's (an office's uploaded
+template) may hold pictures and other parts its body refers to by
+relationship id (r:embed="rId4"), and namespaces only its own root
+declares. Those come along (`Carried`, `root_declarations`): the parts
+copied under names of their own, the ids in the body renamed to match,
+their content types declared; else the volume would hold dangling ids
+that LibreOffice cannot lay out.
+
 The 目录 is a real TOC field (`TOC \\f \\h`, entries from a TC field in each
 report's title), whose shown result lists every title with its page.
 Those page numbers are computed with LibreOffice where installed: the
@@ -21,6 +29,7 @@ them right without updating fields. Without LibreOffice the field is marked
 dirty and the settings ask Word to update fields when the file opens.
 """
 import io
+import posixpath
 import re
 import zipfile
 from collections import deque, namedtuple
@@ -65,14 +74,22 @@ def report_part(template, context, title, number):
     if last.tag != W + "p":
         last = etree.SubElement(body, W + "p")
     put_section_mark(last)
-    xml = "".join(etree.tostring(child, encoding="unicode") for child in body)
-    return strip_namespace_declarations(xml)
+    return "".join(strip_namespace_declarations(etree.tostring(child, encoding="unicode")) for child in body)
 
 
 def strip_namespace_declarations(xml):
-    """lxml repeats the namespace declarations on every top element it
-    serialises alone; the volume's root declares them once."""
-    return re.sub(r' xmlns:\w+="[^"]*"', "", xml)
+    """lxml repeats the namespace declarations in scope on the element it
+    serialises alone; the volume's root declares them once (`root_declarations`).
+    Declarations further in (a picture's a: and pic:) are the source's own and stay."""
+    end = xml.index(">")
+    return re.sub(r' xmlns:\w+="[^"]*"', "", xml[:end]) + xml[end:]
+
+
+def root_declarations(template):
+    """{prefix: namespace} the template's document root declares."""
+    with zipfile.ZipFile(io.BytesIO(template_bytes(template))) as package:
+        document = package.read("word/document.xml").decode("utf-8")
+    return dict(re.findall(r'\sxmlns:(\w+)="([^"]*)"', document[:document.index("<w:body")]))
 
 
 def mark_title(paragraph, title, number):
@@ -134,6 +151,109 @@ def put_section_mark(paragraph):
         change.addprevious(mark)
     else:
         ppr.append(mark)
+
+
+# --- the parts a report's template brings ---------------------------------------------
+
+PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+CONTENT_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+# A relationship id in the body: r:embed, r:id, r:link … (the body keeps Word's "r" prefix).
+RELATIONSHIP_ID = re.compile(r'(\sr:\w+=")([^"]*)(")')
+
+
+def rels_name(part):
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", name + ".rels")
+
+
+def relationship(root, rid, kind, target, external):
+    etree.SubElement(root, PACKAGE_RELS + "Relationship", Id=rid, Type=kind, Target=target,
+                     **({"TargetMode": "External"} if external else {}))
+
+
+def xml_bytes(root):
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+class Carried:
+    """The parts, relationships and content types that reports' bodies
+    bring from their own templates into the volume's package."""
+
+    def __init__(self):
+        self.relationships = []  # (id, type, target, external) of word/document.xml
+        self.parts = {}  # part name -> bytes (a copied part's own .rels among them)
+        self.defaults = {}  # extension -> content type
+        self.overrides = {}  # part name -> content type
+
+    def body(self, template, body, number):
+        """The body with its relationship ids renamed to ones of its own, the
+        parts they name carried along."""
+        with zipfile.ZipFile(io.BytesIO(template_bytes(template))) as package:
+            relationships = read_relationships(package, "word/document.xml")
+            types = etree.fromstring(package.read("[Content_Types].xml"))
+            renamed = {}
+            for rid in dict.fromkeys(m.group(2) for m in RELATIONSHIP_ID.finditer(body)):
+                if rid not in relationships:
+                    continue
+                kind, target, external = relationships[rid]
+                renamed[rid] = f"rIdPbforms{number}x{len(renamed) + 1}"
+                if not external:
+                    source = posixpath.normpath(posixpath.join("word", target))
+                    target = posixpath.relpath(self.copy(package, types, source, f"r{number}_"), "word")
+                self.relationships.append((renamed[rid], kind, target, external))
+        return RELATIONSHIP_ID.sub(lambda m: m.group(1) + renamed.get(m.group(2), m.group(2)) + m.group(3), body)
+
+    def copy(self, package, types, source, prefix):
+        """Copy part `source` (and the parts its own relationships name) under
+        a new name beside it; returns the new name."""
+        folder, name = posixpath.split(source)
+        copied = posixpath.join(folder, prefix + name)
+        if copied in self.parts or source not in package.namelist():
+            return copied
+        self.parts[copied] = package.read(source)
+        extension = posixpath.splitext(name)[1][1:].lower()
+        for default in types.iter(CONTENT_TYPES + "Default"):
+            if default.get("Extension", "").lower() == extension:
+                self.defaults[extension] = default.get("ContentType")
+        for override in types.iter(CONTENT_TYPES + "Override"):
+            if override.get("PartName") == "/" + source:
+                self.overrides[copied] = override.get("ContentType")
+        own = read_relationships(package, source)
+        if own:
+            root = etree.Element(PACKAGE_RELS + "Relationships", nsmap={None: PACKAGE_RELS[1:-1]})
+            for rid, (kind, target, external) in own.items():
+                if not external:
+                    inner = self.copy(package, types, posixpath.normpath(posixpath.join(folder, target)), prefix)
+                    target = posixpath.relpath(inner, folder)
+                relationship(root, rid, kind, target, external)
+            self.parts[rels_name(copied)] = xml_bytes(root)
+        return copied
+
+    def into_relationships(self, rels_xml):
+        root = etree.fromstring(rels_xml)
+        for rid, kind, target, external in self.relationships:
+            relationship(root, rid, kind, target, external)
+        return xml_bytes(root)
+
+    def into_content_types(self, types_xml):
+        root = etree.fromstring(types_xml)
+        known = {d.get("Extension", "").lower() for d in root.iter(CONTENT_TYPES + "Default")}
+        for extension, content_type in self.defaults.items():
+            if extension not in known:
+                root.insert(0, etree.Element(CONTENT_TYPES + "Default", Extension=extension, ContentType=content_type))
+        for part, content_type in self.overrides.items():
+            etree.SubElement(root, CONTENT_TYPES + "Override", PartName="/" + part, ContentType=content_type)
+        return xml_bytes(root)
+
+
+def read_relationships(package, part):
+    """{id: (type, target, external)} of a part's relationships; {} when it has none."""
+    try:
+        root = etree.fromstring(package.read(rels_name(part)))
+    except KeyError:
+        return {}
+    return {r.get("Id"): (r.get("Type"), r.get("Target"), r.get("TargetMode") == "External")
+            for r in root.iter(PACKAGE_RELS + "Relationship")}
 
 
 # --- the volume -------------------------------------------------------------------
@@ -198,11 +318,20 @@ class Volume:
             if key not in seen:
                 seen.add(key)
                 self.extra_styles.append(styles_of(part.template))
+        # The namespaces and the parts a body uses from a template other than the base's.
+        self.namespaces, self.carried = {}, Carried()
+        for number, part in enumerate(self.parts, start=1):
+            if template_styles_key(part.template) != template_styles_key(base):
+                self.namespaces.update(root_declarations(part.template))
+                self.parts[number - 1] = part._replace(body=self.carried.body(part.template, part.body, number))
 
     def docx(self, pages=None, dirty=False):
         source = zipfile.ZipFile(io.BytesIO(template_bytes(self.base)))
         document = source.read("word/document.xml").decode("utf-8")
         root_open = document[:document.index("<w:body>")]
+        declared = set(re.findall(r'\sxmlns:(\w+)=', root_open))
+        missing = "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in self.namespaces.items() if prefix not in declared)
+        root_open = root_open[:root_open.rindex(">")] + missing + ">"
         template_sect = etree.fromstring(document.encode("utf-8")).find(f"{W}body/{W}sectPr")
         cover_sect = section_xml(template_sect, "nextPage")
         for ref in cover_sect.findall(W + "footerReference") + cover_sect.findall(W + "headerReference"):
@@ -222,7 +351,11 @@ class Volume:
             body.append(content.replace(SECTION_MARK, "" if last else texts[id(sect)]))
         body.append(texts[id(chunks[-1][1])])
         xml = root_open + "<w:body>" + "".join(body) + "</w:body></w:document>"
-        return repackage(source, {"word/document.xml": xml.encode("utf-8")}, dirty, self.extra_styles)
+        replaced = {"word/document.xml": xml.encode("utf-8"),
+                    "word/_rels/document.xml.rels": self.carried.into_relationships(
+                        source.read("word/_rels/document.xml.rels")),
+                    "[Content_Types].xml": self.carried.into_content_types(source.read("[Content_Types].xml"))}
+        return repackage(source, replaced, dirty, self.extra_styles, self.carried.parts)
 
 
 def template_styles_key(template):
@@ -240,10 +373,10 @@ def sect_text(sect):
     return strip_namespace_declarations(etree.tostring(sect, encoding="unicode"))
 
 
-def repackage(source, replaced, dirty, extra_styles=()):
-    """The template's package with some parts replaced: the others are copied
-    as they are; styles get the volume's styles, settings ask for a field
-    update when the numbers are not known."""
+def repackage(source, replaced, dirty, extra_styles=(), added=None):
+    """The template's package with some parts replaced and some `added`: the
+    others are copied as they are; styles get the volume's styles, settings
+    ask for a field update when the numbers are not known."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in source.infolist():
@@ -262,6 +395,8 @@ def repackage(source, replaced, dirty, extra_styles=()):
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = info.external_attr
             dst.writestr(zi, data)
+        for name, data in (added or {}).items():
+            dst.writestr(name, data)
     return out.getvalue()
 
 
