@@ -28,7 +28,7 @@ from pbforms.documents import conversions as conversions_module
 from pbforms.documents import pdf as preview
 from pbforms.documents import report_docx
 from pbforms.documents.conversions import Conversions
-from pbforms.models import Report, User
+from pbforms.models import Report, Round, User
 from tests.fillpage import docx_paragraphs, one, parse, report_of
 from tests.test_server import AppProcess, Office
 from tests.test_types import changed_village_definition, village_record
@@ -386,10 +386,11 @@ def volume_with_pictures():
 
     data = {**demo_data(), "reporter_name": "张三"}
     official, official_context = type_document(SEED, data, META)
-    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1))]
+    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1), 1)]
     for number, colour in ((2, b"\xff\x00\x00"), (3, b"\x00\x00\xff")):
         template, context = uploaded_document(word_file(GOOD, with_picture(colour)), SEED, data, META)
-        parts.append(Part(f"乙{number}", f"乙{number}", template, report_part(template, context, f"乙{number}", number)))
+        parts.append(Part(f"乙{number}", f"乙{number}", template,
+                          report_part(template, context, f"乙{number}", number), number))
     return Volume("轮次", "青泥镇", "2023年1月6日", parts, official)
 
 
@@ -420,3 +421,68 @@ def test_the_volume_with_pictures_is_laid_out_by_libreoffice(app, libreoffice):
     docx = volume_with_pictures().docx(pages=["999"] * 3)
     pdf = preview.docx_to_pdf(docx)
     assert pdf.startswith(b"%PDF") and re.search(rb"/Subtype\s*/Image", pdf)
+
+
+# --- the 汇编 goes on without a report LibreOffice cannot convert ----------------------------------
+
+def failing_for(marker, real):
+    """docx_to_pdf refusing, as for a report too slow to lay out, any document whose text holds `marker`."""
+    def convert(docx_bytes, seconds=preview.CONVERT_SECONDS):
+        if marker in zipfile.ZipFile(io.BytesIO(docx_bytes)).read("word/document.xml").decode():
+            raise preview.ConverterError("LibreOffice 转换超过 60 秒未完成，已停止（文字过长或格式特殊）。",
+                                         of_document=True)
+        return real(docx_bytes, seconds)
+    return convert
+
+
+def test_a_volume_pdf_goes_on_without_the_report_libreoffice_cannot_convert_and_names_it(
+        client, auth, libreoffice, monkeypatch, tmp_path):
+    from pbforms import exports
+    from tests.test_exports import finished_job, job_id_in
+    from tests.test_print import every_report_filled
+    round_ = Round.get()
+    reports = every_report_filled(round_)
+    slow = report_of("青泥村")
+    slow.save_data({**slow.data, "reporter_name": "慢报告"}, User.get(User.unit == slow.unit), slow.version)
+    monkeypatch.setattr(exports, "docx_to_pdf", failing_for("慢报告", preview.docx_to_pdf))
+    auth.admin()
+
+    started = client.post(f"/township/rounds/{round_.id}/volume", data={"scope": "", "format": "pdf"},
+                          headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+    done = finished_job(client, job_id_in(started.text))
+    tree = parse(done.text)
+    download = client.get(tree.xpath("//a[@download]")[0].get("href"))
+
+    assert download.mimetype == "application/pdf"
+    note = one(tree, "//p[@class='notice']").text_content()
+    assert "以下 1 份报告 LibreOffice 无法转换，未收入本 PDF" in note and slow.unit.name in note
+    assert "超过 60 秒未完成" in note
+    assert f"（{len(reports) - 1} 份报告）" in done.text
+    (tmp_path / "v.pdf").write_bytes(download.data)
+    text = re.sub(r"\s", "", "".join(preview.pdf_text_pages(tmp_path / "v.pdf")))
+    assert "慢报告" not in text and "柳湾村" in text
+
+
+def test_a_volume_docx_libreoffice_fails_on_says_so_not_that_libreoffice_is_missing(
+        client, auth, libreoffice, monkeypatch):
+    from pbforms import exports
+    from tests.test_exports import finished_job, job_id_in
+    from tests.test_print import every_report_filled
+    round_ = Round.get()
+    reports = every_report_filled(round_)
+    slow = report_of("青泥村")
+    slow.save_data({**slow.data, "reporter_name": "慢报告"}, User.get(User.unit == slow.unit), slow.version)
+    monkeypatch.setattr(exports, "docx_to_pdf", failing_for("慢报告", preview.docx_to_pdf))
+    auth.admin()
+
+    started = client.post(f"/township/rounds/{round_.id}/volume", data={"scope": ""},
+                          headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+    done = finished_job(client, job_id_in(started.text))
+    tree = parse(done.text)
+    download = client.get(tree.xpath("//a[@download]")[0].get("href"))
+
+    note = one(tree, "//p[@class='notice']").text_content()
+    assert "目录的页码尚未填好（LibreOffice 未能排出这本汇编：LibreOffice 转换超过 60 秒未完成" in note
+    assert "本机没有 LibreOffice" not in note and "更新域" in note
+    assert f"（{len(reports)} 份报告）" in done.text  # the Word file holds every report
+    assert "慢报告" in zipfile.ZipFile(io.BytesIO(download.data)).read("word/document.xml").decode()

@@ -429,8 +429,8 @@ def test_a_report_in_an_offices_own_template_keeps_its_styles_in_the_volume():
     data = {**demo_data(), "reporter_name": "张三"}
     official, official_context = type_document(SEED, data, META)
     uploaded, uploaded_context = uploaded_document(word_file(GOOD, quote_style), SEED, data, META)
-    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1)),
-             Part("乙", "乙", uploaded, report_part(uploaded, uploaded_context, "乙", 2))]
+    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1), 1),
+             Part("乙", "乙", uploaded, report_part(uploaded, uploaded_context, "乙", 2), 2)]
 
     package = parts_of(Volume("轮次", "青泥镇", "2023年1月6日", parts, official).docx(dirty=True))
     body = etree.fromstring(package["word/document.xml"]).find(W + "body")

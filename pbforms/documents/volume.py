@@ -40,15 +40,21 @@ from lxml import etree
 
 from ..forms import clean_text
 from . import render_body, report_document, template_bytes
+from .pdf import ConverterError, pdf_text_pages
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W = "{%s}" % W_NS
 
 # A rendered report, as the volume needs it: its title (for the 目录), the
 # first line of the title (to find its page), the template it came from
-# (bytes), and its body's XML (paragraphs and tables; its last paragraph
-# marks where its section's properties go).
-Part = namedtuple("Part", "title first_line template body")
+# (bytes), its body's XML (paragraphs and tables; its last paragraph
+# marks where its section's properties go), and its number (its bookmark's).
+Part = namedtuple("Part", "title first_line template body number")
+
+# What build_volume made: the .docx, the PDF (when asked for), whether the
+# 目录 has its page numbers, why not (LibreOffice's message), and the
+# reports left out of the PDF as (title, why).
+Built = namedtuple("Built", "docx pdf numbered problem left_out")
 
 PLACEHOLDER = "999"  # page numbers while LibreOffice lays the volume out: the widest there will be
 
@@ -285,17 +291,16 @@ def toc_xml(parts, pages, dirty):
     begin = '<w:fldChar w:fldCharType="begin" w:dirty="true"/>' if dirty else '<w:fldChar w:fldCharType="begin"/>'
     out = ['<w:p><w:pPr><w:pStyle w:val="VolumeTocHeading"/></w:pPr><w:r><w:t>目　　录</w:t></w:r></w:p><w:p/>']
     for i, part in enumerate(parts):
-        number = i + 1
         head = (f'<w:r>{begin}</w:r><w:r><w:instrText xml:space="preserve"> TOC \\f \\h \\z </w:instrText></w:r>'
                 '<w:r><w:fldChar w:fldCharType="separate"/></w:r>') if i == 0 else ""
         tail = '<w:r><w:fldChar w:fldCharType="end"/></w:r>' if i == len(parts) - 1 else ""
         page = pages[i] if pages else ""
         out.append(
             f'<w:p><w:pPr><w:pStyle w:val="TOC1"/></w:pPr>{head}'
-            f'<w:hyperlink w:anchor="{bookmark(number)}" w:history="1">'
+            f'<w:hyperlink w:anchor="{bookmark(part.number)}" w:history="1">'
             f'<w:r><w:t xml:space="preserve">{escape(part.title)}</w:t></w:r><w:r><w:tab/></w:r>'
             f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-            f'<w:r><w:instrText xml:space="preserve"> PAGEREF {bookmark(number)} \\h </w:instrText></w:r>'
+            f'<w:r><w:instrText xml:space="preserve"> PAGEREF {bookmark(part.number)} \\h </w:instrText></w:r>'
             f'<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>{page}</w:t></w:r>'
             f'<w:r><w:fldChar w:fldCharType="end"/></w:r></w:hyperlink>{tail}</w:p>')
     if not parts:
@@ -320,10 +325,10 @@ class Volume:
                 self.extra_styles.append(styles_of(part.template))
         # The namespaces and the parts a body uses from a template other than the base's.
         self.namespaces, self.carried = {}, Carried()
-        for number, part in enumerate(self.parts, start=1):
+        for i, part in enumerate(self.parts):
             if template_styles_key(part.template) != template_styles_key(base):
                 self.namespaces.update(root_declarations(part.template))
-                self.parts[number - 1] = part._replace(body=self.carried.body(part.template, part.body, number))
+                self.parts[i] = part._replace(body=self.carried.body(part.template, part.body, part.number))
 
     def docx(self, pages=None, dirty=False):
         source = zipfile.ZipFile(io.BytesIO(template_bytes(self.base)))
@@ -460,8 +465,8 @@ def parts_of(reports, progress=None, workers=None):
     under_way, parts = deque(), []
 
     def finish_oldest():
-        title, first_line, template, body = under_way.popleft()
-        parts.append(Part(title, first_line, template, body.result() if workers else body))
+        title, first_line, template, body, number = under_way.popleft()
+        parts.append(Part(title, first_line, template, body.result() if workers else body, number))
         if progress:
             progress(len(parts))
 
@@ -471,7 +476,7 @@ def parts_of(reports, progress=None, workers=None):
         title = "".join(title_lines)
         args = (template, context, title, number)
         under_way.append((title, title_lines[0], template,
-                          workers.submit(report_part, *args) if workers else report_part(*args)))
+                          workers.submit(report_part, *args) if workers else report_part(*args), number))
         if len(under_way) >= 4:
             finish_oldest()
     while under_way:
@@ -481,33 +486,64 @@ def parts_of(reports, progress=None, workers=None):
 
 def build_volume(title, township, date_text, reports, base_template, progress=None, pdf=False, converter=None,
                  workers=2, mp_context=None):
-    """The volume's .docx (and PDF bytes when `pdf`): returns (docx, pdf or None, numbered).
+    """The volume's .docx, and its PDF when `pdf`: a Built.
 
     `base_template` gives the package when there is no report. `converter(docx_bytes,
-    seconds)` gives a PDF (preview.docx_to_pdf), or is None without
+    seconds)` gives a PDF (pdf.docx_to_pdf), or is None without
     LibreOffice: then the 目录 is left for Word to update and `numbered` is False.
+    When LibreOffice cannot lay out the volume, the .docx is still made (its
+    目录 left to Word, `problem` saying why); a PDF goes on without the
+    reports LibreOffice cannot convert alone, naming them in `left_out`.
     """
     if workers:
         with ProcessPoolExecutor(workers, mp_context=mp_context) as pool:
             parts = parts_of(reports, progress, pool)
     else:
         parts = parts_of(reports, progress)
-    volume = Volume(title, township, date_text, parts, base_template)
+
+    def volume_of(chosen):
+        return Volume(title, township, date_text, chosen, base_template)
+
+    volume, left_out = volume_of(parts), []
     if converter is None:
-        return volume.docx(dirty=True), None, False
+        return Built(volume.docx(dirty=True), None, False, "", [])
     seconds = 60 + 2 * len(parts)
-    laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(parts)), seconds)
-    pages = title_pages(pdf_texts(laid_out), parts)
+    try:
+        laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(parts)), seconds)
+    except ConverterError as e:
+        if not pdf:
+            return Built(volume.docx(dirty=True), None, False, str(e), [])
+        left_out = unconvertible(parts, volume_of, converter)
+        if not left_out:  # the volume fails, yet each report alone converts: nothing to leave out
+            raise
+        kept = [p for p in parts if p.number not in {p.number for p, _ in left_out}]
+        volume = volume_of(kept)
+        laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(kept)), seconds)
+        left_out = [(p.title, why) for p, why in left_out]
+    pages = title_pages(pdf_texts(laid_out), volume.parts)
     if pages is None:  # a title LibreOffice did not print as expected: let Word number it
-        return volume.docx(dirty=True), None, False
+        docx = volume.docx(dirty=True)
+        return Built(docx, converter(docx, seconds) if pdf else None, False,
+                     "LibreOffice 排出的页面中找不到各报告的标题", left_out)
     docx = volume.docx(pages=[str(p) for p in pages])
-    return docx, (converter(docx, seconds) if pdf else None), True
+    return Built(docx, converter(docx, seconds) if pdf else None, True, "", left_out)
+
+
+def unconvertible(parts, volume_of, converter):
+    """[(part, why)] of the reports LibreOffice cannot convert, each tried as
+    a volume of its own (its body exactly as in the whole)."""
+    failed = []
+    for part in parts:
+        try:
+            converter(volume_of([part]).docx(pages=[PLACEHOLDER]), 60)
+        except ConverterError as e:
+            failed.append((part, str(e)))
+    return failed
 
 
 def pdf_texts(pdf_bytes):
     import tempfile
     from pathlib import Path
-    from .pdf import pdf_text_pages
     with tempfile.TemporaryDirectory(prefix="pbforms-volume-") as folder:
         path = Path(folder) / "volume.pdf"
         path.write_bytes(pdf_bytes)
