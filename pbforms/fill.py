@@ -9,14 +9,14 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
-from .documents import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_document, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
 from .merge import base_of, merge, page_bases
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response, wants_partial
 from .documents.conversions import conversions
-from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
-                            report_preview)
+from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, kept_document_blocks,
+                            page_image, pdftoppm_path, report_preview)
 
 bp = Blueprint("fill", __name__)
 
@@ -117,7 +117,7 @@ WAITING = ("waiting", "busy")
 
 def conversion(report):
     """The state of the report's pages (conversions.State): asked for, never waited on."""
-    return conversions().ask(report_preview(report, preview_dir()), g.user.id, lambda: report_docx(report),
+    return conversions().ask(report_preview(report, preview_dir()), g.user.id, lambda: report_document(report),
                              polling=wants_partial())
 
 
@@ -140,10 +140,22 @@ def preview(report_id):
     pdf_ready = pages is not None
     if pages is not None and pdftoppm_path() is None:  # the PDF, but no page images
         pages, problem = None, NO_PDFTOPPM
-    blocks = None if pages else document_blocks(report_docx(report))
+    blocks = None if pages else shown_blocks(report, state)
     return render_template("fill/preview.html", report=report, pages=pages, blocks=blocks, problem=problem,
                            state=state, pdf_ready=pdf_ready, filename=report_filename(report),
                            editable=may_edit(g.user, report))
+
+
+def shown_blocks(report, state):
+    """The document's paragraphs, for the page without page images: none
+    while the pages are on their way (the page reloads once they are), so
+    asking again and again for a huge report costs little; after a failed
+    conversion, those of the document the job kept (read once)."""
+    if state and state.state in WAITING:
+        return None
+    if state and state.preview.docx.is_file():
+        return kept_document_blocks(state.preview.docx)
+    return document_blocks(report_docx(report))
 
 
 @bp.get("/reports/<int:report_id>/pages/<int:version>/<int:page>.png")

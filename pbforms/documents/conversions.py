@@ -18,15 +18,24 @@ and asks again by itself.
   `PER_USER` jobs waiting, and the worker takes the users' jobs in turn (whoever was served
   longest ago first).
 
-A job's document is rendered when it is asked for, in the request (that
-needs the database); the worker thread only converts.
+The request only gathers the job's template and context (that needs the
+database). The document is rendered by a process of its own (a huge
+report takes a second of CPU, which in this process would hold up every
+other request), then kept beside the cache, so a page showing the
+document's paragraphs after a failure does not render it again.
 """
+import ctypes
 import itertools
 import logging
+import multiprocessing
+import signal
+import sys
 import threading
 from collections import deque, namedtuple
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
-from . import pdf
+from . import pdf, render
 from .pdf import ConverterError, store_preview
 
 log = logging.getLogger(__name__)
@@ -42,9 +51,21 @@ State = namedtuple("State", "state preview message ahead")
 BUSY = "现在排队生成页面的报告较多，稍后会自动再试。"
 
 
+# fork on Linux: the renderer starts at once, with the app already imported.
+RENDERER_START = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+
+
+def die_with_parent():
+    """Linux: the kernel ends this process when the app's process ends, even
+    by SIGKILL (prctl PR_SET_PDEATHSIG), so no renderer outlives the app."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class Job:
-    def __init__(self, preview, owner, docx_bytes):
-        self.preview, self.owner, self.docx_bytes = preview, owner, docx_bytes
+    def __init__(self, preview, owner, document):
+        self.preview, self.owner, self.document = preview, owner, document  # document: (template, context)
 
 
 class Conversions:
@@ -59,10 +80,12 @@ class Conversions:
         self.served = {}  # owner -> the turn their last job was taken in
         self.turns = itertools.count()
         self.worker = None
+        self.renderer = None  # a process pool of one, started with the first job
 
-    def ask(self, preview, owner, docx_bytes, polling=False):
-        """The state of `preview`, a new job when there is none. `docx_bytes`
-        (a callable) is called only when a job is made. A failure that was
+    def ask(self, preview, owner, document, polling=False):
+        """The state of `preview`, a new job when there is none. `document`
+        (a callable giving the template and the context, as
+        documents.report_document) is called only when a job is made. A failure that was
         not the document's is told once, to a request that is not `polling`
         (a page's box asking whether to reload)."""
         if preview.ready:
@@ -78,10 +101,10 @@ class Conversions:
                 return State("waiting", preview, "", self._ahead())
             if len(self.jobs) >= QUEUE_LIMIT or sum(j.owner == owner for j in self.jobs.values()) >= PER_USER:
                 return State("busy", preview, BUSY, len(self.jobs))
-        document = docx_bytes()  # outside the lock: rendering takes a while
+        template_and_context = document()  # outside the lock: it reads the database
         with self.lock:
             if preview.pdf not in self.jobs:
-                job = Job(preview, owner, document)
+                job = Job(preview, owner, template_and_context)
                 self.jobs[preview.pdf] = job
                 self.waiting.setdefault(owner, deque()).append(job)
                 self._start_worker()
@@ -113,7 +136,9 @@ class Conversions:
         while True:
             job = self._next()
             try:
-                store_preview(job.preview, pdf.docx_to_pdf(job.docx_bytes))
+                docx = self._render(*job.document)
+                job.preview.keep_docx(docx)
+                store_preview(job.preview, pdf.docx_to_pdf(docx))
             except ConverterError as e:
                 if e.of_document:
                     job.preview.remember_failure(str(e))
@@ -125,6 +150,15 @@ class Conversions:
             finally:
                 with self.lock:
                     self.jobs.pop(job.preview.pdf, None)
+
+    def _render(self, template, context):
+        if self.renderer is None:
+            self.renderer = ProcessPoolExecutor(1, mp_context=RENDERER_START, initializer=die_with_parent)
+        try:
+            return self.renderer.submit(render, template, context).result()
+        except BrokenProcessPool:  # the process died (memory): the next job starts another
+            self.renderer = None
+            raise
 
     def _tell(self, job, message):
         with self.lock:

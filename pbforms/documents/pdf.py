@@ -398,6 +398,7 @@ class Preview:
         self.pdf = self.folder / f"{key}.pdf"
         self.count_file = self.folder / f"{key}.pages"
         self.failure_file = self.folder / f"{key}.failed"
+        self.docx = self.folder / f"{key}.docx"  # the document converted: the HTML fallback reads it
 
     @property
     def ready(self):
@@ -406,6 +407,12 @@ class Preview:
     @property
     def pages(self):
         return int(self.count_file.read_text())
+
+    def keep_docx(self, docx_bytes):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        part = self.docx.with_name(self.docx.name + f".{uuid.uuid4().hex[:8]}.part")
+        part.write_bytes(docx_bytes)
+        part.replace(self.docx)
 
     @property
     def failure(self):
@@ -514,6 +521,13 @@ def _style_looks(styles_xml):
         return value if value not in (None, False) else look(style["based"], key, depth + 1)
 
     return {sid: {key: look(sid, key) for key in ("jc", "font", "size", "first", "right")} for sid in raw}
+
+
+@lru_cache(maxsize=8)
+def kept_document_blocks(path):
+    """document_blocks of a document kept in the preview cache, read once:
+    the file under a version's key never changes."""
+    return document_blocks(Path(path).read_bytes())
 
 
 def document_blocks(docx_bytes):
