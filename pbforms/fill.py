@@ -164,13 +164,12 @@ def page_png(report_id, version, page):
     report = report_or_404(report_id)
     if version != report.version:
         abort(404)
+    problem = availability()
     try:
-        if availability():
-            raise ConverterError(availability())
+        if problem:
+            raise ConverterError(problem)
         pages = report_preview(report, preview_dir())
-        if not pages.ready:
-            abort(404)
-        if not 1 <= page <= pages.pages:
+        if not pages.ready or not 1 <= page <= pages.pages:  # the preview page lists only converted pages
             abort(404)
         image = page_image(pages, page)
     except ConverterError as e:
