@@ -15,8 +15,8 @@ and asks again by itself.
   (the office died under it) is told to the next request only, and the
   one after tries again.
 - The queue is bounded (`QUEUE_LIMIT`), and fair: each user has at most
-  `PER_USER` jobs waiting, and the worker takes the users' jobs in turn (whoever was served
-  longest ago first).
+  `PER_USER` jobs waiting, and the worker takes the users' jobs in turn
+  (whoever was served longest ago first).
 
 The request only gathers the job's template and context (that needs the
 database). The document is rendered by a process of its own (a huge
@@ -85,9 +85,9 @@ class Conversions:
     def ask(self, preview, owner, document, polling=False):
         """The state of `preview`, a new job when there is none. `document`
         (a callable giving the template and the context, as
-        documents.report_document) is called only when a job is made. A failure that was
-        not the document's is told once, to a request that is not `polling`
-        (a page's box asking whether to reload)."""
+        documents.report_document does) is called only when a job is made.
+        A failure that was not the document's is told once, to a request
+        that is not `polling` (a page's box asking whether to reload)."""
         if preview.ready:
             return State("ready", preview, "", 0)
         failure = preview.failure
