@@ -256,8 +256,20 @@ def job_file(job_id):
 
 # --- the 汇编 ------------------------------------------------------------------
 
-NOT_NUMBERED = ("目录的页码尚未填好（本机没有 LibreOffice 可用来排版计算）：用 Word 打开时会询问是否更新域，请选“是”；"
-                "WPS 中请右键点目录，选“更新域”。")
+def not_numbered(why):
+    """The note of a 汇编 whose 目录 Word is to number, saying why."""
+    return (f"目录的页码尚未填好（{why}）：用 Word 打开时会询问是否更新域，请选“是”；"
+            "WPS 中请右键点目录，选“更新域”。")
+
+
+NO_OFFICE = "本机没有 LibreOffice 可用来排版计算"
+
+
+def left_out_note(left_out):
+    """The note of a 汇编 PDF without the reports LibreOffice could not convert."""
+    named = "；".join(f"{title}（{why.rstrip('。')}）" for title, why in left_out)
+    return (f"以下 {len(left_out)} 份报告 LibreOffice 无法转换，未收入本 PDF：{named}。"
+            "可下载 Word 版汇编，或请这些单位修改报告后再生成。")
 
 
 def volume_filename(round_, statuses, extension="docx"):
@@ -274,30 +286,24 @@ def write_volume(round_, reports, path, progress=None, pdf=False):
 
     With LibreOffice the 目录's page numbers are computed; without it (or
     when it fails) a .docx still comes out, its 目录 left for Word to
-    update, and the note says so. A PDF needs LibreOffice.
+    update, and the note says so and why. A PDF needs LibreOffice; a report
+    it cannot convert is left out of the PDF, and the note names it.
     """
     problem = availability()
     if pdf and problem:
         raise ConverterError(problem)
-    def counting(n):
-        if progress:
-            progress(n)
-
-    def build(converter):
-        return build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
-                            official_template(round_.types[0]), progress=counting, pdf=pdf,
-                            converter=converter, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
-
     reports = list(reports)
-    try:
-        docx, pdf_bytes, numbered = build(None if problem else docx_to_pdf)
-    except ConverterError:
-        if pdf:
-            raise
-        log.warning("汇编 of round %s: LibreOffice failed; the 目录 is left for Word to update", round_.id)
-        docx, pdf_bytes, numbered = build(None)
-    Path(path).write_bytes(pdf_bytes if pdf else docx)
-    return len(reports), "" if numbered or pdf else NOT_NUMBERED
+    built = build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
+                         official_template(round_.types[0]), progress=progress, pdf=pdf,
+                         converter=None if problem else docx_to_pdf, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
+    Path(path).write_bytes(built.pdf if pdf else built.docx)
+    if built.problem:
+        log.warning("汇编 of round %s: LibreOffice failed (%s); the 目录 is left for Word to update",
+                    round_.id, built.problem)
+    notes = [left_out_note(built.left_out)] if built.left_out else []
+    if not built.numbered and not pdf:
+        notes.append(not_numbered(NO_OFFICE if problem else f"LibreOffice 未能排出这本汇编：{built.problem.rstrip('。')}"))
+    return len(reports) - len(built.left_out), "\n".join(notes)
 
 
 def write_volume_of(job, pdf):

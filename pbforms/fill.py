@@ -9,14 +9,15 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
-from .documents import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_document, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
 from .merge import base_of, merge, page_bases
 from .db import db_int
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
-from .partials import is_htmx, partial_response
-from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
-                            report_preview)
+from .partials import is_htmx, partial_response, wants_partial
+from .documents.conversions import conversions
+from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, kept_document_blocks,
+                            page_image, pdftoppm_path, report_preview)
 
 bp = Blueprint("fill", __name__)
 
@@ -116,29 +117,50 @@ def preview_dir():
     return Path(current_app.config.get("PREVIEW_DIR") or Path(current_app.instance_path) / "previews")
 
 
-def converted(report):
-    """The report's cached or freshly converted preview; ConverterError when it cannot be."""
-    return report_preview(report, preview_dir(), lambda: report_docx(report))
+WAITING = ("waiting", "busy")
+
+
+def conversion(report):
+    """The state of the report's pages (conversions.State): asked for, never waited on."""
+    return conversions().ask(report_preview(report, preview_dir()), g.user.id, lambda: report_document(report),
+                             polling=wants_partial())
 
 
 @bp.get("/reports/<int:report_id>/preview")
 def preview(report_id):
-    """The pages as they print (images from LibreOffice), or, where that is
-    impossible, the document's own paragraphs laid out as HTML, saying why."""
+    """The pages as they print (images from LibreOffice) once converted;
+    meanwhile, or where that is impossible, the document's own paragraphs
+    laid out as HTML, saying why (or that the pages are on their way)."""
     report = report_or_404(report_id)
     problem = availability()
-    pages = None
-    if problem is None:
-        try:
-            pages = converted(report)
-        except ConverterError as e:
-            problem = str(e)
+    state = None if problem else conversion(report)
+    if wants_partial():  # the box saying 正在生成 asks again: the box again, or reload once done
+        if state and state.state in WAITING:
+            return partial_response(render_template("fill/_converting.html", state=state, what="页面预览",
+                                                    url=url_for("fill.preview", report_id=report.id)))
+        return partial_response("", **{"HX-Refresh": "true"})
+    pages = state.preview if state and state.state == "ready" else None
+    if state and state.state == "failed":
+        problem = state.message
     pdf_ready = pages is not None
     if pages is not None and pdftoppm_path() is None:  # the PDF, but no page images
         pages, problem = None, NO_PDFTOPPM
-    blocks = None if pages else document_blocks(report_docx(report))
+    blocks = None if pages else shown_blocks(report, state)
     return render_template("fill/preview.html", report=report, pages=pages, blocks=blocks, problem=problem,
-                           pdf_ready=pdf_ready, filename=report_filename(report), editable=may_edit(g.user, report))
+                           state=state, pdf_ready=pdf_ready, filename=report_filename(report),
+                           editable=may_edit(g.user, report))
+
+
+def shown_blocks(report, state):
+    """The document's paragraphs, for the page without page images: none
+    while the pages are on their way (the page reloads once they are), so
+    asking again and again for a huge report costs little; after a failed
+    conversion, those of the document the job kept (read once)."""
+    if state and state.state in WAITING:
+        return None
+    if state and state.preview.docx.is_file():
+        return kept_document_blocks(state.preview.docx)
+    return document_blocks(report_docx(report))
 
 
 @bp.get("/reports/<int:report_id>/pages/<int:version>/<int:page>.png")
@@ -147,9 +169,12 @@ def page_png(report_id, version, page):
     report = report_or_404(report_id)
     if version != report.version:
         abort(404)
+    problem = availability()
     try:
-        pages = converted(report)
-        if not 1 <= page <= pages.pages:
+        if problem:
+            raise ConverterError(problem)
+        pages = report_preview(report, preview_dir())
+        if not pages.ready or not 1 <= page <= pages.pages:  # the preview page lists only converted pages
             abort(404)
         image = page_image(pages, page)
     except ConverterError as e:
@@ -161,17 +186,25 @@ def page_png(report_id, version, page):
 
 @bp.get("/reports/<int:report_id>/pdf")
 def download_pdf(report_id):
+    """The PDF once converted; meanwhile a page that waits for it and then downloads it."""
     report = report_or_404(report_id)
     problem = availability()
-    try:
-        if problem:
-            raise ConverterError(problem)
-        pages = converted(report)
-    except ConverterError as e:
-        return render_template("errors/page.html", title="无法生成 PDF", message=str(e)), 409
+    state = None if problem else conversion(report)
+    url = url_for("fill.download_pdf", report_id=report.id)
+    if state and state.state in WAITING:
+        context = {"state": state, "what": "PDF", "url": url}
+        if wants_partial():
+            return partial_response(render_template("fill/_converting.html", **context))
+        return render_template("fill/pdf_waiting.html", report=report, **context), 202
+    if wants_partial():  # the waiting page's box: ready or failed, the browser fetches the file or the reason
+        return partial_response("", **{"HX-Redirect": url})
+    if state and state.state == "failed":
+        problem = state.message
+    if problem:
+        return render_template("errors/page.html", title="无法生成 PDF", message=problem), 409
     AuditEvent.record("export", g.user, report=report, detail="pdf")
     name = str(Path(report_filename(report)).with_suffix(".pdf"))
-    return Response(pages.pdf.read_bytes(), mimetype="application/pdf",
+    return Response(state.preview.pdf.read_bytes(), mimetype="application/pdf",
                     headers={"Content-Disposition": content_disposition(name)})
 
 

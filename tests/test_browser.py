@@ -407,7 +407,7 @@ def test_pages_fit_the_screen(browsing, viewport):
 
     page.goto(report_url + "/preview")
     # The printed pages where LibreOffice is installed (the server sees the machine's), else the HTML.
-    expect(page.locator(".pages .page, article.document").first).to_be_visible()
+    expect(page.locator(".pages .page, article.document").first).to_be_visible(timeout=60_000)  # after 正在生成
     assert_no_horizontal_scroll(page)
     screenshot(page, "preview")
 
