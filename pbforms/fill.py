@@ -182,9 +182,21 @@ def refuse_edit(report):
 CONFLICT_MESSAGE = "您和他人都改了这一项"
 
 
-def chosen_side(form):
+def pressed(name):
+    """The value of the button called `name` when this request is that
+    button's press. htmx sends a form's own request (an autosave on change)
+    with the value of whichever button has the focus — a Tab from the last
+    field onto 删除 or 用我的 — so under htmx a button counts only when it
+    sent the request itself (HX-Trigger-Name). A plain form post (no
+    scripts) carries only the button that was pressed."""
+    if is_htmx() and request.headers.get("HX-Trigger-Name") != name:
+        return ""
+    return request.form.get(name, "")
+
+
+def chosen_side():
     """The clerk's choice for a field in conflict ("mine:key" / "theirs:key")."""
-    side, _, key = form.get("resolve", "").partition(":")
+    side, _, key = pressed("resolve").partition(":")
     return {key: side} if side in ("mine", "theirs") else {}
 
 
@@ -209,7 +221,7 @@ def save_from_form(report):
     report_type = report.report_type
     values, refused = report_type.read_form(request.form)
     expected = form_version(request.form)
-    op = request.form.get("op", "")
+    op = pressed("op")
     for _ in range(5):
         bases = {}
         for f in report_type.fields:
@@ -218,7 +230,7 @@ def save_from_form(report):
                 bases[f.key] = sent
             elif expected == report.version:
                 bases[f.key] = base_of(f, report.data.get(f.key))
-        result = merge(report_type, report.data, values, bases, chosen_side(request.form))
+        result = merge(report_type, report.data, values, bases, chosen_side())
         # An item button acts on the items as this page shows them: when
         # someone else changed them meanwhile, the page is shown theirs first.
         op_key = op.partition(":")[2].partition(":")[0]
@@ -356,6 +368,11 @@ def conflict_response(report, conflict):
 
 @bp.post("/reports/<int:report_id>/submit")
 def submit(report_id):
+    """提交审核 is a plain form post, after its confirmation. htmx sends
+    here only an autosave made while the focus rested on that button
+    (htmx takes the focused button's formaction): it is saved, not submitted."""
+    if is_htmx():
+        return save(report_id)
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return refuse_edit(report)

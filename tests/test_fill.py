@@ -341,6 +341,44 @@ def test_added_item_appears_on_the_page(page):
     assert "plans-3-text" in page.form()
 
 
+# An autosave sent while the focus rests on a button (Tab from the last text
+# onto 删除, 上移, 用我的 …): htmx adds that button's value to the form's own
+# request, which must act as a save only.
+FOCUSED_BUTTONS = [{"op": op} for op in ["add:plans", "remove:plans:0", "remove:plans:2", "up:plans:1",
+                                          "down:plans:0", "up:duties:1", "model:plans"]]
+
+
+@pytest.mark.parametrize("focused", FOCUSED_BUTTONS, ids=lambda b: b["op"])
+def test_an_autosave_with_the_focus_on_an_item_button_only_saves(page, focused):
+    before = stored(page).data
+    response = page.post({"plans-0-text": "刚输入的这一条。"}, focused=focused)
+    assert response.status_code == 200
+    assert SAVED.fullmatch(text_of(response.text, "save-status"))
+    data = stored(page).data
+    assert data["plans"][0]["text"] == "刚输入的这一条。"
+    assert [item["heading"] for item in data["plans"]] == PLANS
+    assert data["duties"] == before["duties"]
+
+
+def test_an_autosave_with_the_focus_on_a_conflict_choice_keeps_the_conflict(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    page.send(second, {"intro": "第二个窗口写的开头。"})
+    page.post({"reporter_name": "李四"}, focused={"resolve": "mine:intro"})
+    report = stored(page)
+    assert (report.data["intro"], report.data["reporter_name"]) == ("第一个窗口写的开头。", "李四")
+    assert report.pending["intro"]["value"] == "第二个窗口写的开头。"
+
+
+def test_an_autosave_with_the_focus_on_submit_saves_and_does_not_submit(page):
+    # htmx takes the focused 提交审核's formaction for the form's own request.
+    response = page.post({**COMPLETE, "reporter_name": "李四"}, action="/submit")
+    assert response.status_code == 200
+    assert SAVED.fullmatch(text_of(response.text, "save-status"))
+    report = stored(page)
+    assert (report.status, report.data["reporter_name"]) == ("draft", "李四")
+
+
 # --- submitting -------------------------------------------------------------------
 
 def test_submit_with_missing_figures_links_them(page):
