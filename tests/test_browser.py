@@ -331,7 +331,7 @@ def test_save_after_logout_says_why_it_failed(browsing):
     name.fill("退出后才输入的姓名")
     name.press("Tab")
     status = page.locator("#save-status")
-    expect(status).to_contain_text("过期")
+    expect(status).to_contain_text("登录已过期")
     expect(status).to_have_css("color", RED)
     expect(name).to_have_value("退出后才输入的姓名")
 
