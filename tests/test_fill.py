@@ -6,7 +6,7 @@ import pytest
 
 from pbforms.db import db
 from pbforms.forms import builtin_type
-from pbforms.models import Report, Revision
+from pbforms.models import Report, Revision, User, now
 from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of, revision_count
 
 REPORT_TYPE = builtin_type("annual_report")
@@ -534,6 +534,18 @@ def test_kept_values_stay_out_of_the_document(page):
     assert "4次" not in "".join(docx_paragraphs(page.docx()))
 
 
+def test_a_conflict_never_chosen_blocks_submit_naming_the_field(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    page.send(second, {"intro": "第二个窗口写的开头。"})
+    response = page.submit(COMPLETE)
+    assert response.status_code == 422
+    banner = one(parse(response.text), "//*[@class='banner failed']")
+    assert [a.text_content() for a in banner.xpath(".//a")] == [REPORT_TYPE.by_key["intro"].label]
+    assert "请先选用一份" in banner.text_content()
+    assert stored(page).status == "draft"
+
+
 # --- confirmations and withdraw -------------------------------------------------
 
 def test_submit_button_asks_first_saying_what_follows(page):
@@ -561,6 +573,17 @@ def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page)
     assert "镇党建办已开始审核" in page.html()
     response = client.post(page.url + "/withdraw", data={"csrf_token": auth.csrf_token()}, follow_redirects=True)
     assert "开始审核此报告，不能再撤回" in response.text
+    assert stored(page).status == "submitted"
+
+
+def test_a_withdraw_racing_the_office_opening_the_report_is_refused(client, page):
+    # The withdraw read the report unopened; the office opened it before the
+    # withdraw wrote: the opening wins, the report stays with the office.
+    page.submit(COMPLETE)
+    with db.connection_context():
+        read_before = Report.get_by_id(page.report_id)
+        Report.update(opened_at=now()).where(Report.id == page.report_id).execute()
+        assert read_before.withdraw(User.get(User.username == "qingnizhen")) is False
     assert stored(page).status == "submitted"
 
 
