@@ -179,7 +179,7 @@ def refuse_edit(report):
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 
-CONFLICT_MESSAGE = "您和他人都改了这一项"
+CONFLICT_MESSAGE = "您和另一个页面或其他人都改了这一项"
 
 
 def pressed(name):
@@ -262,7 +262,7 @@ def save_from_form(report):
     report.keep_pending(pending)
     errors = {key: message for key, (_, message) in refused.items()}
     if op and stale_op:
-        errors[op_key] = "这些条目刚被别人改动过（现在显示的是最新的），请看过后再添加、移动或删除。"
+        errors[op_key] = "这些条目刚在另一个页面或由其他人改动过（现在显示的是最新的），请看过后再添加、移动或删除。"
         changed_key = op_key  # the page swaps these items in, as after any item button
     for key, message in report_type.warnings(report.data).items():
         errors.setdefault(key, message)
@@ -275,9 +275,9 @@ def merge_summary(report_type, result):
         return "、".join(f"「{report_type.by_key[k].label}」" for k in keys)
     parts = []
     if result.theirs:
-        parts.append(f"已合并别人同时所做的修改：{labels(result.theirs)}")
+        parts.append(f"已合并另一个页面或其他人同时所做的修改：{labels(result.theirs)}")
     if result.conflicts:
-        parts.append(f"{labels(result.conflicts)}您和别人都改了，两份都保留着，请在该项下选择用哪一份")
+        parts.append(f"{labels(result.conflicts)}您和另一个页面或其他人都改了，两份都保留着，请在该项下选择用哪一份")
     return "；".join(parts)
 
 

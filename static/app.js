@@ -169,7 +169,7 @@
     var at = new Date(copy.at);
     text.textContent = "这台电脑上还保存着您 " + at.toLocaleString("zh-CN", { hour12: false }) +
       " 在本报告中输入、尚未保存到服务器的内容（" + differing + " 处与现在不同）。" +
-      "恢复后会与报告现在的内容合并保存；同一处别人也改过的，两份都会保留，供您选择。";
+      "恢复后会与报告现在的内容合并保存；同一处在另一个页面或由其他人也改过的，两份都会保留，供您选择。";
     var restore = document.createElement("button");
     restore.type = "button";
     restore.className = "primary";

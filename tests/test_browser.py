@@ -374,7 +374,7 @@ def test_second_tab_changing_another_field_merges_and_shows_the_first_tabs_chang
     reading.fill("9")
     reading.press("Tab")
     status = second.locator("#save-status")
-    expect(status).to_contain_text("已合并别人同时所做的修改：「述职人姓名」")
+    expect(status).to_contain_text("已合并另一个页面或其他人同时所做的修改：「述职人姓名」")
     expect(second.get_by_label("述职人姓名")).to_have_value("第一个窗口")
     screenshot(second, "merged")
 

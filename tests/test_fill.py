@@ -164,7 +164,7 @@ def test_two_tabs_changing_different_fields_both_keep_their_change(page, htmx):
     assert (data["reporter_name"], data["seminars"]) == ("第一个窗口", 21)
     if htmx:
         # The second tab is told, and shown the first tab's name in its field.
-        assert "已合并别人同时所做的修改：「述职人姓名」" in text_of(response.text, "save-status")
+        assert "已合并另一个页面或其他人同时所做的修改：「述职人姓名」" in text_of(response.text, "save-status")
         swapped = parse(response.text).get_element_by_id("field-reporter_name")
         assert swapped.get("hx-swap-oob") == "true"
         assert one(swapped, './/input[@name="reporter_name"]').get("value") == "第一个窗口"
@@ -198,6 +198,21 @@ def test_same_field_changed_in_two_tabs_is_shown_side_by_side_and_nothing_lost(p
     page.post({})
     assert stored(page).data["intro"] == "第一个窗口写的开头。"
     assert stored(page).pending["intro"]["value"] == "第二个窗口写的开头。"
+
+
+def test_a_conflict_says_which_side_prints_and_does_not_blame_someone_else(page):
+    # The other side is as often the clerk's own other tab as a colleague.
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    response = page.send(second, {"intro": "第二个窗口写的开头。"})
+    assert "「开头」您和另一个页面或其他人都改了" in text_of(response.text, "save-status")
+    html = page.html()
+    slot = parse(html).get_element_by_id("conflict-intro")
+    assert "另一个页面或其他人也改了" in one(slot, './/*[@class="conflict-title"]').text_content()
+    theirs, mine = (one(slot, f'.//*[@class="{side}"]/h4').text_content() for side in ("theirs", "mine"))
+    assert "现在打印的是这一份" in theirs and "不会打印" in mine
+    assert "第一个窗口写的开头。" in docx_paragraphs(page.docx())
+    assert "别人" not in parse(html).get_element_by_id("report-form").text_content()
 
 
 @pytest.mark.parametrize("side, kept", [("mine", "第二个窗口写的开头。"), ("theirs", "第一个窗口写的开头。")])
@@ -234,7 +249,7 @@ def test_an_item_button_on_items_someone_else_changed_does_nothing_and_says_so(p
     swapped = parse(response.text).get_element_by_id("field-plans")  # the button's own target
     assert swapped.get("hx-swap-oob") is None
     assert len(swapped.xpath('.//div[@class="item"]')) == 2
-    assert "刚被别人改动过" in one(swapped, './/*[@id="error-plans"]').text_content()
+    assert "刚在另一个页面或由其他人改动过" in one(swapped, './/*[@id="error-plans"]').text_content()
 
 
 def test_one_item_changed_in_both_tabs_is_a_conflict(page):
