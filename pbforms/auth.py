@@ -49,8 +49,8 @@ ACCOUNT_LIMIT = 50
 # account, so a guesser learns nothing from it.
 LOGIN_ERROR = "用户名或密码不正确。连续输错多次后须等待几分钟才能再试。"
 # What a throttled user can do about it. A village clerk (or an unknown
-# name, throttled the same way) asks the office; only the office's own
-# account, which nobody else can unlock, is told the server command. That
+# name, throttled the same way) asks the office; only an office account,
+# which may have nobody to ask, is told the server command. That
 # tells a guesser past the limit which name is the office's: no secret in
 # a township, where every clerk knows whom to call.
 THROTTLED_HELP = "输错次数过多，请{minutes}分钟后再试。急需登录的，请联系镇党建办，在“账号”页的“登录受限”中为您解除。"
