@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
 from .documents import content_disposition, report_docx, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
-from .merge import base_of, merge, page_bases
+from .merge import base_of, keep_as_typed, merge, page_bases
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response
 from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
@@ -179,9 +179,6 @@ def refuse_edit(report):
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 
-CONFLICT_MESSAGE = "您和另一个页面或其他人都改了这一项"
-
-
 def pressed(name):
     """The value of the button called `name` when this request is that
     button's press. htmx sends a form's own request (an autosave on change)
@@ -251,16 +248,9 @@ def save_from_form(report):
                 raise
     else:
         raise Conflict(report.version)
-    pending = dict(report.pending or {})
-    for key in values:
-        if key not in result.conflicts:
-            pending.pop(key, None)
-    for key, (typed, message) in refused.items():
-        pending[key] = {"value": typed, "message": message}
-    for key, mine in result.conflicts.items():
-        pending[key] = {"value": mine, "message": CONFLICT_MESSAGE, "conflict": True}
+    pending, result.not_kept = keep_as_typed(report.pending or {}, refused, result.conflicts, values)
     report.keep_pending(pending)
-    errors = {key: message for key, (_, message) in refused.items()}
+    errors = {**{key: message for key, (_, message) in refused.items()}, **result.not_kept}
     if op and stale_op:
         errors[op_key] = "这些条目刚在另一个页面或由其他人改动过（现在显示的是最新的），请看过后再添加、移动或删除。"
         changed_key = op_key  # the page swaps these items in, as after any item button
@@ -307,6 +297,10 @@ def apply_op(report, data, op):
     return None
 
 
+# Names the fields whose refused typing was too much to keep (merge.keep_as_typed).
+NOT_KEPT_HEADER = "PBForms-Not-Kept"
+
+
 @bp.post("/reports/<int:report_id>")
 def save(report_id):
     report = report_or_404(report_id)
@@ -337,7 +331,8 @@ def save(report_id):
     if changed_key:
         field = report_type.by_key[changed_key]
         body = render_template("fill/_items.html", f=field, **ctx) + body
-    return partial_response(body)
+    # The browser keeps its copy of typing the server did not keep (static/app.js).
+    return partial_response(body, **({NOT_KEPT_HEADER: " ".join(result.not_kept)} if result.not_kept else {}))
 
 
 def refused_meanwhile(report_id, conflict):

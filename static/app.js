@@ -241,7 +241,9 @@
     });
     document.addEventListener("htmx:afterRequest", function (event) {
       if (!ours(event) || sending === null) return;
-      if (event.detail.xhr && event.detail.xhr.status === 200) {
+      // Saved, unless the server could not keep some refused typing (too much).
+      var xhr = event.detail.xhr;
+      if (xhr && xhr.status === 200 && !xhr.getResponseHeader("PBForms-Not-Kept")) {
         savedEdits = Math.max(savedEdits, sending);
         if (savedEdits >= edits) storage.removeItem(key);
       }

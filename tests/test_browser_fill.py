@@ -117,3 +117,14 @@ def test_a_copy_older_than_a_day_is_dropped(browsing):
     expect(page.locator("#f-intro")).to_be_visible()
     assert copies(page) == [key + "0"]  # an hour old: kept
     expect(page.locator(".draft-offer")).to_have_count(0)
+
+
+def test_typing_too_much_to_keep_stays_in_the_browsers_copy(browsing):
+    page = browsing.login("qingnicun")
+    open_report(page)
+    intro = page.locator("#f-intro")
+    intro.fill("很长的开头。" * 34_000)  # past the field's limit and what the server keeps (within a request's 2 MB)
+    intro.press("Tab")
+    expect(page.locator("#error-intro")).to_contain_text("内容太多，服务器没有暂存")
+    expect(page.locator("#save-status")).to_contain_text("已保存")
+    assert len(copies(page)) == 1  # the server has not got it: the browser keeps it

@@ -1,11 +1,13 @@
 """The fill page: every field labelled, autosave with a visible status,
 version checks, item buttons, submitting, and messages next to fields."""
+import json
 import re
 
 import pytest
 
 from pbforms.db import db
 from pbforms.forms import builtin_type
+from pbforms.merge import KEEP_CHARS, KEEP_ITEMS
 from pbforms.models import Report, Revision, User, now
 from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of, revision_count
 
@@ -542,6 +544,60 @@ def test_a_valid_value_clears_what_was_kept(page):
     assert (report.data["seminars"], report.pending) == (4, {})
     assert one(parse(page.html()), '//input[@name="seminars"]').get("value") == "4"
     assert text_of(page.html(), "error-seminars") == ""
+
+
+def test_refused_typing_past_the_bound_is_not_kept_and_says_so(page):
+    response = page.post({"seminars": "x" * (KEEP_CHARS + 1)})
+    assert response.status_code == 200
+    assert response.headers["PBForms-Not-Kept"] == "seminars"  # the browser keeps its copy
+    message = text_of(response.text, "error-seminars")
+    assert message.startswith("请填写数字，如 12") and "内容太多，服务器没有暂存" in message
+    assert "seminars" not in stored(page).pending
+    assert len(page.html()) < 500_000
+
+
+def test_the_bound_holds_for_all_kept_values_together(page):
+    half = "x" * (KEEP_CHARS // 2)
+    first = page.post({"seminars": half})
+    assert "PBForms-Not-Kept" not in first.headers
+    second = page.post({"reading_classes": half + "y"})
+    assert second.headers["PBForms-Not-Kept"] == "reading_classes"
+    pending = stored(page).pending
+    assert (pending["seminars"]["value"], list(pending)) == (half, ["seminars"])
+    # Both still sent by the page, both still refused: the first stays kept.
+    again = page.post({"seminars": half, "reading_classes": half + "y"})
+    assert again.headers["PBForms-Not-Kept"] == "reading_classes"
+    assert list(stored(page).pending) == ["seminars"]
+    assert len(json.dumps(stored(page).pending, ensure_ascii=False)) <= KEEP_CHARS
+
+
+def items_form(n):
+    return {**{f"plans-{i}-heading": f"第{i + 1}条" for i in range(n)},
+            **{f"plans-{i}-text": "" for i in range(n)}}
+
+
+def test_a_hundred_items_are_kept_with_their_message_and_numbered(page):
+    response = page.post(items_form(KEEP_ITEMS))
+    assert "PBForms-Not-Kept" not in response.headers
+    html = page.html()
+    assert text_of(html, "error-plans") == "最多 20 条"
+    ordinals = [el.text_content() for el in parse(html).get_element_by_id("field-plans").xpath(".//*[@class='ordinal']")]
+    assert ordinals[98:] == ["九十九是", "一百是"]
+
+
+def test_more_items_than_a_page_can_show_are_not_kept(page):
+    response = page.post(items_form(KEEP_ITEMS + 1))
+    assert response.headers["PBForms-Not-Kept"] == "plans"
+    assert "内容太多" in text_of(response.text, "error-plans")
+    assert "plans" not in stored(page).pending
+    assert [item["heading"] for item in stored(page).data["plans"]] == PLANS
+
+
+@pytest.mark.parametrize("n, written", [(1, "一"), (10, "十"), (11, "十一"), (20, "二十"), (99, "九十九"),
+                                        (100, "一百"), (101, "一百零一"), (110, "一百一十"), (115, "一百一十五"),
+                                        (200, "二百"), (1005, "一千零五"), (1010, "一千零一十")])
+def test_items_are_numbered_past_ninety_nine(n, written):
+    assert REPORT_TYPE.by_key["plans"].ordinal(n - 1) == written + "是"
 
 
 def test_kept_values_stay_out_of_the_document(page):
