@@ -15,8 +15,9 @@ then needs no stored copy of the version it started from: per field,
 A conflict keeps the stored value; the page's value is kept as typed with
 the report (`Report.pending`) and shown side by side with the stored one
 until the clerk chooses. A value the server refuses is kept there too, with
-its message, within a bound (`keep_as_typed`). A page that sends no base (a form of an older
-page, a JSON upload) may change a field only when its version is current.
+its message, within a bound (`keep_as_typed`). A page that sends no base
+(a form of an older page, a JSON upload) may change a field only when its
+version is current.
 """
 import hashlib
 import json
