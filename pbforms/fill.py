@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
 from .documents import content_disposition, report_docx, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
-from .merge import base_of, keep_as_typed, merge, page_bases
+from .merge import base_of, keep_as_typed, merge, page_bases, within_bound
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response
 from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
@@ -77,13 +77,14 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
     with their message, after a reload as well."""
     report_type = report.report_type
     editable = may_edit(g.user, report)
-    pending = report.pending or {}
+    pending, not_kept = within_bound(report.pending or {})
     shown_data = report.data if data is None else data
     return {
         "report": report,
         "report_type": report_type,
         "data": shown_data,
-        "errors": {**{k: p["message"] for k, p in pending.items() if not p.get("conflict")}, **(errors or {})},
+        "errors": {**{k: p["message"] for k, p in pending.items() if not p.get("conflict")}, **not_kept,
+                   **(errors or {})},
         "typed": {**{k: p["value"] for k, p in pending.items()}, **(typed or {})},
         "pending": pending,
         "bases": page_bases(report_type, shown_data, pending),

@@ -103,6 +103,15 @@ def keep_as_typed(pending, refused, conflicts, sent):
     return kept, too_much
 
 
+def within_bound(pending):
+    """A report's kept values as the page may show them, and the messages of
+    those past the bound (kept before there was one): the page stays small,
+    and the next save stores no more than it shows."""
+    refused = {key: (p["value"], p["message"]) for key, p in pending.items() if not p.get("conflict")}
+    conflicts = {key: p["value"] for key, p in pending.items() if p.get("conflict")}
+    return keep_as_typed({}, refused, conflicts, ())
+
+
 @dataclass
 class Merge:
     data: dict
