@@ -16,7 +16,8 @@ app = create_app()
 
 def main():
     parser = argparse.ArgumentParser(description="党建述职填报")
-    parser.add_argument("--host", default=os.environ.get("PBFORMS_HOST", "0.0.0.0"))
+    parser.add_argument("--host", default=os.environ.get("PBFORMS_HOST"),
+                        help="监听的地址（默认 0.0.0.0，即本机所有网卡；--demo 时默认 127.0.0.1，只有本机能打开）")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PBFORMS_PORT", "8000")))
     parser.add_argument("--demo", action="store_true", help="首次运行时填入演示数据（青泥镇及其村）")
     parser.add_argument("--connection-limit", type=int, default=server.CONNECTION_LIMIT,
@@ -24,6 +25,8 @@ def main():
     parser.add_argument("--threads", type=int, default=server.THREADS,
                         help=f"同时处理的请求数（默认 {server.THREADS}）")
     args = parser.parse_args()
+    # The demo's passwords are public (README): unless told otherwise, only this machine reaches it.
+    host = args.host or ("127.0.0.1" if args.demo else "0.0.0.0")
 
     if args.demo:
         from pbforms import demo
@@ -38,8 +41,8 @@ def main():
     backup.start_daily()  # a copy a day into backups/ beside the database (pbforms/backup.py)
     pdf.warm_up()  # LibreOffice, where installed, starts now rather than on the first preview
 
-    print(f"党建述职填报 已启动：http://{'localhost' if args.host == '0.0.0.0' else args.host}:{args.port}/")
-    server.serve(app, args.host, args.port, args.connection_limit, args.threads)
+    print(f"党建述职填报 已启动：http://{'localhost' if host == '0.0.0.0' else host}:{args.port}/")
+    server.serve(app, host, args.port, args.connection_limit, args.threads)
 
 
 if __name__ == "__main__":

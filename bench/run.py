@@ -583,6 +583,123 @@ def bench_memory(renders):
 
 # --- the results file ----------------------------------------------------------------
 
+# --- bombs. Word import bombs while another village saves -------------------------
+
+BOMB_PARAGRAPHS = 200_000
+
+
+def paragraph_bomb():
+    """The issue's 200,000-paragraph .docx (1.6 MB of XML, a few dozen KB zipped)."""
+    from docx import Document
+
+    out = io.BytesIO()
+    Document().save(out)
+    result = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as src, zipfile.ZipFile(result, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + b"<w:p><w:r><w:t>x</w:t></w:r></w:p>" * BOMB_PARAGRAPHS)
+            dst.writestr(info.filename, data)
+    return result.getvalue()
+
+
+def multipart(fields, filename, content):
+    boundary = "pbforms-bench-boundary"
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in fields.items())
+    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def bench_bombs(folder, attackers, seconds):
+    """One village saves every 0.5 s (python app.py, waitress, SQLite), first
+    alone, then while `attackers` other villages each upload the bomb to
+    从 Word 导入 again as soon as it is answered (the issue: 17 at once made
+    the others wait 118 s)."""
+    path = folder / "bombs.sqlite3"
+    fresh_sqlite(folder, path.name)
+    with db.connection_context():
+        populate(attackers + 1, users=True)
+        reports = {r.unit.name: r.id for r in Report.in_round(Round.get())}
+    bomb = paragraph_bomb()
+    port = free_port()
+    server = start_server([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                          {"PBFORMS_DATABASE_URL": f"sqlite:///{path}", "PBFORMS_SECRET_KEY": "bench"}, port)
+    try:
+        saver = Browser(port)
+        saver.login("v0001")
+        report_id = reports["第0001村"]
+        _, page = saver.request("GET", f"/reports/{report_id}")
+        headers = {"HX-Request": "true", "X-CSRFToken": re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)}
+        form = dict(lxml.html.fromstring(page).xpath("//form[.//input[@name='version']]")[0].form_values())
+        errors = []
+
+        def saves(until):
+            took = []
+            while time.time() < until:
+                form["reporter_name"] = f"王建华{len(took)}"
+                start = time.perf_counter()
+                status, text = saver.request("POST", f"/reports/{report_id}", urlencode(form), headers)
+                took.append(time.perf_counter() - start)
+                version = re.search(r'id="report-version" value="(\d+)"', text)
+                if status != 200 or not version:
+                    errors.append(f"save: HTTP {status}")
+                    break
+                form["version"] = version.group(1)
+                form.update(BASE_INPUT.findall(text))
+                time.sleep(0.5)
+            return took
+
+        alone = saves(time.time() + seconds / 2)
+        stop_at = time.time() + seconds
+        refusals = []
+
+        def attacker(i):
+            browser = Browser(port)
+            browser.login(f"v{i + 2:04d}")
+            target = reports[f"第{i + 2:04d}村"]
+            _, page = browser.request("GET", f"/reports/{target}/word")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            body, content_type = multipart({"csrf_token": token}, "bomb.docx", bomb)
+            while time.time() < stop_at:
+                start = time.perf_counter()
+                browser.conn.request("POST", f"/reports/{target}/word", body=body,
+                                     headers={"Cookie": browser.cookie, "Content-Type": content_type})
+                response = browser.conn.getresponse()
+                text = response.read().decode("utf-8", "replace")
+                refusals.append(time.perf_counter() - start)
+                if response.status != 422 or "段落超过" not in text:
+                    errors.append(f"bomb: HTTP {response.status}")
+
+        def attacker_noting_errors(i):
+            try:
+                attacker(i)
+            except Exception as e:
+                errors.append(f"attacker {i}: {e!r}")
+
+        threads = [threading.Thread(target=attacker_noting_errors, args=(i,)) for i in range(attackers)]
+        for t in threads:
+            t.start()
+        time.sleep(1)  # every attacker logged in and sending
+        attacked = saves(stop_at)
+        for t in threads:
+            t.join()
+    finally:
+        stop_server(server)
+    if not alone or not attacked or not refusals:
+        return [row("bombs. Word import bombs", "failed", "", None, "", False, f"errors: {errors[:3]}")]
+    worst = max(attacked)
+    return [row(f"bombs. another village's save while {attackers} villages upload the {BOMB_PARAGRAPHS:,}-paragraph "
+                f"Word file again and again (python app.py, SQLite)",
+                f"p50 {median_ms(attacked):.0f} ms, max {worst * 1000:.0f} ms",
+                f"alone: p50 {median_ms(alone):.0f} ms, max {max(alone) * 1000:.0f} ms",
+                median_ms(attacked) / median_ms(alone), "max < 1 s, every bomb refused", worst < 1 and not errors,
+                f"{len(refusals)} bombs refused, each answered in p50 {median_ms(refusals):.0f} ms, "
+                f"max {max(refusals) * 1000:.0f} ms; {len(attacked)} saves under attack; errors {len(errors)}")]
+
+
 def row(name, measured, baseline, ratio, target, met, note):
     return {"name": name, "measured": measured, "baseline": baseline, "ratio": ratio, "target": target,
             "met": met, "note": note}
@@ -628,7 +745,7 @@ def write_results(rows, quick, chosen, started, load_at_start):
     print("\n".join(lines))
 
 
-ALL = ["1", "2", "3", "4", "5", "6", "7", "8"]
+ALL = ["1", "2", "3", "4", "5", "6", "7", "8", "bombs"]
 
 
 def main():
@@ -654,6 +771,7 @@ def main():
         ("6", lambda f: bench_autosave_postgres(f, args.users, seconds, args.interval)),
         ("7", lambda f: bench_preview(f, 5 if args.quick else 20)),
         ("8", lambda f: bench_volume(f, 300, 1 if args.quick else 3)),
+        ("bombs", lambda f: bench_bombs(f, 17, seconds)),
     ]
     rows = []
     for key, step in steps:

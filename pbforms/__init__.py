@@ -9,7 +9,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, cli, db as database, exports, fill, history, models, township
+from . import auth, cli, db as database, exports, fill, help, history, models, township
 from .form_body import FastFormRequest
 from .text import views as text_views
 
@@ -84,6 +84,7 @@ def create_app(config=None):
     app.register_blueprint(township.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(text_views.bp)
+    app.register_blueprint(help.bp)
     cli.init_app(app)
     _register_error_pages(app)
     app.after_request(_security_headers)

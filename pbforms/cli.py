@@ -151,7 +151,9 @@ def report_import_docx(report_id, file):
         click.echo(line)
     if not result.values:
         raise click.ClickException("文件中没有找到可以放入报告的内容，未保存")
-    data, errors = report_type.parse_json(result.values, report.data)
+    values = {key: value for key, value in result.values.items()
+              if not (result.other_year and key in result.figure_keys)}  # another year's figures stay out
+    data, errors = report_type.parse_json(values, report.data)
     if errors:
         raise click.ClickException("导入的内容有误，未保存：" + "；".join(errors.values()))
     if data == report.data:

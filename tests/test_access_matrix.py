@@ -30,6 +30,8 @@ MATRIX = {
     ("auth.change_password", "GET"): (LOGIN, OK, OK, OK),
     ("auth.change_password", "POST"): (LOGIN, OK, OK, OK),
     ("fill.home", "GET"): (LOGIN, OK, OK, OK),
+    # Each logged-in role gets its own help page.
+    ("help.page", "GET"): (LOGIN, OK, OK, OK),
     ("fill.report_page", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("fill.save", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("fill.download", "GET"): (LOGIN, OK, HIDDEN, OK),

@@ -26,7 +26,7 @@ BUILTIN = ("annual_report", "village_report")  # the seed's township type first
 KEY = re.compile(r"[a-z][a-z0-9_]{0,59}")
 # Names the document's context gives besides the fields (documents/official.py),
 # and Jinja's own words: a key is a variable of the generated Word template.
-RESERVED_KEYS = {"title_lines", "main_figures", "doc_headings", "doc_labels",
+RESERVED_KEYS = {"title_lines", "main_figures", "doc_headings", "doc_labels", "doc_last_text",
                  "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "loop", "self"}
 
 

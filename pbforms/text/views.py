@@ -6,6 +6,8 @@ Every route gets its report through `report_or_404` and changes it only when
 fill page. Nothing is stored before the clerk has seen the preview.
 """
 import json
+import threading
+from contextlib import contextmanager
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
@@ -20,6 +22,26 @@ bp = Blueprint("text", __name__)
 WORD_TYPES = ".docx,application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+_importing, _importing_lock = set(), threading.Lock()
+
+
+@contextmanager
+def one_import_at_a_time(user_id):
+    """True while this user has no other upload being read (False: one is):
+    a file is read within its budget, but one user starting many at once
+    would still hold a thread and a core each. Counted per process (with
+    several processes behind a proxy, one per user in each)."""
+    with _importing_lock:
+        busy = user_id in _importing
+        _importing.add(user_id)
+    try:
+        yield not busy
+    finally:
+        if not busy:
+            with _importing_lock:
+                _importing.discard(user_id)
+
+
 def small_int(value):
     return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 9 else None
 
@@ -27,7 +49,14 @@ def small_int(value):
 def import_page(report, status=200, **ctx):
     return render_template("text/word_import.html", report=report, report_type=report.report_type,
                            editable=may_edit(g.user, report), refusal=edit_refusal(report),
-                           accept=WORD_TYPES, **ctx), status
+                           accept=WORD_TYPES, example=figure_example(report.report_type), **ctx), status
+
+
+def figure_example(report_type):
+    """“支部党员大会12次”: how a figure is written, in the report's own type."""
+    counts = [f for f in report_type.counts if f.kind == "count" and f.unit]
+    f = next((f for f in counts if f.unit == "次"), counts[0] if counts else None)
+    return f"{f.label}12{f.unit}" if f else ""
 
 
 @bp.get("/reports/<int:report_id>/word")
@@ -48,15 +77,20 @@ def import_word(report_id):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return import_page(report, 422, file_error="请选择要导入的 Word 文件（.docx）。")
-    try:
-        result = word_import.import_docx(report.report_type, report.meta, upload.read(), upload.filename)
-    except word_import.Unreadable as e:
-        return import_page(report, 422, file_error=str(e))
+    with one_import_at_a_time(g.user.id) as free:
+        if not free:
+            return import_page(report, 429, file_error="您上传的另一个文件还在读取中。请等它读完，再上传这一个。")
+        try:
+            result = word_import.import_docx(report.report_type, report.meta, upload.read(), upload.filename)
+        except word_import.Unreadable as e:
+            return import_page(report, 422, file_error=str(e))
     if not result.values:
         return import_page(report, 422, result=result, file_error=(
             "文件中没有找到可以放入报告的内容。没有放入的段落列在下面，可以复制后粘贴到各栏。"))
+    offered = [key for key in result.figure_keys if key in result.values]
     return import_page(report, result=result, rows=preview_rows(report, result), version=report.version,
-                       content=json.dumps(result.values, ensure_ascii=False), filename=upload.filename)
+                       content=json.dumps(result.values, ensure_ascii=False), filename=upload.filename,
+                       offered=offered, ticked=set() if result.other_year else set(offered))
 
 
 def preview_rows(report, result):
@@ -74,7 +108,8 @@ def preview_rows(report, result):
         shown = f.docx_value(value, figures)
         rows.append({"field": f, "placed": True, "paragraphs": shown if isinstance(shown, list) else [shown],
                      "replaces": not f.is_empty(report.data.get(f.key)) and report.data.get(f.key) != value,
-                     "item_count": len(value) if f.kind == "items" else None})
+                     "item_count": len(value) if f.kind == "items" else None,
+                     "unticked": result.other_year and f.key in result.figure_keys})
     return rows
 
 
@@ -82,8 +117,14 @@ def apply_import(report):
     report_type = report.report_type
     try:
         obj = json.loads(request.form["content"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: '[' nested past Python's limit
         obj = None
+    if isinstance(obj, dict):
+        # The figures read from the text go in only where their box is ticked.
+        ticked = set(request.form.getlist("figure"))
+        for key in request.form.get("offered", "").split(","):
+            if key not in ticked:
+                obj.pop(key, None)
     data, errors = report_type.parse_json(obj, report.data)
     if errors:
         return import_page(report, 422, file_error="导入的内容有误，没有导入。请重新上传 Word 文件。")
