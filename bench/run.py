@@ -804,6 +804,49 @@ def bench_bombs(folder, attackers, seconds):
                 f"max {max(refusals) * 1000:.0f} ms; {len(attacked)} saves under attack; errors {len(errors)}")]
 
 
+# --- proof. the proof-reader on hostile text --------------------------------------------
+
+def repeated(unit, length):
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+def bench_proofread(runs):
+    """One field at its length limit, checked by every rule as on a save
+    (nothing cached): the slowest of the texts that once made a rule
+    quadratic (issue 19), beside the seed's own text repeated to the same length."""
+    from pbforms.text import proofread
+    report_type = builtin_type("village_report")
+    field = report_type.by_key["intro"]
+    length = field.max_length
+    figures = {f.key: 3 for f in report_type.counts}
+    hostile = {"letters and a dot": "a" * (length - 1) + ".", "dashes": "-" * length, "a.": repeated("a.", length),
+               "straight quotes": '"' * length, "parentheses": repeated(")(", length),
+               "opening quotes": "“" * length, "line breaks": "\n" * length, "digits and dots": repeated("1.", length),
+               "mixed": repeated("中文,abc.123 “测试”（括号）—— www.x.cn/ab 2022年03月05日 ** ", length)}
+    seed = "".join(item["text"] for item in demo_data({"year": 2022, "unit_name": "青泥镇",
+                                                        "secretary_title": "党委书记"})["duties"])
+
+    def check_ms(text):
+        """Median CPU and wall time: on a busy machine the wall time is mostly waiting for a core."""
+        cpu, wall = [], []
+        for _ in range(runs):
+            proofread.rule_hits.cache_clear()
+            gc.collect()
+            started, started_cpu = time.perf_counter(), time.process_time()
+            proofread.check(report_type, {**figures, field.key: text}, year=2022)
+            cpu.append(time.process_time() - started_cpu)
+            wall.append(time.perf_counter() - started)
+        return median_ms(cpu), median_ms(wall)
+
+    times = {name: check_ms(text) for name, text in hostile.items()}
+    worst = max(times, key=lambda name: times[name][0])
+    (cpu, wall), (base_cpu, base_wall) = times[worst], check_ms(repeated(seed, length))
+    return [row(f"proof. proof-reader, one field of {length} characters, slowest of {len(hostile)} hostile texts "
+                f"(median of {runs})", f"{cpu:.1f} ms CPU, {wall:.1f} ms wall ({worst})",
+                f"{base_cpu:.1f} ms CPU, {base_wall:.1f} ms wall, the seed's text", cpu / base_cpu, "≤ 50 ms",
+                cpu <= 50, "each rule and pattern: tests/test_proofread_speed.py")]
+
+
 def row(name, measured, baseline, ratio, target, met, note):
     return {"name": name, "measured": measured, "baseline": baseline, "ratio": ratio, "target": target,
             "met": met, "note": note}
@@ -849,7 +892,7 @@ def write_results(rows, quick, chosen, started, load_at_start):
     print("\n".join(lines))
 
 
-ALL = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "bombs"]
+ALL = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "bombs", "proof"]
 
 
 def main():
@@ -877,6 +920,7 @@ def main():
         ("8", lambda f: bench_volume(f, 300, 1 if args.quick else 3)),
         ("9", lambda f: bench_previews_under_attack(f, 20 if args.quick else 60)),
         ("bombs", lambda f: bench_bombs(f, 17, seconds)),
+        ("proof", lambda f: bench_proofread(5 if args.quick else 20)),
     ]
     rows = []
     for key, step in steps:

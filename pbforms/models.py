@@ -535,7 +535,9 @@ class Report(BaseModel):
     opened_at = DateTimeField(null=True)
     # The proof-reader's findings on the last save (None: not checked yet),
     # for the board; the findings themselves are worked out from the text.
+    # Those the clerk marked 核对无误 are not counted: {mark: {"by", "at"}}.
     findings = IntegerField(null=True)
+    confirmed_findings = JSONField(default=dict)
     # The version the report had when the office last returned (or
     # reopened) it: the next review shows what changed since.
     returned_version = IntegerField(null=True)
@@ -712,12 +714,39 @@ class Report(BaseModel):
             with writing():
                 Report.update(pending=pending).where(Report.id == self.id).execute()
             self.pending = pending
+
+    def findings_in(self, data):
+        """The proof-reader's findings on `data` of this report, by field key
+        (pbforms/text/proofread.py), those marked 核对无误 marked so."""
+        return proofread.check(self.report_type, data, self.last_year_data, year=self.round.year,
+                               confirmed=self.confirmed_findings)
+
     def count_findings(self, data):
-        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
-        found = proofread.check(self.report_type, data, self.last_year_data)
+        """How many findings on `data` the clerk has not marked 核对无误."""
+        found = self.findings_in(data)
         # The page answering this save shows the same findings: kept for it.
         self.checked = (data, found)
-        return sum(len(v) for v in found.values())
+        return len(proofread.unconfirmed(found))
+
+    def confirm_finding(self, mark, user, confirmed=True):
+        """Mark the finding `mark` (one of the current data's) as checked
+        and right, or take the mark back; the board's count follows. Marks
+        of findings the text no longer has are dropped. Not a new version:
+        the document does not change."""
+        found = self.findings_in(self.data)
+        every = proofread.all_findings(found, self.report_type)
+        current = {x.mark for x in every}
+        marks = {m: v for m, v in self.confirmed_findings.items() if m in current and m != mark}
+        if confirmed and mark in current:
+            marks[mark] = {"by": user.label if user else "", "at": now().isoformat(sep=" ")}
+        for x in every:
+            x.confirmed = marks.get(x.mark)
+        count = len(proofread.unconfirmed(found))
+        with writing():
+            Report.update(confirmed_findings=marks, findings=count).where(Report.id == self.id).execute()
+        self.confirmed_findings, self.findings = marks, count
+        self.checked = (self.data, found)  # what the page answering this shows
+        return mark in marks
 
     # Which status each change starts from: the UPDATE's own condition, so
     # of a submit and an approval, or two clicks of the same button, racing

@@ -199,6 +199,7 @@ ADMIN_ANSWERS = {
     ("township.sums", "GET"): [404, 200], ("township.sums", "POST"): [404, 303],
     ("text.import_form", "GET"): [200, 200], ("text.import_word", "POST"): [409, 422],
     ("text.fix", "POST"): [303, 303],  # no field sent: nothing to merge, no fix found
+    ("text.confirm", "POST"): [303, 303],  # no field sent: nothing to merge, no finding named
 }
 
 

@@ -55,6 +55,7 @@ MATRIX = {
     ("text.import_form", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("text.import_word", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("text.fix", "POST"): (LOGIN, OK, HIDDEN, OK),
+    ("text.confirm", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("history.audit", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("history.backup_page", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("history.download_backup", "GET"): (LOGIN, DENIED, DENIED, OK),
