@@ -18,7 +18,7 @@ from .forms.cli import type_group
 from .models import AuditEvent, Conflict, Report, Unit, User
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .text import proofread, word_import
-from .township.rounds import round_open
+from .township.rounds import round_deadline, round_open
 
 
 def init_app(app):
@@ -27,6 +27,7 @@ def init_app(app):
     app.cli.add_command(unlock_command)
     app.cli.add_command(report_group)
     round_group.add_command(round_open)
+    round_group.add_command(round_deadline)
     app.cli.add_command(round_group)
     app.cli.add_command(type_group)
     app.cli.add_command(backup_command)

@@ -473,6 +473,13 @@ class Round(BaseModel):
             self.save(only=[Round.status])
             AuditEvent.record("round_reopen" if is_open else "round_close", user, detail=self.title)
 
+    def set_deadline(self, deadline, user):
+        """Set or move the deadline, with an audit event."""
+        with writing():
+            self.deadline = deadline
+            self.save(only=[Round.deadline])
+            AuditEvent.record("round_deadline", user, detail=f"{self.title}：{deadline.isoformat()}")
+
     @property
     def is_past_deadline(self):
         return self.deadline is not None and datetime.date.today() > self.deadline
@@ -531,6 +538,9 @@ class Report(BaseModel):
     # Those the clerk marked 核对无误 are not counted: {mark: {"by", "at"}}.
     findings = IntegerField(null=True)
     confirmed_findings = JSONField(default=dict)
+    # The version the report had when the office last returned (or
+    # reopened) it: the next review shows what changed since.
+    returned_version = IntegerField(null=True)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -757,8 +767,11 @@ class Report(BaseModel):
             submitted_at = now() if status == "submitted" else self.submitted_at
             # A new submission is unopened: the filler may withdraw it until the office opens it.
             opened_at = None if status == "submitted" else self.opened_at
+            # A return remembers the version it returned: the next review compares with it.
+            returned_version = self.version if status == "returned" else self.returned_version
             changed = (Report.update(status=status, submitted_at=submitted_at, opened_at=opened_at,
-                                     review_comment=self.review_comment, field_comments=self.field_comments)
+                                     review_comment=self.review_comment, field_comments=self.field_comments,
+                                     returned_version=returned_version)
                        .where((Report.id == self.id) & (Report.version == self.version)
                               & Report.status.in_(self.STARTS_FROM[status])).execute())
             if not changed:
@@ -766,6 +779,7 @@ class Report(BaseModel):
                 raise NotEditable(stored.version, stored.status) if stored.status != self.status \
                     else Conflict(stored.version)
             self.status, self.submitted_at, self.opened_at = status, submitted_at, opened_at
+            self.returned_version = returned_version
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
 
@@ -885,6 +899,7 @@ class AuditEvent(BaseModel):
         "round_close": "结束填报轮次",
         "round_reopen": "重新开启填报轮次",
         "round_types": "更新轮次的报告类型版本",
+        "round_deadline": "设置截止日期",
         "unit_add": "新增单位",
         "unit_change": "修改单位",
         "unit_deactivate": "停用单位",

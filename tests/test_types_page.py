@@ -430,7 +430,8 @@ def test_inserting_model_items_keeps_what_is_there(client, auth):
         "csrf_token": token, "version": report.version, f"{items_field.key}-present": "1",
         f"{items_field.key}-0-heading": "我写的标题", f"{items_field.key}-0-text": "我写的内容"})
     report = village_report()
-    response = client.post(f"/reports/{report.id}", headers=HTMX, data={
+    # The 插入参考范文 button's own request: htmx names the button that sent it.
+    response = client.post(f"/reports/{report.id}", headers={**HTMX, "HX-Trigger-Name": "op"}, data={
         "csrf_token": token, "version": report.version, "op": f"model:{items_field.key}",
         f"{items_field.key}-present": "1",
         f"{items_field.key}-0-heading": "我写的标题", f"{items_field.key}-0-text": "我写的内容"})
