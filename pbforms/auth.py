@@ -391,9 +391,14 @@ def rated_by_default(round_):
     return [r.unit for r in Report.in_round(round_) if office is None or r.unit_id != office.id]
 
 
-def may_run_rating(user, rating):
-    """Who sets up, watches, closes and publishes a rating: its office's own (today: the admin)."""
+def may_run_ratings(user):
+    """Who opens ratings and reaches the ratings' pages: an office's accounts (today: the admin)."""
     return user.is_admin
+
+
+def may_run_rating(user, rating):
+    """Who sets up, watches, closes and publishes a rating: the accounts of its office."""
+    return may_run_ratings(user)
 
 
 def rating_or_404(rating_id):

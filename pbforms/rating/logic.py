@@ -119,6 +119,7 @@ class UnitResult(NamedTuple):
     rated_id: int
     name: str
     counts: dict  # {group id: [n per grade]}
+    grade_counts: list  # [n per grade] over the valid groups
     ballots: int  # counted ballots of the valid groups
     good_rate: float | None  # (first two grades) / ballots
     score: float | None  # weighted over the valid groups
@@ -161,7 +162,8 @@ def tally(groups, units, counts, rules):
         else:
             level = next((grades[index]["name"] for low, index in rules["levels"] if score >= low),
                          grades[-1]["name"])
-        rows.append(UnitResult(rated_id, name, per_group, ballots,
+        grade_counts = [sum(per_group[g.id][i] for g in valid) for i in range(len(grades))]
+        rows.append(UnitResult(rated_id, name, per_group, grade_counts, ballots,
                                float(Fraction(good, ballots)) if ballots else None,
                                round(float(score), 2) if score is not None else None, level, None, poor_groups))
     scores = sorted((r.score for r in rows if r.score is not None), reverse=True)

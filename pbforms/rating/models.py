@@ -9,8 +9,11 @@ keyed by a random token, ordered by that token when read; on SQLite its
 table has no rowid, so the file keeps 意见 in the token's (random) order,
 not the order they came in. Nothing here names a code next to a grade.
 """
+import functools
 import hashlib
+import logging
 import secrets
+import threading
 
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, PostgresqlDatabase, \
     SqliteDatabase, TextField, fn
@@ -18,6 +21,32 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 from ..db import db, writing
 from ..models import BaseModel, JSONField, Report, Round, Unit, now
 from . import logic
+
+
+class QuietSql(logging.Filter):
+    """Drops what peewee logs (each statement with its values, at DEBUG)
+    while this thread works with codes: that log would show a code's hash
+    next to the grades of its ballot."""
+
+    state = threading.local()
+
+    def filter(self, record):
+        return not getattr(self.state, "quiet", False)
+
+
+logging.getLogger("peewee").addFilter(QuietSql())
+
+
+def unlogged(work):
+    """`work` with peewee's statement log off on this thread."""
+    @functools.wraps(work)
+    def quietly(*args, **kwargs):
+        QuietSql.state.quiet = True
+        try:
+            return work(*args, **kwargs)
+        finally:
+            QuietSql.state.quiet = False
+    return quietly
 
 
 class Rating(BaseModel):
@@ -89,6 +118,7 @@ class Rating(BaseModel):
             self._add_groups_and_units(groups, units)
             return True
 
+    @unlogged
     def issue_codes(self):
         """New codes for every ballot of every group, replacing those issued
         before (refused once a ballot is in: those slips are in use).
@@ -198,12 +228,14 @@ def code_digest(code):
     return hashlib.sha256(f"pbforms-ballot:{code}".encode()).hexdigest()
 
 
+@unlogged
 def find_code(code):
     """(the code's row, its rating) when `code` was issued, else (None, None)."""
     row = BallotCode.get_or_none(BallotCode.digest == code_digest(code))
     return (row, Rating.get_by_id(row.rating_id)) if row else (None, None)
 
 
+@unlogged
 def cast_ballot(code, grades, opinions):
     """Spend `code` on one ballot: `grades` {rated id: grade index} for
     every rated unit, `opinions` {rated id: text}. One transaction marks the
