@@ -73,7 +73,7 @@ def enter():
 
 def ballot_page(code, rating, choices=None, opinions=None, errors=None, status=200):
     return render_template("rating/ballot.html", code=code, shown=logic.shown_code(code), rating=rating,
-                           rated=rating.rated_units(), grades=rating.grades, group=None,
+                           rated=rating.rated_units(with_reports=True), grades=rating.grades,
                            choices=choices or {}, opinions=opinions or {}, errors=errors or {}), status
 
 

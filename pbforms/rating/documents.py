@@ -129,7 +129,7 @@ def result_xlsx(rating):
     heads = ["单位", "书记"] + [f"{g.name}·{grade}" for g, _, _ in result.groups for grade in grades] \
         + ["有效票数", "好评率", "综合得分", "等次", "排名"]
     sheet.append(heads)
-    secretaries = {r.id: r.secretary for r in rating.rated_units()}
+    secretaries = {r.id: r.secretary for r in rating.rated_units(with_reports=True)}
     for row in result.units:
         sheet.append([row.name, secretaries.get(row.rated_id, "")]
                      + [n for g, _, _ in result.groups for n in row.counts[g.id]]

@@ -15,8 +15,8 @@ import logging
 import secrets
 import threading
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, PostgresqlDatabase, \
-    SqliteDatabase, TextField, fn
+from peewee import JOIN, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, PostgresqlDatabase, \
+    SqliteDatabase, TextField, Tuple, fn
 
 from ..db import db, writing
 from ..models import BaseModel, JSONField, Report, Round, Unit, now
@@ -74,9 +74,14 @@ class Rating(BaseModel):
     def groups(self):
         return list(RatingGroup.select().where(RatingGroup.rating == self).order_by(RatingGroup.position))
 
-    def rated_units(self):
-        return list(RatedUnit.select(RatedUnit, Unit).join(Unit).where(RatedUnit.rating == self)
-                    .order_by(RatedUnit.position))
+    def rated_units(self, with_reports=False):
+        """The rated units in order; `with_reports` reads their reports in
+        the same query (for the secretaries' names)."""
+        query = RatedUnit.select(RatedUnit, Unit).join(Unit)
+        if with_reports:
+            query = (RatedUnit.select(RatedUnit, Unit, Report).join(Unit).switch(RatedUnit)
+                     .join(Report, JOIN.LEFT_OUTER))
+        return list(query.where(RatedUnit.rating == self).order_by(RatedUnit.position))
 
     def has_ballots(self):
         """Whether any ballot is in (online or on paper): the settings are locked from then on."""
@@ -194,7 +199,7 @@ class RatedUnit(BaseModel):
 
     @property
     def secretary(self):
-        return logic.secretary_name(self.report) if self.report else ""
+        return logic.secretary_name(self.report) if self.report_id else ""
 
 
 class BallotCode(BaseModel):
@@ -254,10 +259,10 @@ def cast_ballot(code, grades, opinions):
         taken = BallotCode.update(used=True).where((BallotCode.digest == digest) & ~BallotCode.used).execute()
         if not taken:
             return "used"
-        for rated_id, grade in grades.items():
-            BallotCount.update(cast=BallotCount.cast + 1).where(
-                (BallotCount.group == row.group_id) & (BallotCount.rated == rated_id)
-                & (BallotCount.grade == grade)).execute()
+        # One statement for the whole ballot: (unit, grade) pairs, a row each.
+        BallotCount.update(cast=BallotCount.cast + 1).where(
+            (BallotCount.group == row.group_id)
+            & Tuple(BallotCount.rated, BallotCount.grade).in_([Tuple(*pair) for pair in grades.items()])).execute()
         texts = [{"key": secrets.token_hex(16), "rated": rated_id, "text": text}
                  for rated_id, text in opinions.items() if text]
         if texts:
