@@ -386,7 +386,8 @@ def rating_office(round_):
 
 
 def rated_by_default(round_):
-    """The round's units below the office holding its rating: those the rating rates unless the office says otherwise."""
+    """The round's units below the office holding its rating: those it
+    rates unless the office says otherwise."""
     office = rating_office(round_)
     return [r.unit for r in Report.in_round(round_) if office is None or r.unit_id != office.id]
 

@@ -10,6 +10,8 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect
 
+from pbforms.demo import ADMIN
+
 from .test_browser import PHONE, ROOT, Browsing, browser, server  # noqa: F401 (fixtures)
 
 
@@ -61,4 +63,41 @@ def test_a_phone_goes_from_the_slips_address_to_submitted(browser, server, modul
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.goto(address)
     expect(page.get_by_text("这个票码已经投过票了")).to_be_visible()
+    browsing.check()
+
+
+def vote(page, address, grade):
+    page.goto(address)
+    for group in page.get_by_role("radiogroup").all():
+        group.get_by_label(grade, exact=True).check()
+    page.get_by_role("button", name="下一步：核对").click()
+    page.get_by_role("button", name="确认提交").click()
+    expect(page.get_by_role("heading", name="已提交")).to_be_visible()
+
+
+def test_the_meeting_page_follows_the_turnout_and_shows_the_result_once_closed(browser, server,  # noqa: F811
+                                                                             module_database_url, tmp_path):
+    rating_id = flask(module_database_url, server, "rating", "open", "--round", 1, "--title", "会上评议",
+                      "--group", "党员代表=6:100").strip()
+    flask(module_database_url, server, "rating", "slips", "--rating", rating_id, "-o", tmp_path / "slips.docx")
+    addresses = slip_addresses(tmp_path / "slips.docx")
+    browsing = Browsing(browser, server)
+    office = browsing.context().new_page()
+    office.goto("/login")
+    office.get_by_label("用户名").fill(ADMIN[0])
+    office.get_by_label("密码").fill(ADMIN[1])
+    office.get_by_role("button", name="登录").click()
+    office.goto(f"/ratings/{rating_id}")
+    turnout = office.locator('[data-group="党员代表"]')
+    expect(turnout).to_have_text("0 / 6")
+
+    phone = browsing.context(PHONE).new_page()
+    for address in addresses[:4]:
+        vote(phone, address, "好")
+
+    expect(turnout).to_have_text("4 / 6", timeout=15_000)  # polled, not reloaded
+    expect(office.get_by_text("综合得分")).to_have_count(0)
+    office.get_by_role("button", name="结束评议，查看结果").click()
+    expect(office.get_by_role("heading", name="测评结果")).to_be_visible()
+    expect(office.get_by_text("党员代表：发出 6 张，收回 4 张，无效：收回 4 张，不足法定票数 5 张")).to_be_visible()
     browsing.check()

@@ -1,5 +1,4 @@
 """The five `flask --app app rating …` commands, exactly as the issue spells them."""
-import io
 import zipfile
 
 import pytest

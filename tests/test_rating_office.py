@@ -13,7 +13,6 @@ from PIL import Image
 
 from pbforms.db import db
 from pbforms.models import AuditEvent, Unit
-from pbforms.rating import documents
 from pbforms.rating.models import BallotCode, Rating, code_digest
 from tests.official_format import format_problems
 
