@@ -96,7 +96,7 @@ def test_the_meeting_page_follows_the_turnout_and_shows_the_result_once_closed(b
         vote(phone, address, "好")
 
     expect(turnout).to_have_text("4 / 6", timeout=15_000)  # polled, not reloaded
-    expect(office.get_by_text("综合得分")).to_have_count(0)
+    expect(office.locator("#result")).to_have_count(0)
     office.get_by_role("button", name="结束评议，查看结果").click()
     expect(office.get_by_role("heading", name="测评结果")).to_be_visible()
     expect(office.get_by_text("党员代表：发出 6 张，收回 4 张，无效：收回 4 张，不足法定票数 5 张")).to_be_visible()

@@ -101,3 +101,37 @@ def test_the_rules_are_said_in_words():
     text = "".join(result_of({1: [1, 0, 0, 0]}).rule_lines)
     for words in ("甲组（10 票，权重 50%）", "好 100 分", "90 分及以上为好", "1/3", "2/3", "不少于 5 张"):
         assert words in text
+
+
+def test_the_default_rules_read_back_as_they_are_shown():
+    assert logic.parse_rules(logic.rules_texts(DEFAULT_RULES)) == (DEFAULT_RULES, {})
+
+
+DEFAULT_TEXTS = logic.rules_texts(DEFAULT_RULES)
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"grades": "好=100 好=80"}, "grades", "等次名称不能重复"),
+    ({"grades": "好=80 较好=100"}, "grades", "等次应从高到低排列"),
+    ({"grades": "好"}, "grades", "应写成 等次=分值"),
+    ({"grades": "好=100"}, "grades", "等次应有 2 至 6 个"),
+    ({"levels": "好=90 较好=80"}, "levels", "请依次给出 好、较好、一般 的最低得分"),
+    ({"levels": "好=90 较好=95 一般=60"}, "levels", "最低得分应逐个降低"),
+    ({"levels": "好=90 较好=80 差=60"}, "levels", "等次为 好、较好、一般"),
+    ({"poor_share": "三分之一"}, "poor_share", "差票比例应写成分数"),
+    ({"quorum_share": "3/2"}, "quorum_share", "法定票数比例应写成分数"),
+])
+def test_wrong_rules_are_refused_next_to_their_field(changes, field, message):
+    rules, errors = logic.parse_rules({**DEFAULT_TEXTS, **changes})
+    assert rules is None
+    assert message in errors[field]
+
+
+def test_other_grades_and_levels_are_tallied_by_their_own_rules():
+    rules, _ = logic.parse_rules({"grades": "优秀=100 合格=70 不合格=0", "levels": "优秀=85 合格=60",
+                                  "poor_share": "1/2", "quorum_share": "1/2"})
+    groups = [Group(1, "甲组", 10, 100, 5)]
+    counts = {(1, 1, 0): 3, (1, 1, 1): 2, (1, 1, 2): 0}
+    result = tally(groups, [(1, "青泥村")], counts, rules)
+    assert result.groups[0][1]  # 5 of 10, at least 5: valid under 1/2
+    assert (result.units[0].score, result.units[0].level) == (88.0, "优秀")

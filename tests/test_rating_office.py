@@ -13,6 +13,7 @@ from PIL import Image
 
 from pbforms.db import db
 from pbforms.models import AuditEvent, Unit
+from pbforms.rating import logic
 from pbforms.rating.models import BallotCode, Rating, code_digest
 from tests.official_format import format_problems
 
@@ -72,7 +73,8 @@ def test_the_meeting_page_shows_turnout_and_no_result_while_open(office, rating)
 
     assert 'data-group="党员代表">1 / 30' in page
     assert 'hx-trigger="every 5s"' in page
-    assert "测评结果" not in page and "综合得分" not in page and "好评率" not in page
+    for shown_only_when_closed in ('id="result"', "测评结果", "<th>综合得分</th>", "<th>好评率</th>", "下载汇总表", "意见（"):
+        assert shown_only_when_closed not in page
     assert 'data-group="党员代表">1 / 30' in turnout.text and "HX-Request" in turnout.headers["Vary"]
     assert "好评率" not in turnout.text
 
@@ -277,3 +279,36 @@ def test_after_publishing_each_unit_sees_its_own_result_only(app, office, rating
     assert "青泥村点评" in mine and "青泥村意见" in mine and "柳湾村" not in mine
     assert "柳湾村点评" in theirs and "柳湾村意见" in theirs and "青泥村" not in theirs
     assert "等次" in mine
+
+
+def settings_form(rating, **changes):
+    return {"title": rating.title, "groups": "党员代表=10:100",
+            "unit": [str(r.unit_id) for r in rating.rated_units()], **logic.rules_texts(rating.rules), **changes}
+
+
+def test_the_office_sets_other_grades_and_the_ballot_offers_them(app, office, rating):
+    response = post(office, f"/ratings/{rating.id}/settings",
+                    **settings_form(rating, grades="优秀=100 合格=70 不合格=0", levels="优秀=85 合格=60"))
+    assert response.status_code == 303
+    rating = Rating.get_by_id(rating.id)
+    codes = codes_by_group(rating)
+
+    page = Phone(app).open(codes["党员代表"][0]).text
+
+    assert rating.grades == ["优秀", "合格", "不合格"]
+    assert "优秀" in page and "合格" in page and "较好" not in page
+    assert "90 分及以上为好" not in "".join(rating.result().rule_lines)
+
+
+def test_wrong_rules_are_refused_on_the_page_with_the_typing_kept(office, rating):
+    response = post(office, f"/ratings/{rating.id}/settings", **settings_form(rating, levels="好=90 较好=95 一般=60"))
+    assert response.status_code == 422
+    assert "最低得分应逐个降低" in response.text
+    assert 'value="好=90 较好=95 一般=60"' in response.text
+    assert Rating.get_by_id(rating.id).rules == rating.rules
+
+
+def test_settings_may_leave_units_out_before_the_first_ballot(office, rating):
+    keep = rating.rated_units()[:2]
+    post(office, f"/ratings/{rating.id}/settings", **settings_form(rating, unit=[str(r.unit_id) for r in keep]))
+    assert [r.unit_id for r in Rating.get_by_id(rating.id).rated_units()] == [r.unit_id for r in keep]

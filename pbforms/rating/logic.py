@@ -88,6 +88,63 @@ def parse_groups(specs):
     return groups, errors
 
 
+PAIR = re.compile(r"^(?P<name>[^=\s]+)\s*=\s*(?P<number>\d{1,3})$")
+SHARE = re.compile(r"^\s*(?P<top>\d{1,2})\s*/\s*(?P<bottom>\d{1,2})\s*$")
+
+
+def rules_texts(rules):
+    """The rules as the settings form shows them."""
+    grades = rules["grades"]
+    return {"grades": " ".join(f"{g['name']}={g['score']}" for g in grades),
+            "levels": " ".join(f"{grades[index]['name']}={low}" for low, index in rules["levels"]),
+            "poor_share": "{}/{}".format(*rules["poor_share"]),
+            "quorum_share": "{}/{}".format(*rules["quorum_share"])}
+
+
+def parse_rules(texts):
+    """(rules, {form field: message}) from the settings form's texts (rules_texts' shape)."""
+    errors = {}
+    grades = []
+    for item in (texts.get("grades") or "").split():
+        match = PAIR.match(item)
+        if not match or int(match["number"]) > 100:
+            errors["grades"] = f"「{item}」应写成 等次=分值（0 至 100），如 好=100"
+            break
+        grades.append({"name": match["name"][:10], "score": int(match["number"])})
+    if "grades" not in errors:
+        names = [g["name"] for g in grades]
+        if not 2 <= len(grades) <= 6:
+            errors["grades"] = "等次应有 2 至 6 个，如 好=100 较好=80 一般=60 差=0"
+        elif len(set(names)) != len(names):
+            errors["grades"] = "等次名称不能重复"
+        elif any(a["score"] <= b["score"] for a, b in zip(grades, grades[1:])):
+            errors["grades"] = "等次应从高到低排列，分值逐个降低"
+    levels = []
+    if "grades" not in errors:
+        names = [g["name"] for g in grades]
+        for item in (texts.get("levels") or "").split():
+            match = PAIR.match(item)
+            if not match or match["name"] not in names[:-1] or int(match["number"]) > 100:
+                errors["levels"] = (f"「{item}」应写成 等次=最低得分，等次为 {'、'.join(names[:-1])}"
+                                    f"（{names[-1]}是其余的）")
+                break
+            levels.append([int(match["number"]), names.index(match["name"])])
+        if "levels" not in errors and [index for _, index in levels] != list(range(len(names) - 1)):
+            errors["levels"] = f"请依次给出 {'、'.join(names[:-1])} 的最低得分，如 {rules_texts(DEFAULT_RULES)['levels']}"
+        elif "levels" not in errors and any(a[0] <= b[0] for a, b in zip(levels, levels[1:])):
+            errors["levels"] = "最低得分应逐个降低"
+    shares = {}
+    for key, label in (("poor_share", "差票比例"), ("quorum_share", "法定票数比例")):
+        match = SHARE.match(texts.get(key) or "")
+        if not match or not 0 < int(match["top"]) <= int(match["bottom"]):
+            errors[key] = f"{label}应写成分数，如 {rules_texts(DEFAULT_RULES)[key]}"
+        else:
+            shares[key] = [int(match["top"]), int(match["bottom"])]
+    if errors:
+        return None, errors
+    return {"grades": grades, "levels": levels, **shares, "quorum_min": MIN_BALLOTS}, {}
+
+
 def group_spec(name, ballots, weight):
     return f"{name}={ballots}:{weight}"
 

@@ -25,6 +25,7 @@ bp = Blueprint("rating", __name__, url_prefix="/ratings")
 
 MIMETYPES = {"docx": documents.DOCX, "pdf": "application/pdf", "xlsx": documents.XLSX}
 MAX_REMARK = 300
+RULE_FIELDS = ("grades", "levels", "poor_share", "quorum_share")
 
 
 @bp.before_request
@@ -95,7 +96,7 @@ def meeting_page(rating, values=None, errors=None, status=200):
     rated = rating.rated_units()
     values = values or {"title": rating.title,
                         "groups": "\n".join(logic.group_spec(g.name, g.ballots, g.weight) for g in groups),
-                        "units": {r.unit_id for r in rated}}
+                        "units": {r.unit_id for r in rated}, **logic.rules_texts(rating.rules)}
     result = None if rating.is_open else rating.result()
     opinions = {r.id: rating.opinions_about(r) for r in rated} if result else {}
     return render_template("rating/meeting.html", rating=rating, groups=groups, rated=rated,
@@ -113,14 +114,17 @@ def meeting(rating_id):
 def change_settings(rating_id):
     rating = rating_or_404(rating_id)
     values = {"title": one_line(request.form.get("title")), "groups": request.form.get("groups", ""),
-              "units": {int(v) for v in request.form.getlist("unit") if v.isdigit() and len(v) < 10}}
+              "units": {int(v) for v in request.form.getlist("unit") if v.isdigit() and len(v) < 10},
+              **{key: one_line(request.form.get(key)) for key in RULE_FIELDS}}
     groups, errors = check_settings(values["title"], values["groups"].splitlines())
+    rules, rule_errors = logic.parse_rules(values)
+    errors.update(rule_errors)
     units = [u for u in rated_by_default(rating.round) if u.id in values["units"]]
     if not units:
         errors["units"] = "请至少选择一个评议的单位"
     if not errors and not rating.is_open:
         errors["title"] = "评议已结束，设置不能再改。"
-    if not errors and not rating.change(values["title"], groups, units, rating.rules):
+    if not errors and not rating.change(values["title"], groups, units, rules):
         errors["title"] = "已有选票投入，设置已锁定，不能再改。"
     if errors:
         return meeting_page(rating, values, errors, 422)
