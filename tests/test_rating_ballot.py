@@ -199,3 +199,14 @@ def test_the_entry_page_takes_the_code_from_the_address_fragment(client):
     page = client.get("/v").text
     assert re.search(r'<script src="/static/ballot.js', page)
     assert 'id="code-form"' in page
+
+
+@pytest.mark.sqlite_only
+def test_opinions_keep_no_insertion_order_in_the_sqlite_file(app, rating, codes):
+    """Without a rowid, SQLite keeps the rows in the order of their random keys."""
+    for i, code in enumerate(codes["党员代表"][:5]):
+        Phone(app).vote(code, all_grades(rating, 0), {rating.rated_units()[0].id: f"意见{i}"})
+    with pytest.raises(Exception, match="rowid"):
+        db.execute_sql("SELECT rowid FROM opinion")
+    stored = [row[0] for row in db.execute_sql("SELECT text FROM opinion")]
+    assert stored == [o.text for o in Opinion.select().order_by(Opinion.key)]
