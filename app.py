@@ -39,6 +39,7 @@ def main():
             print(f"  {username:<12} {password:<14} {what}")
 
     backup.start_daily()  # a copy a day into backups/ beside the database (pbforms/backup.py)
+    pdf.exit_on_sigterm()  # a `kill` leaves no LibreOffice behind
     pdf.warm_up()  # LibreOffice, where installed, starts now rather than on the first preview
 
     print(f"党建述职填报 已启动：http://{'localhost' if host == '0.0.0.0' else host}:{args.port}/")

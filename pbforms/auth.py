@@ -51,10 +51,14 @@ ACCOUNT_LIMIT = 50
 # The same text for a wrong password, an unknown name and a throttled
 # account, so a guesser learns nothing from it.
 LOGIN_ERROR = "用户名或密码不正确。连续输错多次后须等待几分钟才能再试。"
-# What a throttled user can do about it (an unknown name is throttled the
-# same way, so this tells nothing about which names exist).
-THROTTLED_HELP = ("输错次数过多，请{minutes}分钟后再试。急需登录的，请联系镇党建办（管理员）在“账号”页的"
-                  "“登录受限”中解除；管理员本人受限时，请在服务器上运行 flask --app app unlock 用户名。")
+# What a throttled user can do about it. A village clerk (or an unknown
+# name, throttled the same way) asks the office; only an office account,
+# which may have nobody to ask, is told the server command. That
+# tells a guesser past the limit which name is the office's: no secret in
+# a township, where every clerk knows whom to call.
+THROTTLED_HELP = "输错次数过多，请{minutes}分钟后再试。急需登录的，请联系镇党建办，在“账号”页的“登录受限”中为您解除。"
+THROTTLED_ADMIN_HELP = ("输错次数过多，请{minutes}分钟后再试。管理员账号受限、又急需登录的，"
+                        "请在服务器上运行 flask --app app unlock 用户名 解除。")
 
 
 def account_key(username):
@@ -237,8 +241,10 @@ def login():
         wait, counted = count_attempt(limits)
         if wait:
             minutes = math.ceil(wait.total_seconds() / 60)
+            account = User.by_username(username)
+            advice = THROTTLED_ADMIN_HELP if account is not None and account.is_admin else THROTTLED_HELP
             return render_template("auth/login.html", form=form, error=LOGIN_ERROR,
-                                   help=THROTTLED_HELP.format(minutes=minutes)), 429
+                                   help=advice.format(minutes=minutes)), 429
         user = User.authenticate(username, form.password.data)
         if user and not demo_password_refused(form.password.data):
             # This try is not a failure: drop its rows, and the account's.

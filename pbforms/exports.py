@@ -256,8 +256,20 @@ def job_file(job_id):
 
 # --- the 汇编 ------------------------------------------------------------------
 
-NOT_NUMBERED = ("目录的页码尚未填好（本机没有 LibreOffice 可用来排版计算）：用 Word 打开时会询问是否更新域，请选“是”；"
-                "WPS 中请右键点目录，选“更新域”。")
+def not_numbered(why):
+    """The note of a 汇编 whose 目录 Word is to number, saying why."""
+    return (f"目录的页码尚未填好（{why}）：用 Word 打开时会询问是否更新域，请选“是”；"
+            "WPS 中请右键点目录，选“更新域”。")
+
+
+NO_OFFICE = "本机没有 LibreOffice 可用来排版计算"
+
+
+def left_out_note(left_out):
+    """The note of a 汇编 PDF without the reports LibreOffice could not convert."""
+    named = "；".join(f"{title}（{why.rstrip('。')}）" for title, why in left_out)
+    return (f"以下 {len(left_out)} 份报告 LibreOffice 无法转换，未收入本 PDF：{named}。"
+            "可下载 Word 版汇编，或请这些单位修改报告后再生成。")
 
 
 def volume_filename(round_, statuses, extension="docx"):
@@ -274,30 +286,24 @@ def write_volume(round_, reports, path, progress=None, pdf=False):
 
     With LibreOffice the 目录's page numbers are computed; without it (or
     when it fails) a .docx still comes out, its 目录 left for Word to
-    update, and the note says so. A PDF needs LibreOffice.
+    update, and the note says so and why. A PDF needs LibreOffice; a report
+    it cannot convert is left out of the PDF, and the note names it.
     """
     problem = availability()
     if pdf and problem:
         raise ConverterError(problem)
-    def counting(n):
-        if progress:
-            progress(n)
-
-    def build(converter):
-        return build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
-                            official_template(round_.types[0]), progress=counting, pdf=pdf,
-                            converter=converter, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
-
     reports = list(reports)
-    try:
-        docx, pdf_bytes, numbered = build(None if problem else docx_to_pdf)
-    except ConverterError:
-        if pdf:
-            raise
-        log.warning("汇编 of round %s: LibreOffice failed; the 目录 is left for Word to update", round_.id)
-        docx, pdf_bytes, numbered = build(None)
-    Path(path).write_bytes(pdf_bytes if pdf else docx)
-    return len(reports), "" if numbered or pdf else NOT_NUMBERED
+    built = build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
+                         official_template(round_.types[0]), progress=progress, pdf=pdf,
+                         converter=None if problem else docx_to_pdf, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
+    Path(path).write_bytes(built.pdf if pdf else built.docx)
+    if built.problem:
+        log.warning("汇编 of round %s: LibreOffice failed (%s); the 目录 is left for Word to update",
+                    round_.id, built.problem)
+    notes = [left_out_note(built.left_out)] if built.left_out else []
+    if not built.numbered and not pdf:
+        notes.append(not_numbered(NO_OFFICE if problem else f"LibreOffice 未能排出这本汇编：{built.problem.rstrip('。')}"))
+    return len(reports) - len(built.left_out), "\n".join(notes)
 
 
 def write_volume_of(job, pdf):
@@ -345,6 +351,14 @@ def round_type(round_, type_id):
     return next((t for t in types if str(t.type_id) == str(type_id).strip()), None)
 
 
+def most_followed(round_, version_ids):
+    """The round's type that most of its reports follow (`version_ids`, one a
+    report): what a summary covers unless the office chooses, as the
+    township's own type holds a single report."""
+    followed = Counter(version_ids)
+    return max(round_.types, key=lambda t: followed[t.version_id])
+
+
 def types_help(round_):
     return "；".join(f"{t.type_id} {t.name}（{round_.kinds_label(t)}）" for t in round_.types)
 
@@ -375,25 +389,37 @@ def column_titles(s):
 
 
 def totals_name(s):
-    return f"合计（{len(s.rows)}个单位）"
+    """合计 names how many units' figures it adds up: a unit with no figure filled adds nothing."""
+    with_data = sum(1 for row in s.rows if any(v is not None for v in row.values))
+    return f"合计（{with_data}个单位）"
 
 
 def summary_xlsx(s):
     """Numbers stored as numbers (an empty figure stays an empty cell), the
-    units in the header, the header row and unit column frozen."""
+    units in the header, the header row and unit column frozen. Each total
+    is a SUM over its column's rows, so a figure corrected in the sheet
+    corrects its total."""
     book = Workbook()
     sheet = book.active
     sheet.title = "数字汇总"
     sheet.append(column_titles(s))
     for row in s.rows:
         sheet.append([row.name, row.status, *row.values])
-    sheet.append([totals_name(s), "", *s.totals])
     # Text is text: a unit named "=HYPERLINK(…)" must not become a formula
-    # (openpyxl makes one of any string starting with "=").
+    # (openpyxl makes one of any string starting with "="). Set before the
+    # totals row, whose formulas are the only ones.
     for row in sheet.iter_rows():
         for cell in row:
             if isinstance(cell.value, str):
                 cell.data_type = "s"
+    last = sheet.max_row
+    sheet.append([totals_name(s), None])
+    for column, f in enumerate(s.counts, start=3):
+        letter = sheet.cell(1, column).column_letter
+        sheet.cell(last + 1, column, f"=SUM({letter}2:{letter}{last})" if s.rows else 0)
+        if f.kind == "amount":  # printed with its places, as in the report: 12.5, 3.0
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+                cell.number_format = f"0.{'0' * f.decimals}" if f.decimals else "0"
     sheet.freeze_panes = "B2"
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -419,9 +445,12 @@ def summary_docx(s):
         return "—" if value is None else f.as_text(value)
 
     several = len(s.round.types) > 1
+    scope = f"{s.scope}　　截至{cn_date(datetime.date.today())}"
     context = {
         "title": f"{s.round.title}数字汇总表",
-        "note": f"统计范围：{s.report_type.name + '，' if several else ''}{s.scope}　　截至{cn_date(datetime.date.today())}",
+        # A type's name is long: on a line of its own (docxtpl makes "\n" a
+        # line break), so the date never wraps a character or two onto a line alone.
+        "note": f"统计范围：{s.report_type.name}\n{scope}" if several else f"统计范围：{scope}",
         "headers": [{"label": f.label, "unit": f.unit} for f in s.counts],
         "rows": [{"name": r.name, "status": r.status, "figures": [shown(f, v) for f, v in zip(s.counts, r.values)]}
                  for r in s.rows],
@@ -453,9 +482,9 @@ def fit_columns(docx_bytes):
 def summary_file(round_id, extension):
     round_ = round_or_404(round_id)
     report_type = round_type(round_, request.args.get("type"))
-    if report_type is None:  # a round of several types, and none chosen: the one most units fill
-        followed = Counter(r.type_version_id for r in Report.select(Report.type_version).where(Report.round == round_))
-        report_type = max(round_.types, key=lambda t: followed[t.version_id])
+    if report_type is None:  # a round of several types, and none chosen
+        report_type = most_followed(round_, [r.type_version_id for r in
+                                             Report.select(Report.type_version).where(Report.round == round_)])
     s = summary(round_, chosen_scope(request.args.get("scope")), report_type)
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)

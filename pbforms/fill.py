@@ -9,13 +9,15 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 
 from .auth import edit_refusal, may_edit, may_withdraw, report_or_404, visible_reports, withdraw_refusal
-from .documents import content_disposition, report_docx, report_filename
+from .documents import content_disposition, report_docx, report_document, report_filename
 from .forms.kinds import MISSING, clean_text, resolve_references, split_paragraphs
-from .merge import base_of, merge, page_bases
+from .merge import base_of, keep_as_typed, merge, page_bases, within_bound
+from .db import db_int
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
-from .partials import is_htmx, partial_response
-from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
-                            report_preview)
+from .partials import is_htmx, partial_response, wants_partial
+from .documents.conversions import conversions
+from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, kept_document_blocks,
+                            page_image, pdftoppm_path, report_preview)
 
 bp = Blueprint("fill", __name__)
 
@@ -34,6 +36,9 @@ def read_notice():
     notice = Notice.for_user(g.user).where(Notice.id == request.form.get("notice", type=int)).first()
     if notice is not None:
         notice.mark_read(g.user)
+    report_id = request.form.get("report", type=db_int)  # read on a fill page: back to it
+    if report_id is not None and visible_reports(g.user).where(Report.id == report_id).exists():
+        return redirect(url_for("fill.report_page", report_id=report_id), 303)
     return redirect(url_for("fill.home"), 303)
 
 
@@ -77,13 +82,14 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
     with their message, after a reload as well."""
     report_type = report.report_type
     editable = may_edit(g.user, report)
-    pending = report.pending or {}
+    pending, not_kept = within_bound(report.pending or {})
     shown_data = report.data if data is None else data
     return {
         "report": report,
         "report_type": report_type,
         "data": shown_data,
-        "errors": {**{k: p["message"] for k, p in pending.items() if not p.get("conflict")}, **(errors or {})},
+        "errors": {**{k: p["message"] for k, p in pending.items() if not p.get("conflict")}, **not_kept,
+                   **(errors or {})},
         "typed": {**{k: p["value"] for k, p in pending.items()}, **(typed or {})},
         "pending": pending,
         "bases": page_bases(report_type, shown_data, pending),
@@ -95,6 +101,7 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
         "filename": report_filename(report),
         "events": AuditEvent.transitions_of(report),
         "may_withdraw": may_withdraw(g.user, report),
+        "notices": list(Notice.unread_for(g.user).where(Notice.round == report.round_id)),
     }
 
 
@@ -111,29 +118,50 @@ def preview_dir():
     return Path(current_app.config.get("PREVIEW_DIR") or Path(current_app.instance_path) / "previews")
 
 
-def converted(report):
-    """The report's cached or freshly converted preview; ConverterError when it cannot be."""
-    return report_preview(report, preview_dir(), lambda: report_docx(report))
+WAITING = ("waiting", "busy")
+
+
+def conversion(report):
+    """The state of the report's pages (conversions.State): asked for, never waited on."""
+    return conversions().ask(report_preview(report, preview_dir()), g.user.id, lambda: report_document(report),
+                             polling=wants_partial())
 
 
 @bp.get("/reports/<int:report_id>/preview")
 def preview(report_id):
-    """The pages as they print (images from LibreOffice), or, where that is
-    impossible, the document's own paragraphs laid out as HTML, saying why."""
+    """The pages as they print (images from LibreOffice) once converted;
+    meanwhile, or where that is impossible, the document's own paragraphs
+    laid out as HTML, saying why (or that the pages are on their way)."""
     report = report_or_404(report_id)
     problem = availability()
-    pages = None
-    if problem is None:
-        try:
-            pages = converted(report)
-        except ConverterError as e:
-            problem = str(e)
+    state = None if problem else conversion(report)
+    if wants_partial():  # the box saying 正在生成 asks again: the box again, or reload once done
+        if state and state.state in WAITING:
+            return partial_response(render_template("fill/_converting.html", state=state, what="页面预览",
+                                                    url=url_for("fill.preview", report_id=report.id)))
+        return partial_response("", **{"HX-Refresh": "true"})
+    pages = state.preview if state and state.state == "ready" else None
+    if state and state.state == "failed":
+        problem = state.message
     pdf_ready = pages is not None
     if pages is not None and pdftoppm_path() is None:  # the PDF, but no page images
         pages, problem = None, NO_PDFTOPPM
-    blocks = None if pages else document_blocks(report_docx(report))
+    blocks = None if pages else shown_blocks(report, state)
     return render_template("fill/preview.html", report=report, pages=pages, blocks=blocks, problem=problem,
-                           pdf_ready=pdf_ready, filename=report_filename(report), editable=may_edit(g.user, report))
+                           state=state, pdf_ready=pdf_ready, filename=report_filename(report),
+                           editable=may_edit(g.user, report))
+
+
+def shown_blocks(report, state):
+    """The document's paragraphs, for the page without page images: none
+    while the pages are on their way (the page reloads once they are), so
+    asking again and again for a huge report costs little; after a failed
+    conversion, those of the document the job kept (read once)."""
+    if state and state.state in WAITING:
+        return None
+    if state and state.preview.docx.is_file():
+        return kept_document_blocks(state.preview.docx)
+    return document_blocks(report_docx(report))
 
 
 @bp.get("/reports/<int:report_id>/pages/<int:version>/<int:page>.png")
@@ -142,9 +170,12 @@ def page_png(report_id, version, page):
     report = report_or_404(report_id)
     if version != report.version:
         abort(404)
+    problem = availability()
     try:
-        pages = converted(report)
-        if not 1 <= page <= pages.pages:
+        if problem:
+            raise ConverterError(problem)
+        pages = report_preview(report, preview_dir())
+        if not pages.ready or not 1 <= page <= pages.pages:  # the preview page lists only converted pages
             abort(404)
         image = page_image(pages, page)
     except ConverterError as e:
@@ -156,17 +187,25 @@ def page_png(report_id, version, page):
 
 @bp.get("/reports/<int:report_id>/pdf")
 def download_pdf(report_id):
+    """The PDF once converted; meanwhile a page that waits for it and then downloads it."""
     report = report_or_404(report_id)
     problem = availability()
-    try:
-        if problem:
-            raise ConverterError(problem)
-        pages = converted(report)
-    except ConverterError as e:
-        return render_template("errors/page.html", title="无法生成 PDF", message=str(e)), 409
+    state = None if problem else conversion(report)
+    url = url_for("fill.download_pdf", report_id=report.id)
+    if state and state.state in WAITING:
+        context = {"state": state, "what": "PDF", "url": url}
+        if wants_partial():
+            return partial_response(render_template("fill/_converting.html", **context))
+        return render_template("fill/pdf_waiting.html", report=report, **context), 202
+    if wants_partial():  # the waiting page's box: ready or failed, the browser fetches the file or the reason
+        return partial_response("", **{"HX-Redirect": url})
+    if state and state.state == "failed":
+        problem = state.message
+    if problem:
+        return render_template("errors/page.html", title="无法生成 PDF", message=problem), 409
     AuditEvent.record("export", g.user, report=report, detail="pdf")
     name = str(Path(report_filename(report)).with_suffix(".pdf"))
-    return Response(pages.pdf.read_bytes(), mimetype="application/pdf",
+    return Response(state.preview.pdf.read_bytes(), mimetype="application/pdf",
                     headers={"Content-Disposition": content_disposition(name)})
 
 
@@ -179,12 +218,21 @@ def refuse_edit(report):
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 
-CONFLICT_MESSAGE = "您和他人都改了这一项"
+def pressed(name):
+    """The value of the button called `name` when this request is that
+    button's press. htmx sends a form's own request (an autosave on change)
+    with the value of whichever button has the focus — a Tab from the last
+    field onto 删除 or 用我的 — so under htmx a button counts only when it
+    sent the request itself (HX-Trigger-Name). A plain form post (no
+    scripts) carries only the button that was pressed."""
+    if is_htmx() and request.headers.get("HX-Trigger-Name") != name:
+        return ""
+    return request.form.get(name, "")
 
 
-def chosen_side(form):
+def chosen_side():
     """The clerk's choice for a field in conflict ("mine:key" / "theirs:key")."""
-    side, _, key = form.get("resolve", "").partition(":")
+    side, _, key = pressed("resolve").partition(":")
     return {key: side} if side in ("mine", "theirs") else {}
 
 
@@ -209,7 +257,7 @@ def save_from_form(report):
     report_type = report.report_type
     values, refused = report_type.read_form(request.form)
     expected = form_version(request.form)
-    op = request.form.get("op", "")
+    op = pressed("op")
     for _ in range(5):
         bases = {}
         for f in report_type.fields:
@@ -218,7 +266,7 @@ def save_from_form(report):
                 bases[f.key] = sent
             elif expected == report.version:
                 bases[f.key] = base_of(f, report.data.get(f.key))
-        result = merge(report_type, report.data, values, bases, chosen_side(request.form))
+        result = merge(report_type, report.data, values, bases, chosen_side())
         # An item button acts on the items as this page shows them: when
         # someone else changed them meanwhile, the page is shown theirs first.
         op_key = op.partition(":")[2].partition(":")[0]
@@ -239,18 +287,11 @@ def save_from_form(report):
                 raise
     else:
         raise Conflict(report.version)
-    pending = dict(report.pending or {})
-    for key in values:
-        if key not in result.conflicts:
-            pending.pop(key, None)
-    for key, (typed, message) in refused.items():
-        pending[key] = {"value": typed, "message": message}
-    for key, mine in result.conflicts.items():
-        pending[key] = {"value": mine, "message": CONFLICT_MESSAGE, "conflict": True}
+    pending, result.not_kept = keep_as_typed(report.pending or {}, refused, result.conflicts, values)
     report.keep_pending(pending)
-    errors = {key: message for key, (_, message) in refused.items()}
+    errors = {**{key: message for key, (_, message) in refused.items()}, **result.not_kept}
     if op and stale_op:
-        errors[op_key] = "这些条目刚被别人改动过（现在显示的是最新的），请看过后再添加、移动或删除。"
+        errors[op_key] = "这些条目刚在另一个页面或由其他人改动过（现在显示的是最新的），请看过后再添加、移动或删除。"
         changed_key = op_key  # the page swaps these items in, as after any item button
     for key, message in report_type.warnings(report.data).items():
         errors.setdefault(key, message)
@@ -263,9 +304,9 @@ def merge_summary(report_type, result):
         return "、".join(f"「{report_type.by_key[k].label}」" for k in keys)
     parts = []
     if result.theirs:
-        parts.append(f"已合并别人同时所做的修改：{labels(result.theirs)}")
+        parts.append(f"已合并另一个页面或其他人同时所做的修改：{labels(result.theirs)}")
     if result.conflicts:
-        parts.append(f"{labels(result.conflicts)}您和别人都改了，两份都保留着，请在该项下选择用哪一份")
+        parts.append(f"{labels(result.conflicts)}您和另一个页面或其他人都改了，两份都保留着，请在该项下选择用哪一份")
     return "；".join(parts)
 
 
@@ -293,6 +334,10 @@ def apply_op(report, data, op):
     elif not (current or "").strip():
         data[key] = model
     return None
+
+
+# Names the fields whose refused typing was too much to keep (merge.keep_as_typed).
+NOT_KEPT_HEADER = "PBForms-Not-Kept"
 
 
 @bp.post("/reports/<int:report_id>")
@@ -325,7 +370,8 @@ def save(report_id):
     if changed_key:
         field = report_type.by_key[changed_key]
         body = render_template("fill/_items.html", f=field, **ctx) + body
-    return partial_response(body)
+    # The browser keeps its copy of typing the server did not keep (static/app.js).
+    return partial_response(body, **({NOT_KEPT_HEADER: " ".join(result.not_kept)} if result.not_kept else {}))
 
 
 def refused_meanwhile(report_id, conflict):
@@ -356,6 +402,11 @@ def conflict_response(report, conflict):
 
 @bp.post("/reports/<int:report_id>/submit")
 def submit(report_id):
+    """提交审核 is a plain form post, after its confirmation. htmx sends
+    here only an autosave made while the focus rested on that button
+    (htmx takes the focused button's formaction): it is saved, not submitted."""
+    if is_htmx():
+        return save(report_id)
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return refuse_edit(report)

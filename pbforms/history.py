@@ -237,7 +237,7 @@ def restore(report_id):
 # --- last year as a start ---------------------------------------------------
 
 def carried_over(report_type, last, current, keep_counts):
-    """Last year's content for this year's report.
+    """Last year's content (`last`: its values by this year's keys) for this year's report.
 
     Texts and items come over as they were; counts are kept or cleared as
     chosen; dates stay this year's (last year's 成文日期 is wrong by
@@ -289,7 +289,7 @@ def start_from_last_year(report_id):
     if choice not in ("keep", "clear"):
         return last_year_page(report, "请选择数字是保留去年的还是清空。", 422)
     report_type = report.report_type
-    data = carried_over(report_type, last.data, report.data, keep_counts=choice == "keep")
+    data = carried_over(report_type, report.last_year_data, report.data, keep_counts=choice == "keep")
     kept = "保留去年的数字" if choice == "keep" else "数字已清空"
     try:
         # Version 0 only: a report someone has started is never overwritten wholesale.

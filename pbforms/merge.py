@@ -14,8 +14,10 @@ then needs no stored copy of the version it started from: per field,
 
 A conflict keeps the stored value; the page's value is kept as typed with
 the report (`Report.pending`) and shown side by side with the stored one
-until the clerk chooses. A page that sends no base (a form of an older
-page, a JSON upload) may change a field only when its version is current.
+until the clerk chooses. A value the server refuses is kept there too, with
+its message, within a bound (`keep_as_typed`). A page that sends no base
+(a form of an older page, a JSON upload) may change a field only when its
+version is current.
 """
 import hashlib
 import json
@@ -64,12 +66,59 @@ def merge_items(f, base, mine, theirs):
     return merged
 
 
+# What a report keeps as typed: at most KEEP_CHARS characters (of their
+# JSON) all together, and a list at most KEEP_ITEMS items. Refused input is
+# kept so that a reload loses none of it, and the fill page shows all of
+# it: unbounded, one clerk's paste (or anyone's script) would make that
+# page megabytes long. Past the bound the typing stays on the page and in
+# the browser's copy, and the message says so.
+KEEP_CHARS = 200_000
+KEEP_ITEMS = 100
+CONFLICT_MESSAGE = "您和另一个页面或其他人都改了这一项"
+NOT_KEPT = "。内容太多，服务器没有暂存：请删减后再保存，删减之前请不要刷新或关闭本页"
+
+
+def size(value):
+    return len(json.dumps(value, ensure_ascii=False))
+
+
+def keep_as_typed(pending, refused, conflicts, sent):
+    """The values kept with a report after a save, and the messages of
+    refused values past the bound, not kept. Kept values of fields the page
+    did not send stay; a field sent is cleared, or kept anew when refused
+    (`refused`: {key: (as typed, message)}) or in conflict (`conflicts`:
+    {key: the page's value}, always kept: it is a valid value)."""
+    kept = {key: p for key, p in pending.items() if key not in sent and key not in refused}
+    for key, mine in conflicts.items():
+        kept[key] = {"value": mine, "message": CONFLICT_MESSAGE, "conflict": True}
+    total, too_much = size(kept), {}
+    # Those kept before first: a new one does not push out what a reload shows now.
+    for key, (typed, message) in sorted(refused.items(), key=lambda r: r[0] not in pending):
+        entry = {"value": typed, "message": message}
+        if (isinstance(typed, list) and len(typed) > KEEP_ITEMS) or total + size(entry) > KEEP_CHARS:
+            too_much[key] = message + NOT_KEPT
+        else:
+            kept[key] = entry
+            total += size(entry)
+    return kept, too_much
+
+
+def within_bound(pending):
+    """A report's kept values as the page may show them, and the messages of
+    those past the bound (kept before there was one): the page stays small,
+    and the next save stores no more than it shows."""
+    refused = {key: (p["value"], p["message"]) for key, p in pending.items() if not p.get("conflict")}
+    conflicts = {key: p["value"] for key, p in pending.items() if p.get("conflict")}
+    return keep_as_typed({}, refused, conflicts, ())
+
+
 @dataclass
 class Merge:
     data: dict
     applied: list = field(default_factory=list)  # keys whose value this page set
     theirs: list = field(default_factory=list)  # keys the page must be shown anew (others' changes)
     conflicts: dict = field(default_factory=dict)  # key -> the page's value, kept as typed
+    not_kept: dict = field(default_factory=dict)  # key -> message: refused, and too much to keep as typed
 
 
 def merge(report_type, current, values, bases, resolve=None):

@@ -473,6 +473,13 @@ class Round(BaseModel):
             self.save(only=[Round.status])
             AuditEvent.record("round_reopen" if is_open else "round_close", user, detail=self.title)
 
+    def set_deadline(self, deadline, user):
+        """Set or move the deadline, with an audit event."""
+        with writing():
+            self.deadline = deadline
+            self.save(only=[Round.deadline])
+            AuditEvent.record("round_deadline", user, detail=f"{self.title}：{deadline.isoformat()}")
+
     @property
     def is_past_deadline(self):
         return self.deadline is not None and datetime.date.today() > self.deadline
@@ -528,7 +535,12 @@ class Report(BaseModel):
     opened_at = DateTimeField(null=True)
     # The proof-reader's findings on the last save (None: not checked yet),
     # for the board; the findings themselves are worked out from the text.
+    # Those the clerk marked 核对无误 are not counted: {mark: {"by", "at"}}.
     findings = IntegerField(null=True)
+    confirmed_findings = JSONField(default=dict)
+    # The version the report had when the office last returned (or
+    # reopened) it: the next review shows what changed since.
+    returned_version = IntegerField(null=True)
 
     # The board's statuses, in the order its totals line names them.
     PROGRESS_LABELS = {"approved": "已通过", "submitted": "已提交", "returned": "已退回",
@@ -612,10 +624,18 @@ class Report(BaseModel):
 
     @cached_property
     def last_year(self):
-        """The unit's report of the newest earlier year's round of the same
-        type (any version of it), or None. One query, kept on this object,
-        so a page showing last year's figure beside every count asks only once."""
+        """The unit's report of the newest earlier year's round, or None:
+        of this report's type (any version of it) where that year has one,
+        else of whatever type the unit filled. One query, kept on this
+        object, so a page showing last year's figure beside every count asks only once."""
         return LAST_YEAR.first(self.unit_id, self.report_type.type_id, self.round.year)
+
+    @cached_property
+    def last_year_data(self):
+        """Last year's values by this report's field keys (fields matched by
+        项目名称 where the types' keys differ), or None without a last year."""
+        last = self.last_year
+        return None if last is None else self.report_type.values_from(last.report_type, last.data)
 
     def move_to(self, new_type, user, note):
         """Follow `new_type` (a newer version of this report's type), keeping
@@ -694,13 +714,39 @@ class Report(BaseModel):
             with writing():
                 Report.update(pending=pending).where(Report.id == self.id).execute()
             self.pending = pending
+
+    def findings_in(self, data):
+        """The proof-reader's findings on `data` of this report, by field key
+        (pbforms/text/proofread.py), those marked 核对无误 marked so."""
+        return proofread.check(self.report_type, data, self.last_year_data, year=self.round.year,
+                               confirmed=self.confirmed_findings)
+
     def count_findings(self, data):
-        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
-        last = self.last_year
-        found = proofread.check(self.report_type, data, last.data if last else None)
+        """How many findings on `data` the clerk has not marked 核对无误."""
+        found = self.findings_in(data)
         # The page answering this save shows the same findings: kept for it.
         self.checked = (data, found)
-        return sum(len(v) for v in found.values())
+        return len(proofread.unconfirmed(found))
+
+    def confirm_finding(self, mark, user, confirmed=True):
+        """Mark the finding `mark` (one of the current data's) as checked
+        and right, or take the mark back; the board's count follows. Marks
+        of findings the text no longer has are dropped. Not a new version:
+        the document does not change."""
+        found = self.findings_in(self.data)
+        every = proofread.all_findings(found, self.report_type)
+        current = {x.mark for x in every}
+        marks = {m: v for m, v in self.confirmed_findings.items() if m in current and m != mark}
+        if confirmed and mark in current:
+            marks[mark] = {"by": user.label if user else "", "at": now().isoformat(sep=" ")}
+        for x in every:
+            x.confirmed = marks.get(x.mark)
+        count = len(proofread.unconfirmed(found))
+        with writing():
+            Report.update(confirmed_findings=marks, findings=count).where(Report.id == self.id).execute()
+        self.confirmed_findings, self.findings = marks, count
+        self.checked = (self.data, found)  # what the page answering this shows
+        return mark in marks
 
     # Which status each change starts from: the UPDATE's own condition, so
     # of a submit and an approval, or two clicks of the same button, racing
@@ -718,8 +764,11 @@ class Report(BaseModel):
             submitted_at = now() if status == "submitted" else self.submitted_at
             # A new submission is unopened: the filler may withdraw it until the office opens it.
             opened_at = None if status == "submitted" else self.opened_at
+            # A return remembers the version it returned: the next review compares with it.
+            returned_version = self.version if status == "returned" else self.returned_version
             changed = (Report.update(status=status, submitted_at=submitted_at, opened_at=opened_at,
-                                     review_comment=self.review_comment, field_comments=self.field_comments)
+                                     review_comment=self.review_comment, field_comments=self.field_comments,
+                                     returned_version=returned_version)
                        .where((Report.id == self.id) & (Report.version == self.version)
                               & Report.status.in_(self.STARTS_FROM[status])).execute())
             if not changed:
@@ -727,6 +776,7 @@ class Report(BaseModel):
                 raise NotEditable(stored.version, stored.status) if stored.status != self.status \
                     else Conflict(stored.version)
             self.status, self.submitted_at, self.opened_at = status, submitted_at, opened_at
+            self.returned_version = returned_version
             Revision.keep_latest(self, f"{AuditEvent.ACTION_LABELS.get(action, self.status_label)}时的版本")
             AuditEvent.record(action, user, report=self, detail=detail)
 
@@ -846,6 +896,7 @@ class AuditEvent(BaseModel):
         "round_close": "结束填报轮次",
         "round_reopen": "重新开启填报轮次",
         "round_types": "更新轮次的报告类型版本",
+        "round_deadline": "设置截止日期",
         "unit_add": "新增单位",
         "unit_change": "修改单位",
         "unit_deactivate": "停用单位",
@@ -1188,11 +1239,13 @@ SESSION_USER = Prepared(lambda user_id, epoch, sid: User.select().where(
     (User.id == user_id) & (User.active == True) & (User.session_epoch == epoch)  # noqa: E712
     & ~fn.EXISTS(EndedSession.select().where(EndedSession.sid == sid))).limit(1))
 
-# Report.last_year: the unit's report of the newest earlier year, same type (any version).
+# Report.last_year: the unit's report of the newest earlier year, of any
+# type, one of the same type (any version) first within that year.
 LAST_YEAR = Prepared(lambda unit_id, type_id, year: (
     Report.select(Report, Round).join(Round).switch(Report).join(TypeVersion)
-    .where((Report.unit == unit_id) & (TypeVersion.report_type == type_id) & (Round.year < year))
-    .order_by(Round.year.desc(), Round.id.desc()).limit(1)))
+    .where((Report.unit == unit_id) & (Round.year < year))
+    .order_by(Round.year.desc(), Case(None, [(TypeVersion.report_type == type_id, 0)], 1), Round.id.desc())
+    .limit(1)))
 
 # Revision.latest_of, without the data.
 LATEST_REVISION = Prepared(lambda report_id: (

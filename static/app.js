@@ -18,6 +18,20 @@
   // break the Content-Security-Policy (style-src 'self').
   htmx.config.attributesToSettle = ["class", "width", "height"];
 
+  // A form's own request (a change, typing, a retry: not a submit) carries
+  // no button. htmx would send it with the button the focus rests on — its
+  // formaction and its value — so a Tab from the last field onto 提交审核
+  // submitted the report, and onto 删除 deleted the item.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var form = event.detail.elt;
+    var trigger = event.detail.triggeringEvent;
+    if (form.tagName !== "FORM" || (trigger && trigger.type === "submit")) return;
+    event.detail.path = form.getAttribute("hx-" + event.detail.verb) || event.detail.path;
+    Array.prototype.forEach.call(form.querySelectorAll("button[name], input[type=submit][name]"), function (button) {
+      delete event.detail.parameters[button.name];
+    });
+  });
+
   var retryTimer = null;
 
   // The server's own explanation of a refused request (errors/_message.html,
@@ -155,7 +169,7 @@
     var at = new Date(copy.at);
     text.textContent = "这台电脑上还保存着您 " + at.toLocaleString("zh-CN", { hour12: false }) +
       " 在本报告中输入、尚未保存到服务器的内容（" + differing + " 处与现在不同）。" +
-      "恢复后会与报告现在的内容合并保存；同一处别人也改过的，两份都会保留，供您选择。";
+      "恢复后会与报告现在的内容合并保存；同一处在另一个页面或由其他人也改过的，两份都会保留，供您选择。";
     var restore = document.createElement("button");
     restore.type = "button";
     restore.className = "primary";
@@ -227,7 +241,9 @@
     });
     document.addEventListener("htmx:afterRequest", function (event) {
       if (!ours(event) || sending === null) return;
-      if (event.detail.xhr && event.detail.xhr.status === 200) {
+      // Saved, unless the server could not keep some refused typing (too much).
+      var xhr = event.detail.xhr;
+      if (xhr && xhr.status === 200 && !xhr.getResponseHeader("PBForms-Not-Kept")) {
         savedEdits = Math.max(savedEdits, sending);
         if (savedEdits >= edits) storage.removeItem(key);
       }
@@ -241,19 +257,34 @@
       }
     });
   }
-  document.addEventListener("DOMContentLoaded", function () {
-    var form = document.getElementById("report-form");
-    if (form && form.dataset.draftKey && storage) keepCopies(form);
-  });
 
-  // Logging out clears this user's copies: the next person at this PC sees none.
-  document.addEventListener("submit", function (event) {
-    var prefix = event.target.dataset && event.target.dataset.drafts;
-    if (!prefix || !storage) return;
+  // On a shared PC nobody finds another's typing: logging out clears this
+  // user's copies, logging in (any page of a user) clears everyone else's,
+  // and no copy outlives a day, whoever comes next.
+  var COPIES = "pbforms:draft:";
+  var COPY_LIFETIME = 24 * 60 * 60 * 1000;
+  function dropCopies(dropped) {
     for (var i = storage.length - 1; i >= 0; i -= 1) {
       var name = storage.key(i);
-      if (name && name.indexOf(prefix) === 0) storage.removeItem(name);
+      if (name && name.indexOf(COPIES) === 0 && dropped(name)) storage.removeItem(name);
     }
+  }
+  function stale(name) {
+    var copy = null;
+    try { copy = JSON.parse(storage.getItem(name)); } catch (e) { copy = null; }
+    return !(copy && Date.now() - copy.at < COPY_LIFETIME);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!storage) return;
+    var user = document.querySelector("form[data-drafts]");
+    var mine = user && user.dataset.drafts;
+    dropCopies(function (name) { return (mine && name.indexOf(mine) !== 0) || stale(name); });
+    var form = document.getElementById("report-form");
+    if (form && form.dataset.draftKey) keepCopies(form);
+  });
+  document.addEventListener("submit", function (event) {
+    var mine = event.target.dataset && event.target.dataset.drafts;
+    if (mine && storage) dropCopies(function (name) { return name.indexOf(mine) === 0; });
   });
 
   // "插入参考范文" of a text field: the model text (its 【年度】【单位】 filled by

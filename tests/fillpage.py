@@ -63,11 +63,21 @@ class FillPage:
     def csrf_header(self, html):
         return {"X-CSRFToken": re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)}
 
-    def post(self, changes=None, htmx=True, op=None, action="", drop=()):
+    @staticmethod
+    def sent_by(data):
+        """The headers by which htmx names what sent a request: the button
+        whose value the form carries (an item button, 用我的 …), else the
+        form itself (an autosave)."""
+        button = next((name for name in ("op", "resolve") if name in data), None)
+        return {"HX-Trigger-Name": button} if button else {"HX-Trigger": "report-form"}
+
+    def post(self, changes=None, htmx=True, op=None, action="", drop=(), focused=None):
         """Send the page's form with `changes` applied, as htmx or as a plain form.
 
         htmx sends the token in the X-CSRFToken header (from `hx-headers`);
-        the plain form sends its hidden csrf_token field.
+        the plain form sends its hidden csrf_token field. `focused`: the
+        {name: value} of a button the focus rests on, which htmx adds to
+        the form's own request (an autosave), not a press of that button.
         """
         html = self.html()
         data = dict(parse(html).get_element_by_id("report-form").form_values())
@@ -79,7 +89,8 @@ class FillPage:
         headers = {}
         if htmx:
             data.pop("csrf_token")
-            headers = {"HX-Request": "true", **self.csrf_header(html)}
+            headers = {"HX-Request": "true", **self.csrf_header(html), **self.sent_by(data)}
+            data.update(focused or {})
         return self.client.post(self.url + action, data=data, headers=headers)
 
     def tab(self):
@@ -95,7 +106,7 @@ class FillPage:
         headers = {}
         if htmx:
             data.pop("csrf_token")
-            headers = tab["headers"]
+            headers = {**tab["headers"], **self.sent_by(data)}
         return self.client.post(self.url + action, data=data, headers=headers)
 
     def submit(self, changes=None):

@@ -43,6 +43,7 @@ MATRIX = {
     ("fill.withdraw", "POST"): (LOGIN, OK, HIDDEN, OK),
     # Reads only a notice meant for the user's own unit (none: nothing happens).
     ("fill.read_notice", "POST"): (LOGIN, OK, OK, OK),
+    ("township.remind_form", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.remind", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.post_notice", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("history.history", "GET"): (LOGIN, OK, HIDDEN, OK),
@@ -55,6 +56,7 @@ MATRIX = {
     ("text.import_form", "GET"): (LOGIN, OK, HIDDEN, OK),
     ("text.import_word", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("text.fix", "POST"): (LOGIN, OK, HIDDEN, OK),
+    ("text.confirm", "POST"): (LOGIN, OK, HIDDEN, OK),
     ("history.audit", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("history.backup_page", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("history.download_backup", "GET"): (LOGIN, DENIED, DENIED, OK),
@@ -65,6 +67,7 @@ MATRIX = {
     ("township.reset_password", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.clear_throttle", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.review", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("township.start_review", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.approve", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.return_report", "POST"): (LOGIN, DENIED, DENIED, OK),
     # Sums of the villages' figures exist only for the township's own report.
@@ -74,6 +77,7 @@ MATRIX = {
     ("township.open_round", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.board", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.set_round_open", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("township.set_deadline", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.round_types", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("township.move_round_types", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("township.types", "GET"): (LOGIN, DENIED, DENIED, OK),

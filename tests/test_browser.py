@@ -331,7 +331,7 @@ def test_save_after_logout_says_why_it_failed(browsing):
     name.fill("退出后才输入的姓名")
     name.press("Tab")
     status = page.locator("#save-status")
-    expect(status).to_contain_text("过期")
+    expect(status).to_contain_text("登录已过期")
     expect(status).to_have_css("color", RED)
     expect(name).to_have_value("退出后才输入的姓名")
 
@@ -374,7 +374,7 @@ def test_second_tab_changing_another_field_merges_and_shows_the_first_tabs_chang
     reading.fill("9")
     reading.press("Tab")
     status = second.locator("#save-status")
-    expect(status).to_contain_text("已合并别人同时所做的修改：「述职人姓名」")
+    expect(status).to_contain_text("已合并另一个页面或其他人同时所做的修改：「述职人姓名」")
     expect(second.get_by_label("述职人姓名")).to_have_value("第一个窗口")
     screenshot(second, "merged")
 
@@ -407,7 +407,7 @@ def test_pages_fit_the_screen(browsing, viewport):
 
     page.goto(report_url + "/preview")
     # The printed pages where LibreOffice is installed (the server sees the machine's), else the HTML.
-    expect(page.locator(".pages .page, article.document").first).to_be_visible()
+    expect(page.locator(".pages .page, article.document").first).to_be_visible(timeout=60_000)  # after 正在生成
     assert_no_horizontal_scroll(page)
     screenshot(page, "preview")
 

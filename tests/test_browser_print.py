@@ -26,8 +26,9 @@ SEED_PAGES = 6
 
 def check_preview(page, width):
     if INSTALLED_SOFFICE:
+        # A new version's page says 正在生成 and reloads itself once its pages are made.
         images = page.locator(".pages img.page")
-        expect(images).to_have_count(SEED_PAGES)
+        expect(images).to_have_count(SEED_PAGES, timeout=60_000)
         expect(page.get_by_role("link", name="下载 PDF")).to_be_visible()
         for i in range(SEED_PAGES):
             image = images.nth(i)

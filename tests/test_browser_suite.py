@@ -144,3 +144,38 @@ def test_the_round_form_chooses_a_type_per_kind_on_a_phone(browsing):
     expect(admin.locator(".report-head .meta")).to_contain_text(
         "乡镇、社区：镇党委书记抓基层党建工作述职报告（第 1 版） · 村：村（社区）党组织书记抓基层党建工作述职报告（第 1 版）")
     assert_no_horizontal_scroll(admin)
+
+
+def test_re_review_of_a_returned_report_shows_the_change_and_the_earlier_comment(browsing):
+    filler = browsing.login("xinhuashequ")
+    filler.get_by_role("link", name="打开").first.click()  # an earlier test may have opened a second round
+    expect(filler.locator("#report-form")).to_be_visible()
+    filler.wait_for_load_state("load")
+    report_url = filler.url
+    report_id = re.search(r"/reports/(\d+)", report_url).group(1)
+    fill_required_and_submit(filler)
+
+    admin = login_admin(browsing)
+    admin.goto(f"/township/reports/{report_id}")
+    admin.get_by_role("button", name="开始审核").click()
+    expect(admin.locator(".flash.ok")).to_contain_text("不能再撤回")
+    admin.locator("#review-intro summary").click()
+    admin.locator("#review-intro textarea").fill("请写明今年的成效。")
+    admin.get_by_label("总体意见").fill("请按意见修改。")
+    admin.get_by_role("button", name="退回修改", exact=True).click()
+    expect(admin.locator(".flash.ok")).to_contain_text("已退回新华社区的报告")
+
+    filler.goto(report_url)
+    filler.wait_for_load_state("load")
+    intro = filler.locator("#field-intro textarea").first
+    intro.fill("按照镇党委的部署，扎实开展各项工作，成效明显（浏览器测试）。")
+    filler.keyboard.press("Tab")
+    expect(filler.locator("#save-status")).to_contain_text("已保存")
+    filler.get_by_role("button", name="提交审核").click()
+    expect(filler.locator(".banner")).to_contain_text("报告已提交")
+
+    admin.goto(f"/township/reports/{report_id}")
+    expect(admin.locator("#since-return")).to_contain_text("修改了 1 项（开头）")
+    expect(admin.locator("#since-return")).to_contain_text("上次退回的总体意见：请按意见修改。")
+    expect(admin.locator("#review-intro .earlier")).to_have_text("上次退回意见：请写明今年的成效。 已修改")
+    expect(admin.locator("#review-intro .since-return ins")).to_have_text("，成效明显")

@@ -14,7 +14,7 @@ from .test_browser import (  # noqa: F401 (server, browser, browsing are fixture
     screenshot,
     server,
 )
-from .test_browser_suite import login_admin
+from .test_browser_suite import ADMIN, login_admin
 
 VILLAGE_TYPE = "村（社区）党组织书记抓基层党建工作述职报告"
 
@@ -87,3 +87,51 @@ def test_the_clerk_inserts_the_model_text_and_it_is_saved(browsing):
     expect(clerk.locator("#save-status")).to_contain_text("已保存")
     clerk.reload()
     expect(intro).to_have_value(re.compile("团结带领柳湾村“两委”班子"))
+
+
+def test_on_a_phone_each_types_actions_are_in_view(browsing):
+    admin = browsing.context(PHONE).new_page()
+    admin.goto("/login")
+    admin.get_by_label("用户名").fill(ADMIN[0])
+    admin.get_by_label("密码").fill(ADMIN[1])
+    admin.get_by_role("button", name="登录").click()
+    admin.goto("/township/types")
+    table = admin.locator("table.types")
+    # Nothing to find by scrolling the table sideways: each row's actions are within the screen's width.
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth")
+    for row in table.locator("tbody tr").all():
+        for name in ("查看和修改", "下载字段表"):
+            box = row.get_by_role("link", name=name).bounding_box()
+            assert box and 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], (name, box)
+    screenshot(admin, "types")
+    assert_no_horizontal_scroll(admin)
+    admin.get_by_role("row", name=re.compile(VILLAGE_TYPE)).get_by_role("link", name="查看和修改").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text(VILLAGE_TYPE)
+
+
+def test_the_office_adds_a_figure_removes_one_and_changes_a_kind_in_the_browser(browsing):
+    admin = login_admin(browsing)
+    admin.goto("/township/types")
+    admin.get_by_role("link", name=VILLAGE_TYPE).click()
+    admin.wait_for_load_state("load")
+    admin.get_by_role("button", name="删除「流动党员」").click()
+    expect(admin.locator("#label-mobile_members")).to_have_count(0)
+    admin.get_by_role("button", name="在「一、履职情况」添加项目").click()
+    new = admin.locator("#type-editor .type-field").filter(has=admin.locator("input[name^=label-][value='']"))
+    expect(new).to_have_count(1)
+    key = new.locator("input[name=order]").get_attribute("value")
+    admin.locator(f"#label-{key}").fill("党员志愿服务")
+    admin.locator(f"#kind-{key}").select_option("数字")  # the editor comes back with a figure's columns
+    expect(admin.locator(f"#unit-{key}")).to_be_visible()
+    expect(admin.locator(f"#label-{key}")).to_have_value("党员志愿服务")
+    admin.locator(f"#unit-{key}").fill("次")
+    admin.locator("#kind-reporter_name").select_option("多段文字")
+    expect(admin.get_by_role("button", name="删除「流动党员」")).to_have_count(0)
+
+    admin.get_by_role("button", name="保存为新版本").click()
+
+    expect(admin.locator(".flash.ok")).to_contain_text(re.compile(r"已保存为「.+」第 \d+ 版"))
+    expect(admin.locator("#label-mobile_members")).to_have_count(0)
+    expect(admin.locator(f"#unit-{key}")).to_have_value("次")
+    expect(admin.locator(f"#kind-{key}")).to_have_value("数字")
+    expect(admin.locator("#kind-reporter_name")).to_have_value("多段文字")

@@ -45,7 +45,7 @@ def test_two_sessions_saving_different_fields_both_keep_their_change(browsing):
 
     second.get_by_label("述职人姓名").fill("另一台电脑")
     second.get_by_label("述职人姓名").press("Tab")
-    expect(second.locator("#save-status")).to_contain_text("已合并别人同时所做的修改：「党课」")
+    expect(second.locator("#save-status")).to_contain_text("已合并另一个页面或其他人同时所做的修改：「党课」")
     expect(second.get_by_label("党课", exact=True)).to_have_value("21")
 
     for page in (first, second):
@@ -68,7 +68,7 @@ def test_the_same_field_changed_in_two_sessions_is_shown_side_by_side(browsing):
     slot = second.locator("#conflict-intro")
     expect(slot.locator(".theirs")).to_contain_text("第一台电脑写的开头。")
     expect(slot.locator(".mine")).to_contain_text("第二台电脑写的开头。")
-    expect(second.locator("#save-status")).to_contain_text("「开头」您和别人都改了")
+    expect(second.locator("#save-status")).to_contain_text("「开头」您和另一个页面或其他人都改了")
     expect(second.locator("#f-intro")).to_have_value("第二台电脑写的开头。")
     screenshot(second, "conflict", slot)
     assert_no_horizontal_scroll(second)

@@ -88,7 +88,7 @@ def save_through_http(client, report_id, i, n):
     version = version_on_page(client, report_id)
     name = f"线程{i}第{n}次"
     response = autosave(client, report_id, version, name)
-    if "您和别人都改了" in response.text:
+    if "您和另一个页面或其他人都改了" in response.text:
         # Another thread saved the field since this page read it: kept beside
         # theirs for the clerk to choose, the report unchanged.
         assert response.status_code == 200

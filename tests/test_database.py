@@ -123,3 +123,27 @@ def test_a_pooled_sqlite_connection_has_the_safe_settings(app):
 def test_the_url_may_set_the_pool_size(database_url, query, expected):
     database.open_database(database_url + query)
     assert db.obj._max_connections == expected
+
+
+def test_migration_0011_gives_stored_builtin_types_their_looking_ahead_fields(app):
+    """A database whose built-in types were stored before their field of
+    plans said `looks_ahead` gets that as each type's next version; one
+    made since has it in version 1 already."""
+    with db.connection_context():
+        assert {r.builtin: r.newest().version for r in ReportTypeRecord.ordered()} == \
+            {"annual_report": 1, "village_report": 1}
+        runner = Runner(db.obj, str(database.MIGRATIONS_DIR))
+        runner.down("0011_confirmed_findings")
+        for version in models.TypeVersion.select():
+            for section in version.definition["sections"]:
+                for field in section["fields"]:
+                    field.pop("looks_ahead", None)
+            version.save()
+    database.migrate()
+    models.clear_type_cache()
+    with db.connection_context():
+        for record in ReportTypeRecord.ordered():
+            newest = record.newest()
+            assert newest.version == 2
+            assert [f.key for f in newest.fields if f.looks_ahead] == ["plans"]
+            assert record.newest_version().template is None

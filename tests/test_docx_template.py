@@ -46,6 +46,7 @@ def make_context():
             "把抓基层、打基础作为长远之计。",
         ],
         "main_figures": [],
+        "doc_last_text": "plans",  # its last paragraph keeps with the sign-off
     }
 
 
@@ -113,7 +114,7 @@ def _modified(docx_bytes, change) -> bytes:
 
 
 def _body_size_28(doc):
-    doc.styles["Report Body"].font.size = Pt(14)
+    doc.styles["公文正文"].font.size = Pt(14)
 
 
 def _wide_margins(doc):
@@ -124,7 +125,7 @@ def _wide_margins(doc):
 def _no_letter_spacing(doc):
     spacing = OxmlElement("w:spacing")
     spacing.set(qn("w:val"), "0")
-    doc.styles["Report Body"].element.get_or_add_rPr().append(spacing)
+    doc.styles["公文正文"].element.get_or_add_rPr().append(spacing)
 
 
 @pytest.mark.parametrize("change, rule", [

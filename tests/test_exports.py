@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from tests.conftest import demo_types
 from pbforms import exports
 from pbforms.documents import report_filename
+from pbforms.documents.pdf import docx_to_pdf, pdf_text_pages
 from pbforms.forms import builtin_type
 from pbforms.models import ExportChunk, ExportJob, Report, ReportTypeRecord, Round, Unit
 from tests.fillpage import docx_paragraphs
@@ -235,6 +236,20 @@ def type_id(stem):
     return ReportTypeRecord.by_builtin(stem).id
 
 
+def with_figures(reports):
+    """The reports 合计 counts: those with at least one figure filled."""
+    return [r for r in reports if any(r.data.get(f.key) is not None for f in r.report_type.counts)]
+
+
+def column_sum(sheet, cell):
+    """The value of a totals cell, `=SUM(C2:C7)`, as a spreadsheet computes it;
+    fails unless the range is exactly the cell's own column above it, from the first unit's row."""
+    match = re.fullmatch(r"=SUM\(([A-Z]+)2:([A-Z]+)(\d+)\)", cell.value)
+    assert match and match[1] == match[2] == cell.column_letter and int(match[3]) == cell.row - 1, cell.value
+    return sum(c.value for (c,) in sheet.iter_rows(min_row=2, max_row=cell.row - 1, min_col=cell.column,
+                                                    max_col=cell.column) if isinstance(c.value, (int, float)))
+
+
 def village_summary(client, round_, extension, scope=""):
     return client.get(f"/township/rounds/{round_.id}/summary.{extension}?scope={scope}"
                       f"&type={type_id('village_report')}")
@@ -252,13 +267,15 @@ def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert rows[0] == ("单位", "状态", *[f"{f.label}（{f.unit}）" for f in VILLAGE_TYPE.counts])
     assert [row[0] for row in rows[1:-1]] == [r.unit.name for r in reports]
-    assert rows[-1][0] == f"合计（{len(reports)}个单位）"
+    assert rows[-1][0] == f"合计（{len(with_figures(reports))}个单位）"
     for i, f in enumerate(VILLAGE_TYPE.counts, start=2):
         figures = [r.data.get(f.key) for r in reports]
         assert [row[i] for row in rows[1:-1]] == figures
-        assert rows[-1][i] == sum(v for v in figures if v is not None)
+        total = sheet.cell(sheet.max_row, i + 1)
+        assert total.data_type == "f"
+        assert column_sum(sheet, total) == pytest.approx(sum(v for v in figures if v is not None))
         number = (int, float) if f.kind == "amount" else int
-        assert all(isinstance(v, number) for v in [rows[-1][i], *filter(None, figures)])
+        assert all(isinstance(v, number) for v in filter(None, figures))
     assert sheet.freeze_panes == "B2"
 
 
@@ -278,7 +295,10 @@ def test_the_xlsx_writes_every_text_as_text_and_escapes_the_print_header(client,
     cells = {cell.value: cell.data_type for cell in sheet["A"]}
     for name in hostile:
         assert cells[name] == "s", name
-    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    assert all(cell.data_type != "f" for row in sheet.iter_rows(max_row=sheet.max_row - 1) for cell in row)
+    totals = sheet[sheet.max_row]
+    assert totals[0].data_type == "s" and totals[1].value is None
+    assert all(cell.data_type == "f" for cell in totals[2:])  # the only formulas: the sums
     with zipfile.ZipFile(io.BytesIO(response.data)) as book:
         xml = book.read("xl/worksheets/sheet1.xml").decode()
     header = html.unescape(re.search(r"<oddHeader>([^<]*)</oddHeader>", xml).group(1))
@@ -296,9 +316,9 @@ def test_a_summary_covers_one_type_so_the_townships_figures_stay_out(client, aut
         .iter_rows(values_only=True))
 
     assert "青泥镇" not in [row[0] for row in villages]
-    assert villages[-1][0] == "合计（6个单位）"
+    assert villages[-1][0] == "合计（5个单位）"  # 新华社区 has no figure yet
     # 发展党员 is a figure of both types: the villages' total leaves out the township's 16.
-    assert villages[-1][recruited] == sum(r.data["members_recruited"] or 0 for r in chosen(round_, None))
+    assert villages[-1][recruited] == f"=SUM({chr(ord('A') + recruited)}2:{chr(ord('A') + recruited)}7)"
     assert [row[0] for row in township] == ["单位", "青泥镇", "合计（1个单位）"]
     assert township[0][2:] == tuple(f"{f.label}（{f.unit}）" for f in REPORT_TYPE.counts)
 
@@ -340,10 +360,10 @@ def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, rou
 
     assert doc.sections[0].page_width > doc.sections[0].page_height
     assert doc.paragraphs[0].text == f"{round_.title}数字汇总表"
-    assert doc.paragraphs[1].text.startswith(f"统计范围：{VILLAGE_TYPE.name}，")
+    assert doc.paragraphs[1].text.startswith(f"统计范围：{VILLAGE_TYPE.name}\n")
     assert cells[0] == ["单位", "状态", *[f"{f.label}\n（{f.unit}）" for f in VILLAGE_TYPE.counts]]
     assert [row[:2] for row in cells[1:-1]] == [[r.unit.name, r.status_label] for r in reports]
-    assert cells[-1][0] == f"合计（{len(reports)}个单位）"
+    assert cells[-1][0] == f"合计（{len(with_figures(reports))}个单位）"
     assert cells[-1][2:] == [f.as_text(f.total(r.data.get(f.key) for r in reports)) for f in VILLAGE_TYPE.counts]
     assert all(sum(c.width for c in row.cells) <= doc.sections[0].page_width for row in table.rows)
     assert "UTF-8''" in response.headers["Content-Disposition"]
@@ -434,9 +454,9 @@ def test_round_summary_writes_the_format_of_the_file_name(app, round_, tmp_path,
 
     assert result.exit_code == 0, result.output
     if extension == "xlsx":
-        assert load_workbook(out).active["A8"].value == "合计（6个单位）"
+        assert load_workbook(out).active["A8"].value == "合计（5个单位）"
     else:
-        assert Document(str(out)).tables[0].rows[-1].cells[0].text == "合计（6个单位）"
+        assert Document(str(out)).tables[0].rows[-1].cells[0].text == "合计（5个单位）"
 
 
 @pytest.mark.parametrize("given, message", [
@@ -485,7 +505,7 @@ def test_a_done_job_without_its_file_answers_404_not_500(client, auth, round_):
 def test_the_exports_default_to_the_reports_handed_in_and_say_how_many_each_choice_holds(client, auth, round_):
     auth.admin()
     board = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text)
-    for select_id in ("zip-scope", "summary-scope"):
+    for select_id in ("zip-scope", "volume-scope", "summary-scope"):
         options = board.xpath(f"//select[@id='{select_id}']/option")
         every_kind = ("township", "village", "community")  # the counts are the round's, every type
         handed_in = len(chosen(round_, {"submitted", "approved"}, every_kind))
@@ -508,3 +528,55 @@ def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
 
     assert options == {"乡镇的报告": str(type_id("annual_report")), "村、社区的报告": str(type_id("village_report"))}
     assert form.action.endswith("/summary.xlsx")
+
+
+def test_the_board_proposes_the_summary_of_the_type_most_reports_follow(client, auth, round_):
+    """The township's own type holds one report: its summary would be one row, the villages' six."""
+    auth.admin()
+    select = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text).get_element_by_id("summary-type")
+    assert select.value == str(type_id("village_report"))
+
+
+def test_a_summary_of_units_without_figures_counts_none_of_them(client, auth, app):
+    auth.admin()
+    round_ = Round.get()  # the demo's: no village has typed a figure yet
+    sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
+    assert sheet.cell(sheet.max_row, 1).value == "合计（0个单位）"
+    assert [row[0] for row in sheet.iter_rows(min_row=2, max_row=sheet.max_row - 1, values_only=True)] == [
+        "青泥村", "柳湾村", "石桥村", "东坡村", "河西村", "新华社区"]
+
+
+def test_a_corrected_figure_in_the_xlsx_corrects_its_total(client, auth, round_):
+    auth.admin()
+    sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
+    column = 3 + [f.key for f in VILLAGE_TYPE.counts].index("members_recruited")
+    before = column_sum(sheet, sheet.cell(sheet.max_row, column))
+    sheet.cell(2, column).value += 10
+    assert column_sum(sheet, sheet.cell(sheet.max_row, column)) == before + 10
+
+
+def line_width(text):
+    """A line's width in the note's font size: a Chinese character or full-width sign is 1, a digit ½."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1 for ch in text)
+
+
+def test_the_word_summarys_subtitle_lines_each_fit_the_page(client, auth, round_):
+    """The subtitle (16 pt) names the type, the scope and the date; it breaks
+    where the text says, never leaving a character or two alone on a line."""
+    auth.admin()
+    doc = Document(io.BytesIO(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
+    section, note = doc.sections[0], doc.paragraphs[1]
+    characters_per_line = (section.page_width - section.left_margin - section.right_margin) / note.style.font.size
+    lines = note.text.split("\n")
+    assert lines[-1].endswith(f"截至{datetime.date.today().year}年{datetime.date.today().month}月"
+                              f"{datetime.date.today().day}日")
+    assert all(line_width(line) <= characters_per_line for line in lines), (lines, characters_per_line)
+
+
+def test_the_word_summarys_subtitle_keeps_its_date_on_one_line_in_print(client, auth, round_, libreoffice, tmp_path):
+    auth.admin()
+    path = tmp_path / "summary.pdf"
+    path.write_bytes(docx_to_pdf(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
+    first_page = pdf_text_pages(path)[0]
+    today = datetime.date.today()
+    assert re.search(rf"截至 ?{today.year} ?年 ?{today.month} ?月 ?{today.day} ?日", first_page), first_page[:400]

@@ -1,12 +1,14 @@
 """The fill page: every field labelled, autosave with a visible status,
 version checks, item buttons, submitting, and messages next to fields."""
+import json
 import re
 
 import pytest
 
 from pbforms.db import db
 from pbforms.forms import builtin_type
-from pbforms.models import Report, Revision
+from pbforms.merge import KEEP_CHARS, KEEP_ITEMS
+from pbforms.models import Report, Revision, User, now
 from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of, revision_count
 
 REPORT_TYPE = builtin_type("annual_report")
@@ -164,7 +166,7 @@ def test_two_tabs_changing_different_fields_both_keep_their_change(page, htmx):
     assert (data["reporter_name"], data["seminars"]) == ("第一个窗口", 21)
     if htmx:
         # The second tab is told, and shown the first tab's name in its field.
-        assert "已合并别人同时所做的修改：「述职人姓名」" in text_of(response.text, "save-status")
+        assert "已合并另一个页面或其他人同时所做的修改：「述职人姓名」" in text_of(response.text, "save-status")
         swapped = parse(response.text).get_element_by_id("field-reporter_name")
         assert swapped.get("hx-swap-oob") == "true"
         assert one(swapped, './/input[@name="reporter_name"]').get("value") == "第一个窗口"
@@ -198,6 +200,21 @@ def test_same_field_changed_in_two_tabs_is_shown_side_by_side_and_nothing_lost(p
     page.post({})
     assert stored(page).data["intro"] == "第一个窗口写的开头。"
     assert stored(page).pending["intro"]["value"] == "第二个窗口写的开头。"
+
+
+def test_a_conflict_says_which_side_prints_and_does_not_blame_someone_else(page):
+    # The other side is as often the clerk's own other tab as a colleague.
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    response = page.send(second, {"intro": "第二个窗口写的开头。"})
+    assert "「开头」您和另一个页面或其他人都改了" in text_of(response.text, "save-status")
+    html = page.html()
+    slot = parse(html).get_element_by_id("conflict-intro")
+    assert "另一个页面或其他人也改了" in one(slot, './/*[@class="conflict-title"]').text_content()
+    theirs, mine = (one(slot, f'.//*[@class="{side}"]/h4').text_content() for side in ("theirs", "mine"))
+    assert "现在打印的是这一份" in theirs and "不会打印" in mine
+    assert "第一个窗口写的开头。" in docx_paragraphs(page.docx())
+    assert "别人" not in parse(html).get_element_by_id("report-form").text_content()
 
 
 @pytest.mark.parametrize("side, kept", [("mine", "第二个窗口写的开头。"), ("theirs", "第一个窗口写的开头。")])
@@ -234,7 +251,7 @@ def test_an_item_button_on_items_someone_else_changed_does_nothing_and_says_so(p
     swapped = parse(response.text).get_element_by_id("field-plans")  # the button's own target
     assert swapped.get("hx-swap-oob") is None
     assert len(swapped.xpath('.//div[@class="item"]')) == 2
-    assert "刚被别人改动过" in one(swapped, './/*[@id="error-plans"]').text_content()
+    assert "刚在另一个页面或由其他人改动过" in one(swapped, './/*[@id="error-plans"]').text_content()
 
 
 def test_one_item_changed_in_both_tabs_is_a_conflict(page):
@@ -339,6 +356,44 @@ def test_added_item_appears_on_the_page(page):
     page.post(op="add:plans", htmx=False)
     assert page.form()["plans-3-heading"] == ""
     assert "plans-3-text" in page.form()
+
+
+# An autosave sent while the focus rests on a button (Tab from the last text
+# onto 删除, 上移, 用我的 …): htmx adds that button's value to the form's own
+# request, which must act as a save only.
+FOCUSED_BUTTONS = [{"op": op} for op in ["add:plans", "remove:plans:0", "remove:plans:2", "up:plans:1",
+                                          "down:plans:0", "up:duties:1", "model:plans"]]
+
+
+@pytest.mark.parametrize("focused", FOCUSED_BUTTONS, ids=lambda b: b["op"])
+def test_an_autosave_with_the_focus_on_an_item_button_only_saves(page, focused):
+    before = stored(page).data
+    response = page.post({"plans-0-text": "刚输入的这一条。"}, focused=focused)
+    assert response.status_code == 200
+    assert SAVED.fullmatch(text_of(response.text, "save-status"))
+    data = stored(page).data
+    assert data["plans"][0]["text"] == "刚输入的这一条。"
+    assert [item["heading"] for item in data["plans"]] == PLANS
+    assert data["duties"] == before["duties"]
+
+
+def test_an_autosave_with_the_focus_on_a_conflict_choice_keeps_the_conflict(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    page.send(second, {"intro": "第二个窗口写的开头。"})
+    page.post({"reporter_name": "李四"}, focused={"resolve": "mine:intro"})
+    report = stored(page)
+    assert (report.data["intro"], report.data["reporter_name"]) == ("第一个窗口写的开头。", "李四")
+    assert report.pending["intro"]["value"] == "第二个窗口写的开头。"
+
+
+def test_an_autosave_with_the_focus_on_submit_saves_and_does_not_submit(page):
+    # htmx takes the focused 提交审核's formaction for the form's own request.
+    response = page.post({**COMPLETE, "reporter_name": "李四"}, action="/submit")
+    assert response.status_code == 200
+    assert SAVED.fullmatch(text_of(response.text, "save-status"))
+    report = stored(page)
+    assert (report.status, report.data["reporter_name"]) == ("draft", "李四")
 
 
 # --- submitting -------------------------------------------------------------------
@@ -491,9 +546,87 @@ def test_a_valid_value_clears_what_was_kept(page):
     assert text_of(page.html(), "error-seminars") == ""
 
 
+def test_refused_typing_past_the_bound_is_not_kept_and_says_so(page):
+    response = page.post({"seminars": "x" * (KEEP_CHARS + 1)})
+    assert response.status_code == 200
+    assert response.headers["PBForms-Not-Kept"] == "seminars"  # the browser keeps its copy
+    message = text_of(response.text, "error-seminars")
+    assert message.startswith("请填写数字，如 12") and "内容太多，服务器没有暂存" in message
+    assert "seminars" not in stored(page).pending
+    assert len(page.html()) < 500_000
+
+
+def test_the_bound_holds_for_all_kept_values_together(page):
+    half = "x" * (KEEP_CHARS // 2)
+    first = page.post({"seminars": half})
+    assert "PBForms-Not-Kept" not in first.headers
+    second = page.post({"reading_classes": half + "y"})
+    assert second.headers["PBForms-Not-Kept"] == "reading_classes"
+    pending = stored(page).pending
+    assert (pending["seminars"]["value"], list(pending)) == (half, ["seminars"])
+    # Both still sent by the page, both still refused: the first stays kept.
+    again = page.post({"seminars": half, "reading_classes": half + "y"})
+    assert again.headers["PBForms-Not-Kept"] == "reading_classes"
+    assert list(stored(page).pending) == ["seminars"]
+    assert len(json.dumps(stored(page).pending, ensure_ascii=False)) <= KEEP_CHARS
+
+
+def test_a_report_keeping_more_than_the_bound_from_before_shows_a_page_of_bounded_size(page):
+    # Kept before there was a bound (37 MB in one report made a 5.7 MB page).
+    huge = {key: {"value": "x" * KEEP_CHARS, "message": "请填写数字，如 12"} for key in ("seminars", "reading_classes")}
+    with db.connection_context():
+        Report.update(pending=huge).where(Report.id == page.report_id).execute()
+    html = page.html()
+    assert len(html) < 2 * KEEP_CHARS
+    assert "内容太多，服务器没有暂存" in text_of(html, "error-seminars")
+    page.post({})  # the next save stores no more than the page shows
+    assert len(json.dumps(stored(page).pending, ensure_ascii=False)) <= KEEP_CHARS
+
+
+def items_form(n):
+    return {**{f"plans-{i}-heading": f"第{i + 1}条" for i in range(n)},
+            **{f"plans-{i}-text": "" for i in range(n)}}
+
+
+def test_a_hundred_items_are_kept_with_their_message_and_numbered(page):
+    response = page.post(items_form(KEEP_ITEMS))
+    assert "PBForms-Not-Kept" not in response.headers
+    html = page.html()
+    assert text_of(html, "error-plans") == "最多 20 条"
+    ordinals = [el.text_content() for el in parse(html).get_element_by_id("field-plans").xpath(".//*[@class='ordinal']")]
+    assert ordinals[98:] == ["九十九是", "一百是"]
+
+
+def test_more_items_than_a_page_can_show_are_not_kept(page):
+    response = page.post(items_form(KEEP_ITEMS + 1))
+    assert response.headers["PBForms-Not-Kept"] == "plans"
+    assert "内容太多" in text_of(response.text, "error-plans")
+    assert "plans" not in stored(page).pending
+    assert [item["heading"] for item in stored(page).data["plans"]] == PLANS
+
+
+@pytest.mark.parametrize("n, written", [(1, "一"), (10, "十"), (11, "十一"), (20, "二十"), (99, "九十九"),
+                                        (100, "一百"), (101, "一百零一"), (110, "一百一十"), (115, "一百一十五"),
+                                        (200, "二百"), (1005, "一千零五"), (1010, "一千零一十")])
+def test_items_are_numbered_past_ninety_nine(n, written):
+    assert REPORT_TYPE.by_key["plans"].ordinal(n - 1) == written + "是"
+
+
 def test_kept_values_stay_out_of_the_document(page):
     page.post({"seminars": "4次"})
     assert "4次" not in "".join(docx_paragraphs(page.docx()))
+
+
+def test_a_conflict_never_chosen_blocks_submit_naming_the_field(page):
+    first, second = page.tab(), page.tab()
+    page.send(first, {"intro": "第一个窗口写的开头。"})
+    page.send(second, {"intro": "第二个窗口写的开头。"})
+    response = page.submit(COMPLETE)
+    assert response.status_code == 422
+    banner = one(parse(response.text), "//*[@class='banner failed']")
+    assert [a.text_content() for a in banner.xpath(".//a")] == [REPORT_TYPE.by_key["intro"].label]
+    assert "请先选用一份" in banner.text_content()
+    assert stored(page).status == "draft"
 
 
 # --- confirmations and withdraw -------------------------------------------------
@@ -519,10 +652,24 @@ def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page)
     admin = app.test_client()
     from tests.conftest import Auth
     Auth(admin).admin()
-    assert admin.get(f"/township/reports/{page.report_id}").status_code == 200
+    review = admin.get(f"/township/reports/{page.report_id}")
+    assert "还可以撤回" in review.text and "镇党建办还没有打开" in page.html()  # looking is not opening
+    token = one(parse(review.text), "//form[@id='start-review']//input[@name='csrf_token']").get("value")
+    assert admin.post(f"/township/reports/{page.report_id}/open", data={"csrf_token": token}).status_code == 303
     assert "镇党建办已开始审核" in page.html()
     response = client.post(page.url + "/withdraw", data={"csrf_token": auth.csrf_token()}, follow_redirects=True)
     assert "开始审核此报告，不能再撤回" in response.text
+    assert stored(page).status == "submitted"
+
+
+def test_a_withdraw_racing_the_office_opening_the_report_is_refused(client, page):
+    # The withdraw read the report unopened; the office opened it before the
+    # withdraw wrote: the opening wins, the report stays with the office.
+    page.submit(COMPLETE)
+    with db.connection_context():
+        read_before = Report.get_by_id(page.report_id)
+        Report.update(opened_at=now()).where(Report.id == page.report_id).execute()
+        assert read_before.withdraw(User.get(User.username == "qingnizhen")) is False
     assert stored(page).status == "submitted"
 
 

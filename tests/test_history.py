@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import demo_types
 from pbforms import models
 from pbforms.forms import builtin_type
-from pbforms.models import AuditEvent, PendingImport, Report, Revision, Round, User
+from pbforms.forms.sheet import read_sheet, write_sheet
+from pbforms.models import AuditEvent, PendingImport, Report, ReportTypeRecord, Revision, Round, User
 from tests.fillpage import FillPage, one, parse, report_of
 
 VILLAGE_TYPE = builtin_type("village_report")  # 青泥村's type in the demo round
@@ -320,7 +321,7 @@ def test_choice_about_the_counts_is_required(client, auth, new_round):
 
 def test_first_round_offers_nothing(village, client):
     assert "沿用上一年度内容" not in village.html()
-    assert "没有找到青泥村在 2022 年以前的同类报告" in client.get(f"/reports/{village.report_id}/last-year").text
+    assert "没有找到青泥村在 2022 年以前的报告" in client.get(f"/reports/{village.report_id}/last-year").text
 
 
 def last_year_note(html, key):
@@ -371,6 +372,83 @@ def test_last_years_figures_cost_one_query_not_one_per_figure(client, auth, new_
         return len([r for r in caplog.records if r.name == "peewee"])
 
     assert queries(f"/reports/{new_round.id}") <= queries(f"/reports/{first_round}") + 1
+
+
+def sheet_type_round(name):
+    """The village type exported as its 字段表 and imported as a new type
+    `name` (keys of its own); a 2023 round giving it to the villages."""
+    definition = read_sheet(write_sheet(VILLAGE_TYPE.definition))
+    definition["name"] = name
+    record = ReportTypeRecord.add(definition, name=name)
+    return Round.start("2023年度抓基层党建工作述职", 2023, {**demo_types(), "village": record.newest()})
+
+
+@pytest.fixture
+def other_type_round(app):
+    """青泥村 filled the village type in 2022; in 2023 it fills a type made
+    from that type's 字段表 under another name."""
+    last = report_of(VILLAGE)
+    last.save_data({**last.data, **LAST_YEAR}, User.by_username(FILLER), last.version)
+    new = sheet_type_round("村党组织书记述职（新）")
+    report = Report.get((Report.round == new) & (Report.unit == last.unit))
+    assert not set(report.report_type.by_key) & {"members_recruited", "reporter_name"}  # keys differ
+    return report
+
+
+def test_last_years_report_of_another_type_is_offered_with_fields_matched_by_name(client, auth, other_type_round):
+    auth.login(FILLER)
+    report_type = other_type_round.report_type
+    key = {f.label: f.key for f in report_type.fields}
+    page = FillPage(client, other_type_round.id)
+
+    html = page.html()
+    assert "沿用上一年度内容" in html and "2022年度抓基层党建工作述职" in html
+    assert last_year_note(html, key["发展党员"]) == ("去年 12名", False)
+    assert last_year_note(page.post({key["发展党员"]: "30"}).text, key["发展党员"]) == (
+        "去年 12名，变化超过一半，请核对", True)
+
+
+def test_starting_from_last_years_report_of_another_type_carries_its_fields_by_name(client, auth, other_type_round):
+    auth.login(FILLER)
+    key = {f.label: f.key for f in other_type_round.report_type.fields}
+
+    client.post(f"/reports/{other_type_round.id}/last-year", data={"csrf_token": auth.csrf_token(), "counts": "keep"})
+
+    data = stored(other_type_round.id).data
+    assert (data[key["述职人姓名"]], data[key["开头"]], data[key["发展党员"]], data[key["为民办实事"]]) == (
+        "张三", LAST_YEAR["intro"], 12, 10)
+    assert data[key["成文日期"]] == ""
+
+
+def test_a_type_made_from_a_sheet_under_a_new_name_fills_as_the_original(client, auth, app):
+    report = Report.get((Report.round == sheet_type_round("村党组织书记述职（新）"))
+                        & (Report.unit == report_of(VILLAGE).unit))
+    auth.login(FILLER)
+    key = {f.label: f.key for f in report.report_type.fields}
+
+    html = parse(client.get(f"/reports/{report.id}").text)
+
+    assert html.get_element_by_id(f"f-{key['单位及职务']}").value == "青泥村党支部书记"
+    add_buttons = [" ".join(b.text_content().split()) for b in html.xpath("//button[contains(@class, 'add')]")]
+    assert add_buttons == ["＋ 添加一条方面", "＋ 添加一条问题", "＋ 添加一条打算"]
+    for label in ("履职情况", "存在问题", "下步打算"):  # each list starts with an entry to type in
+        assert html.xpath(f"//*[@name='{key[label]}-0-text']"), label
+
+
+def test_a_list_without_an_item_name_adds_一条_not_一条条(client, auth, app):
+    definition = json.loads(json.dumps(VILLAGE_TYPE.definition))
+    for section in definition["sections"]:
+        for field in section["fields"]:
+            field.pop("item_label", None)
+    record = ReportTypeRecord.add(definition, name="无条目名称")
+    new = Round.start("2023年度抓基层党建工作述职", 2023, {**demo_types(), "village": record.newest()})
+    report = Report.get((Report.round == new) & (Report.unit == report_of(VILLAGE).unit))
+    auth.login(FILLER)
+
+    html = parse(client.get(f"/reports/{report.id}").text)
+
+    assert {" ".join(b.text_content().split()) for b in html.xpath("//button[contains(@class, 'add')]")} == {
+        "＋ 添加一条"}
 
 
 # --- JSON in the browser -----------------------------------------------------------

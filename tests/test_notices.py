@@ -5,6 +5,7 @@ already past unless the office confirms it."""
 import datetime
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from pbforms.models import AuditEvent, Notice, Round, Unit, User
 from pbforms.township.rounds import proposed_year
@@ -52,9 +53,10 @@ def test_a_reminder_reaches_the_units_not_handed_in_and_goes_once_read(client, a
     auth.admin()
     round_ = the_round()
     board = parse(client.get(f"/township/rounds/{round_.id}").text)
-    form = one(board, "//form[contains(@action, '/remind')]")
-    assert "尚未提交的单位" in form.get("data-confirm")
-    response = client.post(f"/township/rounds/{round_.id}/remind", data={"csrf_token": auth.csrf_token()})
+    link = one(board, "//a[text()='催报…']")
+    assert "6 个单位尚未提交" in text_of(link.getparent())
+    form = one(parse(client.get(link.get("href")).text), "//form[contains(@action, '/remind')]")
+    response = client.post(form.get("action"), data=MultiDict(form.form_values()))
     assert response.status_code == 303
     event = AuditEvent.get(AuditEvent.action == "remind")
     assert "东坡村" in event.detail and "青泥村" not in event.detail.split("：")[1]
@@ -71,6 +73,84 @@ def test_a_reminder_reaches_the_units_not_handed_in_and_goes_once_read(client, a
 
     auth.login("qingnicun")  # handed in: not reminded
     assert not parse(client.get("/").text).xpath("//div[contains(@class, 'notice')]")
+
+
+def remind_form(client, round_):
+    return one(parse(client.get(f"/township/rounds/{round_.id}/remind").text), "//form[contains(@action, '/remind')]")
+
+
+def ticked(form):
+    """The units the reminder form ticks, by name."""
+    return sorted(text_of(box.getparent()).split("（")[0] for box in form.xpath(".//input[@name='unit']")
+                  if box.get("checked") is not None)
+
+
+@pytest.mark.parametrize("days", [3, -1], ids=["before the deadline", "late"])
+def test_the_reminder_form_ticks_the_units_not_handed_in_but_not_the_offices_own(client, auth, days):
+    set_deadline(days)
+    put_in_state("青泥村", "submitted")
+    auth.admin()
+    form = remind_form(client, the_round())
+    offered = [text_of(box.getparent()) for box in form.xpath(".//input[@name='unit']")]
+    assert any(name.startswith("青泥镇") and "本办自己的报告" in name for name in offered)
+    assert not any(name.startswith("青泥村") for name in offered)
+    assert ticked(form) == sorted(["柳湾村", "石桥村", "东坡村", "河西村", "新华社区"])
+    assert ("已勾选逾期的村（社区）" if days < 0 else "已勾选尚未提交的村（社区）") in text_of(one(form, ".//legend"))
+
+
+def test_the_office_reminds_one_village_only(client, auth):
+    auth.admin()
+    round_ = the_round()
+    dongpo = Unit.get(Unit.name == "东坡村")
+    response = client.post(f"/township/rounds/{round_.id}/remind", follow_redirects=True,
+                           data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id), "text": "请今天提交。"})
+    assert "已向 1 个单位催报：东坡村" in response.text
+    assert [(n.unit.name, n.text) for n in Notice.select()] == [("东坡村", "请今天提交。")]
+
+
+@pytest.mark.parametrize("chosen", [[], ["青泥村"]], ids=["none ticked", "only one handed in"])
+def test_a_reminder_to_no_unit_not_handed_in_is_refused_with_a_message(client, auth, chosen):
+    put_in_state("青泥村", "submitted")
+    auth.admin()
+    round_ = the_round()
+    units = [str(Unit.get(Unit.name == name).id) for name in chosen]
+    response = client.post(f"/township/rounds/{round_.id}/remind",
+                           data={"csrf_token": auth.csrf_token(), "unit": units, "text": "请今天提交。"})
+    assert response.status_code == 422
+    page = parse(response.text)
+    assert text_of(one(page, "//p[@id='error-unit']")) == "请勾选要催报的单位（只能催报尚未提交的单位）。"
+    assert text_of(one(page, "//textarea[@name='text']")) == "请今天提交。"  # what was typed stays
+    assert Notice.select().count() == 0
+
+
+def test_a_reminder_without_text_is_refused_keeping_the_ticks(client, auth):
+    auth.admin()
+    round_ = the_round()
+    dongpo = Unit.get(Unit.name == "东坡村")
+    response = client.post(f"/township/rounds/{round_.id}/remind",
+                           data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id), "text": "  "})
+    assert response.status_code == 422
+    page = parse(response.text)
+    assert text_of(one(page, "//p[@id='error-text']")) == "请写催报的内容。"
+    assert ticked(one(page, "//form[contains(@action, '/remind')]")) == ["东坡村"]
+    assert Notice.select().count() == 0
+
+
+@pytest.mark.parametrize("kind", ["remind", "notice"])
+def test_reminders_and_notices_show_on_the_fill_page_until_read_there(client, auth, kind):
+    round_ = the_round()
+    admin = User.by_username("admin")
+    if kind == "remind":
+        Notice.remind(round_, [Unit.get(Unit.name == "东坡村")], "请今天提交。", admin)
+    else:
+        Notice.announce(round_, "请今天提交。", admin)
+    auth.login("dongpocun")
+    report_url = one(parse(client.get("/").text), "//a[text()='打开']").get("href")
+    banner = one(parse(client.get(report_url).text), f"//div[contains(@class, 'notice-{kind}')]")
+    assert "请今天提交。" in text_of(banner)
+    answer = client.post("/notices/read", data=dict(one(banner, ".//form").form_values()))
+    assert answer.status_code == 303 and answer.headers["Location"] == report_url
+    assert not parse(client.get(report_url).text).xpath("//div[contains(@class, 'notice')]")
 
 
 def test_a_notice_reaches_every_unit_until_each_reads_it(client, auth):
@@ -143,3 +223,78 @@ def test_the_new_round_form_shows_the_proposed_year(client, auth):
     auth.admin()
     page = parse(client.get("/township/rounds").text)
     assert one(page, "//input[@name='year']").get("value") == str(proposed_year(TODAY))
+
+
+# --- setting and moving the deadline of a running round ------------------------
+
+def deadline_form(client, round_):
+    return one(parse(client.get(f"/township/rounds/{round_.id}").text), "//form[contains(@action, '/deadline')]")
+
+
+@pytest.mark.parametrize("before", [None, 2], ids=["none yet", "extended"])
+def test_the_board_sets_or_extends_the_deadline_and_the_fillers_home_follows(client, auth, before):
+    round_ = set_deadline(before) if before is not None else the_round()
+    auth.admin()
+    form = deadline_form(client, round_)
+    assert text_of(one(form, ".//label")) == ("延长或修改截止日期" if before else "设置截止日期")
+    new = TODAY + datetime.timedelta(days=10)
+    response = client.post(form.get("action"), data={**dict(form.form_values()), "deadline": new.isoformat()},
+                           follow_redirects=True)
+    assert f"截止日期已设为 {new.year}年{new.month}月{new.day}日" in response.text
+    assert the_round().deadline == new
+    assert AuditEvent.get(AuditEvent.action == "round_deadline").detail.endswith(new.isoformat())
+    auth.logout()
+    auth.login("qingnicun")
+    assert text_of(one(home_row(client), ".//td[@class='deadline']")) == \
+        f"{new.year}年{new.month}月{new.day}日 还剩 10 天"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("", "请填写截止日期"), ("2024-02-30", "截止日期格式应为 2024-01-10"), ("明天", "截止日期格式应为 2024-01-10"),
+    ((TODAY - datetime.timedelta(days=1)).isoformat(), "已经过去，请改为今天或以后的日期"),
+])
+def test_a_bad_deadline_on_the_board_is_refused_with_a_message(client, auth, value, message):
+    round_ = set_deadline(2)
+    auth.admin()
+    response = client.post(f"/township/rounds/{round_.id}/deadline",
+                           data={"csrf_token": auth.csrf_token(), "deadline": value}, follow_redirects=True)
+    assert message in text_of(one(parse(response.text), "//p[contains(@class, 'flash error')]"))
+    assert the_round().deadline == TODAY + datetime.timedelta(days=2)
+
+
+def test_round_deadline_command_sets_the_deadline(app):
+    round_ = the_round()
+    new = TODAY + datetime.timedelta(days=30)
+    result = app.test_cli_runner().invoke(args=["round", "deadline", "--round", str(round_.id),
+                                                "--deadline", new.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert f"截止日期已设为 {new.year}年{new.month}月{new.day}日" in result.output
+    assert the_round().deadline == new
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--round", "99", "--deadline", "2099-01-10"], "找不到编号为 99 的填报轮次"),
+    (["--deadline", "2024-02-30"], "--deadline：截止日期格式应为 2024-01-10"),
+    (["--deadline", "2001-01-10"], "--deadline：截止日期 2001年1月10日 已经过去"),
+])
+def test_round_deadline_command_refuses_with_a_message(app, args, message):
+    if "--round" not in args:
+        args = ["--round", str(the_round().id), *args]
+    result = app.test_cli_runner().invoke(args=["round", "deadline", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert the_round().deadline is None
+
+
+def test_a_closed_round_cannot_be_reminded(client, auth):
+    round_ = the_round()
+    round_.set_open(False, User.by_username("admin"))
+    auth.admin()
+    page = parse(client.get(f"/township/rounds/{round_.id}/remind").text)
+    assert "本轮填报已结束，不能催报。" in text_of(one(page, "//main"))
+    assert not page.xpath("//form[contains(@action, '/remind')]")
+    dongpo = Unit.get(Unit.name == "东坡村")
+    response = client.post(f"/township/rounds/{round_.id}/remind",
+                           data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id), "text": "请提交。"})
+    assert response.status_code == 422
+    assert Notice.select().count() == 0

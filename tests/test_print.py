@@ -96,6 +96,18 @@ def page_images(html):
     return [img.get("src") for img in parse(html).xpath("//div[@class='pages']/img[@class='page']")]
 
 
+def when_converted(client, url, seconds=120):
+    """The page at `url` once its conversion has ended, asking again as its 正在生成 box does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        polled = client.get(url, headers={"HX-Request": "true"})
+        if "HX-Refresh" in polled.headers or "HX-Redirect" in polled.headers:
+            return client.get(url)
+        assert "正在生成" in polled.text or "排队" in polled.text
+        time.sleep(0.05)
+    pytest.fail(f"{url} was not converted in {seconds} s")
+
+
 @pytest.mark.parametrize("who", ["filler", "admin"])
 def test_preview_shows_the_printed_pages_once_converted(client, auth, libreoffice, who, monkeypatch):
     auth.login("qingnizhen") if who == "filler" else auth.admin()
@@ -104,9 +116,12 @@ def test_preview_shows_the_printed_pages_once_converted(client, auth, libreoffic
     real = preview.docx_to_pdf
     monkeypatch.setattr(preview, "docx_to_pdf", lambda *a, **k: conversions.append(1) or real(*a, **k))
 
-    first = client.get(f"/reports/{report.id}/preview")
+    waiting = parse(client.get(f"/reports/{report.id}/preview").text)
+    first = when_converted(client, f"/reports/{report.id}/preview")
     again = client.get(f"/reports/{report.id}/preview")
 
+    assert "正在生成页面预览" in one(waiting, "//p[@id='converting']").text_content()
+    assert not waiting.xpath("//article") and not page_images(lxml.html.tostring(waiting).decode())
     images = page_images(first.text)
     assert len(images) == 6 and page_images(again.text) == images
     assert len(conversions) == 1  # an unchanged report is converted once
@@ -120,7 +135,7 @@ def test_preview_shows_the_printed_pages_once_converted(client, auth, libreoffic
     # A change makes a new version: converted again, under new addresses.
     changed = Report.get_by_id(report.id)
     changed.save_data({**changed.data, "reporter_name": "李四"}, None, changed.version)
-    newer = page_images(client.get(f"/reports/{report.id}/preview").text)
+    newer = page_images(when_converted(client, f"/reports/{report.id}/preview").text)
     assert len(conversions) == 2 and newer[0] != images[0]
     assert client.get(images[0]).status_code == 404  # the old version's page is gone
 
@@ -132,7 +147,7 @@ def test_killing_the_converter_during_a_preview_is_a_clear_message_and_the_next_
     answers = {}
 
     def ask():
-        answers["page"] = client.get(f"/reports/{report.id}/preview")
+        answers["page"] = when_converted(client, f"/reports/{report.id}/preview")
 
     asking = threading.Thread(target=ask)
     asking.start()
@@ -147,7 +162,7 @@ def test_killing_the_converter_during_a_preview_is_a_clear_message_and_the_next_
     assert answers["page"].status_code == 200
     assert "LibreOffice 在转换时意外退出，已重新启动，请重试" in one(tree, "//p[@class='notice']").text_content()
     assert tree.xpath("//article/p")  # the document is still shown, as HTML
-    again = client.get(f"/reports/{report.id}/preview")
+    again = when_converted(client, f"/reports/{report.id}/preview")
     assert len(page_images(again.text)) == 6
 
 
@@ -379,7 +394,7 @@ def test_a_conversion_that_hangs_is_stopped_and_the_office_restarted(app, libreo
     preview.docx_to_pdf(docx)  # warm
     office = libreoffice.office.pid
 
-    with pytest.raises(preview.ConverterError, match="超过 0 秒未完成，已重新启动"):
+    with pytest.raises(preview.ConverterError, match="超过 0 秒未完成，已停止"):
         preview.docx_to_pdf(docx, seconds=0.001)
 
     assert preview.pdf_page_count(preview.docx_to_pdf(docx)) == 6
@@ -414,8 +429,8 @@ def test_a_report_in_an_offices_own_template_keeps_its_styles_in_the_volume():
     data = {**demo_data(), "reporter_name": "张三"}
     official, official_context = type_document(SEED, data, META)
     uploaded, uploaded_context = uploaded_document(word_file(GOOD, quote_style), SEED, data, META)
-    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1)),
-             Part("乙", "乙", uploaded, report_part(uploaded, uploaded_context, "乙", 2))]
+    parts = [Part("甲", "甲", official, report_part(official, official_context, "甲", 1), 1),
+             Part("乙", "乙", uploaded, report_part(uploaded, uploaded_context, "乙", 2), 2)]
 
     package = parts_of(Volume("轮次", "青泥镇", "2023年1月6日", parts, official).docx(dirty=True))
     body = etree.fromstring(package["word/document.xml"]).find(W + "body")
@@ -435,7 +450,7 @@ def test_without_pdftoppm_the_preview_offers_the_pdf_beside_the_documents_paragr
     auth.login("qingnizhen")
     report = township_report()
 
-    tree = parse(client.get(f"/reports/{report.id}/preview").text)
+    tree = parse(when_converted(client, f"/reports/{report.id}/preview").text)
 
     assert "pdftoppm" in one(tree, "//p[@class='notice']").text_content()
     assert not tree.xpath("//img[@class='page']")

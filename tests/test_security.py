@@ -172,16 +172,30 @@ def test_guessing_one_account_from_many_addresses_is_throttled(app):
     assert post_login(client_at(app, "10.9.9.9"), FILLER_B, demo.FILLER_PASSWORD).status_code == 302
 
 
-def test_throttled_login_page_says_what_to_do(client):
-    fail(client, FILLER_A, PAIR_LIMIT)
-
-    response = post_login(client, FILLER_A, demo.FILLER_PASSWORD)
-
+def throttled_help(response):
     assert response.status_code == 429
-    help_text = re.search(r'<p class="error" id="throttled-help">([^<]+)</p>', response.text).group(1)
+    return re.search(r'<p class="error" id="throttled-help">([^<]+)</p>', response.text).group(1)
+
+
+@pytest.mark.parametrize("username", [FILLER_A, "nobody"], ids=["filler", "unknown"])
+def test_throttled_login_page_tells_a_filler_to_ask_the_office(client, username):
+    fail(client, username, PAIR_LIMIT)
+
+    help_text = throttled_help(post_login(client, username, demo.FILLER_PASSWORD))
+
     assert "请1分钟后再试" in help_text
-    assert "联系镇党建办（管理员）" in help_text and "flask --app app unlock 用户名" in help_text
+    assert "请联系镇党建办" in help_text and "登录受限" in help_text
+    assert "flask" not in help_text and "服务器" not in help_text  # a village cannot run it
     assert "throttled-help" not in post_login(client, FILLER_B, "wrong-password").text  # a plain failure
+
+
+def test_throttled_login_page_tells_the_office_the_server_command(client):
+    fail(client, ADMIN, PAIR_LIMIT)
+
+    help_text = throttled_help(post_login(client, ADMIN, ADMIN_PASSWORD))
+
+    assert "请1分钟后再试" in help_text
+    assert "flask --app app unlock 用户名" in help_text
 
 
 def test_unlock_command_lets_a_throttled_admin_in_from_everywhere(app):

@@ -3,6 +3,7 @@ way: a new round, a report filled through `report import`, its Word file."""
 import json
 import re
 
+import pytest
 from openpyxl import load_workbook
 
 from pbforms.models import Report, ReportTypeRecord, TypeVersion, Unit
@@ -113,3 +114,19 @@ def test_export_of_an_unknown_type_fails_in_chinese(app, tmp_path):
     assert result.exit_code != 0
     assert "找不到编号为 999999 的报告类型" in result.stderr
     assert not (tmp_path / "x.xlsx").exists()
+
+
+@pytest.mark.parametrize("stem", ["annual_report", "village_report"])
+def test_a_type_exported_and_imported_under_a_new_name_is_the_same_type(app, tmp_path, stem):
+    run = run_in(app)
+    original = ReportTypeRecord.by_builtin(stem).newest()
+    sheet = tmp_path / "type.xlsx"
+    assert run("type", "export", "--type", original.type_id, "-o", sheet).exit_code == 0
+
+    imported = run("type", "import", sheet, "--name", "另一个名称")
+
+    copy = ReportTypeRecord.get_by_id(int(imported.stdout.strip())).newest()
+    assert [(f.label, {k: v for k, v in f.spec.items() if k != "key"}) for f in copy.fields] == [
+        (f.label, {k: v for k, v in f.spec.items() if k != "key"}) for f in original.fields]
+    assert [s["title"] for s in copy.sections] == [s["title"] for s in original.sections]
+    assert (copy.title, copy.name) == (original.title, "另一个名称")

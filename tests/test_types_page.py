@@ -3,6 +3,7 @@ copy, retire, the editor with its previews, and 参考范文 on the fill page.""
 import io
 import re
 
+import pytest
 from openpyxl import load_workbook
 
 from pbforms.models import ReportTypeRecord, Report, TypeVersion, Unit
@@ -48,11 +49,16 @@ def add_row(wb, *values):
 def editor_form(page):
     """The editor's fields as the browser would post them."""
     form = {}
-    for element in parse(page).xpath('//form[@id="type-editor"]//*[self::input or self::textarea]'):
+    for element in parse(page).xpath('//form[@id="type-editor"]//*[self::input or self::textarea or self::select]'):
         name = element.get("name")
         if not name or element.get("type") in ("file", "submit"):
             continue
-        value = element.text or "" if element.tag == "textarea" else element.get("value", "")
+        if element.get("type") == "checkbox" and element.get("checked") is None:
+            continue
+        if element.tag == "select":
+            value = element.value
+        else:
+            value = element.text or "" if element.tag == "textarea" else element.get("value", "")
         form.setdefault(name, []).append(value)
     return form
 
@@ -248,6 +254,149 @@ def test_saving_over_a_newer_version_is_refused(client, auth):
     assert record.newest().version == 2
 
 
+def draft(client, record, form, op=""):
+    """The editor after a change (上移, 添加, 删除, a kind chosen): nothing saved."""
+    response = client.post(f"/township/types/{record.id}/draft", headers=HTMX,
+                           data={**form, "csrf_token": token_of(client), "op": op})
+    assert response.status_code == 200
+    return response.text
+
+
+def save(client, record, form):
+    return client.post(f"/township/types/{record.id}/versions", data={**form, "csrf_token": token_of(client)})
+
+
+def new_keys(page, record):
+    return [k for k in (e.get("value") for e in parse(page).xpath('//input[@name="order"]'))
+            if k not in record.newest().by_key]
+
+
+def test_the_editor_adds_a_field_of_a_kind_and_unit_and_saves_it(client, auth):
+    auth.admin()
+    record = village_type()
+    page = client.get(f"/township/types/{record.id}").text
+    duties = one(parse(page), '//input[@name="in-members_total"]').get("value")
+    page = draft(client, record, editor_form(page), f"add:{duties}")
+    [key] = new_keys(page, record)
+    assert one(parse(page), f'//input[@name="in-{key}"]').get("value") == duties
+    form = editor_form(page)
+    form[f"kind-{key}"] = ["小数"]
+    page = draft(client, record, form)  # choosing a kind shows its columns
+    assert {e.get("name") for e in parse(page).xpath(f'//div[@id="type-field-{key}"]//input')} >= {
+        f"unit-{key}", f"min-{key}", f"max-{key}", f"decimals-{key}", f"sum_of_units-{key}"}
+    assert not parse(page).xpath(f'//*[@name="item_label-{key}" or @name="default-{key}"]')
+    form = editor_form(page)
+    form.update({f"label-{key}": ["村集体经营性收入"], f"unit-{key}": ["万元"], f"decimals-{key}": ["2"],
+                 f"max-{key}": ["12.5"], f"required-{key}": ["是"]})
+
+    assert save(client, record, form).status_code == 303
+
+    new = record.newest()
+    field = new.by_key[key]
+    assert new.version == 2 and field.kind == "amount" and field.label == "村集体经营性收入"
+    assert (field.unit, field.decimals, field.maximum, field.required) == ("万元", 2, 12.5, True)
+    assert [f.key for f in new.fields].index(key) > [f.key for f in new.fields].index("members_total")
+
+
+def test_the_editor_adds_a_group_with_a_field(client, auth):
+    auth.admin()
+    record = village_type()
+    page = draft(client, record, editor_form(client.get(f"/township/types/{record.id}").text), "add:section")
+    [key] = new_keys(page, record)
+    form = editor_form(page)
+    last = len(record.newest().sections)
+    assert form[f"in-{key}"] == [str(last)] and form["sections"] == [str(last + 1)]
+    form.update({f"section-{last}": ["附件"], f"label-{key}": ["附件说明"], f"kind-{key}": ["多段文字"]})
+    assert save(client, record, form).status_code == 303
+    new = record.newest()
+    assert new.sections[-1]["title"] == "附件" and [f.label for f in new.sections[-1]["fields"]] == ["附件说明"]
+
+
+def test_the_editor_keeps_what_a_section_says_besides_its_title(client, auth):
+    auth.admin()
+    record = village_type()
+    definition = record.newest().definition
+    definition["sections"][1]["heading"] = True  # 开头 printed as a heading
+    record.save_version(definition)
+    form = editor_form(client.get(f"/township/types/{record.id}").text)
+    form["hint-intro"] = ["新的说明"]
+    assert save(client, record, form).status_code == 303
+    assert record.newest().definition["sections"][1]["heading"] is True
+
+
+def test_the_editor_refuses_more_fields_than_a_sheet_may_have(client, auth):
+    auth.admin()
+    record = village_type()
+    form = editor_form(client.get(f"/township/types/{record.id}").text)
+    extra = [f"f_{n:08x}" for n in range(500)]
+    form["order"] += extra
+    form.update({f"kind-{key}": ["数字"] for key in extra})
+    form.update({f"label-{key}": [f"数字{n}"] for n, key in enumerate(extra)})
+    response = save(client, record, form)
+    assert response.status_code == 422
+    assert one(parse(response.text), '//p[@id="error-fields"]').text == "最多 500 个项目。"
+    assert record.newest().version == 1
+
+
+def test_the_editor_removes_a_field_and_it_stays_removed(client, auth):
+    auth.admin()
+    record = village_type()
+    page = draft(client, record, editor_form(client.get(f"/township/types/{record.id}").text),
+                 "remove:mobile_members")
+    assert "label-mobile_members" not in editor_form(page)
+    page = draft(client, record, editor_form(page), "up:members_total")  # a later change keeps it removed
+    assert "label-mobile_members" not in editor_form(page)
+    assert save(client, record, editor_form(page)).status_code == 303
+    assert "mobile_members" not in record.newest().by_key
+    assert len(record.newest().fields) == len(village_type().versions[0].as_report_type().fields) - 1
+
+
+def test_the_editor_changes_a_kind_and_a_unit(client, auth):
+    auth.admin()
+    record = village_type()
+    form = editor_form(client.get(f"/township/types/{record.id}").text)
+    form.update({"kind-members_total": ["小数"], "unit-members_total": ["百名"]})
+    assert save(client, record, form).status_code == 303
+    field = record.newest().by_key["members_total"]
+    assert (field.kind, field.unit, field.decimals) == ("amount", "百名", 1)
+
+
+@pytest.mark.parametrize("stem", ["annual_report", "village_report"])
+def test_an_unchanged_editor_saves_no_version(client, auth, stem):
+    auth.admin()
+    record = ReportTypeRecord.by_builtin(stem)
+    response = save(client, record, editor_form(client.get(f"/township/types/{record.id}").text))
+    assert "与最新版本相同" in client.get(response.headers["Location"]).text
+    assert record.newest().version == 1
+
+
+@pytest.mark.parametrize("inputs, name, message", [
+    ({"label-members_total": ["党员\u202e数总"]}, "label-members_total",
+     "项目名称含有改变文字显示方向的控制字符（如 U+202E），请删除后重新输入。"),
+    ({"label-members_total": ["党员{{ 总数 }}"]}, "label-members_total",
+     "项目名称不能含有 { } 符号（Word 模板用 {{ 项目名称 }} 标出填写位置）。"),
+    ({"max-members_total": ["12.5"]}, "max-members_total", "「数字」类型的界限应为整数。"),
+    ({"min-collective_income": ["5"], "max-collective_income": ["1"]}, "min-collective_income",
+     "最小值 5 大于最大值 1。"),
+    ({"decimals-collective_income": ["7"]}, "decimals-collective_income", "应为 0 至 6 之间的整数。"),
+    ({"max_length-reporter_name": ["0"]}, "max_length-reporter_name", "应为 1 至 50000 之间的整数。"),
+    ({"item_label-duties": ["很长很长的条目名称超过十个字"]}, "item_label-duties", "条目名称最多 10 个字。"),
+    ({"max_items-duties": ["100"]}, "max_items-duties", "应为 1 至 99 之间的整数。"),
+    ({"unit-members_total": ["很长很长的单位超过十个字了"]}, "unit-members_total", "单位最多 10 个字。"),
+    ({"kind-members_total": ["数目"]}, "kind-members_total",
+     "类型「数目」不存在，应为 数字、小数、单行文字、多段文字、条目、日期 之一。"),
+])
+def test_the_editor_refuses_what_the_sheet_refuses_with_the_same_message(client, auth, inputs, name, message):
+    auth.admin()
+    record = village_type()
+    form = editor_form(client.get(f"/township/types/{record.id}").text)
+    form.update(inputs)
+    response = save(client, record, form)
+    assert response.status_code == 422
+    assert one(parse(response.text), f'//p[@id="error-{name}"]').text == message
+    assert record.newest().version == 1
+
+
 # --- 参考范文 on the fill page -----------------------------------------------------
 
 def village_report(name="青泥村"):
@@ -281,7 +430,8 @@ def test_inserting_model_items_keeps_what_is_there(client, auth):
         "csrf_token": token, "version": report.version, f"{items_field.key}-present": "1",
         f"{items_field.key}-0-heading": "我写的标题", f"{items_field.key}-0-text": "我写的内容"})
     report = village_report()
-    response = client.post(f"/reports/{report.id}", headers=HTMX, data={
+    # The 插入参考范文 button's own request: htmx names the button that sent it.
+    response = client.post(f"/reports/{report.id}", headers={**HTMX, "HX-Trigger-Name": "op"}, data={
         "csrf_token": token, "version": report.version, "op": f"model:{items_field.key}",
         f"{items_field.key}-present": "1",
         f"{items_field.key}-0-heading": "我写的标题", f"{items_field.key}-0-text": "我写的内容"})

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from docx import Document
 from docx.shared import Pt
+from werkzeug.datastructures import MultiDict
 
 from pbforms.db import db
 from pbforms.models import Report, Revision
@@ -190,10 +191,13 @@ def upload(client, page, content, filename="述职报告.docx"):
                        data={**dict(form.form_values()), "file": (io.BytesIO(content), filename)})
 
 
-def confirm(client, preview):
+def confirm(client, preview, untick=()):
+    """Send the preview's form as a browser would (every ticked figure; `untick` some first)."""
     assert preview.status_code == 200, preview.text
     form = parse(preview.text).xpath("//form[contains(@class, 'confirm')]")[0]
-    return client.post(form.action, data=dict(form.form_values()), follow_redirects=True)
+    for key in untick:
+        one(form, f".//input[@name='figure'][@value='{key}']").checked = False
+    return client.post(form.action, data=MultiDict(form.form_values()), follow_redirects=True)
 
 
 def in_order(expected, paragraphs):
@@ -249,14 +253,15 @@ def test_the_preview_shows_what_goes_where_and_stores_nothing(township, client):
     rows = {row.get("id")[len("import-"):]: " ".join(row.text_content().split())
             for row in tree.xpath("//div[contains(@class, 'import-row')]")}
     assert rows["reporter_name"] == "述职人姓名 王建华"
-    assert rows["committee_meetings"] == "党委会议 12 次"
+    assert rows["committee_meetings"] == "党委会议 12次"
     assert "plans" not in rows
     absent = one(tree, "//p[@id='import-absent']").text_content()
     # The ** figures are referred to from the text but stay empty.
     assert absent.split("：", 1)[1].split() == ["排查十八大以来农村发展党员档案、达标党群服务中心、下步打算"]
     assert "（4 条）" in rows["duties"] and "一是强化政治建设，强思想、夯基础。一是持续深入开展理论学习。" in rows["duties"]
-    figures = [[td.text_content().strip() for td in tr.xpath("td")] for tr in tree.xpath("//table[contains(@class, 'figures')]/tbody/tr")]
-    assert ["党委会议", "12 次"] == figures[5][:2]
+    figures = [[td.text_content().strip() for td in tr.xpath("td")[1:]]
+               for tr in tree.xpath("//table[contains(@class, 'figures')]/tbody/tr")]
+    assert ["党委会议", "12次"] == figures[5][:2]
     assert "党委会议12次" in figures[5][2]
     assert ["排查十八大以来农村发展党员档案", "原文未填（**），数字栏留空"] == figures[9][:2]
     unplaced = one(tree, "//textarea[@id='unplaced']").text_content().split("\n")
@@ -444,4 +449,158 @@ def test_a_closing_phrase_is_not_taken_for_the_name(township, client):
     confirm(client, upload(client, township, build(TITLE + SEED + ["特此报告", "2023年1月6日"])))
 
     data = stored(township.report_id).data
+    assert data["reporter_name"] == "" and data["written_on"] == "2023-01-06"
+
+
+# --- a village's report: its own type, its sign-off, another year's file ------------
+
+VILLAGE = "石桥村"
+VILLAGE_TITLE = "抓基层党建工作述职报告"
+
+
+@pytest.fixture
+def village(client, auth):
+    """石桥村's report, never saved (as a new round gives it), opened by its filler."""
+    auth.login("shiqiaocun")
+    return FillPage(client, report_of(VILLAGE).id)
+
+
+def village_file(year=2022, signoff=("石桥村党支部书记：张志强", "2023年1月5日")):
+    return build([f"{year}年度石桥村党支部书记", VILLAGE_TITLE,
+                  f"{year}年，石桥村党支部召开支部党员大会4次，发展党员2名，村集体经济收入8.6万元。",
+                  "一、履职情况", "一是抓班子。坚持每月召开支委会12次。", "二是抓队伍。",
+                  "二、存在问题", "一是学习不够深入。", "三、下步打算", "一是加强学习。", "二是壮大集体经济。",
+                  *signoff])
+
+
+def test_a_village_page_names_its_own_figures_and_no_version_before_the_first_save(village, client):
+    page = parse(client.get(village.url + "/word").text)
+
+    meta = one(page, "//p[@class='meta']").text_content()
+    assert "第 0 版" not in meta and "尚未填写" in meta
+    assert "把“支部党员大会12次”这样的数字填进数字栏" in page.text_content()
+    assert "党委会议" not in page.text_content()
+
+
+def test_the_sign_off_after_the_last_item_is_not_glued_to_it(village, client):
+    done = confirm(client, upload(client, village, village_file()))
+
+    assert done.status_code == 200
+    data = stored(village.report_id).data
+    assert [item["heading"] + item["text"] for item in data["plans"]] == ["加强学习", "壮大集体经济"]
+    assert (data["reporter_name"], data["reporter_title"], data["written_on"]) == (
+        "张志强", "石桥村党支部书记", "2023-01-05")
+
+
+def test_the_preview_shows_an_amount_with_its_unit(village, client):
+    tree = parse(upload(client, village, village_file()).text)
+
+    assert " ".join(one(tree, "//div[@id='import-collective_income']").text_content().split()) == "村集体经济收入 8.6万元"
+    figures = {tr.xpath("td")[1].text_content().strip(): tr.xpath("td")[2].text_content().strip()
+               for tr in tree.xpath("//table[contains(@class, 'figures')]/tbody/tr")}
+    assert figures["村集体经济收入"] == "8.6万元"
+
+
+def figure_boxes(preview):
+    return {box.get("value"): box.checked
+            for box in parse(preview.text).xpath("//form[contains(@class, 'confirm')]//input[@name='figure']")}
+
+
+def test_figures_of_the_round_s_year_are_ticked_and_imported(village, client):
+    preview = upload(client, village, village_file(2022))
+
+    assert figure_boxes(preview) == {"branch_general_meetings": True, "members_recruited": True,
+                                     "collective_income": True, "branch_committee_meetings": True}
+    confirm(client, preview)
+    data = stored(village.report_id).data
+    assert (data["branch_general_meetings"], data["members_recruited"], data["collective_income"]) == (4, 2, 8.6)
+
+
+def test_another_year_s_figures_are_offered_unticked_and_the_preview_says_so(village, client):
+    preview = upload(client, village, village_file(2021))
+
+    notes = " ".join(li.text_content() for li in parse(preview.text).xpath("//ul[@class='import-notes']/li"))
+    assert "这是2021年度的报告，本次填报的是2022年度" in notes
+    assert figure_boxes(preview) and not any(figure_boxes(preview).values())
+    assert "另一年度的数字" in one(parse(preview.text), "//div[@id='import-members_recruited']").text_content()
+    confirm(client, preview)
+    data = stored(village.report_id).data
+    assert (data["branch_general_meetings"], data["members_recruited"], data["collective_income"]) == (None, None, None)
+    assert "⟦支部党员大会⟧" in data["intro"]  # the text refers to this year's figure, to be typed
+
+
+def test_an_unticked_figure_of_the_round_s_year_stays_out(village, client):
+    confirm(client, upload(client, village, village_file(2022)), untick=["members_recruited"])
+
+    data = stored(village.report_id).data
+    assert (data["branch_general_meetings"], data["members_recruited"]) == (4, None)
+
+
+def test_the_command_leaves_another_year_s_figures_out(app, tmp_path):
+    report = report_of(VILLAGE)
+    path = tmp_path / "2021.docx"
+    path.write_bytes(village_file(2021))
+
+    result = app.test_cli_runner().invoke(args=["report", "import-docx", "--report", str(report.id), str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "这是2021年度的报告" in result.output
+    data = stored(report.id).data
+    assert data["members_recruited"] is None and data["reporter_name"] == "张志强"
+
+
+def test_nested_brackets_in_the_confirmed_content_get_a_message(township, client):
+    form = dict(parse(upload(client, township, layout_plain()).text)
+                .xpath("//form[contains(@class, 'confirm')]")[0].form_values())
+    before = stored(township.report_id)
+
+    response = client.post(f"/reports/{township.report_id}/word", data={**form, "content": "[" * 200_000})
+
+    assert response.status_code == 422
+    assert "导入的内容有误，没有导入" in parse(response.text).get_element_by_id("file-error").text_content()
+    assert stored(township.report_id).version == before.version
+
+
+# --- what a mutation of the reader must not get past ---------------------------------
+
+def test_a_second_different_figure_is_not_linked_to_the_first(township, client):
+    content = build(TITLE + ["一、履职情况", "一是抓班子。上半年召开党委会议12次，下半年召开党委会议15次。"] + SIGN_OFF)
+
+    preview = upload(client, township, content)
+    confirm(client, preview)
+
+    data = stored(township.report_id).data
+    assert data["committee_meetings"] == 12
+    assert data["duties"][0]["text"] == "上半年召开党委会议⟦党委会议⟧次，下半年召开党委会议15次。"
+    rows = [[td.text_content().strip() for td in tr.xpath("td")[1:]]
+            for tr in parse(preview.text).xpath("//table[contains(@class, 'figures')]/tbody/tr")]
+    assert rows[1][:2] == ["党委会议", "未采用：与前面的 12次 不同，这里仍按原文写数字"]
+
+
+def numbered_with_soft_breaks():
+    """下步打算 as Word's numbered list, an item's lines split by Shift+Enter (a soft break)."""
+    document = Document()
+    document.add_paragraph("三、下步打算")
+    for first, second in [("加强学习。", "每月集中学习一次。"), ("壮大集体经济。", "发展特色种植。")]:
+        run = document.add_paragraph(style="List Number").add_run(first)
+        run.add_break()
+        run.add_text(second)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_soft_line_breaks_in_a_numbered_list_stay_in_their_item(township, client):
+    confirm(client, upload(client, township, numbered_with_soft_breaks()))
+
+    assert stored(township.report_id).data["plans"] == [
+        {"heading": "加强学习", "text": "每月集中学习一次。"}, {"heading": "壮大集体经济", "text": "发展特色种植。"}]
+
+
+@pytest.mark.parametrize("only_line", ["抓好党建", "王建华"])
+def test_a_section_s_only_line_is_not_taken_for_the_sign_off(township, client, only_line):
+    confirm(client, upload(client, township, build(TITLE + ["三、下步打算", only_line, "2023年1月6日"])))
+
+    data = stored(township.report_id).data
+    assert [item["heading"] + item["text"] for item in data["plans"]] == [only_line]
     assert data["reporter_name"] == "" and data["written_on"] == "2023-01-06"

@@ -31,7 +31,7 @@ from docx.shared import Twips
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pbforms.documents.official import (BODY_SZ, FANGSONG, HEITI, KAITI, LINE_PITCH, PAGE_H,  # noqa: E402
                                         PAGE_W, PPR_ORDER, RPR_ORDER, TITLE_SZ, XIAOBIAOSONG,
-                                        add_paragraph_style, package_bytes, set_child,
+                                        add_paragraph_style, drop_unused_character_styles, package_bytes, set_child,
                                         setup_defaults_and_normal, setup_footers)
 
 OUT = Path(__file__).resolve().parent.parent / "templates" / "docx" / "round_summary.docx"
@@ -60,9 +60,9 @@ def setup_landscape(doc):
     return sec
 
 
-def table_style(doc, name, east_asia):
+def table_style(doc, name, east_asia, style_id):
     """Table text: 五号, centred, single-spaced off the 579 grid, no letter spacing."""
-    style = add_paragraph_style(doc, name, east_asia, TABLE_SZ, WD_ALIGN_PARAGRAPH.CENTER)
+    style = add_paragraph_style(doc, name, east_asia, TABLE_SZ, WD_ALIGN_PARAGRAPH.CENTER, style_id=style_id)
     ppr = style.element.get_or_add_pPr()
     set_child(ppr, "w:snapToGrid", PPR_ORDER, val=0)
     set_child(ppr, "w:spacing", PPR_ORDER, before=ROW_SPACING, after=ROW_SPACING, line=240, lineRule="auto")
@@ -72,13 +72,13 @@ def table_style(doc, name, east_asia):
 
 def setup_styles(doc):
     s = {}
-    s["title"] = add_paragraph_style(doc, "Report Title", XIAOBIAOSONG, TITLE_SZ, WD_ALIGN_PARAGRAPH.CENTER,
-                                     keep_with_next=True)
+    s["title"] = add_paragraph_style(doc, "公文标题", XIAOBIAOSONG, TITLE_SZ, WD_ALIGN_PARAGRAPH.CENTER,
+                                     keep_with_next=True, style_id="ReportTitle")
     set_child(s["title"].element.get_or_add_pPr(), "w:snapToGrid", PPR_ORDER, val=0)
-    s["note"] = add_paragraph_style(doc, "Summary Note", KAITI, BODY_SZ, WD_ALIGN_PARAGRAPH.CENTER,
-                                    keep_with_next=True)
-    s["head"] = table_style(doc, "Table Heading", HEITI)
-    s["cell"] = table_style(doc, "Table Text", FANGSONG)
+    s["note"] = add_paragraph_style(doc, "汇总说明", KAITI, BODY_SZ, WD_ALIGN_PARAGRAPH.CENTER,
+                                    keep_with_next=True, style_id="SummaryNote")
+    s["head"] = table_style(doc, "表头", HEITI, "TableHeading")
+    s["cell"] = table_style(doc, "表格文字", FANGSONG, "TableText")
     return s
 
 
@@ -135,6 +135,7 @@ def build_table(doc, s):
 
 def build():
     doc = Document()
+    drop_unused_character_styles(doc)
     setup_defaults_and_normal(doc)
     styles = setup_styles(doc)
     sec = setup_landscape(doc)

@@ -135,6 +135,12 @@ class Prepared:
         tpl.render_init()
         doc = tpl.docx
         dynamic = {}
+        # (part name, Jinja source) of everything rendered: what an uploaded template's check reads.
+        self.sources = []
+
+        def compiled(name, source):
+            self.sources.append((name, source))
+            return ENV.from_string(source)
 
         # The body: its Jinja source compiled; the part's root kept as XML
         # with an empty body, for each render's body to go into.
@@ -142,7 +148,7 @@ class Prepared:
         shell = copy.deepcopy(doc.element)
         for child in list(shell.body):
             shell.body.remove(child)
-        dynamic[name] = Body(name, ENV.from_string(jinja_source(tpl.patch_xml(tpl.get_xml()))),
+        dynamic[name] = Body(name, compiled(name, jinja_source(tpl.patch_xml(tpl.get_xml()))),
                              serialize_part_xml(shell))
 
         # Headers and footers: those without tags are rendered now, once.
@@ -153,7 +159,7 @@ class Prepared:
                 source = jinja_source(tpl.patch_xml(xml))
                 part_name = part.partname.membername
                 if JINJA_SYNTAX.search(source):
-                    dynamic[part_name] = HeaderFooter(part_name, ENV.from_string(source), encoding)
+                    dynamic[part_name] = HeaderFooter(part_name, compiled(part_name, source), encoding)
                 else:
                     tpl.map_headers_footers_xml(rel_key, finish(ENV.from_string(source).render()).encode(encoding))
 
@@ -163,7 +169,7 @@ class Prepared:
             part = doc.part.package._core_properties_part
             dynamic[part.partname.membername] = Core(
                 part.partname.membername, serialize_part_xml(part._element),
-                [(prop, ENV.from_string(getattr(core, prop))) for prop in PROPERTIES])
+                [(prop, compiled(f"{part.partname.membername}#{prop}", getattr(core, prop))) for prop in PROPERTIES])
         else:
             tpl.render_properties({}, ENV)
 
@@ -172,7 +178,8 @@ class Prepared:
             if part.content_type == CT.WML_FOOTNOTES:
                 source = jinja_source(tpl.patch_xml(part.blob.decode("utf-8")))
                 if JINJA_SYNTAX.search(source):
-                    dynamic[part.partname.membername] = Footnotes(part.partname.membername, ENV.from_string(source))
+                    dynamic[part.partname.membername] = Footnotes(part.partname.membername,
+                                                                  compiled(part.partname.membername, source))
                 else:
                     part._blob = finish(ENV.from_string(source).render()).encode("utf-8")
 

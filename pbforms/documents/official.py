@@ -20,6 +20,9 @@ or whose definition says `"heading": true`), body paragraphs in 仿宋 with a
 two-character first-line indent (items print as 一是…二是…), the 主要数据
 paragraph listing the figures no text refers to, a blank line and the
 sign-off (the reporter's name, the date), two characters in from the right.
+The sign-off never stands alone on a page (GB/T 9704): the text's last
+paragraph, the blank line and the name each keep with what follows, and
+that last paragraph brings at least its last two lines along.
 """
 import datetime
 import io
@@ -61,7 +64,8 @@ LIST_KINDS = {"paragraphs", "items"}
 # identifiers made by the type editor, see forms.KEY; these cannot clash
 # with a key that is a plain word, and are checked anyway).
 TITLE_LINES, HEADINGS, LABELS, MAIN_FIGURES = "title_lines", "doc_headings", "doc_labels", "main_figures"
-RESERVED = {TITLE_LINES, HEADINGS, LABELS, MAIN_FIGURES}
+LAST_TEXT = "doc_last_text"  # the block whose last paragraph ends the text (see last_text_block)
+RESERVED = {TITLE_LINES, HEADINGS, LABELS, MAIN_FIGURES, LAST_TEXT}
 JINJA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 JINJA_KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False", "None",
                   "loop", "self", "for", "endfor", "block", "with", "recursive"}
@@ -207,6 +211,31 @@ def set_indent(ppr, **attrs):
     set_child(ppr, "w:ind", PPR_ORDER, **attrs)
 
 
+def say_overflow_punctuation(styles):
+    """Write Word's own default, w:overflowPunct on, into the document
+    defaults of a w:styles element, unless they already say.
+
+    For LibreOffice: it reads w:overflowPunct inverted (on = punctuation may
+    not hang) and, when it is missing, hangs a 。，、 that falls as a line's
+    29th character into the margin, where in a justified line it is never
+    drawn: the PDF would lack it. With it, LibreOffice carries the
+    punctuation and the character before it to the next line; Word, as
+    always, lets the punctuation hang.
+    """
+    parent = styles
+    for tag in ("w:docDefaults", "w:pPrDefault", "w:pPr"):  # each the first, or after w:rPrDefault
+        child = parent.find(qn(tag))
+        if child is None:
+            child = OxmlElement(tag)
+            if tag == "w:docDefaults":
+                parent.insert(0, child)
+            else:
+                parent.append(child)
+        parent = child
+    if parent.find(qn("w:overflowPunct")) is None:
+        set_child(parent, "w:overflowPunct", PPR_ORDER, val=1)
+
+
 def setup_defaults_and_normal(doc):
     styles_el = doc.styles.element
     defaults = styles_el.find(qn("w:docDefaults"))
@@ -215,6 +244,7 @@ def setup_defaults_and_normal(doc):
     set_child(rpr, "w:lang", RPR_ORDER, val="en-US", eastAsia="zh-CN", bidi="ar-SA")
     ppr = defaults.find(qn("w:pPrDefault")).find(qn("w:pPr"))
     set_child(ppr, "w:widowControl", PPR_ORDER, val=0)
+    say_overflow_punctuation(styles_el)
     set_child(ppr, "w:spacing", PPR_ORDER, before=0, after=0, line=LINE_PITCH, lineRule="exact")
     set_child(ppr, "w:jc", PPR_ORDER, val="both")
 
@@ -230,8 +260,27 @@ def setup_defaults_and_normal(doc):
             size=BODY_SZ, spacing=LETTER_SPACING)
 
 
-def add_paragraph_style(doc, name, east_asia=None, size=None, align=None, keep_with_next=False):
+def drop_unused_character_styles(doc):
+    """python-docx's blank document brings linked character styles named in
+    English (Title Char, Heading 1 Char …) that nothing here uses; a clerk
+    would see them in Word's style list."""
+    root = doc.styles.element
+    dropped = set()
+    for style in root.findall(qn("w:style")):
+        if style.get(qn("w:type")) == "character" and style.get(qn("w:customStyle")) == "1":
+            dropped.add(style.get(qn("w:styleId")))
+            root.remove(style)
+    for link in list(root.iter(qn("w:link"))):
+        if link.get(qn("w:val")) in dropped:
+            link.getparent().remove(link)
+
+
+def add_paragraph_style(doc, name, east_asia=None, size=None, align=None, keep_with_next=False, *, style_id):
+    """A paragraph style based on Normal. `name` is what Word and WPS show a
+    clerk (Chinese); `style_id`, the document's internal reference, stays
+    ASCII and unchanged, so templates made from an earlier starter still match."""
     style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    style.style_id = style_id
     style.base_style = doc.styles["Normal"]
     style.next_paragraph_style = style
     style.quick_style = True
@@ -245,21 +294,31 @@ def add_paragraph_style(doc, name, east_asia=None, size=None, align=None, keep_w
 
 
 def setup_styles(doc):
-    """The report's paragraph styles; everything not named inherits Normal."""
+    """The report's paragraph styles; everything not named inherits Normal.
+    Named as a clerk calls them, each with 公文 or its part's name: a bare
+    正文 or 标题 is what a Chinese Word already shows for its own Normal and
+    Title styles."""
     s = {}
-    s["title"] = add_paragraph_style(doc, "Report Title", XIAOBIAOSONG, TITLE_SZ,
-                                     WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True)
+    s["title"] = add_paragraph_style(doc, "公文标题", XIAOBIAOSONG, TITLE_SZ,
+                                     WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True, style_id="ReportTitle")
     # 22 pt glyphs are taller than the 579 grid line: LibreOffice would snap
     # each title line to two grid lines. Exact 579 spacing without the grid.
     set_child(s["title"].element.get_or_add_pPr(), "w:snapToGrid", PPR_ORDER, val=0)
-    s["reporter"] = add_paragraph_style(doc, "Report Reporter Line", KAITI, BODY_SZ,
-                                        WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True)
-    s["body"] = add_paragraph_style(doc, "Report Body", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    s["reporter"] = add_paragraph_style(doc, "述职人", KAITI, BODY_SZ,
+                                        WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=True, style_id="ReportReporterLine")
+    s["body"] = add_paragraph_style(doc, "公文正文", align=WD_ALIGN_PARAGRAPH.JUSTIFY, style_id="ReportBody")
     set_indent(s["body"].element.get_or_add_pPr(), firstLine=TWO_CHARS, firstLineChars=200)
-    s["heading1"] = add_paragraph_style(doc, "Report Heading 1", HEITI, BODY_SZ,
-                                        WD_ALIGN_PARAGRAPH.JUSTIFY, keep_with_next=True)
+    # The text's last paragraph: with the sign-off, and (widow control) at
+    # least two of its lines with it when a page ends inside it. LibreOffice
+    # does not split a paragraph that keeps with the next: in its PDF the
+    # whole paragraph moves to the sign-off's page instead.
+    s["body_last"] = add_paragraph_style(doc, "公文正文末段", keep_with_next=True, style_id="ReportBodyLast")
+    s["body_last"].base_style = s["body"]
+    s["body_last"].paragraph_format.widow_control = True
+    s["heading1"] = add_paragraph_style(doc, "公文一级标题", HEITI, BODY_SZ,
+                                        WD_ALIGN_PARAGRAPH.JUSTIFY, keep_with_next=True, style_id="ReportHeading1")
     set_indent(s["heading1"].element.get_or_add_pPr(), firstLine=TWO_CHARS, firstLineChars=200)
-    s["signoff"] = add_paragraph_style(doc, "Report Sign-off", align=WD_ALIGN_PARAGRAPH.RIGHT)
+    s["signoff"] = add_paragraph_style(doc, "落款", align=WD_ALIGN_PARAGRAPH.RIGHT, style_id="ReportSign-off")
     set_indent(s["signoff"].element.get_or_add_pPr(), right=TWO_CHARS, rightChars=200)
     return s
 
@@ -327,6 +386,16 @@ def setup_footers(doc, sec):
         add_page_number_runs(p)
 
 
+def add_signoff(para, s, texts):
+    """A blank line, then the sign-off's lines; all but the last keep with
+    the next, so the name and the date share a page."""
+    para("").paragraph_format.keep_with_next = True
+    for n, text in enumerate(texts, start=1):
+        p = para(text, s["signoff"])
+        if n < len(texts):
+            p.paragraph_format.keep_with_next = True
+
+
 def build_body(doc, s, plan):
     def para(text, style=None):
         p = doc.add_paragraph(style=style)
@@ -334,9 +403,24 @@ def build_body(doc, s, plan):
             p.add_run(text)  # one run per paragraph: Jinja tags never split
         return p
 
-    def loop(var, item, style):
+    def text_para(text, block):
+        """A body paragraph; in 公文正文末段 when it ends the text (the context's LAST_TEXT)."""
+        if not plan.signoff:
+            para(text, s["body"])
+            return
+        last = f"{LAST_TEXT} == '{block}'" + (" and loop.last" if block != "labelled" else "")
+        para(f"{{%p if {last} %}}")
+        para(text, s["body_last"])
+        para("{%p else %}")
+        para(text, s["body"])
+        para("{%p endif %}")
+
+    def loop(var, item, body=None):
         para(f"{{%p for {item} in {var} %}}")
-        para(f"{{{{ {item} }}}}", style)
+        if body is None:
+            text_para(f"{{{{ {item} }}}}", var)
+        else:
+            para(f"{{{{ {item} }}}}", body)
         para("{%p endfor %}")
 
     loop(TITLE_LINES, "line", s["title"])
@@ -347,14 +431,12 @@ def build_body(doc, s, plan):
         if block == "heading":
             para(f"{{{{ {HEADINGS}[{value}] }}}}", s["heading1"])
         elif block == "list":
-            loop(value, "p", s["body"])
+            loop(value, "p")
         else:
-            para(f"{{{{ {LABELS}['{value}'] }}}}：{{{{ {value} }}}}", s["body"])
-    loop(MAIN_FIGURES, "p", s["body"])
+            text_para(f"{{{{ {LABELS}['{value}'] }}}}：{{{{ {value} }}}}", value)
+    loop(MAIN_FIGURES, "p")
     if plan.signoff:
-        para("")
-        for key in plan.signoff:
-            para(f"{{{{ {key} }}}}", s["signoff"])
+        add_signoff(para, s, [f"{{{{ {key} }}}}" for key in plan.signoff])
 
 
 def build_starter_body(doc, s, plan, report_type):
@@ -386,9 +468,7 @@ def build_starter_body(doc, s, plan, report_type):
             para(f"{labels[value]}：{placeholder(value)}", s["body"])
     para("{{ 主要数据 }}", s["body"])
     if plan.signoff:
-        para("")
-        for key in plan.signoff:
-            para(placeholder(key), s["signoff"])
+        add_signoff(para, s, [placeholder(key) for key in plan.signoff])
 
 
 def clean_package(doc, title, comments):
@@ -433,6 +513,7 @@ def package_bytes(doc, title="述职报告", comments="Generated by pbforms from
 def official_document():
     """An empty document with the GB/T 9704 page, styles and footers; its styles."""
     doc = Document()
+    drop_unused_character_styles(doc)
     setup_defaults_and_normal(doc)
     styles = setup_styles(doc)
     sec = setup_section(doc)
@@ -469,4 +550,20 @@ def official_context(report_type, data, meta):
     context = report_type.docx_context(data, meta)
     context[HEADINGS] = headings_of(report_type)
     context[LABELS] = {f.key: f.label for f in report_type.fields}
+    context[LAST_TEXT] = last_text_block(plan_of(report_type), context)
     return context
+
+
+def last_text_block(plan, context):
+    """The key of the block (list field, labelled field or 主要数据) whose
+    last paragraph ends the text, printed in 公文正文末段 to keep with the
+    sign-off; "" when a heading or nothing ends it (a heading keeps with
+    what follows anyway)."""
+    if context[MAIN_FIGURES]:
+        return MAIN_FIGURES
+    for block, value in reversed(plan.blocks):
+        if block == "heading":
+            return ""
+        if block == "labelled" or context[value]:
+            return value
+    return ""

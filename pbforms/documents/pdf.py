@@ -27,6 +27,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,13 @@ NO_PDFTOPPM = "显示页面图像还需要 poppler 的 pdftoppm（Debian：apt-g
 
 
 class ConverterError(Exception):
-    """A conversion that did not happen; the message is for the user (Chinese)."""
+    """A conversion that did not happen; the message is for the user (Chinese).
+    `of_document`: the document itself is the cause (too slow, refused), so
+    converting it again would fail again."""
+
+    def __init__(self, message, of_document=False):
+        super().__init__(message)
+        self.of_document = of_document
 
 
 # --- finding what is installed ----------------------------------------------------
@@ -121,13 +128,34 @@ def availability():
     return None
 
 
-def office_env():
-    """The office's environment: the font aliases on Linux, no proxy or display needed."""
-    env = dict(os.environ)
+# Nothing outside the document is ever loaded: a template may link an image
+# by URL (http://…/ext-image.png), and LibreOffice would fetch it on every
+# conversion. The office's own settings send every internet request to a
+# proxy at a closed port (127.0.0.1:1), and so do the environment's, which
+# the office's download library also reads.
+NO_NETWORK = "127.0.0.1:1"
+OFFICE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
+xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+""" + "".join(
+    f'<item oor:path="/org.openoffice.Inet/Settings"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value>'
+    "</prop></item>\n"
+    for name, value in [("ooInetProxyType", 1), ("ooInetNoProxy", "")] + [
+        (f"ooInet{scheme}Proxy{what}", value) for scheme in ("HTTP", "HTTPS", "FTP")
+        for what, value in zip(("Name", "Port"), NO_NETWORK.split(":"))]) + "</oor:items>\n"
+
+
+def office_env(temp):
+    """The office's environment: the font aliases on Linux, no display, its
+    temporary files in `temp`, and every internet request to a closed port."""
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env["TMPDIR"] = env["TMP"] = env["TEMP"] = str(temp)
     if sys.platform.startswith("linux"):
         env["FONTCONFIG_FILE"] = str(FONTS_CONF)
     env.pop("DISPLAY", None)
     env["SAL_USE_VCLPLUGIN"] = "svp"
+    for name in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy"):
+        env[name] = env[name.upper()] = f"http://{NO_NETWORK}"
     return env
 
 
@@ -138,10 +166,10 @@ class Converter:
 
     def __init__(self, soffice):
         self.soffice = soffice
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.office = self.bridge = None
         self.answers = None
-        self.profile = None
+        self.folder = None  # the office's profile and the files under conversion
         self.conversions = 0
         self.busy = False  # a conversion has been handed to the office (tests kill it then)
 
@@ -155,27 +183,35 @@ class Converter:
 
     def start(self):
         self.stop()
-        self.profile = Path(tempfile.mkdtemp(prefix="pbforms-office-"))
+        # One folder holds the office's profile and the files it converts:
+        # stop() removes it, and so does the bridge should this process die.
+        self.folder = Path(tempfile.mkdtemp(prefix="pbforms-office-"))
+        profile = self.folder / "profile"
+        (profile / "user").mkdir(parents=True)
+        (profile / "user" / "registrymodifications.xcu").write_text(OFFICE_SETTINGS, encoding="utf-8")
+        (self.folder / "work").mkdir()
+        (self.folder / "temp").mkdir()
+        env = office_env(self.folder / "temp")
         pipe = f"pbforms_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         python = uno_python(self.soffice)
         if python is None:
             raise ConverterError(availability() or MISSING)
         popen = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
-                 "env": office_env()}
+                 "env": env}
         if sys.platform == "win32":
             popen["creationflags"] = subprocess.CREATE_NO_WINDOW
         else:
             # soffice is a launcher that starts soffice.bin as its child: a
-            # session of their own lets stop() end both at once.
+            # session of their own lets stop() (or the bridge) end both at once.
             popen["start_new_session"] = True
         self.office = subprocess.Popen(
-            [self.soffice, f"-env:UserInstallation={self.profile.as_uri()}", "--headless", "--invisible",
+            [self.soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--invisible",
              "--nologo", "--norestore", "--nodefault", "--nolockcheck",
              f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"], **popen)
         self.bridge = subprocess.Popen(
-            [python, str(BRIDGE), pipe, str(START_SECONDS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, encoding="utf-8", env=office_env(),
-            **({"creationflags": subprocess.CREATE_NO_WINDOW} if sys.platform == "win32" else {}))
+            [python, str(BRIDGE), pipe, str(START_SECONDS), str(self.office.pid), str(self.folder)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8",
+            env=env, **({"creationflags": subprocess.CREATE_NO_WINDOW} if sys.platform == "win32" else {}))
         self.answers = queue.Queue()
         threading.Thread(target=self._read_answers, args=(self.bridge, self.answers), daemon=True).start()
         self.conversions = 0
@@ -211,15 +247,30 @@ class Converter:
                 except subprocess.TimeoutExpired:
                     pass
         self.office = self.bridge = None
-        if self.profile is not None:
-            shutil.rmtree(self.profile, ignore_errors=True)
-            self.profile = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
 
     # work
 
+    def convert_bytes(self, docx_bytes, seconds=CONVERT_SECONDS):
+        """PDF bytes of a .docx. Its files are in the office's folder, so
+        they go with the office whatever happens to this process."""
+        with self.lock:
+            if not self.running() or self.conversions >= RESTART_AFTER:
+                self.start()
+            work = self.folder / "work" / uuid.uuid4().hex
+            work.mkdir()
+            try:
+                (work / "document.docx").write_bytes(docx_bytes)
+                self.convert(work / "document.docx", work / "document.pdf", seconds=seconds)
+                return (work / "document.pdf").read_bytes()
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
     def convert(self, source, target, filter_name="writer_pdf_Export", seconds=CONVERT_SECONDS, filter_data=PDF_OPTIONS):
         """Convert the file `source` into `target`; raises ConverterError."""
-        with self.lock:
+        with self.lock:  # reentrant: convert_bytes holds it already
             if not self.running() or self.conversions >= RESTART_AFTER:
                 self.start()
             self.conversions += 1
@@ -239,14 +290,15 @@ class Converter:
                 timed_out = self.running()
                 self.stop()
                 if timed_out:
-                    raise ConverterError(f"LibreOffice 转换超过 {seconds:.0f} 秒未完成，已重新启动，请重试。")
+                    raise ConverterError(f"LibreOffice 转换超过 {seconds:.0f} 秒未完成，已停止（文字过长或格式特殊）。",
+                                         of_document=True)
                 raise ConverterError("LibreOffice 在转换时意外退出，已重新启动，请重试。")
             if not answer.get("ok"):
                 log.warning("conversion of %s failed: %s", source, answer.get("error"))
                 if not self.running():
                     self.stop()
                     raise ConverterError("LibreOffice 在转换时意外退出，已重新启动，请重试。")
-                raise ConverterError("LibreOffice 无法转换此文件。")
+                raise ConverterError("LibreOffice 无法转换此文件。", of_document=True)
             if not Path(target).is_file():
                 raise ConverterError("LibreOffice 没有写出文件，请重试。")
 
@@ -285,6 +337,14 @@ def _stop_converters():
         c.stop()
 
 
+def exit_on_sigterm():
+    """SIGTERM (systemd stopping the service, `kill`) ends the process as
+    Ctrl+C does, through SystemExit and atexit, so the converters stop and
+    their folders go; by default it would end the process on the spot and
+    leave LibreOffice running. (Its death by SIGKILL the bridge notices.)"""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def warm_up():
     """Start the office in the background, where LibreOffice is installed,
     so the first preview does not wait the seconds a cold start takes."""
@@ -305,11 +365,7 @@ def warm_up():
 
 def docx_to_pdf(docx_bytes, seconds=CONVERT_SECONDS):
     """PDF bytes of a .docx, through the warm converter."""
-    with tempfile.TemporaryDirectory(prefix="pbforms-convert-") as folder:
-        source, target = Path(folder) / "document.docx", Path(folder) / "document.pdf"
-        source.write_bytes(docx_bytes)
-        converter().convert(source, target, seconds=seconds)
-        return target.read_bytes()
+    return converter().convert_bytes(docx_bytes, seconds)
 
 
 PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
@@ -334,12 +390,15 @@ def pdf_text_pages(pdf_path):
 # --- a report's preview, cached ---------------------------------------------------
 
 class Preview:
-    """A report's converted pages in the cache: `pdf` path and page count."""
+    """A report's converted pages in the cache: `pdf` path and page count,
+    or the reason it could not be converted."""
 
     def __init__(self, folder, key):
         self.folder, self.key = Path(folder), key
         self.pdf = self.folder / f"{key}.pdf"
         self.count_file = self.folder / f"{key}.pages"
+        self.failure_file = self.folder / f"{key}.failed"
+        self.docx = self.folder / f"{key}.docx"  # the document converted: the HTML fallback reads it
 
     @property
     def ready(self):
@@ -349,45 +408,63 @@ class Preview:
     def pages(self):
         return int(self.count_file.read_text())
 
+    def keep_docx(self, docx_bytes):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        part = self.docx.with_name(self.docx.name + f".{uuid.uuid4().hex[:8]}.part")
+        part.write_bytes(docx_bytes)
+        part.replace(self.docx)
+
+    @property
+    def failure(self):
+        """Why this version could not be converted, or None."""
+        try:
+            return self.failure_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def remember_failure(self, message):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.failure_file.write_text(message, encoding="utf-8")
+        self.remove_other_versions()
+
     def image(self, page):
         return self.folder / f"{self.key}-{page}.png"
 
+    def remove_other_versions(self):
+        """The files of this report's other versions: only the newest is asked for."""
+        report = self.key.split("-", 1)[0] + "-"
+        for old in self.folder.glob(report + "*"):
+            if not old.name.startswith((self.key + ".", self.key + "-")):
+                old.unlink(missing_ok=True)
+
 
 def report_key(report):
-    """Report id and version, plus a digest of what else shapes the pages
-    (when it was saved, the unit's name and title, the round's year): a
-    database restored or replaced under the same instance folder never
-    meets another report's pages under the same id and version."""
-    shaped_by = repr((report.round_id, report.unit_id, str(report.updated_at), sorted(report.meta.items())))
+    """Report id and version, plus a digest of what else shapes the pages:
+    the type version it follows (a report never saved since its round moved
+    to a new version keeps its own version number), when it was saved, the
+    unit's name and title, the round's year. A database restored or
+    replaced under the same instance folder never meets another report's
+    pages under the same id and version."""
+    shaped_by = repr((report.round_id, report.unit_id, report.type_version_id, str(report.updated_at),
+                      sorted(report.meta.items())))
     return f"report{report.id}-v{report.version}-{hashlib.sha1(shaped_by.encode()).hexdigest()[:10]}"
 
 
-def report_preview(report, folder, docx_bytes):
-    """The report's converted preview, converting it now unless cached.
-    `docx_bytes` is a callable so a cached preview renders nothing."""
-    preview = Preview(folder, report_key(report))
-    if preview.ready:
-        return preview
-    with _previews_lock:  # two requests for one new version: the second finds the first's pages
-        if preview.ready:
-            return preview
-        return _convert_preview(report, preview, docx_bytes)
+def report_preview(report, folder):
+    """The report's preview in the cache, converted or not (see conversions.py)."""
+    return Preview(folder, report_key(report))
 
 
-_previews_lock = threading.Lock()
-
-
-def _convert_preview(report, preview, docx_bytes):
+def store_preview(preview, pdf):
+    """Keep a conversion's PDF as the preview's, each file whole or not at all."""
     preview.folder.mkdir(parents=True, exist_ok=True)
-    pdf = docx_to_pdf(docx_bytes())
     part = preview.pdf.with_name(preview.pdf.name + f".{uuid.uuid4().hex[:8]}.part")
     part.write_bytes(pdf)
     part.replace(preview.pdf)
-    preview.count_file.write_text(str(pdf_page_count(pdf)))
-    for old in preview.folder.glob(f"report{report.id}-v*"):  # earlier versions of this report
-        if not old.name.startswith((preview.key + ".", preview.key + "-")):
-            old.unlink(missing_ok=True)
-    return preview
+    count = preview.count_file.with_name(preview.count_file.name + f".{uuid.uuid4().hex[:8]}.part")
+    count.write_text(str(pdf_page_count(pdf)))
+    count.replace(preview.count_file)
+    preview.remove_other_versions()
 
 
 def page_image(preview, page, dpi=96):
@@ -444,6 +521,13 @@ def _style_looks(styles_xml):
         return value if value not in (None, False) else look(style["based"], key, depth + 1)
 
     return {sid: {key: look(sid, key) for key in ("jc", "font", "size", "first", "right")} for sid in raw}
+
+
+@lru_cache(maxsize=8)
+def kept_document_blocks(path):
+    """document_blocks of a document kept in the preview cache, read once:
+    the file under a version's key never changes."""
+    return document_blocks(Path(path).read_bytes())
 
 
 def document_blocks(docx_bytes):

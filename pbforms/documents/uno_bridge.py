@@ -15,9 +15,20 @@ stdin/stdout:
 The first line it writes is {"ready": true} once soffice answers. When the
 office dies, the next request fails and the bridge exits; the app restarts
 both.
+
+It also stands watch for the app (arguments: the pipe's name, seconds to
+wait for the office, the office's process id, the folder of its profile
+and files): should the app die without stopping the office (SIGKILL, a
+crash), the bridge, whose parent is then another process, kills the office
+(a process group of its own) and removes that folder. A soffice left
+behind holds some 250 MB for good.
 """
 import json
+import os
+import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,13 +73,42 @@ def convert(desktop, source, target, filter_name, filter_data):
         doc.close(True)
 
 
+def leave(office_pid, folder):
+    """Kill the office (POSIX: its process group) and remove its folder."""
+    if os.name == "posix":
+        try:
+            os.killpg(office_pid, signal.SIGKILL)
+        except OSError:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def watch_parent(parent, office_pid, folder):
+    """Leave once the app that started us has gone, even mid-conversion (POSIX)."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    leave(office_pid, folder)
+    os._exit(0)
+
+
 def answer(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 
 def main():
-    pipe_name, seconds = sys.argv[1], float(sys.argv[2])
+    pipe_name, seconds, office_pid, folder = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    parent = os.getppid()
+    if os.name == "posix":
+        threading.Thread(target=watch_parent, args=(parent, office_pid, folder), daemon=True).start()
+    try:
+        return serve(pipe_name, seconds)
+    finally:
+        if os.getppid() != parent:  # the app has gone: nobody else cleans up
+            leave(office_pid, folder)
+
+
+def serve(pipe_name, seconds):
     try:
         desktop = connect(pipe_name, seconds)
     except Exception as e:

@@ -11,15 +11,22 @@ placed alone in a paragraph prints as that many paragraphs, each formatted
 like the placeholder's paragraph. Nothing else: no `{% %}` statements.
 
 Refused, each with its message in Chinese (check_template): a file that is
-not a .docx; placeholders typed with full-width braces ｛｛ ｝｝;
+not a .docx, or larger than 60 MB unpacked, or its XML larger than 16 MB
+or 400,000 elements (a zip bomb; it is read as a stream); what the package
+carries besides text and formatting and every report made with it would
+carry too (external files or images, an attached template, altChunk, OLE
+objects, macros, a DOCTYPE: package_problems); placeholders typed with full-width braces ｛｛ ｝｝;
 placeholders Word split across runs by formatting (it then keeps parts of
 one placeholder in different <w:t> elements, so it cannot be found or
 replaced as typed); placeholders that name no field (in the body, headers, footers, footnotes
 and the file's properties, which docxtpl renders too); statements; fields
 the template never uses — a refusal, not a warning, because the document
 would silently lose what the filler typed (figures count as used when the
-template has {{ 主要数据 }}); and a template whose trial render with
-sample data fails or does not open.
+template has {{ 主要数据 }}); any Jinja but {{ a known name }} in the source
+docxtpl actually renders, found on Jinja's syntax tree (jinja_problems: the
+text checks above read what Word shows, while Jinja also reads comments,
+attributes and CDATA); and a template whose trial render with sample data
+fails or does not open.
 
 Rendering stays sandboxed, autoescaping and strict (engine.ENV): the
 template is code from outside; placeholders are translated to the field
@@ -27,22 +34,26 @@ keys once per template, and user text only ever fills them.
 """
 import html
 import io
+import posixpath
 import re
 import weakref
 import zipfile
 from functools import lru_cache
 
 from docx import Document
-from jinja2 import TemplateError, UndefinedError
+from docx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
+from docx.oxml.parser import parse_xml
+from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError, nodes
+from lxml import etree
 
 from . import engine
-from .official import MAIN_FIGURES, TITLE_LINES
+from .official import MAIN_FIGURES, TITLE_LINES, say_overflow_punctuation
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNPACKED = 60 * 1024 * 1024
+MAX_XML = 16 * 1024 * 1024   # the XML parts together: python-docx and docxtpl parse each
+MAX_ELEMENTS = 400_000       # in all XML parts: a report's template holds a few thousand
 TITLE_NAME, KEY_FIGURES_NAME = "标题", "主要数据"
-# The parts docxtpl renders as templates (the file's properties too: title, subject …).
-RENDERED_PART = re.compile(r"word/(document|header\d*|footer\d*|footnotes)\.xml|docProps/core\.xml")
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 STATEMENT = re.compile(r"\{%.*?%\}|\{#.*?#\}|\{%|\{#", re.S)
 # One placeholder's braces, or its text, interrupted by XML tags (</w:t>…<w:t>).
@@ -56,7 +67,11 @@ SAMPLE_META = {"year": 2022, "unit_name": "示例村", "secretary_title": "党�
 
 
 class NotDocx(ValueError):
-    pass
+    """The upload refused before its content is looked at; the sentences say why."""
+
+    def __init__(self, *problems):
+        super().__init__(*problems)
+        self.problems = list(problems)
 
 
 def names_of(report_type):
@@ -78,6 +93,19 @@ def _text(xml):
     return "\n".join(html.unescape(TAG.sub("", p)) for p in paragraphs)
 
 
+def rendered_part_names(document):
+    """The parts docxtpl renders as templates (DocxTemplate.render), by name:
+    the body, the headers and footers the body refers to (whatever their
+    names), every footnotes part, and the core properties (title, subject …)."""
+    main = document.part
+    names = {main.partname.membername}
+    names.update(rel.target_part.partname.membername for rel in main.rels.values()
+                 if not rel.is_external and rel.reltype in (RT.HEADER, RT.FOOTER))
+    names.update(part.partname.membername for part in main.package.iter_parts()
+                 if part.content_type in (CT.WML_FOOTNOTES, CT.OPC_CORE_PROPERTIES))
+    return names
+
+
 def read_parts(docx_bytes):
     """{part name: XML text} of the parts rendered as templates; NotDocx for anything but a .docx."""
     if len(docx_bytes) > MAX_BYTES:
@@ -86,20 +114,92 @@ def read_parts(docx_bytes):
         with zipfile.ZipFile(io.BytesIO(docx_bytes)) as package:
             infos = package.infolist()
             if sum(i.file_size for i in infos) > MAX_UNPACKED:
-                raise NotDocx("文件解压后太大，不像是 Word 模板。")
+                raise NotDocx(f"文件解压后超过 {MAX_UNPACKED // 1024 // 1024} MB，不像是 Word 模板"
+                              "（可能是压缩炸弹）。请删去大图片等内容后另存再上传。")
+            if sum(i.file_size for i in infos if i.filename.endswith((".xml", ".rels"))) > MAX_XML:
+                raise NotDocx(f"文件的文字和格式部分解压后超过 {MAX_XML // 1024 // 1024} MB，不像是 Word 模板"
+                              "（可能是压缩炸弹）。")
             names = {i.filename for i in infos}
             if "word/document.xml" not in names or "[Content_Types].xml" not in names:
-                raise NotDocx("")
-            parts = {i.filename: package.read(i.filename).decode("utf-8") for i in infos
-                     if RENDERED_PART.fullmatch(i.filename)}
-        Document(io.BytesIO(docx_bytes))
-    except NotDocx as e:
-        if str(e):
-            raise
-        raise NotDocx(NOT_DOCX) from None
+                raise NotDocx(NOT_DOCX)
+            problems = package_problems(package)
+            if problems:
+                raise NotDocx(*problems)
+            rendered = rendered_part_names(Document(io.BytesIO(docx_bytes)))
+            parts = {name: package.read(name).decode("utf-8") for name in sorted(rendered & names)}
+    except NotDocx:
+        raise
     except Exception:  # a zip that is no Word document, a .doc, a .dotx, a broken part …
         raise NotDocx(NOT_DOCX) from None
     return parts
+
+
+# Relationships a template may not have, by the last word of their type:
+# each would be copied into every report made with it, and Word or
+# LibreOffice would fetch, run or open it there.
+REFUSED_RELATIONSHIPS = {
+    "attachedTemplate": "附加了一个外部模板（attachedTemplate，Word 打开时会去读取它）",
+    "aFChunk": "嵌入了其他格式的内容（altChunk）",
+    "oleObject": "嵌入或链接了 OLE 对象（如 Excel 表格、公式编辑器对象）",
+    "package": "嵌入了其他文件（如 Excel 表格）",
+    "vbaProject": "含有宏（vbaProject.bin）",
+}
+MACROS = "含有宏（vbaProject.bin）"
+RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+
+
+def package_problems(package):
+    """What the package carries besides text and formatting, each a sentence:
+    external relationships (hyperlinks aside), an attached template, altChunk,
+    OLE objects and embedded files, macros, and a DOCTYPE in any part
+    (Word never writes one; LibreOffice cannot convert such a file)."""
+    problems = []
+
+    def say(message):
+        if message not in problems:
+            problems.append(message)
+
+    def carries(what):
+        say(f"模板{what}：生成的每份报告都会带上它。请在 Word 中删去后另存，再上传。")
+
+    relationship = f"{{{RELATIONSHIPS_NS}}}Relationship"
+    content_types = {f"{{{CONTENT_TYPES_NS}}}Override", f"{{{CONTENT_TYPES_NS}}}Default"}
+    elements = 0
+    for info in package.infolist():
+        name = info.filename
+        if posixpath.basename(name).lower() == "vbaproject.bin":
+            carries(MACROS)
+        if not name.endswith((".xml", ".rels")):
+            continue
+        with package.open(info) as stream:
+            events = etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True,
+                                     load_dtd=False)
+            try:
+                for _, element in events:
+                    elements += 1
+                    if elements > MAX_ELEMENTS:
+                        return [f"模板的标记超过 {MAX_ELEMENTS:,} 个，不像是 Word 模板（可能是压缩炸弹）。"]
+                    if element.tag == relationship:
+                        kind = (element.get("Type") or "").rsplit("/", 1)[-1]
+                        if kind in REFUSED_RELATIONSHIPS:
+                            carries(REFUSED_RELATIONSHIPS[kind])
+                        elif element.get("TargetMode") == "External" and kind != "hyperlink":
+                            target = " ".join((element.get("Target") or "").split())[:80]
+                            say(f"模板引用了外部的文件或图片（{target}）：打开每份报告时都会去读取它。请把图片直接"
+                                "插入文档（不要选“链接到文件”），删去其他外部链接后另存，再上传。")
+                    elif element.tag in content_types:
+                        content_type = element.get("ContentType") or ""
+                        if "vbaProject" in content_type or "macroEnabled" in content_type:
+                            carries(MACROS)
+                    element.clear()
+            except etree.XMLSyntaxError:
+                say(f"模板中的 {name} 已损坏：请在 Word 中重新保存模板后再上传。")
+                continue
+            if events.root.getroottree().docinfo.doctype:
+                say(f"模板中的 {name} 有 DOCTYPE 声明（Word 保存的文件不会有，也无法转换成 PDF）："
+                    "请在 Word 中“另存为”新的 Word 文档（.docx）后再上传。")
+    return problems
 
 
 NOT_DOCX = "文件不是 Word 文档（.docx）。如果是 .doc、.wps 或模板文件（.dotx），请在 Word 或 WPS 中“另存为” Word 文档（*.docx）后再上传。"
@@ -110,7 +210,7 @@ def check_template(docx_bytes, report_type):
     try:
         parts = read_parts(docx_bytes)
     except NotDocx as e:
-        return [str(e)]
+        return e.problems
     names = names_of(report_type)
     problems, used = [], set()
 
@@ -150,6 +250,9 @@ def check_template(docx_bytes, report_type):
             + "。每一项都要出现在文档里（数字可以用 {{ 主要数据 }} 一并列出）。")
     if problems:
         return problems
+    problems = jinja_problems(docx_bytes, report_type)
+    if problems:
+        return problems
 
     try:
         document = render_uploaded(docx_bytes, report_type, sample_data(report_type), SAMPLE_META)
@@ -166,6 +269,54 @@ def check_template(docx_bytes, report_type):
     except Exception:
         return ["用示例数据试生成的文档无法打开：请在 Word 中重新保存模板后再上传。"]
     return []
+
+
+JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+PLAIN_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def jinja_problems(docx_bytes, report_type):
+    """The Jinja that is not a plain {{ name }} of a known name, in the
+    source docxtpl renders: each part as its patch_xml leaves it (comments,
+    attributes and CDATA included: Jinja reads the XML as text), taken from
+    the rendering engine itself so the check and the render cannot differ.
+    The names are checked on Jinja's own syntax tree."""
+    allowed = set(names_of(report_type).values())
+    try:
+        sources = engine.prepared(translated(docx_bytes, report_type)[0]).sources
+        trees = [(name, source, engine.ENV.parse(source)) for name, source in sources]
+    except TemplateSyntaxError as e:
+        return [f"模板中有不完整的占位符或语句（{e.message}）：上传的模板只能用 {{{{ 项目名称 }}}} 占位符。"]
+    problems = []
+    for name, source, tree in trees:
+        node = next(_not_placeholders(tree, allowed), None)
+        if node is not None:
+            where = "文件属性" if "#" in name else "正文" if name == sources[0][0] else posixpath.basename(name)
+            problems.append(f"模板（{where}）里有「{_snippet(source, node.lineno, allowed)}」：上传的模板只能用 "
+                            "{{ 项目名称 }} 占位符，不能写表达式或语句（页眉、页脚、文件属性里也不能）。")
+    return problems
+
+
+def _not_placeholders(node, allowed):
+    """The nodes of a Jinja tree that are anything but text and {{ allowed name }}."""
+    if isinstance(node, nodes.Name):
+        if node.ctx != "load" or node.name not in allowed:
+            yield node
+    elif isinstance(node, (nodes.Template, nodes.Output, nodes.TemplateData)):
+        for child in node.iter_child_nodes():
+            yield from _not_placeholders(child, allowed)
+    else:
+        yield node
+
+
+def _snippet(source, lineno, allowed):
+    """The first tag on line `lineno` of `source` (or after it) that is not a plain known placeholder."""
+    start = sum(len(line) + 1 for line in source.split("\n")[:lineno - 1])
+    for m in JINJA_TAG.finditer(source, start):
+        plain = PLAIN_PLACEHOLDER.fullmatch(m.group(0))
+        if not (plain and plain.group(1) in allowed):
+            return " ".join(html.unescape(m.group(0)).split())[:40]
+    return " ".join(html.unescape(TAG.sub("", source[start:start + 200])).split())[:40]
 
 
 # --- rendering with an uploaded template --------------------------------------------
@@ -200,18 +351,31 @@ def translate(xml, names):
     return PLACEHOLDER.sub(one, xml)
 
 
+def with_overflow_punctuation(styles_xml):
+    """The template's styles, their defaults saying w:overflowPunct: without
+    it, LibreOffice's PDF of a justified template loses punctuation at
+    lines' ends (official.say_overflow_punctuation); Word shows no change."""
+    styles = parse_xml(styles_xml)
+    say_overflow_punctuation(styles)
+    return etree.tostring(styles, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
 @lru_cache(maxsize=16)
 def _translated(docx_bytes, names_items):
-    """(the template with its placeholders naming variables, the field keys it places)."""
+    """(the template with its placeholders naming variables and its styles
+    saying w:overflowPunct, the field keys it places)."""
     names = dict(names_items)
     out, placed = io.BytesIO(), set()
+    rendered = rendered_part_names(Document(io.BytesIO(docx_bytes)))
     with zipfile.ZipFile(io.BytesIO(docx_bytes)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info.filename)
-            if RENDERED_PART.fullmatch(info.filename):
+            if info.filename in rendered:
                 xml = data.decode("utf-8")
                 placed.update(names[n] for n in map(_placeholder_name, PLACEHOLDER.findall(xml)) if n in names)
                 data = translate(xml, names).encode("utf-8")
+            elif info.filename == "word/styles.xml":
+                data = with_overflow_punctuation(data)
             dst.writestr(info, data)
     return out.getvalue(), frozenset(placed)
 

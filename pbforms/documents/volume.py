@@ -12,6 +12,14 @@ needed) and carries the official page settings and footers. The volume
 keeps the first report's template for everything else (styles, footers,
 settings), so all reports share one official style set.
 
+A report whose template is not the volume's (an office's uploaded
+template) may hold pictures and other parts its body refers to by
+relationship id (r:embed="rId4"), and namespaces only its own root
+declares. Those come along (`Carried`, `root_declarations`): the parts
+copied under names of their own, the ids in the body renamed to match,
+their content types declared; else the volume would hold dangling ids
+that LibreOffice cannot lay out.
+
 The 目录 is a real TOC field (`TOC \\f \\h`, entries from a TC field in each
 report's title), whose shown result lists every title with its page.
 Those page numbers are computed with LibreOffice where installed: the
@@ -21,6 +29,7 @@ them right without updating fields. Without LibreOffice the field is marked
 dirty and the settings ask Word to update fields when the file opens.
 """
 import io
+import posixpath
 import re
 import zipfile
 from collections import deque, namedtuple
@@ -31,15 +40,21 @@ from lxml import etree
 
 from ..forms import clean_text
 from . import render_body, report_document, template_bytes
+from .pdf import ConverterError, pdf_text_pages
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W = "{%s}" % W_NS
 
 # A rendered report, as the volume needs it: its title (for the 目录), the
 # first line of the title (to find its page), the template it came from
-# (bytes), and its body's XML (paragraphs and tables; its last paragraph
-# marks where its section's properties go).
-Part = namedtuple("Part", "title first_line template body")
+# (bytes), its body's XML (paragraphs and tables; its last paragraph
+# marks where its section's properties go), and its number (its bookmark's).
+Part = namedtuple("Part", "title first_line template body number")
+
+# What build_volume made: the .docx, the PDF (when asked for), whether the
+# 目录 has its page numbers, why not (LibreOffice's message), and the
+# reports left out of the PDF as (title, why).
+Built = namedtuple("Built", "docx pdf numbered problem left_out")
 
 PLACEHOLDER = "999"  # page numbers while LibreOffice lays the volume out: the widest there will be
 
@@ -65,14 +80,22 @@ def report_part(template, context, title, number):
     if last.tag != W + "p":
         last = etree.SubElement(body, W + "p")
     put_section_mark(last)
-    xml = "".join(etree.tostring(child, encoding="unicode") for child in body)
-    return strip_namespace_declarations(xml)
+    return "".join(strip_namespace_declarations(etree.tostring(child, encoding="unicode")) for child in body)
 
 
 def strip_namespace_declarations(xml):
-    """lxml repeats the namespace declarations on every top element it
-    serialises alone; the volume's root declares them once."""
-    return re.sub(r' xmlns:\w+="[^"]*"', "", xml)
+    """lxml repeats the namespace declarations in scope on the element it
+    serialises alone; the volume's root declares them once (`root_declarations`).
+    Declarations further in (a picture's a: and pic:) are the source's own and stay."""
+    end = xml.index(">")
+    return re.sub(r' xmlns:\w+="[^"]*"', "", xml[:end]) + xml[end:]
+
+
+def root_declarations(template):
+    """{prefix: namespace} the template's document root declares."""
+    with zipfile.ZipFile(io.BytesIO(template_bytes(template))) as package:
+        document = package.read("word/document.xml").decode("utf-8")
+    return dict(re.findall(r'\sxmlns:(\w+)="([^"]*)"', document[:document.index("<w:body")]))
 
 
 def mark_title(paragraph, title, number):
@@ -136,12 +159,115 @@ def put_section_mark(paragraph):
         ppr.append(mark)
 
 
+# --- the parts a report's template brings ---------------------------------------------
+
+PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+CONTENT_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+# A relationship id in the body: r:embed, r:id, r:link … (the body keeps Word's "r" prefix).
+RELATIONSHIP_ID = re.compile(r'(\sr:\w+=")([^"]*)(")')
+
+
+def rels_name(part):
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", name + ".rels")
+
+
+def relationship(root, rid, kind, target, external):
+    etree.SubElement(root, PACKAGE_RELS + "Relationship", Id=rid, Type=kind, Target=target,
+                     **({"TargetMode": "External"} if external else {}))
+
+
+def xml_bytes(root):
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+class Carried:
+    """The parts, relationships and content types that reports' bodies
+    bring from their own templates into the volume's package."""
+
+    def __init__(self):
+        self.relationships = []  # (id, type, target, external) of word/document.xml
+        self.parts = {}  # part name -> bytes (a copied part's own .rels among them)
+        self.defaults = {}  # extension -> content type
+        self.overrides = {}  # part name -> content type
+
+    def body(self, template, body, number):
+        """The body with its relationship ids renamed to ones of its own, the
+        parts they name carried along."""
+        with zipfile.ZipFile(io.BytesIO(template_bytes(template))) as package:
+            relationships = read_relationships(package, "word/document.xml")
+            types = etree.fromstring(package.read("[Content_Types].xml"))
+            renamed = {}
+            for rid in dict.fromkeys(m.group(2) for m in RELATIONSHIP_ID.finditer(body)):
+                if rid not in relationships:
+                    continue
+                kind, target, external = relationships[rid]
+                renamed[rid] = f"rIdPbforms{number}x{len(renamed) + 1}"
+                if not external:
+                    source = posixpath.normpath(posixpath.join("word", target))
+                    target = posixpath.relpath(self.copy(package, types, source, f"r{number}_"), "word")
+                self.relationships.append((renamed[rid], kind, target, external))
+        return RELATIONSHIP_ID.sub(lambda m: m.group(1) + renamed.get(m.group(2), m.group(2)) + m.group(3), body)
+
+    def copy(self, package, types, source, prefix):
+        """Copy part `source` (and the parts its own relationships name) under
+        a new name beside it; returns the new name."""
+        folder, name = posixpath.split(source)
+        copied = posixpath.join(folder, prefix + name)
+        if copied in self.parts or source not in package.namelist():
+            return copied
+        self.parts[copied] = package.read(source)
+        extension = posixpath.splitext(name)[1][1:].lower()
+        for default in types.iter(CONTENT_TYPES + "Default"):
+            if default.get("Extension", "").lower() == extension:
+                self.defaults[extension] = default.get("ContentType")
+        for override in types.iter(CONTENT_TYPES + "Override"):
+            if override.get("PartName") == "/" + source:
+                self.overrides[copied] = override.get("ContentType")
+        own = read_relationships(package, source)
+        if own:
+            root = etree.Element(PACKAGE_RELS + "Relationships", nsmap={None: PACKAGE_RELS[1:-1]})
+            for rid, (kind, target, external) in own.items():
+                if not external:
+                    inner = self.copy(package, types, posixpath.normpath(posixpath.join(folder, target)), prefix)
+                    target = posixpath.relpath(inner, folder)
+                relationship(root, rid, kind, target, external)
+            self.parts[rels_name(copied)] = xml_bytes(root)
+        return copied
+
+    def into_relationships(self, rels_xml):
+        root = etree.fromstring(rels_xml)
+        for rid, kind, target, external in self.relationships:
+            relationship(root, rid, kind, target, external)
+        return xml_bytes(root)
+
+    def into_content_types(self, types_xml):
+        root = etree.fromstring(types_xml)
+        known = {d.get("Extension", "").lower() for d in root.iter(CONTENT_TYPES + "Default")}
+        for extension, content_type in self.defaults.items():
+            if extension not in known:
+                root.insert(0, etree.Element(CONTENT_TYPES + "Default", Extension=extension, ContentType=content_type))
+        for part, content_type in self.overrides.items():
+            etree.SubElement(root, CONTENT_TYPES + "Override", PartName="/" + part, ContentType=content_type)
+        return xml_bytes(root)
+
+
+def read_relationships(package, part):
+    """{id: (type, target, external)} of a part's relationships; {} when it has none."""
+    try:
+        root = etree.fromstring(package.read(rels_name(part)))
+    except KeyError:
+        return {}
+    return {r.get("Id"): (r.get("Type"), r.get("Target"), r.get("TargetMode") == "External")
+            for r in root.iter(PACKAGE_RELS + "Relationship")}
+
+
 # --- the volume -------------------------------------------------------------------
 
 VOLUME_STYLES = """
-<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeCoverTitle"><w:name w:val="Volume Cover Title"/><w:basedOn w:val="Normal"/><w:qFormat/><w:pPr><w:snapToGrid w:val="0"/><w:spacing w:line="800" w:lineRule="exact"/><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="方正小标宋简体"/><w:sz w:val="52"/><w:szCs w:val="52"/></w:rPr></w:style>
-<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeCoverLine"><w:name w:val="Volume Cover Line"/><w:basedOn w:val="Normal"/><w:qFormat/><w:pPr><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="楷体_GB2312"/></w:rPr></w:style>
-<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeTocHeading"><w:name w:val="TOC Heading"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:qFormat/><w:pPr><w:snapToGrid w:val="0"/><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="黑体"/><w:sz w:val="44"/><w:szCs w:val="44"/></w:rPr></w:style>
+<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeCoverTitle"><w:name w:val="汇编封面标题"/><w:basedOn w:val="Normal"/><w:qFormat/><w:pPr><w:snapToGrid w:val="0"/><w:spacing w:line="800" w:lineRule="exact"/><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="方正小标宋简体"/><w:sz w:val="52"/><w:szCs w:val="52"/></w:rPr></w:style>
+<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeCoverLine"><w:name w:val="汇编封面文字"/><w:basedOn w:val="Normal"/><w:qFormat/><w:pPr><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="楷体_GB2312"/></w:rPr></w:style>
+<w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeTocHeading"><w:name w:val="汇编目录标题"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:qFormat/><w:pPr><w:snapToGrid w:val="0"/><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="黑体"/><w:sz w:val="44"/><w:szCs w:val="44"/></w:rPr></w:style>
 <w:style w:type="paragraph" w:styleId="TOC1"><w:name w:val="toc 1"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:uiPriority w:val="39"/><w:pPr><w:tabs><w:tab w:val="right" w:leader="dot" w:pos="8845"/></w:tabs><w:ind w:left="0" w:right="560" w:hanging="0"/><w:jc w:val="left"/></w:pPr></w:style>
 """
 
@@ -165,17 +291,16 @@ def toc_xml(parts, pages, dirty):
     begin = '<w:fldChar w:fldCharType="begin" w:dirty="true"/>' if dirty else '<w:fldChar w:fldCharType="begin"/>'
     out = ['<w:p><w:pPr><w:pStyle w:val="VolumeTocHeading"/></w:pPr><w:r><w:t>目　　录</w:t></w:r></w:p><w:p/>']
     for i, part in enumerate(parts):
-        number = i + 1
         head = (f'<w:r>{begin}</w:r><w:r><w:instrText xml:space="preserve"> TOC \\f \\h \\z </w:instrText></w:r>'
                 '<w:r><w:fldChar w:fldCharType="separate"/></w:r>') if i == 0 else ""
         tail = '<w:r><w:fldChar w:fldCharType="end"/></w:r>' if i == len(parts) - 1 else ""
         page = pages[i] if pages else ""
         out.append(
             f'<w:p><w:pPr><w:pStyle w:val="TOC1"/></w:pPr>{head}'
-            f'<w:hyperlink w:anchor="{bookmark(number)}" w:history="1">'
+            f'<w:hyperlink w:anchor="{bookmark(part.number)}" w:history="1">'
             f'<w:r><w:t xml:space="preserve">{escape(part.title)}</w:t></w:r><w:r><w:tab/></w:r>'
             f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-            f'<w:r><w:instrText xml:space="preserve"> PAGEREF {bookmark(number)} \\h </w:instrText></w:r>'
+            f'<w:r><w:instrText xml:space="preserve"> PAGEREF {bookmark(part.number)} \\h </w:instrText></w:r>'
             f'<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>{page}</w:t></w:r>'
             f'<w:r><w:fldChar w:fldCharType="end"/></w:r></w:hyperlink>{tail}</w:p>')
     if not parts:
@@ -198,11 +323,20 @@ class Volume:
             if key not in seen:
                 seen.add(key)
                 self.extra_styles.append(styles_of(part.template))
+        # The namespaces and the parts a body uses from a template other than the base's.
+        self.namespaces, self.carried = {}, Carried()
+        for i, part in enumerate(self.parts):
+            if template_styles_key(part.template) != template_styles_key(base):
+                self.namespaces.update(root_declarations(part.template))
+                self.parts[i] = part._replace(body=self.carried.body(part.template, part.body, part.number))
 
     def docx(self, pages=None, dirty=False):
         source = zipfile.ZipFile(io.BytesIO(template_bytes(self.base)))
         document = source.read("word/document.xml").decode("utf-8")
         root_open = document[:document.index("<w:body>")]
+        declared = set(re.findall(r'\sxmlns:(\w+)=', root_open))
+        missing = "".join(f' xmlns:{prefix}="{uri}"' for prefix, uri in self.namespaces.items() if prefix not in declared)
+        root_open = root_open[:root_open.rindex(">")] + missing + ">"
         template_sect = etree.fromstring(document.encode("utf-8")).find(f"{W}body/{W}sectPr")
         cover_sect = section_xml(template_sect, "nextPage")
         for ref in cover_sect.findall(W + "footerReference") + cover_sect.findall(W + "headerReference"):
@@ -222,7 +356,11 @@ class Volume:
             body.append(content.replace(SECTION_MARK, "" if last else texts[id(sect)]))
         body.append(texts[id(chunks[-1][1])])
         xml = root_open + "<w:body>" + "".join(body) + "</w:body></w:document>"
-        return repackage(source, {"word/document.xml": xml.encode("utf-8")}, dirty, self.extra_styles)
+        replaced = {"word/document.xml": xml.encode("utf-8"),
+                    "word/_rels/document.xml.rels": self.carried.into_relationships(
+                        source.read("word/_rels/document.xml.rels")),
+                    "[Content_Types].xml": self.carried.into_content_types(source.read("[Content_Types].xml"))}
+        return repackage(source, replaced, dirty, self.extra_styles, self.carried.parts)
 
 
 def template_styles_key(template):
@@ -240,10 +378,10 @@ def sect_text(sect):
     return strip_namespace_declarations(etree.tostring(sect, encoding="unicode"))
 
 
-def repackage(source, replaced, dirty, extra_styles=()):
-    """The template's package with some parts replaced: the others are copied
-    as they are; styles get the volume's styles, settings ask for a field
-    update when the numbers are not known."""
+def repackage(source, replaced, dirty, extra_styles=(), added=None):
+    """The template's package with some parts replaced and some `added`: the
+    others are copied as they are; styles get the volume's styles, settings
+    ask for a field update when the numbers are not known."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in source.infolist():
@@ -262,6 +400,8 @@ def repackage(source, replaced, dirty, extra_styles=()):
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = info.external_attr
             dst.writestr(zi, data)
+        for name, data in (added or {}).items():
+            dst.writestr(name, data)
     return out.getvalue()
 
 
@@ -325,8 +465,8 @@ def parts_of(reports, progress=None, workers=None):
     under_way, parts = deque(), []
 
     def finish_oldest():
-        title, first_line, template, body = under_way.popleft()
-        parts.append(Part(title, first_line, template, body.result() if workers else body))
+        title, first_line, template, body, number = under_way.popleft()
+        parts.append(Part(title, first_line, template, body.result() if workers else body, number))
         if progress:
             progress(len(parts))
 
@@ -336,7 +476,7 @@ def parts_of(reports, progress=None, workers=None):
         title = "".join(title_lines)
         args = (template, context, title, number)
         under_way.append((title, title_lines[0], template,
-                          workers.submit(report_part, *args) if workers else report_part(*args)))
+                          workers.submit(report_part, *args) if workers else report_part(*args), number))
         if len(under_way) >= 4:
             finish_oldest()
     while under_way:
@@ -346,33 +486,64 @@ def parts_of(reports, progress=None, workers=None):
 
 def build_volume(title, township, date_text, reports, base_template, progress=None, pdf=False, converter=None,
                  workers=2, mp_context=None):
-    """The volume's .docx (and PDF bytes when `pdf`): returns (docx, pdf or None, numbered).
+    """The volume's .docx, and its PDF when `pdf`: a Built.
 
     `base_template` gives the package when there is no report. `converter(docx_bytes,
-    seconds)` gives a PDF (preview.docx_to_pdf), or is None without
+    seconds)` gives a PDF (pdf.docx_to_pdf), or is None without
     LibreOffice: then the 目录 is left for Word to update and `numbered` is False.
+    When LibreOffice cannot lay out the volume, the .docx is still made (its
+    目录 left to Word, `problem` saying why); a PDF goes on without the
+    reports LibreOffice cannot convert alone, naming them in `left_out`.
     """
     if workers:
         with ProcessPoolExecutor(workers, mp_context=mp_context) as pool:
             parts = parts_of(reports, progress, pool)
     else:
         parts = parts_of(reports, progress)
-    volume = Volume(title, township, date_text, parts, base_template)
+
+    def volume_of(chosen):
+        return Volume(title, township, date_text, chosen, base_template)
+
+    volume, left_out = volume_of(parts), []
     if converter is None:
-        return volume.docx(dirty=True), None, False
+        return Built(volume.docx(dirty=True), None, False, "", [])
     seconds = 60 + 2 * len(parts)
-    laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(parts)), seconds)
-    pages = title_pages(pdf_texts(laid_out), parts)
+    try:
+        laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(parts)), seconds)
+    except ConverterError as e:
+        if not pdf:
+            return Built(volume.docx(dirty=True), None, False, str(e), [])
+        left_out = unconvertible(parts, volume_of, converter)
+        if not left_out:  # the volume fails, yet each report alone converts: nothing to leave out
+            raise
+        kept = [p for p in parts if p.number not in {p.number for p, _ in left_out}]
+        volume = volume_of(kept)
+        laid_out = converter(volume.docx(pages=[PLACEHOLDER] * len(kept)), seconds)
+        left_out = [(p.title, why) for p, why in left_out]
+    pages = title_pages(pdf_texts(laid_out), volume.parts)
     if pages is None:  # a title LibreOffice did not print as expected: let Word number it
-        return volume.docx(dirty=True), None, False
+        docx = volume.docx(dirty=True)
+        return Built(docx, converter(docx, seconds) if pdf else None, False,
+                     "LibreOffice 排出的页面中找不到各报告的标题", left_out)
     docx = volume.docx(pages=[str(p) for p in pages])
-    return docx, (converter(docx, seconds) if pdf else None), True
+    return Built(docx, converter(docx, seconds) if pdf else None, True, "", left_out)
+
+
+def unconvertible(parts, volume_of, converter):
+    """[(part, why)] of the reports LibreOffice cannot convert, each tried as
+    a volume of its own (its body exactly as in the whole)."""
+    failed = []
+    for part in parts:
+        try:
+            converter(volume_of([part]).docx(pages=[PLACEHOLDER]), 60)
+        except ConverterError as e:
+            failed.append((part, str(e)))
+    return failed
 
 
 def pdf_texts(pdf_bytes):
     import tempfile
     from pathlib import Path
-    from .pdf import pdf_text_pages
     with tempfile.TemporaryDirectory(prefix="pbforms-volume-") as folder:
         path = Path(folder) / "volume.pdf"
         path.write_bytes(pdf_bytes)

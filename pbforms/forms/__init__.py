@@ -26,7 +26,7 @@ BUILTIN = ("annual_report", "village_report")  # the seed's township type first
 KEY = re.compile(r"[a-z][a-z0-9_]{0,59}")
 # Names the document's context gives besides the fields (documents/official.py),
 # and Jinja's own words: a key is a variable of the generated Word template.
-RESERVED_KEYS = {"title_lines", "main_figures", "doc_headings", "doc_labels",
+RESERVED_KEYS = {"title_lines", "main_figures", "doc_headings", "doc_labels", "doc_last_text",
                  "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "loop", "self"}
 
 
@@ -97,6 +97,22 @@ class ReportType:
                     pass
             fitted[f.key] = f.initial(meta)
         return fitted
+
+    def values_from(self, other, data):
+        """`data` of a report of type `other` (last year's), by this type's
+        keys: each field takes the value of `other`'s field of its key, or
+        else of its 项目名称 (a type made from another's 字段表 has keys of
+        its own), where that field is of the same kind. Fields without one
+        are left out."""
+        by_label = {f.label: f for f in other.fields}
+        found = {}
+        for f in self.fields:
+            source = other.by_key.get(f.key)
+            if source is None or source.kind != f.kind:
+                source = by_label.get(f.label)
+            if source is not None and source.kind == f.kind and source.key in data:
+                found[f.key] = data[source.key]
+        return found
 
     def parse_form(self, form, current):
         """Form data -> (new data, {key: message}).

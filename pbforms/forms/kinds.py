@@ -67,11 +67,22 @@ def split_paragraphs(text):
     return [line.strip() for line in (text or "").split("\n") if line.strip()]
 
 
-def chinese_number(n):
-    """1 -> 一, 10 -> 十, 12 -> 十二, 20 -> 二十 (enough for item ordinals)."""
-    tens, ones = divmod(n, 10)
-    head = "" if tens == 0 else ("十" if tens == 1 else CHINESE_DIGITS[tens] + "十")
-    return head + (CHINESE_DIGITS[ones] if ones else "") or CHINESE_DIGITS[0]
+CHINESE_UNITS = ((10000, "万"), (1000, "千"), (100, "百"), (10, "十"))
+
+
+def chinese_number(n, leading=True):
+    """1 -> 一, 10 -> 十, 12 -> 十二, 100 -> 一百, 105 -> 一百零五, 110 -> 一百一十:
+    an item's ordinal however many items a list holds. `leading`: a 十 that
+    starts the number reads without 一 (十二, but 一百一十)."""
+    if n < 10:
+        return CHINESE_DIGITS[n]
+    for size, name in CHINESE_UNITS:
+        if n >= size:
+            head, rest = divmod(n, size)
+            text = ("" if leading and size == 10 and head == 1 else chinese_number(head, leading)) + name
+            if rest:
+                text += ("零" if rest < size // 10 else "") + chinese_number(rest, leading=False)
+            return text
 
 
 class Field:
@@ -90,6 +101,9 @@ class Field:
         # stored in a report by itself. Same shape as the field's value.
         self.model_text = spec.get("model_text", self.empty)
         self.max_length = spec.get("max_length", 50000)
+        # The field writes about what comes next (下步打算): its figures are
+        # targets, not the year's, so the proof-reader compares none of them.
+        self.looks_ahead = spec.get("looks_ahead", False)
         self.spec = spec
 
     def initial(self, meta):
@@ -299,7 +313,7 @@ class Items(Field):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.item_label = spec.get("item_label", "条")
+        self.item_label = spec.get("item_label", "")
         self.one_paragraph = spec.get("one_paragraph", False)
         self.max_items = spec.get("max_items", 20)
 

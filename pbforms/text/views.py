@@ -6,6 +6,8 @@ Every route gets its report through `report_or_404` and changes it only when
 fill page. Nothing is stored before the clerk has seen the preview.
 """
 import json
+import threading
+from contextlib import contextmanager
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
@@ -20,6 +22,26 @@ bp = Blueprint("text", __name__)
 WORD_TYPES = ".docx,application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+_importing, _importing_lock = set(), threading.Lock()
+
+
+@contextmanager
+def one_import_at_a_time(user_id):
+    """True while this user has no other upload being read (False: one is):
+    a file is read within its budget, but one user starting many at once
+    would still hold a thread and a core each. Counted per process (with
+    several processes behind a proxy, one per user in each)."""
+    with _importing_lock:
+        busy = user_id in _importing
+        _importing.add(user_id)
+    try:
+        yield not busy
+    finally:
+        if not busy:
+            with _importing_lock:
+                _importing.discard(user_id)
+
+
 def small_int(value):
     return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 9 else None
 
@@ -27,7 +49,14 @@ def small_int(value):
 def import_page(report, status=200, **ctx):
     return render_template("text/word_import.html", report=report, report_type=report.report_type,
                            editable=may_edit(g.user, report), refusal=edit_refusal(report),
-                           accept=WORD_TYPES, **ctx), status
+                           accept=WORD_TYPES, example=figure_example(report.report_type), **ctx), status
+
+
+def figure_example(report_type):
+    """“支部党员大会12次”: how a figure is written, in the report's own type."""
+    counts = [f for f in report_type.counts if f.kind == "count" and f.unit]
+    f = next((f for f in counts if f.unit == "次"), counts[0] if counts else None)
+    return f"{f.label}12{f.unit}" if f else ""
 
 
 @bp.get("/reports/<int:report_id>/word")
@@ -48,15 +77,20 @@ def import_word(report_id):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return import_page(report, 422, file_error="请选择要导入的 Word 文件（.docx）。")
-    try:
-        result = word_import.import_docx(report.report_type, report.meta, upload.read(), upload.filename)
-    except word_import.Unreadable as e:
-        return import_page(report, 422, file_error=str(e))
+    with one_import_at_a_time(g.user.id) as free:
+        if not free:
+            return import_page(report, 429, file_error="您上传的另一个文件还在读取中。请等它读完，再上传这一个。")
+        try:
+            result = word_import.import_docx(report.report_type, report.meta, upload.read(), upload.filename)
+        except word_import.Unreadable as e:
+            return import_page(report, 422, file_error=str(e))
     if not result.values:
         return import_page(report, 422, result=result, file_error=(
             "文件中没有找到可以放入报告的内容。没有放入的段落列在下面，可以复制后粘贴到各栏。"))
+    offered = [key for key in result.figure_keys if key in result.values]
     return import_page(report, result=result, rows=preview_rows(report, result), version=report.version,
-                       content=json.dumps(result.values, ensure_ascii=False), filename=upload.filename)
+                       content=json.dumps(result.values, ensure_ascii=False), filename=upload.filename,
+                       offered=offered, ticked=set() if result.other_year else set(offered))
 
 
 def preview_rows(report, result):
@@ -74,7 +108,8 @@ def preview_rows(report, result):
         shown = f.docx_value(value, figures)
         rows.append({"field": f, "placed": True, "paragraphs": shown if isinstance(shown, list) else [shown],
                      "replaces": not f.is_empty(report.data.get(f.key)) and report.data.get(f.key) != value,
-                     "item_count": len(value) if f.kind == "items" else None})
+                     "item_count": len(value) if f.kind == "items" else None,
+                     "unticked": result.other_year and f.key in result.figure_keys})
     return rows
 
 
@@ -82,8 +117,14 @@ def apply_import(report):
     report_type = report.report_type
     try:
         obj = json.loads(request.form["content"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: '[' nested past Python's limit
         obj = None
+    if isinstance(obj, dict):
+        # The figures read from the text go in only where their box is ticked.
+        ticked = set(request.form.getlist("figure"))
+        for key in request.form.get("offered", "").split(","):
+            if key not in ticked:
+                obj.pop(key, None)
     data, errors = report_type.parse_json(obj, report.data)
     if errors:
         return import_page(report, 422, file_error="导入的内容有误，没有导入。请重新上传 Word 文件。")
@@ -112,8 +153,7 @@ def findings_of(report, data):
     cache = g.setdefault("findings_cache", {})
     key = (report.id, report.version, id(data))
     if key not in cache:
-        last = report.last_year
-        cache[key] = (data, proofread.check(report.report_type, data or {}, last.data if last else None))
+        cache[key] = (data, report.findings_in(data or {}))
     return cache[key][1]
 
 
@@ -132,19 +172,45 @@ def fix(report_id):
     report_type = report.report_type
     token = request.form.get("fix", "")
     f = report_type.by_key.get(token.partition("|")[0])
-    last = report.last_year
-    new = proofread.apply_fix(report_type, report.data, token, last.data if last else None) if f else None
+    new = proofread.apply_fix(report.data, report.findings_in(report.data), token) if f else None
     if new is not None:
         try:
             report.save_data(new, g.user, report.version)
         except Conflict as conflict:
             return conflict_response(report, conflict)
     message = "已改正。" if new is not None else "这处已经改过了，或没有确定的改法，未作修改。"
+    return field_answer(report, f, errors, new is not None, message)
+
+
+@bp.post("/reports/<int:report_id>/confirm")
+def confirm(report_id):
+    """核对无误 on one finding (or, with `unconfirm`, taking that back): the
+    form is saved as an autosave would save it, then the finding, if the
+    stored text still has it, is marked and stops counting."""
+    report = report_or_404(report_id)
+    if not may_edit(g.user, report):
+        return refuse_edit(report)
+    try:
+        report, errors, _, _ = save_from_form(report)
+    except Conflict as conflict:
+        return conflict_response(report, conflict)
+    undo = "unconfirm" in request.form
+    mark = request.form.get("unconfirm" if undo else "confirm", "")
+    f = report.report_type.by_key.get(mark.partition("|")[0])
+    done = f is not None and report.confirm_finding(mark, g.user, confirmed=not undo) != undo
+    message = ("已撤销“核对无误”。" if undo else "已标为核对无误，不再计入校对提示。") if done else \
+        "这处提示已经不在了（内容已修改），未作标记。"
+    return field_answer(report, f, errors, done, message)
+
+
+def field_answer(report, f, errors, done, message):
+    """The field `f` again after a fix or a mark, with the autosave's
+    answer; without scripts, the fill page at that field."""
     if not is_htmx():
-        flash(message, "ok" if new is not None else "error")
+        flash(message, "ok" if done else "error")
         anchor = f"#field-{f.key}" if f else ""
         return redirect(url_for("fill.report_page", report_id=report.id) + anchor, 303)
-    if new is None:
+    if not done:
         return partial_response(render_template("fill/_save_status.html", state="refused", message=message),
                                 409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
     ctx = page_context(report, errors)

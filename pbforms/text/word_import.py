@@ -12,6 +12,11 @@ end. A figure written as label + number + unit ("党委会议12次") fills the
 count whose label it names and becomes a ⟦label⟧ reference in the text, so
 the figure is typed once.
 
+A file is measured before python-docx reads it (check_budget): what is
+more than a report could hold is refused with a message, so a small hostile
+file cannot cost minutes or gigabytes. A document whose title names another
+year than the round's says so, and its figures are offered, not taken.
+
 Nothing here stores anything: `import_docx` returns what would go where,
 what was not placed and which figures were found; the caller shows it
 (preview page, CLI) and saves through Report.save_data.
@@ -27,13 +32,23 @@ from difflib import SequenceMatcher
 
 from docx import Document
 from docx.oxml.ns import qn
+from lxml import etree
 
 from ..forms import Invalid, clean_text
 
-# An unpacked document.xml larger than this is not a report (a zip bomb, or
-# a file of images); reading it would only cost memory.
-MAX_XML_BYTES = 40 * 1024 * 1024
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+# What a report can hold, several times over. A .docx is checked against
+# these by a streaming look at its XML before python-docx builds a tree of
+# it: a 34 KB file can declare a row of two billion cells (gridSpan) or
+# 200,000 paragraphs, and python-docx would spend gigabytes or minutes on it.
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # every part, images included
+MAX_XML_BYTES = 16 * 1024 * 1024        # all XML parts together: python-docx parses each
+MAX_ELEMENTS = 400_000                  # in all XML parts
+MAX_PARAGRAPHS = 5_000
+MAX_TABLE_ROWS = 1_000
+MAX_TABLE_CELLS = 20_000
+MAX_SPAN = 63                           # Word's own limit of columns in a table
+MAX_STYLES = 2_000
+MAX_CHARACTERS = 400_000
 
 CN = "一二三四五六七八九十"
 CN_VALUE = {c: i for i, c in enumerate("零一二三四五六七八九", start=0)}
@@ -70,6 +85,9 @@ DATE_PATTERNS = [
 CN_DATE = re.compile(r"^\s*([〇零○一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$")
 
 NAME_FIELD_WORDS = ("姓名", "述职人", "报告人")
+# 石桥村党支部书记：张志强 — a post, a colon, a name (on a sign-off or name line).
+POST_AND_NAME = re.compile(r"^(?P<post>[^：:，,。；;\s]{2,24}?(?:书记|主任|委员|组长|负责人))\s*[:：]\s*"
+                           r"(?P<name>[\u4e00-\u9fff·]{2,5})$")
 TITLE_FIELD_WORDS = ("职务", "单位", "职位")
 PERSON_NAME = re.compile(r"^(?!.*(?:报告|特此|此致|敬礼|附件|以上|如下|纪要|通知|情况|工作))[\u4e00-\u9fff·]{2,5}$")
 
@@ -123,6 +141,7 @@ def _looks_like_text(raw):
 
 
 DAMAGED = ("文件已损坏，打不开。请在 Word 或 WPS 中打开它，确认内容正常后“另存为”新的 Word 文件（.docx）再上传。")
+TOO_BIG = "文件的内容过多，不像一份述职报告（{what}）。请只保留述职报告的正文，另存后再上传。"
 
 
 def read_lines(raw, filename=""):
@@ -137,19 +156,16 @@ def read_lines(raw, filename=""):
                 if any(n.startswith("ppt/") for n in names):
                     raise Unreadable("这是 PowerPoint 演示文稿，不是 Word 文件。请上传述职报告的 Word 文件（.docx）。")
                 raise Unreadable("这个压缩文件不是 Word 文件（.docx）。请上传述职报告的 Word 文件。")
-            if (archive.getinfo("word/document.xml").file_size > MAX_XML_BYTES
-                    or sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES):
-                raise Unreadable("文件的正文过大，不像一份述职报告。请删去图片等内容后另存再上传。")
-            if archive.testzip() is not None:
-                raise Unreadable(DAMAGED)
+            check_budget(archive)
         document = Document(io.BytesIO(raw))
     except Unreadable:
         raise
     except Exception:  # zipfile, lxml and python-docx each raise their own kinds
         raise Unreadable(DAMAGED) from None
+    numbering = StyleNumbering(document)
     lines = []
     for paragraph, in_table in _paragraphs(document):
-        numbered, level = _numbering(paragraph)
+        numbered, level = numbering.of(paragraph)
         for piece in _paragraph_text(paragraph).split("\n"):
             text = tidy(piece)
             if text:
@@ -160,28 +176,69 @@ def read_lines(raw, filename=""):
     return lines
 
 
+def check_budget(archive):
+    """Unreadable when the package holds more than a report could: its sizes
+    from the zip's directory (zipfile reads no more than they say), then its
+    XML read as a stream, counting as it goes and stopping at the first
+    count past its limit, so a bomb costs no more than the limit itself."""
+    infos = archive.infolist()
+    xml = [i for i in infos if i.filename.endswith((".xml", ".rels"))]
+    if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
+        raise Unreadable(TOO_BIG.format(what=f"解压后超过 {MAX_UNPACKED_BYTES // 1024 // 1024} MB"))
+    if sum(i.file_size for i in xml) > MAX_XML_BYTES:
+        raise Unreadable(TOO_BIG.format(what=f"文字和格式部分解压后超过 {MAX_XML_BYTES // 1024 // 1024} MB"))
+    counts = Counter()
+    limits = {"elements": (MAX_ELEMENTS, "标记超过 {:,} 个"), qn("w:p"): (MAX_PARAGRAPHS, "段落超过 {:,} 个"),
+              qn("w:tr"): (MAX_TABLE_ROWS, "表格行超过 {:,} 个"), qn("w:tc"): (MAX_TABLE_CELLS, "表格单元格超过 {:,} 个"),
+              qn("w:style"): (MAX_STYLES, "样式超过 {:,} 个"), "characters": (MAX_CHARACTERS, "字数超过 {:,}")}
+    w_t, span = qn("w:t"), qn("w:gridSpan")
+    for info in xml:
+        with archive.open(info) as stream:
+            events = etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True,
+                                     load_dtd=False)
+            for _, element in events:
+                counts["elements"] += 1
+                counts[element.tag] += 1
+                if element.tag == w_t:
+                    counts["characters"] += len(element.text or "")
+                elif element.tag == span and not _small_int(element.get(qn("w:val")), MAX_SPAN):
+                    raise Unreadable(TOO_BIG.format(what=f"表格的一格横跨 {(element.get(qn('w:val')) or '?')[:12]} 列"))
+                for key in ("elements", element.tag, "characters"):
+                    if key in limits and counts[key] > limits[key][0]:
+                        limit, what = limits[key]
+                        raise Unreadable(TOO_BIG.format(what=what.format(limit)))
+                element.clear()
+            if events.root.getroottree().docinfo.doctype:
+                raise Unreadable("文件中含有 DOCTYPE 声明，Word 保存的文件不会有。请在 Word 或 WPS 中"
+                                 "“另存为”新的 Word 文件（.docx）后再上传。")
+
+
+def _small_int(text, limit):
+    return bool(text) and text.isascii() and text.isdigit() and 0 < int(text[:6]) <= limit
+
+
 def _paragraphs(document):
-    """(paragraph, in_table) in document order, through tables and content controls."""
-    from docx.table import Table
+    """(paragraph, in_table) in document order, through tables and content controls.
+
+    Tables are walked by their XML (row, cell) rather than python-docx's
+    Row.cells, which lays out the grid: a cell spanning columns would come
+    once per column, and vertical merges cost time growing with the square
+    of the rows (and end in RecursionError). Here each cell comes once, as
+    Word stores it; a merged-on cell holds no text of its own.
+    """
     from docx.text.paragraph import Paragraph
 
-    def walk(element, parent, in_table):
-        for child in element.iterchildren():
-            if child.tag == qn("w:p"):
-                yield Paragraph(child, parent), in_table
-            elif child.tag == qn("w:tbl"):
-                table = Table(child, parent)
-                for row in table.rows:
-                    seen = set()
-                    for cell in row.cells:
-                        if id(cell._tc) in seen:  # a merged cell appears once per column it spans
-                            continue
-                        seen.add(id(cell._tc))
-                        yield from walk(cell._tc, cell, True)
-            elif child.tag in (qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")):
-                yield from walk(child, parent, in_table)
+    containers = {qn("w:tbl"), qn("w:tr"), qn("w:tc"), qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")}
+    paragraph, table = qn("w:p"), qn("w:tbl")
 
-    yield from walk(document.element.body, document, False)
+    def walk(element, in_table):
+        for child in element.iterchildren():
+            if child.tag == paragraph:
+                yield Paragraph(child, document), in_table
+            elif child.tag in containers:
+                yield from walk(child, in_table or child.tag == table)
+
+    yield from walk(document.element.body, False)
 
 
 def _paragraph_text(paragraph):
@@ -191,28 +248,46 @@ def _paragraph_text(paragraph):
         return "".join(node.text or "" for node in paragraph._p.iter(qn("w:t")))
 
 
-def _numbering(paragraph):
-    """Whether Word numbers the paragraph itself (directly or by its style), and at what level."""
-    ppr = paragraph._p.pPr
-    num = ppr.numPr if ppr is not None else None
-    if num is None:
+class StyleNumbering:
+    """Whether Word numbers a paragraph itself (directly or by its style,
+    or the style that style is based on), and at what level. The styles are
+    read once into a table: python-docx looks each style up by a search of
+    all styles, for every paragraph."""
+
+    def __init__(self, document):
+        self.styles, self.default = {}, None
         try:
-            style = paragraph.style
-            depth = 0
-            while style is not None and num is None and depth < 10:
-                spp = style.element.pPr
-                num = spp.numPr if spp is not None else None
-                style = style.base_style
-                depth += 1
-        except Exception:
-            num = None
-    if num is None:
-        return False, 0
-    num_id = num.numId
-    if num_id is not None and num_id.val == 0:  # numbering switched off
-        return False, 0
-    level = num.ilvl.val if num.ilvl is not None else 0
-    return True, level
+            root = document.styles.element
+        except Exception:  # a document without styles
+            return
+        for style in root.iterchildren(qn("w:style")):
+            if style.get(qn("w:type")) not in (None, "paragraph"):
+                continue
+            style_id = style.get(qn("w:styleId"))
+            based = style.find(qn("w:basedOn"))
+            ppr = style.find(qn("w:pPr"))
+            self.styles[style_id] = (ppr.find(qn("w:numPr")) if ppr is not None else None,
+                                     based.get(qn("w:val")) if based is not None else None)
+            if style.get(qn("w:default")) in ("1", "true", "on"):
+                self.default = style_id
+
+    def of(self, paragraph):
+        ppr = paragraph._p.pPr
+        num = ppr.find(qn("w:numPr")) if ppr is not None else None
+        style_id = self.default
+        if ppr is not None and ppr.find(qn("w:pStyle")) is not None:
+            style_id = ppr.find(qn("w:pStyle")).get(qn("w:val"))
+        depth = 0
+        while num is None and style_id in self.styles and depth < 10:
+            num, style_id = self.styles[style_id]
+            depth += 1
+        if num is None:
+            return False, 0
+        num_id, ilvl = num.find(qn("w:numId")), num.find(qn("w:ilvl"))
+        if num_id is not None and num_id.get(qn("w:val")) == "0":  # numbering switched off
+            return False, 0
+        level = ilvl.get(qn("w:val")) if ilvl is not None else "0"
+        return True, int(level) if _small_int(level, 9) else 0
 
 
 def tidy(text):
@@ -296,6 +371,9 @@ class Result:
     figures: list = dc_field(default_factory=list)     # Figure
     problems: dict = dc_field(default_factory=dict)    # key -> message (value refused)
     notes: list = dc_field(default_factory=list)       # what the reader noticed
+    figure_keys: list = dc_field(default_factory=list)  # the counts filled from figures in the text
+    year: int = None                                   # the year the document reports on, when it says
+    other_year: bool = False                           # … and it is not the round's year
 
     def placed(self, report_type):
         """(field, value) in form order, for the preview and the CLI."""
@@ -405,7 +483,31 @@ def place(report_type, meta, lines):
 
     link_figures(report_type, result)
     clean_values(report_type, result)
+    compare_year(meta, lines[:start] or lines[:3], result)
     return result
+
+
+DOCUMENT_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+
+
+def compare_year(meta, top, result):
+    """The year the document's title names (2021年度…), against the round's:
+    last year's report is a fine start for the text, but its figures are
+    last year's, so they are offered, not taken."""
+    for line in top:
+        m = DOCUMENT_YEAR.search(unicodedata.normalize("NFKC", line.text))
+        if m and ("报告" in line.text or "年度" in line.text):
+            result.year = int(m.group(1))
+            break
+    year = meta.get("year")
+    if result.year is None or not year or result.year == year:
+        return
+    result.other_year = True
+    if result.figure_keys:
+        result.notes.append(f"这是{result.year}年度的报告，本次填报的是{year}年度：文中{result.year}年度的数字默认不导入"
+                            f"数字栏（在“文中的数字”中勾选才导入）；正文中的数字改为引用数字栏，显示本年度填写的数字。")
+    else:
+        result.notes.append(f"这是{result.year}年度的报告，本次填报的是{year}年度：导入后请把文中的年份、情况改为本年度的。")
 
 
 def read_header(report_type, meta, lines, result):
@@ -457,7 +559,10 @@ def read_name_line(report_type, meta, text, result, signoff=False):
     t = re.sub(r"^(述职人|报告人|姓名)\s*[:：]?\s*", "", text.strip())
     parts = [p for p in re.split(r"[\s\u3000]+", t) if p]
     post, name = "", ""
-    if len(parts) >= 2 and PERSON_NAME.match(parts[-1]):
+    post_and_name = POST_AND_NAME.match(t)
+    if post_and_name and PERSON_NAME.match(post_and_name.group("name")):
+        post, name = post_and_name.group("post"), post_and_name.group("name")
+    elif len(parts) >= 2 and PERSON_NAME.match(parts[-1]):
         post, name = "".join(parts[:-1]), parts[-1]
     elif len(parts) == 1:
         prefix = f"{meta.get('unit_name', '')}{meta.get('secretary_title', '')}"
@@ -514,6 +619,8 @@ def looks_like_signoff(text):
         return False
     t = text.strip()
     if re.match(r"^(述职人|报告人)", t) or PERSON_NAME.match(t) or SIGNOFF_ORGANISATION.search(t):
+        return True
+    if POST_AND_NAME.match(t):
         return True
     parts = [p for p in re.split(r"[\s\u3000]+", t) if p]
     return len(parts) >= 2 and bool(PERSON_NAME.match(parts[-1]))
@@ -808,6 +915,7 @@ def link_figures(report_type, result):
     for key, number in finder.values.items():
         result.values[key] = number
     result.figures = finder.figures
+    result.figure_keys = list(finder.values)
 
 
 def clean_values(report_type, result):

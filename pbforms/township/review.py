@@ -1,11 +1,14 @@
 """Review of a report (return with comments, approve, reopen), and the sum
 of the villages' figures offered to the township's own report."""
+from collections import namedtuple
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import may_edit, report_or_404
 from ..db import db_int
 from ..forms import Invalid, clean_text
-from ..models import AuditEvent, Conflict, Report
+from ..history import changes
+from ..models import AuditEvent, Conflict, Report, Revision
 from . import bp, page_or_partial
 
 COMMENT_MAX = 2000
@@ -33,12 +36,31 @@ def comments_text(report_type, comment, field_comments):
     return "\n".join(lines)
 
 
+SinceReturn = namedtuple("SinceReturn", "event changed comment field_comments")
+
+
+def since_return(report, events):
+    """A report handed in again after a return: what changed since the
+    version returned ({key: history.Change}), and the return's comments,
+    which stay on the report until the office decides again. None for a
+    report not submitted, or never returned."""
+    if report.status != "submitted" or report.returned_version is None:
+        return None
+    returned = Revision.of(report, report.returned_version)
+    if returned is None:
+        return None
+    event = next((e for e in reversed(events) if e.action in ("return", "reopen")), None)
+    changed = {c.field.key: c for c in changes(report.report_type, returned.data, report.data)}
+    return SinceReturn(event, changed, report.review_comment, report.field_comments or {})
+
+
 def review_page(report, errors=None, status=200):
     report_type = report.report_type
+    events = list(AuditEvent.transitions_of(report))
     return render_template(
         "township/review.html", report=report, report_type=report_type, data=report.data,
         preview=report_type.docx_context(report.data, report.meta),
-        missing=report_type.missing(report.data), events=AuditEvent.transitions_of(report),
+        missing=report_type.missing(report.data), events=events, since=since_return(report, events),
         errors=errors or {}, typed=request.form if errors else {}, editable=may_edit(g.user, report),
     ), status
 
@@ -46,10 +68,21 @@ def review_page(report, errors=None, status=200):
 @bp.get("/reports/<int:report_id>")
 def review(report_id):
     """Any report, read-only, with its missing figures and the review buttons.
-    The first opening of a submitted report ends the filler's chance to withdraw it."""
+    Looking changes nothing: a link followed from anywhere must not end the
+    filler's chance to withdraw (that is `start_review`, a POST)."""
+    return review_page(report_or_404(report_id))
+
+
+@bp.post("/reports/<int:report_id>/open")
+def start_review(report_id):
+    """开始审核: from now on the filler can no longer withdraw the submitted report."""
     report = report_or_404(report_id)
-    report.mark_opened()
-    return review_page(report)
+    if report.status != "submitted":
+        flash(f"此报告{report.status_label}，只有已提交的报告才能开始审核。", "error")
+    else:
+        report.mark_opened()
+        flash(f"已开始审核，{report.unit.name}不能再撤回此报告。", "ok")
+    return redirect(url_for(".review", report_id=report.id), 303)
 
 
 @bp.post("/reports/<int:report_id>/return")

@@ -6,8 +6,8 @@ import click
 from flask import flash, g, redirect, render_template, request, url_for
 
 from ..auth import round_or_404
-from ..db import writing
-from ..exports import SCOPES, scope_counts
+from ..db import db_int, writing
+from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
 from ..documents.pdf import availability
 from ..forms import cn_date
@@ -22,6 +22,29 @@ def default_type_ids():
     offered = {r.builtin: r.id for r in ReportTypeRecord.offered() if r.builtin}
     fallback = next(iter(r.id for r in ReportTypeRecord.offered()), None)
     return {kind: offered.get(stem, fallback) for kind, stem in DEFAULT_TYPES.items()}
+
+
+DEADLINE_FORMAT = "截止日期格式应为 2024-01-10"
+
+
+def parse_deadline(text):
+    """The date `text` names (2024-01-10), or None."""
+    try:
+        return datetime.date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def check_deadline_change(text):
+    """A deadline set or moved on a running round: (date, None) or (None, message).
+    Unlike a new round's, it may not lie in the past: a unit's days left
+    would turn into days overdue with nothing it could do."""
+    deadline = parse_deadline(text or "")
+    if deadline is None:
+        return None, "请填写截止日期，如 2024-01-10" if not (text or "").strip() else DEADLINE_FORMAT
+    if deadline < datetime.date.today():
+        return None, f"截止日期 {cn_date(deadline)} 已经过去，请改为今天或以后的日期"
+    return deadline, None
 
 
 def check_new_round(title, year_text, deadline_text, type_ids):
@@ -57,10 +80,9 @@ def check_new_round(title, year_text, deadline_text, type_ids):
             types[kind] = record.newest()
     deadline = None
     if deadline_text:
-        try:
-            deadline = datetime.date.fromisoformat(deadline_text)
-        except ValueError:
-            errors["deadline"] = "截止日期格式应为 2024-01-10"
+        deadline = parse_deadline(deadline_text)
+        if deadline is None:
+            errors["deadline"] = DEADLINE_FORMAT
     if not errors:
         other = Round.open_alike(year, {kind: t.type_id for kind, t in types.items()})
         if other:
@@ -155,6 +177,34 @@ def round_open(title, year, deadline, type_options):
     click.echo(new_round.id)
 
 
+@bp.post("/rounds/<int:round_id>/deadline")
+def set_deadline(round_id):
+    """Set or move the round's deadline; the fillers' home pages follow at once."""
+    round_ = round_or_404(round_id)
+    deadline, problem = check_deadline_change(request.form.get("deadline"))
+    if problem:
+        flash(f"截止日期未修改：{problem}。", "error")
+    else:
+        round_.set_deadline(deadline, g.user)
+        flash(f"「{round_.title}」的截止日期已设为 {cn_date(deadline)}，各单位的首页随即显示。", "ok")
+    return redirect(url_for(".board", round_id=round_.id), 303)
+
+
+@click.command("deadline")
+@click.option("--round", "round_id", type=int, required=True, help="轮次编号（用 round list 查看）")
+@click.option("--deadline", required=True, help="截止日期，如 2024-01-10")
+def round_deadline(round_id, deadline):
+    """Set or move a round's deadline."""
+    round_ = Round.get_or_none(Round.id == round_id)
+    if round_ is None:
+        raise click.ClickException(f"找不到编号为 {round_id} 的填报轮次（用 round list 查看）")
+    value, problem = check_deadline_change(deadline)
+    if problem:
+        raise click.ClickException(f"--deadline：{problem}")
+    round_.set_deadline(value, None)
+    click.echo(f"「{round_.title}」的截止日期已设为 {cn_date(value)}")
+
+
 @bp.post("/rounds/<int:round_id>/status")
 def set_round_open(round_id):
     """Close (read-only for fillers) or reopen a round."""
@@ -246,6 +296,8 @@ def board(round_id):
     totals["overdue"] = sum(1 for r in reports if r.is_overdue)
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
+                           today=datetime.date.today(),
+                           summary_type=most_followed(round_, [r.type_version_id for r in reports]),
                            total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
@@ -256,32 +308,56 @@ def board(round_id):
 
 # --- reminders and notices --------------------------------------------------
 
-def read_notice_text(default=""):
-    text = " ".join((request.form.get("text") or "").split()) or default
+def read_notice_text(what="通知"):
+    text = " ".join((request.form.get("text") or "").split())
     if not text:
-        return None, "请写通知的内容。"
+        return None, f"请写{what}的内容。"
     if len(text) > Notice.TEXT_MAX:
         return None, f"最多 {Notice.TEXT_MAX} 个字，现在 {len(text)} 个字。"
     return text, None
 
 
+def remind_page(round_, errors=None, status=200):
+    """The units a reminder may go to (not handed in: once the deadline has
+    passed, the late ones), each with `proposed` telling whether the form
+    ticks it: all but the township's own, which the office fills itself.
+    Its own page, not the board's: a thousand units' boxes would double
+    the time of the board, which reloads itself every 30 s."""
+    units = [r for r in Report.on_board(round_) if r.status in Report.EDITABLE]
+    chosen = set(request.form.getlist("unit", type=db_int)) if errors else None
+    for r in units:
+        r.proposed = r.unit_id in chosen if errors else r.unit_kind != "township"
+    deadline = f"，截止日期{cn_date(round_.deadline)}" if round_.deadline else ""
+    text = request.form.get("text") if errors else f"请抓紧填写并提交「{round_.title}」的报告{deadline}。"
+    return render_template("township/remind.html", round=round_, units=units, text=text,
+                           errors=errors or {}), status
+
+
+@bp.get("/rounds/<int:round_id>/remind")
+def remind_form(round_id):
+    return remind_page(round_or_404(round_id))
+
+
 @bp.post("/rounds/<int:round_id>/remind")
 def remind(round_id):
-    """催报: a reminder on the home page of every unit that has not handed its report in."""
+    """催报: a reminder on the home page and the fill page of each unit the
+    office ticked, among those that have not handed their report in."""
     round_ = round_or_404(round_id)
-    back = url_for(".board", round_id=round_.id)
-    units = [r.unit for r in Report.in_round(round_) if r.status in ("draft", "returned")]
-    if not round_.is_open or not units:
-        flash("本轮已结束，不能催报。" if not round_.is_open else "所有单位都已提交，没有需要催报的单位。", "error")
-        return redirect(back, 303)
-    deadline = f"，截止日期{cn_date(round_.deadline)}" if round_.deadline else ""
-    text, problem = read_notice_text(f"请抓紧填写并提交「{round_.title}」的报告{deadline}。")
+    chosen = set(request.form.getlist("unit", type=db_int))
+    units = [r.unit for r in Report.in_round(round_) if r.status in Report.EDITABLE and r.unit_id in chosen]
+    text, problem = read_notice_text("催报")
+    errors = {}
+    if not round_.is_open:
+        errors["unit"] = "本轮已结束，不能催报。"
+    elif not units:
+        errors["unit"] = "请勾选要催报的单位（只能催报尚未提交的单位）。"
     if problem:
-        flash(f"未催报：{problem}", "error")
-        return redirect(back, 303)
+        errors["text"] = problem
+    if errors:
+        return remind_page(round_, errors, 422)
     Notice.remind(round_, units, text, g.user)
-    flash(f"已向 {len(units)} 个未提交的单位催报：{'、'.join(u.name for u in units)}。对方打开首页即可看到。", "ok")
-    return redirect(back, 303)
+    flash(f"已向 {len(units)} 个单位催报：{'、'.join(u.name for u in units)}。对方打开首页或填报页即可看到。", "ok")
+    return redirect(url_for(".board", round_id=round_.id), 303)
 
 
 @bp.post("/rounds/<int:round_id>/notice")
