@@ -10,7 +10,6 @@ from ..documents.pdf import ConverterError, availability
 from ..models import AuditEvent, Round
 from . import documents, logic
 from .models import Rating, close_rating, enter_paper
-from .views import check_settings
 
 
 @click.group("rating")
@@ -50,7 +49,7 @@ def rating_open(round_id, title, groups):
     round_ = Round.get_or_none(Round.id == round_id)
     if round_ is None:
         raise click.ClickException(f"找不到编号为 {round_id} 的填报轮次（用 round list 查看）")
-    parsed, errors = check_settings(" ".join(title.split()), groups)
+    parsed, errors = logic.check_settings(" ".join(title.split()), groups)
     if not rated_by_default(round_):
         errors["round"] = "这一轮没有要评议的单位"
     if errors:

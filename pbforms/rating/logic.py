@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from ..documents.official import plan_of
+from ..filenames import unsafe_characters, unsafe_message
 
 # No 0/O, 1/I/L: nothing a rater could misread on a slip.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -143,6 +144,21 @@ def parse_rules(texts):
     if errors:
         return None, errors
     return {"grades": grades, "levels": levels, **shares, "quorum_min": MIN_BALLOTS}, {}
+
+
+def check_settings(title, group_lines):
+    """(groups, errors keyed by form field) of a rating's settings, for the page and the command alike."""
+    errors = {}
+    if not title:
+        errors["title"] = "请填写评议名称，如 2022年度村党组织书记抓基层党建工作述职评议"
+    elif len(title) > 80:
+        errors["title"] = "评议名称最多 80 个字"
+    elif unsafe_characters(title):
+        errors["title"] = unsafe_message("评议名称")
+    groups, group_errors = parse_groups(group_lines)
+    if group_errors:
+        errors["groups"] = "；".join(group_errors)
+    return groups, errors
 
 
 def group_spec(name, ballots, weight):

@@ -7,7 +7,10 @@ when the rating opens, so no row's id or place tells when it was added. A
 code is kept only as a hash with used or not, and no time. An 意见 is a row
 keyed by a random token, ordered by that token when read; on SQLite its
 table has no rowid, so the file keeps 意见 in the token's (random) order,
-not the order they came in. Nothing here names a code next to a grade.
+not the order they came in (PostgreSQL's heap keeps rows where they were
+written: only its system columns, which no query here reads, could tell).
+Nothing here names a code next to a grade, and peewee's statement log is
+off while a code is handled (`unlogged`).
 """
 import functools
 import hashlib
@@ -16,7 +19,7 @@ import secrets
 import threading
 
 from peewee import JOIN, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, PostgresqlDatabase, \
-    SqliteDatabase, TextField, Tuple, fn
+    TextField, Tuple, fn
 
 from ..db import db, writing
 from ..models import BaseModel, JSONField, Report, Round, Unit, now
@@ -291,11 +294,6 @@ def enter_paper(rating, group, rated, counts):
             BallotCount.update(paper=n).where((BallotCount.group == group) & (BallotCount.rated == rated)
                                               & (BallotCount.grade == grade)).execute()
     return None
-
-
-def without_rowid(database):
-    """Opinion's table keeps no insertion order on SQLite (see the module's docstring)."""
-    return isinstance(database, SqliteDatabase)
 
 
 MODELS = [Rating, RatingGroup, RatedUnit, BallotCode, BallotCount, Opinion]

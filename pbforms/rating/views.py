@@ -15,7 +15,6 @@ from ..auth import rated_by_default, rating_office, rating_or_404
 from ..db import writing
 from ..documents import content_disposition
 from ..documents.pdf import ConverterError, availability
-from ..filenames import unsafe_characters, unsafe_message
 from ..models import AuditEvent, Round
 from ..partials import partial_response
 from . import documents, logic
@@ -39,21 +38,6 @@ def one_line(value):
     return " ".join((value or "").split())
 
 
-def check_settings(title, group_lines):
-    """(groups, errors keyed by form field) of a rating's settings, for the page and the command alike."""
-    errors = {}
-    if not title:
-        errors["title"] = "请填写评议名称，如 2022年度村党组织书记抓基层党建工作述职评议"
-    elif len(title) > 80:
-        errors["title"] = "评议名称最多 80 个字"
-    elif unsafe_characters(title):
-        errors["title"] = unsafe_message("评议名称")
-    groups, group_errors = logic.parse_groups(group_lines)
-    if group_errors:
-        errors["groups"] = "；".join(group_errors)
-    return groups, errors
-
-
 DEFAULT_GROUPS = "党委班子成员=7:40\n党员代表=30:40\n群众代表=20:20"
 
 
@@ -75,7 +59,7 @@ def ratings():
 def open_rating():
     values = {"title": one_line(request.form.get("title")), "groups": request.form.get("groups", ""),
               "round": request.form.get("round", "")}
-    groups, errors = check_settings(values["title"], values["groups"].splitlines())
+    groups, errors = logic.check_settings(values["title"], values["groups"].splitlines())
     round_ = Round.get_or_none(Round.id == int(values["round"])) if values["round"].isdigit() \
         and len(values["round"]) < 10 else None
     if round_ is None:
@@ -116,7 +100,7 @@ def change_settings(rating_id):
     values = {"title": one_line(request.form.get("title")), "groups": request.form.get("groups", ""),
               "units": {int(v) for v in request.form.getlist("unit") if v.isdigit() and len(v) < 10},
               **{key: one_line(request.form.get(key)) for key in RULE_FIELDS}}
-    groups, errors = check_settings(values["title"], values["groups"].splitlines())
+    groups, errors = logic.check_settings(values["title"], values["groups"].splitlines())
     rules, rule_errors = logic.parse_rules(values)
     errors.update(rule_errors)
     units = [u for u in rated_by_default(rating.round) if u.id in values["units"]]
