@@ -11,11 +11,12 @@ from pbforms import db as database
 from pbforms import models
 from pbforms.db import db
 from pbforms.models import MODELS, Report, ReportTypeRecord, Round
+from pbforms.rating.models import MODELS as RATING_MODELS
 
 
 def test_migrations_build_the_columns_the_models_use(app):
     with db.connection_context():
-        for model in MODELS:
+        for model in MODELS + RATING_MODELS:
             stored = {column.name for column in db.get_columns(model._meta.table_name)}
             assert stored == set(model._meta.columns), model.__name__
 

@@ -12,7 +12,7 @@ from pbforms.forms import builtin_type
 from pbforms.models import AuditEvent, Report, Revision, Round, Unit, User
 
 from .fillpage import one, parse
-from .test_access import ROUTES, build_url, ids_of, post_login
+from .test_access import ROUTES, a_rating, build_url, ids_of, post_login  # noqa: F401 (a_rating: a fixture)
 
 REPORT_TYPE = builtin_type("annual_report")
 ADMIN_ROUTES = [route for route in ROUTES if route[1].split(".")[0] in ("township", "exports")]
