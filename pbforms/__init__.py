@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, db as database, exports, fill, help, history, models, township
 from .form_body import FastFormRequest
+from .ledger import views as ledger_views
 from .text import views as text_views
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,7 @@ def create_app(config=None):
     app.register_blueprint(exports.bp)
     app.register_blueprint(text_views.bp)
     app.register_blueprint(help.bp)
+    app.register_blueprint(ledger_views.bp)
     cli.init_app(app)
     _register_error_pages(app)
     app.after_request(_security_headers)
