@@ -14,6 +14,8 @@ from .forms.kinds import MISSING, clean_text, resolve_references, split_paragrap
 from .merge import base_of, merge, page_bases
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response
+from .ledger.logic import unfinished_unexplained
+from .ledger.models import entries_to_carry
 from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, page_image, pdftoppm_path,
                             report_preview)
 
@@ -371,6 +373,9 @@ def submit(report_id):
     if errors or missing or kept:
         ctx = page_context(report, errors, problems=True)
         return render_template("fill/report.html", **ctx), 422
+    unexplained = unfinished_unexplained(report_type, report.data, entries_to_carry(report.unit_id, report.round.year))
+    if unexplained and request.form.get("ledger_confirmed") != "1":
+        return render_template("ledger/submit_confirm.html", report=report, problems=unexplained)
     try:
         # Submits the version just checked for missing figures, and only
         # while the report is still editable.
