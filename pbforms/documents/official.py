@@ -557,12 +557,13 @@ def official_context(report_type, data, meta):
 
 
 def shown_headings(report_type, context):
-    """The heading texts, "" for a section the definition marks
-    `"omit_empty": true` whose fields print nothing (上年度问题整改情况 in
-    a unit's first year): its heading is left out with it."""
+    """The heading texts, "" for a section of nothing but fields carried
+    from the 整改台账 (整改 = 上年) that print nothing: a unit with no
+    entries from last year has no 上年度问题整改情况, heading included."""
     definition = _definition(report_type)
     section_defs = definition.get("sections") or [{} for _ in report_type.sections]
-    return [("" if d.get("omit_empty") and not any(context.get(f.key) for f in s["fields"]) else s["title"].strip())
+    return [("" if all(f.ledger == "last_year" for f in s["fields"]) and not any(context.get(f.key) for f in s["fields"])
+             else s["title"].strip())
             for s, d in zip(report_type.sections, section_defs) if section_is_heading(s["title"], d)]
 
 

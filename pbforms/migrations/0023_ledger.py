@@ -15,11 +15,13 @@ import re
 from peewee import *
 
 ORDINALS = "一二三四五六七八九十"
-NEW_SECTION = {"title": "上年度问题整改情况", "omit_empty": True, "fields": [{
+NEW_SECTION = {"title": "上年度问题整改情况", "fields": [{
     "key": "last_year_problems", "kind": "items", "label": "上年度问题整改情况", "item_label": "问题",
-    "ledger": "last_year", "max_length": 50000, "max_items": 99,
+    "required": False, "ledger": "last_year", "max_length": 50000, "max_items": 99,
     "default": [{"heading": "", "text": ""}],
-    "hint": "上年度述职报告所列问题及整改情况：标题是问题，内容写整改完成情况（自动带入整改台账中的完成情况）。"}]}
+    "hint": "上年度述职报告所列问题及整改情况：标题是问题，内容写整改完成情况（自动带入整改台账中的完成情况）。",
+    "model_text": [{"heading": "理论学习不够深入",
+                    "text": "建立每月集中学习制度，全年开展集中学习12次，通过“学习强国”等平台开展线上学习，党员参学率明显提高。"}]}]}
 
 
 def with_ledger(definition):
