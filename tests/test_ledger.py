@@ -154,3 +154,79 @@ def test_a_report_with_nothing_to_carry_prints_no_empty_section(app):
     report = report_of("青泥镇")
     text = "\n".join(p.text for p in __import__("docx").Document(io.BytesIO(report_docx(report))).paragraphs)
     assert "上年度问题整改情况" not in text and "三、下步打算" in text
+
+
+# --- the 整改 column of the 字段表 and the editor --------------------------------
+
+from pbforms.forms import builtin_definition  # noqa: E402
+from pbforms.forms.sheet import SheetRefused, read_sheet, write_sheet  # noqa: E402
+
+from .test_types_page import editor_form, save, village_type  # noqa: E402
+
+
+def sheet_with(label, kind, ledger):
+    """The village type's 字段表 with one more row (分组 存在问题) whose 整改 is `ledger`."""
+    wb = load_workbook(io.BytesIO(write_sheet(builtin_definition("village_report"))))
+    ws = wb["字段"]
+    headers = [c.value for c in ws[1]]
+    row = ws.max_row + 1
+    for header, value in {"分组": "存在问题", "项目名称": label, "类型": kind, "必填": "否", "整改": ledger}.items():
+        ws.cell(row=row, column=headers.index(header) + 1, value=value)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("stem", ["annual_report", "village_report"])
+def test_the_sheet_says_which_field_feeds_the_ledger_and_which_is_fed(stem):
+    wb = load_workbook(io.BytesIO(write_sheet(builtin_definition(stem))))
+    ws = wb["字段"]
+    column = [c.value for c in ws[1]].index("整改")
+    marked = {row[1].value: row[column].value for row in ws.iter_rows(min_row=2) if row[column].value}
+    assert marked["存在问题"] == "是" and marked["上年度问题整改情况"] == "上年" and marked["下步打算"] == "否"
+    assert "党员总数" not in marked  # a figure has no 整改
+
+
+@pytest.mark.parametrize("kind, ledger, role", [("条目", "是", "problems"), ("条目", "上年", "last_year"),
+                                                ("条目", "否", None), ("条目", "", None)])
+def test_a_sheets_整改_cell_is_read_into_the_field(kind, ledger, role):
+    definition = read_sheet(sheet_with("其他问题", kind, ledger), builtin_definition("village_report"))
+    field = next(f for s in definition["sections"] for f in s["fields"] if f["label"] == "其他问题")
+    assert field.get("ledger") == role
+
+
+@pytest.mark.parametrize("kind, ledger, message", [
+    ("多段文字", "是", "只有「条目」类型可以填写整改"),
+    ("条目", "对", "整改应为 是、否 或 上年，不是「对」"),
+])
+def test_a_bad_整改_cell_is_refused_naming_its_cell(kind, ledger, message):
+    with pytest.raises(SheetRefused) as refused:
+        read_sheet(sheet_with("其他问题", kind, ledger), builtin_definition("village_report"))
+    assert any("「整改」列" in m and message in m for m in refused.value.messages), refused.value.messages
+
+
+def test_the_editor_sets_整改_and_the_sheet_shows_it(client, auth):
+    auth.admin()
+    record = village_type()
+    page = client.get(f"/township/types/{record.id}").text
+    assert parse(page).xpath("//select[@name='ledger-problems']/option[@selected]/@value") == ["是"]
+    form = editor_form(page)
+    form.update({"ledger-problems": ["否"], "ledger-plans": ["是"]})
+
+    assert save(client, record, form).status_code == 303
+
+    newest = record.newest()
+    assert (newest.by_key["problems"].ledger, newest.by_key["plans"].ledger) == (None, "problems")
+    sheet = load_workbook(io.BytesIO(client.get(f"/township/types/{record.id}/sheet.xlsx").data))["字段"]
+    column = [c.value for c in sheet[1]].index("整改")
+    assert {row[1].value: row[column].value for row in sheet.iter_rows(min_row=2)}["下步打算"] == "是"
+
+
+def test_the_editor_refuses_a_bad_整改_beside_the_field(client, auth):
+    auth.admin()
+    record = village_type()
+    form = editor_form(client.get(f"/township/types/{record.id}").text)
+    form["ledger-problems"] = ["对"]
+    response = save(client, record, form)
+    assert response.status_code == 422
+    assert "整改应为 是、否 或 上年" in parse(response.text).get_element_by_id("error-ledger-problems").text_content()
