@@ -1,5 +1,6 @@
 """The 整改台账 (issue 22): entries made when a report is approved, worked on
 by the unit, closed by the office, exported, and carried into next year's report."""
+import datetime
 import io
 import subprocess
 import sys
@@ -230,3 +231,193 @@ def test_the_editor_refuses_a_bad_整改_beside_the_field(client, auth):
     response = save(client, record, form)
     assert response.status_code == 422
     assert "整改应为 是、否 或 上年" in parse(response.text).get_element_by_id("error-ledger-problems").text_content()
+
+
+# --- the pages -----------------------------------------------------------------
+
+@pytest.fixture
+def approved(client, auth):
+    """青泥村's and 柳湾村's reports approved with the three problems each."""
+    for unit in ("青泥村", "柳湾村"):
+        approve(client, auth, submitted_with_problems(unit))
+    return entries_of("青泥村")
+
+
+def problems_listed(page):
+    return [" ".join(h.text_content().split()) for h in parse(page).xpath("//section[@class='ledger-entry' or "
+                                                                           "@class='ledger-entry overdue']/h2")]
+
+
+def test_a_unit_sees_only_its_own_entries(client, auth, approved):
+    auth.login("qingnicun")
+    page = client.get("/ledger/").text
+    assert problems_listed(page) == [e.problem for e in approved]
+    assert "柳湾村" not in page
+    other = entries_of("柳湾村")[0]
+    assert client.get(f"/ledger/entries/{other.id}").status_code == 404
+    assert client.post(f"/ledger/entries/{other.id}", data={"csrf_token": auth.csrf_token(),
+                                                            "measures": "越权"}).status_code == 404
+    assert LedgerEntry.get_by_id(other.id).measures == ""
+
+
+@pytest.mark.parametrize("query, units, count", [
+    ("", {"青泥村", "柳湾村"}, 6), ("?unit={qingnicun}", {"青泥村"}, 3), ("?status=done", {"青泥村"}, 1),
+    ("?status=open&unit={liuwancun}", {"柳湾村"}, 3), ("?overdue=1", {"柳湾村"}, 1), ("?status=closed", set(), 0),
+])
+def test_the_office_sees_every_entry_below_it_filtered(client, auth, approved, query, units, count):
+    approved[0].change(None, "done", status="done", result="已整改。")
+    late = entries_of("柳湾村")[1]
+    late.change(None, "edit", due=datetime.date.today() - datetime.timedelta(days=1))
+    ids = {u.name: u.id for u in Unit.select()}
+    auth.admin()
+    page = client.get("/ledger/" + query.format(qingnicun=ids["青泥村"], liuwancun=ids["柳湾村"])).text
+    sections = parse(page).xpath("//section[starts-with(@class, 'ledger-entry')]")
+    assert len(sections) == count
+    assert {s.xpath("string(p[1])").split("·")[0].strip() for s in sections} == units
+
+
+def test_autosave_keeps_good_inputs_and_says_why_a_bad_one_is_refused(client, auth, approved):
+    auth.login("qingnicun")
+    entry = approved[0]
+    response = client.post(f"/ledger/entries/{entry.id}", headers=htmx(auth.csrf_token()),
+                           data={"measures": "每月学习", "owner": "李四", "due": "明年六月"})
+    assert response.status_code == 422
+    assert "完成时限应为日期" in parse(response.text).get_element_by_id(f"error-due-{entry.id}").text_content()
+    stored = LedgerEntry.get_by_id(entry.id)
+    assert (stored.measures, stored.owner, stored.due) == ("每月学习", "李四", None)
+
+
+def test_marking_done_needs_what_was_done(client, auth, approved):
+    auth.login("qingnicun")
+    entry = approved[0]
+    response = client.post(f"/ledger/entries/{entry.id}/done", data={"csrf_token": auth.csrf_token(),
+                                                                     "measures": "每月学习", "result": "  "})
+    assert response.status_code == 422
+    error = parse(response.text).get_element_by_id(f"error-result-{entry.id}").text_content()
+    assert "标记完成前请填写完成情况" in error
+    assert parse(response.text).get_element_by_id(f"measures-{entry.id}").text_content() == "每月学习"
+    assert LedgerEntry.get_by_id(entry.id).status == "open"
+
+
+def test_the_office_returns_a_completed_entry_with_its_comment_and_the_unit_sees_it(client, auth, approved):
+    entry = approved[0]
+    entry.change(None, "done", status="done", result="已整改。")
+    auth.admin()
+    token = auth.csrf_token()
+    refused = client.post(f"/ledger/entries/{entry.id}/return", data={"csrf_token": token, "comment": ""})
+    assert refused.status_code == 422
+    assert "请填写退回意见" in parse(refused.text).get_element_by_id(f"error-comment-{entry.id}").text_content()
+    assert client.post(f"/ledger/entries/{entry.id}/return",
+                       data={"csrf_token": token, "comment": "整改不到位，请补充佐证。"}).status_code == 303
+    assert LedgerEntry.get_by_id(entry.id).status == "open"
+    auth.logout()
+    auth.login("qingnicun")
+    assert "党建办退回意见：整改不到位，请补充佐证。" in client.get("/ledger/").text
+    history = parse(client.get(f"/ledger/entries/{entry.id}").text)
+    assert [" ".join(td.text_content().split()) for td in history.xpath("//tbody/tr/td[3]")] == [
+        "列入台账", "标记完成", "退回"]
+
+
+def test_only_a_completed_entry_is_closed(client, auth, approved):
+    auth.admin()
+    response = client.post(f"/ledger/entries/{approved[0].id}/close", data={"csrf_token": auth.csrf_token()},
+                           follow_redirects=True)
+    assert "只有已完成的事项才能销号或退回" in response.text
+    assert LedgerEntry.get_by_id(approved[0].id).status == "open"
+
+
+def test_the_office_adds_an_entry_from_a_review_comment(client, auth):
+    report = submitted_with_problems()
+    auth.admin()
+    token = auth.csrf_token()
+    client.post(f"/township/reports/{report.id}/return", data={"csrf_token": token, "comment": "党员发展工作滞后。"})
+    page = parse(client.get(f"/township/reports/{report.id}").text)
+    assert page.xpath("//section[@id='ledger']//input[@name='problem']/@value") == ["党员发展工作滞后。"]
+    response = client.post(f"/ledger/from-report/{report.id}", data={"csrf_token": token, "problem": "党员发展工作滞后。"})
+    assert response.status_code == 303
+    assert [e.problem for e in entries_of("青泥村")] == ["党员发展工作滞后。"]
+    empty = client.post(f"/ledger/from-report/{report.id}", data={"csrf_token": token, "problem": " "},
+                        follow_redirects=True)
+    assert "请填写问题" in empty.text and len(entries_of("青泥村")) == 1
+
+
+def test_the_board_shows_open_and_overdue_entries_per_unit(client, auth, approved):
+    approved[0].change(None, "edit", due=datetime.date.today() - datetime.timedelta(days=3))
+    approved[1].change(None, "done", status="done", result="已整改。")
+    auth.admin()
+    page = client.get(f"/township/rounds/{approved[0].round_id}").text
+    rows = {r.xpath("string(td[1])").strip(): " ".join(r.xpath("string(td[@class='ledger-count'])").split())
+            for r in parse(page).xpath("//table[contains(@class, 'board')]/tbody/tr[@id]")}
+    assert rows["青泥村"] == "2 项整改中，1 项逾期" and rows["柳湾村"] == "3 项整改中" and rows["石桥村"] == "—"
+
+
+def test_submitting_with_an_unfinished_entry_and_no_text_asks_first(client, auth, approved):
+    next_round = Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
+    report = report_of("青泥村", next_round)
+    filler = User.by_username("qingnicun")
+    report_type = report.report_type
+    data = {**report.data, **{k: v for k, v in report_type.model_data(report.meta).items()
+                              if k != "last_year_problems"}}
+    data.update({f.key: n for n, f in enumerate(report_type.counts, start=1)})
+    data.update(written_on="2024-01-06", reporter_name="张三")
+    report.save_data(data, filler, report.version)
+    auth.login("qingnicun")
+    token = auth.csrf_token()
+    report = Report.get_by_id(report.id)
+
+    asked = client.post(f"/reports/{report.id}/submit", data={"csrf_token": token, "version": report.version})
+
+    assert asked.status_code == 200 and "还有整改事项没有写整改情况" in asked.text
+    assert [li.text_content() for li in parse(asked.text).xpath("//ul[@class='ledger-unexplained']/li")] == [
+        e.problem for e in approved]
+    assert Report.get_by_id(report.id).status == "draft"
+    confirmed = client.post(f"/reports/{report.id}/submit", data={"csrf_token": token, "version": report.version,
+                                                                   "ledger_confirmed": "1"})
+    assert confirmed.status_code == 303 and Report.get_by_id(report.id).status == "submitted"
+
+
+# --- outputs and commands ---------------------------------------------------------
+
+def test_the_xlsx_has_a_sheet_per_round_and_the_word_document_passes_the_checks(client, auth, approved, tmp_path):
+    later = Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
+    LedgerEntry.create(unit=approved[0].unit_id, round=later, problem="=HYPERLINK(\"x\")")
+    auth.admin()
+    response = client.get("/ledger/export.xlsx")
+    wb = load_workbook(io.BytesIO(response.data))
+    assert wb.sheetnames == ["2022年度抓基层党建工作述职", "2023年度抓基层党建工作述职"]
+    assert wb["2023年度抓基层党建工作述职"]["C2"].data_type == "s"  # text, never a formula
+
+    docx = client.get(f"/ledger/export.docx?round={approved[0].round_id}")
+    assert docx.status_code == 200 and format_problems(docx.data) == []
+    text = [p.text for p in __import__("docx").Document(io.BytesIO(docx.data)).paragraphs if p.text.strip()]
+    assert "一、青泥村" in text and "二、柳湾村" in text
+    assert any(p.startswith("一是理论学习不够深入。整改措施：未填写") for p in text)
+
+
+@pytest.mark.parametrize("args, lines", [
+    ([], 6), (["--unit", "青泥村"], 3), (["--status", "done"], 1), (["--unit", "柳湾村", "--status", "done"], 0),
+])
+def test_ledger_list(app, approved, args, lines):
+    approved[0].change(None, "done", status="done", result="已整改。")
+    result = app.test_cli_runner().invoke(args=["ledger", "list", *args])
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == lines
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ledger", "list", "--unit", "无此村"], "找不到单位「无此村」"),
+    (["ledger", "export", "--round", "999", "-o", "x.xlsx"], "找不到编号为 999 的填报轮次"),
+    (["ledger", "export", "--round", "1", "-o", "x.pdf"], "输出文件应以 .xlsx 或 .docx 结尾"),
+])
+def test_ledger_commands_refuse_in_chinese(app, args, message):
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_ledger_export_docx_passes_the_shared_checker(app, client, auth, approved, tmp_path):
+    path = tmp_path / "台账.docx"
+    ledger_export(app, approved[0].round_id, path)
+    assert format_problems(path.read_bytes()) == []
+    if CHECKER.exists():
+        checked = subprocess.run([sys.executable, str(CHECKER), str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout

@@ -66,12 +66,11 @@ def ledger_xlsx(entries):
 
 
 def entry_item(entry):
-    """An entry as an item of the document: the 问题 its heading, the rest its paragraphs."""
-    lines = [f"整改措施：{entry.measures or '未填写'}",
-             f"责任人：{entry.owner or '未填写'}；完成时限：{entry.due.isoformat() if entry.due else '未填写'}；"
-             f"状态：{entry.status_label}",
-             f"完成情况：{entry.result or '未填写'}"]
-    return {"heading": entry.problem[:200], "text": "\n".join(lines)}
+    """An entry as an item of the document: the 问题 its heading, the rest one paragraph after it."""
+    facts = [("整改措施", entry.measures), ("责任人", entry.owner),
+             ("完成时限", entry.due.isoformat() if entry.due else ""), ("完成情况", entry.result)]
+    text = "；".join(f"{label}：{' '.join(value.split()) or '未填写'}" for label, value in facts)
+    return {"heading": entry.problem[:200], "text": f"{text}；状态：{entry.status_label}。"}
 
 
 def ledger_docx(round_, entries, office_name):
