@@ -421,3 +421,18 @@ def test_ledger_export_docx_passes_the_shared_checker(app, client, auth, approve
     if CHECKER.exists():
         checked = subprocess.run([sys.executable, str(CHECKER), str(path)], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout
+
+
+def test_starting_from_last_years_report_keeps_what_the_ledger_carried(client, auth, approved):
+    last = Report.get_by_id(report_of("青泥村").id)
+    data = {**last.data, "last_year_problems": [{"heading": "前年的问题", "text": "前年的整改"}]}
+    Report.update(data=data).where(Report.id == last.id).execute()  # as it had it from the year before
+    next_round = Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
+    report = report_of("青泥村", next_round)
+    auth.login("qingnicun")
+
+    response = client.post(f"/reports/{report.id}/last-year", data={"csrf_token": auth.csrf_token(), "counts": "keep"})
+
+    assert response.status_code == 303
+    assert [i["heading"] for i in Report.get_by_id(report.id).data["last_year_problems"]] == [
+        e.problem for e in approved]
