@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from docx import Document
 from openpyxl import load_workbook
 
 from pbforms import demo
 from pbforms.documents import report_docx
+from pbforms.forms import builtin_definition
+from pbforms.forms.sheet import SheetRefused, read_sheet, write_sheet
 from pbforms.ledger.models import LedgerEntry
 from pbforms.models import Report, Round, Unit, User
 from tests.conftest import demo_types
@@ -18,6 +21,7 @@ from tests.official_format import format_problems
 
 from .fillpage import parse
 from .test_township import htmx, report_of
+from .test_types_page import editor_form, save, village_type
 
 CHECKER = Path("/work/shared/tools/check_official_format.py")
 PROBLEMS = [{"heading": "理论学习不够深入", "text": "学习形式单一。"},
@@ -147,23 +151,17 @@ def test_done_when_next_years_report_starts_from_the_ledger(app, client, auth, t
     if CHECKER.exists():
         checked = subprocess.run([sys.executable, str(CHECKER), str(path)], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout
-    text = "\n".join(p.text for p in __import__("docx").Document(str(path)).paragraphs)
+    text = "\n".join(p.text for p in Document(str(path)).paragraphs)
     assert "上年度问题整改情况" in text and "一是理论学习不够深入。已建立每月学习制度。" in text
 
 
 def test_a_report_with_nothing_to_carry_prints_no_empty_section(app):
     report = report_of("青泥镇")
-    text = "\n".join(p.text for p in __import__("docx").Document(io.BytesIO(report_docx(report))).paragraphs)
+    text = "\n".join(p.text for p in Document(io.BytesIO(report_docx(report))).paragraphs)
     assert "上年度问题整改情况" not in text and "三、下步打算" in text
 
 
 # --- the 整改 column of the 字段表 and the editor --------------------------------
-
-from pbforms.forms import builtin_definition  # noqa: E402
-from pbforms.forms.sheet import SheetRefused, read_sheet, write_sheet  # noqa: E402
-
-from .test_types_page import editor_form, save, village_type  # noqa: E402
-
 
 def sheet_with(label, kind, ledger):
     """The village type's 字段表 with one more row (分组 存在问题) whose 整改 is `ledger`."""
@@ -389,7 +387,7 @@ def test_the_xlsx_has_a_sheet_per_round_and_the_word_document_passes_the_checks(
 
     docx = client.get(f"/ledger/export.docx?round={approved[0].round_id}")
     assert docx.status_code == 200 and format_problems(docx.data) == []
-    text = [p.text for p in __import__("docx").Document(io.BytesIO(docx.data)).paragraphs if p.text.strip()]
+    text = [p.text for p in Document(io.BytesIO(docx.data)).paragraphs if p.text.strip()]
     assert "一、青泥村" in text and "二、柳湾村" in text
     assert any(p.startswith("一是理论学习不够深入。整改措施：未填写") for p in text)
 

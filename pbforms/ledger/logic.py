@@ -4,6 +4,7 @@ may hold (with the message in Chinese shown beside the input)."""
 import datetime
 
 from ..forms import clean_text
+from ..forms.kinds import Items
 
 MEASURES_MAX, OWNER_MAX, RESULT_MAX, PROBLEM_MAX, COMMENT_MAX = 2000, 60, 5000, 2000, 2000
 
@@ -31,7 +32,7 @@ def problems_of(report_type, data):
 def carried_items(entries, field):
     """A next year's report's items for a 整改 = 上年 field: one per entry,
     the 问题 as its heading and the 完成情况 as its text (as many as the field holds)."""
-    return [{"heading": e.problem[:field.HEADING_MAX], "text": e.result} for e in entries][:field.max_items]
+    return [{"heading": e.problem[:Items.HEADING_MAX], "text": e.result} for e in entries][:field.max_items]
 
 
 def carry_into(report_type, data, entries):
@@ -45,7 +46,7 @@ def carry_into(report_type, data, entries):
 def unfinished_unexplained(report_type, data, entries):
     """The 问题 of entries still 整改中 whose item in the report's 整改 = 上年
     field has no text: submitting asks first."""
-    open_problems = {e.problem[:200] for e in entries if e.status == "open"}
+    open_problems = {e.problem[:Items.HEADING_MAX] for e in entries if e.status == "open"}
     return [item["heading"] for f in report_type.fields if f.ledger == "last_year"
             for item in data.get(f.key) or [] if item["heading"] in open_problems and not item["text"].strip()]
 

@@ -10,7 +10,7 @@ from openpyxl.styles import Alignment, Font
 
 from ..documents import render, type_document
 from ..forms import ReportType
-from ..forms.kinds import chinese_number
+from ..forms.kinds import Items, chinese_number
 from ..forms.sheet import put_text
 
 COLUMNS = ["序号", "单位", "问题", "整改措施", "责任人", "完成时限", "完成情况", "状态"]
@@ -70,7 +70,7 @@ def entry_item(entry):
     facts = [("整改措施", entry.measures), ("责任人", entry.owner),
              ("完成时限", entry.due.isoformat() if entry.due else ""), ("完成情况", entry.result)]
     text = "；".join(f"{label}：{' '.join(value.split()) or '未填写'}" for label, value in facts)
-    return {"heading": entry.problem[:200], "text": f"{text}；状态：{entry.status_label}。"}
+    return {"heading": entry.problem[:Items.HEADING_MAX], "text": f"{text}；状态：{entry.status_label}。"}
 
 
 def ledger_docx(round_, entries, office_name):

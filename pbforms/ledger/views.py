@@ -42,6 +42,9 @@ def ledger():
     return ledger_page()
 
 
+LABELS = {"measures": "整改措施", "owner": "责任人", "due": "完成时限", "result": "完成情况"}
+
+
 def writable_entry(entry_id):
     entry = ledger_entry_or_404(entry_id)
     if not may_work_on(g.user, entry):
@@ -64,9 +67,6 @@ def save_entry(entry_id):
     if errors:
         return ledger_page({entry.id: errors}, {entry.id: request.form}, 422)
     return redirect(url_for(".ledger") + f"#entry-{entry.id}", 303)
-
-
-LABELS = {"measures": "整改措施", "owner": "责任人", "due": "完成时限", "result": "完成情况"}
 
 
 @bp.post("/entries/<int:entry_id>/done")
