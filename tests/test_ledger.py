@@ -15,7 +15,7 @@ from pbforms.documents import report_docx
 from pbforms.forms import builtin_definition
 from pbforms.forms.sheet import SheetRefused, read_sheet, write_sheet
 from pbforms.ledger.models import LedgerEntry
-from pbforms.models import Report, Round, Unit, User
+from pbforms.models import Report, ReportTypeRecord, Round, Unit, User
 from tests.conftest import demo_types
 from tests.official_format import format_problems
 
@@ -83,9 +83,7 @@ def test_a_report_of_a_type_without_a_problems_field_makes_no_entry(client, auth
     for s in data["sections"]:
         for f in s["fields"]:
             f.pop("ledger", None)
-    record = report.report_type
-    from pbforms.models import ReportTypeRecord
-    version, _ = ReportTypeRecord.get_by_id(record.type_id).save_version(data)
+    version, _ = ReportTypeRecord.get_by_id(report.report_type.type_id).save_version(data)
     Report.update(type_version=version.id).where(Report.id == report.id).execute()
 
     approve(client, auth, Report.get_by_id(report.id))
