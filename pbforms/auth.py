@@ -21,6 +21,7 @@ from . import demo
 from .db import writing
 from .prepared import Prepared
 from .rating.models import RatedUnit, Rating
+from .ledger.models import LedgerEntry
 from .models import AuditEvent, EndedSession, LoginFailure, Report, Round, Unit, User, now
 
 bp = Blueprint("auth", __name__)
@@ -422,3 +423,32 @@ def own_results(user):
     return list(RatedUnit.select(RatedUnit, Rating).join(Rating)
                 .where((RatedUnit.unit == user.unit_id) & (Rating.status == "published"))
                 .order_by(Rating.id.desc()))
+
+
+# --- the 整改台账 ------------------------------------------------------------
+
+def units_below(user):
+    """The ids of the units whose 整改台账 `user` sees (a query): an office
+    every unit below it, a filler their own unit. The one answer to "the
+    office over a unit" the ledger asks."""
+    if user.is_admin:
+        return Unit.select(Unit.id)
+    return Unit.select(Unit.id).where(Unit.id == user.unit_id)
+
+
+def ledger_entry_or_404(entry_id):
+    """An entry `g.user` may see; another unit's is as absent as one that does not exist."""
+    entry = LedgerEntry.get_or_none((LedgerEntry.id == entry_id) & LedgerEntry.unit.in_(units_below(g.user)))
+    if entry is None:
+        abort(404)
+    return entry
+
+
+def may_work_on(user, entry):
+    """The unit works on its own entries while they are 整改中."""
+    return not user.is_admin and entry.unit_id == user.unit_id and entry.status == "open"
+
+
+def may_close(user, entry):
+    """The office over the unit closes (销号) or sends back (退回) a completed entry."""
+    return user.is_admin and entry.status == "done"

@@ -39,6 +39,14 @@ def now():
     return datetime.datetime.now().replace(microsecond=0)
 
 
+def new_report_data(report_type, year, unit):
+    """What a unit's new report of `year` starts with: its type's defaults,
+    and last year's 整改台账 entries where the type has a place for them."""
+    from .ledger.models import new_report_data as with_ledger
+
+    return with_ledger(report_type, year, unit, report_type.initial_data(report_meta(year, unit)))
+
+
 def report_meta(year, unit):
     """What a definition's 【年度】【单位】【职务】 stand for in a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}
@@ -369,7 +377,7 @@ class Round(BaseModel):
             RoundType.insert_many([{"round": new_round, "kind": kind, "type_version": t.version_id}
                                    for kind, t in types.items()]).execute()
             rows = [{"round": new_round, "unit": unit, "type_version": types[unit.kind].version_id,
-                     "data": types[unit.kind].initial_data(report_meta(year, unit))}
+                     "data": new_report_data(types[unit.kind], year, unit)}
                     for unit in Unit.active_units()]
             for start in range(0, len(rows), 100):
                 Report.insert_many(rows[start:start + 100]).execute()
@@ -421,7 +429,7 @@ class Round(BaseModel):
             # One statement, not a check and an insert: on PostgreSQL two
             # requests including the unit at once would both pass a check.
             (Report.insert(round=self, unit=unit, type_version=report_type.version_id,
-                           data=report_type.initial_data(report_meta(self.year, unit)))
+                           data=new_report_data(report_type, self.year, unit))
              .on_conflict_ignore().execute())
 
     def pending_moves(self):

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import demo_types
 from pbforms import create_app, demo
 from pbforms.auth import PUBLIC_ENDPOINTS
+from pbforms.ledger.models import LedgerEntry
 from pbforms.models import AuditEvent, Report, Round, Unit, User
 from pbforms.rating.models import BallotCode, BallotCount, RatedUnit, Rating
 from tests.rating_helpers import demo_rating
@@ -63,7 +64,14 @@ def ids_of(username):
             "type_id": report.report_type.type_id,
             # The demo has no export job yet; no request here gets past the
             # access check to look it up.
-            "job_id": 1, "extension": "xlsx", "version": report.version, "page": 1}
+            "job_id": 1, "extension": "xlsx", "version": report.version, "page": 1,
+            "entry_id": ledger_entry_of(report).id}
+
+
+def ledger_entry_of(report):
+    """An entry of the report's unit in the 整改台账 (made once, as an approval makes one)."""
+    return (LedgerEntry.get_or_none(LedgerEntry.unit == report.unit_id)
+            or LedgerEntry.create(unit=report.unit_id, round=report.round_id, problem="矩阵问题"))
 
 
 def build_url(app, rule_text, endpoint, method, ids):
@@ -111,6 +119,7 @@ def everything():
             [(u.id, u.name, u.active) for u in Unit.select().order_by(Unit.id)],
             [(r.id, r.status) for r in Round.select().order_by(Round.id)],
             AuditEvent.select().count(),
+            [(e.id, e.status, e.measures, e.result) for e in LedgerEntry.select().order_by(LedgerEntry.id)],
             [(r.id, r.title, r.status) for r in Rating.select().order_by(Rating.id)],
             [(r.id, r.remark) for r in RatedUnit.select().order_by(RatedUnit.id)],
             [(c.cast, c.paper) for c in BallotCount.select().order_by(BallotCount.id)],
@@ -195,7 +204,7 @@ def test_other_units_report_is_404_like_a_missing_one(app, client, auth, rule_te
     assert after == before
 
 
-ADMIN_BLUEPRINTS = ("township.", "exports.")
+ADMIN_BLUEPRINTS = ("township.", "exports.", "ledger.add_from_report")
 
 # What the admin gets, for a village's report and for the township's, from
 # a request with only a CSRF token: pages open; a save is refused with a
@@ -220,6 +229,7 @@ ADMIN_ANSWERS = {
     ("text.import_form", "GET"): [200, 200], ("text.import_word", "POST"): [409, 422],
     ("text.fix", "POST"): [303, 303],  # no field sent: nothing to merge, no fix found
     ("text.confirm", "POST"): [303, 303],  # no field sent: nothing to merge, no finding named
+    ("ledger.add_from_report", "POST"): [303, 303],  # no 问题 sent: said beside the form
 }
 
 
@@ -302,7 +312,7 @@ EVERY_FIELD = {"version": "0", "reporter_name": "无令牌", "members_recruited"
                "report_type": "annual_report", "open": "0", "active": "0", "key": "account:qingnicun",
                "comment": "无令牌退回", "revision": "1", "counts": "keep", "scope": "", "use": "members_recruited",
                "value-members_recruited": "5", "chosen": "1", "current": "admin2022demo", "new": "no-token-pass",
-               "confirm": "no-token-pass"}
+               "confirm": "no-token-pass", "measures": "无令牌", "result": "无令牌完成", "problem": "无令牌问题"}
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
@@ -311,11 +321,11 @@ def test_every_post_route_refuses_a_request_without_its_token(app, client, auth,
     """Generated from the URL map: a POST route added later, or a blueprint
     exempted from CSRF, fails here. The township's filler posts to the
     report routes, the admin to the office's."""
-    user = "qingnizhen" if endpoint.startswith(("fill.", "history.")) else demo.ADMIN[0]
+    user = "qingnizhen" if endpoint.startswith(("fill.", "history.", "ledger.save", "ledger.mark")) else demo.ADMIN[0]
     auth.login(user, demo.ADMIN[1] if user == demo.ADMIN[0] else demo.FILLER_PASSWORD)
-    before = everything()
     url = build_url(app, rule_text, endpoint, method, {**ids_of("qingnizhen"), "user_id": ids_of(FILLER_B)["user_id"],
                                                         "unit_id": ids_of(FILLER_B)["unit_id"]})
+    before = everything()
 
     response = client.open(url, method=method, data=EVERY_FIELD, headers={"HX-Request": "true"} if htmx else {})
 
@@ -524,7 +534,7 @@ ID_ROUTES = [route for route in ROUTES if "<int:" in route[0]]
 def test_an_id_beyond_the_database_integers_is_404(app, client, auth, rule_text, endpoint, method, huge):
     auth.admin()
     ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id", "type_id", "rating_id",
-                                   "rated_id")}
+                                   "rated_id", "entry_id")}
     url = build_url(app, rule_text, endpoint, method, {**ids_of(FILLER_A), **ids})
     assert str(huge) in url
 

@@ -124,6 +124,16 @@ MATRIX = {
     ("ballot.open_ballot", "POST"): (OK, OK, OK, OK),
     ("ballot.vote", "POST"): (OK, OK, OK, OK),
     ("ballot.report", "POST"): (OK, OK, OK, OK),
+    # The 整改台账: each unit its own entries, the office every entry below it.
+    ("ledger.ledger", "GET"): (LOGIN, OK, OK, OK),
+    ("ledger.entry_history", "GET"): (LOGIN, OK, HIDDEN, OK),
+    # Only the unit works on its entries; the office closes or returns them.
+    ("ledger.save_entry", "POST"): (LOGIN, OK, HIDDEN, DENIED),
+    ("ledger.mark_done", "POST"): (LOGIN, OK, HIDDEN, DENIED),
+    ("ledger.close_entry", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("ledger.return_entry", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("ledger.add_from_report", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("ledger.export", "GET"): (LOGIN, DENIED, DENIED, OK),
 }
 
 
