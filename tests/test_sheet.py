@@ -101,7 +101,7 @@ def test_exported_sheet_reads_well_in_excel():
     # Rows with several lines of 参考范文 are as tall as a few of them, the rest one line.
     assert ws.row_dimensions[5].height == 5 * 15 and ws.row_dimensions[3].height is None
     lists = {str(v.sqref).split(":")[0]: v.formula1 for v in ws.data_validations.dataValidation}
-    assert lists == {"C2": '"数字,小数,单行文字,多段文字,条目,日期"', "E2": '"是,否"', "Q2": '"是,否,上年"'}
+    assert lists == {"C2": '"数字,小数,单行文字,多段文字,条目,日期"', "E2": '"是,否"', "R2": '"是,否,上年"'}
     assert [ws[f"{c}5"].value for c in "JKLMNOP"] == [None, None, "一是", "方面", None, None, None]  # 履职情况's options
     report = wb["报告"]
     assert (report["A1"].value, report["B1"].value) == ("名称", "测试述职报告")
