@@ -416,6 +416,14 @@ def rating_or_404(rating_id):
     return rating
 
 
+def rated_unit_or_404(rated_id):
+    """A unit of a rating `g.user` runs, as rated there (its 点评 and the 意见 about it)."""
+    rated = RatedUnit.get_or_none(RatedUnit.id == rated_id)
+    if rated is None or not may_run_rating(g.user, rated.rating):
+        abort(404)
+    return rated
+
+
 def own_results(user):
     """The published ratings that rated `user`'s unit, with its row: what a unit sees of a rating."""
     if user.unit_id is None:

@@ -133,6 +133,7 @@ MATRIX = {
     ("ledger.close_entry", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("ledger.return_entry", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("ledger.add_from_report", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("ledger.add_from_rating", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("ledger.export", "GET"): (LOGIN, DENIED, DENIED, OK),
 }
 

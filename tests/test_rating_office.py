@@ -12,11 +12,13 @@ from openpyxl import load_workbook
 from PIL import Image
 
 from pbforms.db import db
+from pbforms.ledger.models import LedgerEntry
 from pbforms.models import AuditEvent, Unit
 from pbforms.rating import logic
 from pbforms.rating.models import BallotCode, Rating, code_digest
 from tests.official_format import format_problems
 
+from .fillpage import parse
 from .rating_helpers import codes_by_group, demo_rating
 from .test_access import FILLER_A, FILLER_B, header_token
 from .test_rating_ballot import Phone, all_grades
@@ -312,3 +314,41 @@ def test_settings_may_leave_units_out_before_the_first_ballot(office, rating):
     keep = rating.rated_units()[:2]
     post(office, f"/ratings/{rating.id}/settings", **settings_form(rating, unit=[str(r.unit_id) for r in keep]))
     assert [r.unit_id for r in Rating.get_by_id(rating.id).rated_units()] == [r.unit_id for r in keep]
+
+
+def ledger_forms(page):
+    """(unit, what the button lists, the form's fields) of each 列入整改台账 form on the meeting page."""
+    return [(form.xpath("string(preceding-sibling::h3[1])"), form.xpath("string(span)"),
+             {i.get("name"): i.get("value") for i in form.xpath(".//input")})
+            for form in parse(page).xpath("//section[@id='ledger']//form")]
+
+
+def test_the_office_lists_a_remark_and_an_opinion_in_the_units_ledger(app, office, rating, auth):
+    qingni = next(r for r in rating.rated_units() if r.unit.name == "青泥村")
+    code = codes_by_group(rating)["党员代表"][0]
+    Phone(app).vote(code, all_grades(rating, 1), {qingni.id: "村务公开不及时。"})
+    url = f"/ledger/from-rating/{qingni.id}"
+    refused = office.post(url, data={"csrf_token": office.token, "source": "remark", "problem": "过早。"},
+                          follow_redirects=True)
+    assert "评议结束后才能把点评和意见列入整改台账" in refused.text
+    post(office, f"/ratings/{rating.id}/close")
+    post(office, f"/ratings/{rating.id}/remarks", **{f"remark-{qingni.id}": "组织生活不规范。"})
+
+    forms = ledger_forms(office.get(f"/ratings/{rating.id}").text)
+    assert [(unit, text) for unit, text, _ in forms] == [("青泥村", "点评：组织生活不规范。"), ("青泥村", "意见：村务公开不及时。")]
+    for _, _, fields in forms:
+        response = office.post(url, data=fields)
+        assert response.status_code == 303 and response.headers["Location"].endswith(f"/ratings/{rating.id}#ledger")
+    empty = office.post(url, data={"csrf_token": office.token, "source": "opinion", "problem": " "}, follow_redirects=True)
+    assert "请填写问题" in empty.text
+
+    entries = list(LedgerEntry.select().where(LedgerEntry.unit == qingni.unit_id).order_by(LedgerEntry.id))
+    assert [(e.problem, e.round_id) for e in entries] == [("组织生活不规范。", rating.round_id), ("村务公开不及时。", rating.round_id)]
+    history = parse(office.get(f"/ledger/entries/{entries[1].id}").text)
+    event = " ".join(history.xpath("string(//tbody/tr)").split())
+    assert "列入台账" in event and f"{rating.title}与会人员意见" in event and code not in event
+    auth.logout()
+    auth.login(FILLER_A)
+    ledger = parse(auth.client.get("/ledger/").text)
+    assert [h.text for h in ledger.xpath("//section[contains(@class, 'ledger-entry')]/h2")][-2:] == [
+        "组织生活不规范。", "村务公开不及时。"]

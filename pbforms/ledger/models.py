@@ -2,7 +2,8 @@
 
 An entry (整改事项) belongs to a unit and to the round whose report named it.
 Approving a report makes one entry per item of its 整改 field
-(`entries_from_report`); the office may add one from a review comment.
+(`entries_from_report`); the office may add one from a review comment or
+from a rating's 点评 and 意见.
 Every change leaves a LedgerEvent, which is the entry's history.
 """
 import datetime
@@ -119,10 +120,10 @@ def entries_from_report(report, user):
             entry.change(user, "reapprove", f"原问题：{entry.problem}", problem=problem)
 
 
-def add_entry(report, problem, user, source):
-    """An entry the office adds to the report's unit from `source` (a review comment)."""
+def add_entry(unit_id, round_id, problem, user, source):
+    """An entry the office adds to a unit from `source` (a review comment, a rating's 点评 or 意见)."""
     with writing():
-        entry = LedgerEntry.create(unit=report.unit_id, round=report.round_id, problem=problem)
+        entry = LedgerEntry.create(unit=unit_id, round=round_id, problem=problem)
         entry.record("create", user, source)
         return entry
 

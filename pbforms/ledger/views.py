@@ -1,9 +1,10 @@
 """The ledger's pages: the unit's entries (autosaved like the report, 标记完成),
 the office's (filters, 销号, 退回), each entry's history, the downloads, and
-adding an entry from a review comment. Who sees what is auth.py's."""
+adding an entry from a review comment or a rating's 点评 and 意见. Who sees what is auth.py's."""
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
-from ..auth import admin_required, ledger_entry_or_404, may_close, may_work_on, report_or_404, safe_next, units_below
+from ..auth import (admin_required, ledger_entry_or_404, may_close, may_work_on, rated_unit_or_404, report_or_404,
+                    safe_next, units_below)
 from ..db import db_int
 from ..documents import content_disposition
 from ..exports import DOCX, XLSX, township_name
@@ -130,9 +131,32 @@ def add_from_report(report_id):
     if message:
         flash(message, "error")
     else:
-        add_entry(report, problem, g.user, f"{report.round.title}审核意见")
+        add_entry(report.unit_id, report.round_id, problem, g.user, f"{report.round.title}审核意见")
         flash(f"已列入{report.unit.name}的整改台账：{problem[:40]}。", "ok")
     return redirect(url_for("township.review", report_id=report.id) + "#ledger", 303)
+
+
+RATING_SOURCES = {"remark": "点评", "opinion": "与会人员意见"}
+
+
+@bp.post("/from-rating/<int:rated_id>")
+@admin_required
+def add_from_rating(rated_id):
+    """The office adds an entry to a rated unit from the closed rating's 点评
+    or an 意见 about the unit. An 意见 arrives as its text alone, so the
+    entry and its history say nothing about who wrote it."""
+    rated = rated_unit_or_404(rated_id)
+    rating = rated.rating
+    problem, message = comment_text(request.form.get("problem"), "问题")
+    if rating.is_open:
+        message = "评议结束后才能把点评和意见列入整改台账。"
+    if message:
+        flash(message, "error")
+    else:
+        source = RATING_SOURCES.get(request.form.get("source"), RATING_SOURCES["opinion"])
+        add_entry(rated.unit_id, rating.round_id, problem, g.user, f"{rating.title}{source}")
+        flash(f"已列入{rated.unit.name}的整改台账：{problem[:40]}。", "ok")
+    return redirect(url_for("rating.meeting", rating_id=rating.id) + "#ledger", 303)
 
 
 @bp.get("/export.<any(xlsx, docx):extension>")
