@@ -27,7 +27,7 @@ from .models import AuditEvent, EndedSession, LoginFailure, Report, Round, Unit,
 bp = Blueprint("auth", __name__)
 
 # The ballot of a 述职评议 opens with its one-time code, without an account.
-BALLOT_ENDPOINTS = {"ballot.enter", "ballot.open_ballot", "ballot.vote", "ballot.report"}
+BALLOT_ENDPOINTS = {"ballot.enter", "ballot.open_ballot", "ballot.vote", "ballot.report", "ballot.help_page"}
 PUBLIC_ENDPOINTS = {"auth.login", "static"} | BALLOT_ENDPOINTS
 # What a user whose password was reset may still open.
 PASSWORD_CHANGE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout"}

@@ -1,6 +1,8 @@
 """The pages the help pages describe, in the state each describes, on the
 demo township: a finished village report, one handed in, one handed in and
-under review, one returned with comments, and last year's reports.
+under review, one returned with comments, and last year's reports; a
+述职评议 held and published, its 点评 and an 意见 in the 整改台账, and one at
+the meeting with a slip not yet used.
 
 A help page marks each step with `data-page` (a key of what `build` returns) and each
 button it names with <kbd class="button-name">. tests/test_help.py loads
@@ -13,7 +15,11 @@ from typing import NamedTuple
 import lxml.html
 
 from pbforms import demo
+from pbforms.auth import rated_by_default, rating_office
+from pbforms.ledger.models import add_entry
 from pbforms.models import Report, Round, User
+from pbforms.rating import logic
+from pbforms.rating.models import Rating, cast_ballot, close_rating
 
 LAST_YEAR = 2021
 WRITTEN_ON = "2023-01-06"
@@ -25,7 +31,41 @@ def form_token(page):
 
 class Page(NamedTuple):
     username: str | None  # None: nobody logged in
-    url: str
+    url: str  # /v#CODE: the ballot of that code, as the slip's QR code opens it
+
+
+# Who reads each help page, and where.
+HELP = {"filler": ("qingnicun", "/help"), "office": (demo.ADMIN[0], "/help"), "rater": (None, "/v/help")}
+
+
+def open_page(client, url):
+    """The page at `url` as a browser shows it: a ballot's /v#CODE posts its code, as static/ballot.js does."""
+    path, _, code = url.partition("#")
+    if not code:
+        return client.get(path)
+    return client.post(path, data={"csrf_token": form_token(client.get(path).text), "code": code})
+
+
+def ratings(this_year, admin):
+    """(the rating held, a code of the one at the meeting): the former voted on,
+    closed, its 点评 and an 意见 listed in 青泥村's 整改台账, published."""
+    groups = [("党委班子成员", 5, 40), ("党员代表", 8, 40), ("群众代表", 6, 20)]
+    units = rated_by_default(this_year)
+    held = Rating.start(this_year, rating_office(this_year), "2022年度村党组织书记抓基层党建工作述职评议",
+                        groups, units, logic.DEFAULT_RULES)
+    rated = held.rated_units()
+    for number, (_, code) in enumerate(held.issue_codes()):
+        opinion = {rated[0].id: "希望多为群众办实事，村务公开要及时。"} if number == 0 else {}
+        assert cast_ballot(code, {r.id: (number + i) % 3 // 2 for i, r in enumerate(rated)}, opinion) == "ok"
+    close_rating(held)
+    rated[0].remark = "抓党建责任落实到位，组织生活还不够规范。"
+    rated[0].save()
+    add_entry(rated[0].unit_id, this_year.id, "组织生活还不够规范。", admin, f"{held.title}点评")
+    add_entry(rated[0].unit_id, this_year.id, "村务公开要及时。", admin, f"{held.title}与会人员意见")
+    held.set_status("published")
+    meeting = Rating.start(this_year, rating_office(this_year), "2022年度社区党组织书记抓基层党建工作述职评议",
+                           groups, units, logic.DEFAULT_RULES)
+    return held, meeting.issue_codes()[0][1]
 
 
 def filled(report):
@@ -78,6 +118,7 @@ def build():
     returned.send_back(admin, "请补充今年为民办实事的具体事例。", {first_field.key: "请写全称。"})
     township = report_of("qingnizhen")
     start = report_of("liuwancun")
+    held, code = ratings(this_year, admin)
 
     return {
         "login": Page(None, "/login"),
@@ -97,6 +138,12 @@ def build():
         "accounts": Page("admin", "/township/accounts"),
         "types": Page("admin", "/township/types"),
         "backup": Page("admin", "/admin/backup"),
+        "rating": Page("admin", f"/ratings/{held.id}"),
+        "ledger-office": Page("admin", "/ledger/"),
+        "ledger": Page("qingnicun", "/ledger/"),
+        "rating-mine": Page("qingnicun", "/ratings/mine"),
+        "ballot-enter": Page(None, "/v"),
+        "ballot": Page(None, f"/v#{code}"),
     }
 
 

@@ -124,6 +124,8 @@ MATRIX = {
     ("ballot.open_ballot", "POST"): (OK, OK, OK, OK),
     ("ballot.vote", "POST"): (OK, OK, OK, OK),
     ("ballot.report", "POST"): (OK, OK, OK, OK),
+    # The rater's help, linked from the ballot's pages: no account needed.
+    ("ballot.help_page", "GET"): (OK, OK, OK, OK),
     # The 整改台账: each unit its own entries, the office every entry below it.
     ("ledger.ledger", "GET"): (LOGIN, OK, OK, OK),
     ("ledger.entry_history", "GET"): (LOGIN, OK, HIDDEN, OK),

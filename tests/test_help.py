@@ -1,17 +1,26 @@
-"""帮助 (issue 23): /help answers each role with its own page, every step
+"""帮助 (issue 23): /help answers each role with its own page (the rater's,
+/v/help, needs no account), every step
 shows a picture of the real page, and every button a step names is on the
 page it describes, as that page's user sees it."""
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from pbforms import demo
 
 from . import help_pages
+from .rating_helpers import demo_rating
 from .test_access import goes_to_login
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLES = {"filler": ("qingnicun", "怎样填写述职报告"), "office": (demo.ADMIN[0], "镇党建办怎样组织述职报告的填报")}
+HEADINGS = {"filler": "怎样填写述职报告", "office": "镇党建办怎样组织述职报告的填报", "rater": "怎样用手机投票"}
+ROLES = list(HEADINGS)
+QUESTIONS = {"filler": ("忘记密码", "两个窗口", "保存失败", "打印出来不对", "截止日期过了"),
+             "rater": ("不记名", "没有这个票码", "已经投过票了", "本次评议已经结束")}
+QUESTIONS["office"] = QUESTIONS["filler"]
+# The year's steps of a clerk's page; a rater does two things.
+FEWEST_STEPS = {"filler": 8, "office": 8, "rater": 2}
 # A picture of a text page at office-screen size, made small (tests/test_browser_help.py).
 MOST_BYTES = 100_000
 
@@ -28,8 +37,13 @@ def log_in(app, username):
     return client
 
 
+def help_text(app, role):
+    username, url = help_pages.HELP[role]
+    return log_in(app, username).get(url).text
+
+
 def help_page(app, role):
-    return help_pages.HelpPage(log_in(app, ROLES[role][0]).get("/help").text)
+    return help_pages.HelpPage(help_text(app, role))
 
 
 def steps_by_page():
@@ -44,27 +58,36 @@ def steps_by_page():
 
 @pytest.mark.parametrize("role", ROLES)
 def test_help_answers_each_role_with_its_own_page(app, role):
-    username, heading = ROLES[role]
-    other_heading = next(h for r, (_, h) in ROLES.items() if r != role)
+    username, url = help_pages.HELP[role]
 
-    response = log_in(app, username).get("/help")
+    response = log_in(app, username).get(url)
 
     assert response.status_code == 200
-    assert heading in response.text and other_heading not in response.text
+    assert [h for h in HEADINGS.values() if h in response.text] == [HEADINGS[role]]
     assert "常见问题" in response.text
-    for question in ("忘记密码", "两个窗口", "保存失败", "打印出来不对", "截止日期过了"):
+    for question in QUESTIONS[role]:
         assert question in response.text
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("term", ["LibreOffice", "PostgreSQL", "SQLite", "JSON", "HTTP", "URL", "数据库", "浏览器缓存"])
 def test_help_speaks_plainly(app, role, term):
-    main = log_in(app, ROLES[role][0]).get("/help").text.partition("<main>")[2]
+    main = help_text(app, role).partition("<main>")[2]
     assert term not in main
 
 
 def test_help_needs_a_login(client):
     assert goes_to_login(client.get("/help"))
+
+
+def test_the_ballot_pages_link_to_the_raters_help_without_an_account(app, client):
+    code = demo_rating().issue_codes()[0][1]
+    ballot = help_pages.open_page(client, f"/v#{code}").text
+    assert "下一步：核对" in ballot
+    for page in (client.get("/v").text, ballot):
+        links = lxml.html.fromstring(page).xpath("//main//a[normalize-space()='帮助']/@href")
+        assert links == ["/v/help"]
+    assert HEADINGS["rater"] in client.get(links[0]).text
 
 
 @pytest.mark.parametrize("username", ["qingnicun", "qingnizhen", demo.ADMIN[0]])
@@ -76,9 +99,10 @@ def test_every_page_header_links_to_help(app, username, path):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_step_shows_its_pictures_and_they_are_served(app, role):
-    client = log_in(app, ROLES[role][0])
-    steps = help_pages.HelpPage(client.get("/help").text).numbered_steps
-    assert len(steps) >= 8
+    username, url = help_pages.HELP[role]
+    client = log_in(app, username)
+    steps = help_pages.HelpPage(client.get(url).text).numbered_steps
+    assert len(steps) >= FEWEST_STEPS[role]
     for step in steps:
         for src, _ in step["pictures"]:
             picture = client.get(src)
@@ -104,7 +128,7 @@ def test_every_button_a_step_names_is_on_its_page(app, role, page_key):
     pages = help_pages.build()
     username, url = pages[page_key]
 
-    response = log_in(app, username).get(url)
+    response = help_pages.open_page(log_in(app, username), url)
 
     assert response.status_code == 200, (url, response.status_code)
     missing = [name for name in named if name not in help_pages.button_names(response.text)]

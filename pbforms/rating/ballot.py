@@ -77,6 +77,12 @@ def ballot_page(code, rating, choices=None, opinions=None, errors=None, status=2
                            choices=choices or {}, opinions=opinions or {}, errors=errors or {}), status
 
 
+@bp.get("/help")
+def help_page():
+    """The rater's help: raters have no account, so it hangs off the ballot's pages."""
+    return render_template("help/rater.html")
+
+
 @bp.post("")
 def open_ballot():
     code, rating, refusal = checked_code()
