@@ -115,6 +115,7 @@ def within_bound(pending):
 @dataclass
 class Merge:
     data: dict
+    sent: list = field(default_factory=list)  # keys of the fields the page sent
     applied: list = field(default_factory=list)  # keys whose value this page set
     theirs: list = field(default_factory=list)  # keys the page must be shown anew (others' changes)
     conflicts: dict = field(default_factory=dict)  # key -> the page's value, kept as typed
@@ -131,6 +132,7 @@ def merge(report_type, current, values, bases, resolve=None):
     for f in report_type.fields:
         if f.key not in values:
             continue
+        result.sent.append(f.key)
         mine, theirs = values[f.key], current.get(f.key)
         base = bases.get(f.key)
         choice = resolve.get(f.key)

@@ -188,4 +188,5 @@ def fix(report_id):
                                 409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
     ctx = page_context(report, errors)
     return partial_response(render_template("text/_fixed_field.html", f=f, changed_key=f.key, saved_at=now(),
-                                            renew=[], summary="", **ctx))
+                                            renew=[], summary="", shown=report_type.fields,
+                                            figures_changed=True, new_bases=ctx["bases"], **ctx))
