@@ -93,7 +93,6 @@ def fields_context(report, errors=None, typed=None, data=None):
                    **(errors or {})},
         "typed": {**{k: p["value"] for k, p in pending.items()}, **(typed or {})},
         "pending": pending,
-        "bases": page_bases(report_type, shown_data, pending),
         "figures": marked_figures(report_type, report.data),
         "editable": may_edit(g.user, report),
         "missing": report_type.missing(report.data),
@@ -105,6 +104,7 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
     ctx = fields_context(report, errors, typed, data)
     return {
         **ctx,
+        "bases": page_bases(report.report_type, ctx["data"], ctx["pending"]),
         "problems": problems,
         "preview": None if ctx["editable"] else report.report_type.docx_context(report.data, report.meta),
         "filename": report_filename(report),
@@ -268,10 +268,15 @@ def save_from_form(report):
     expected = form_version(request.form)
     op = pressed("op")
     for _ in range(5):
+        # Of the fields not sent, the bases count only when someone else
+        # saved since this page's last save: those they changed are shown anew.
         bases = {}
         for f in report_type.fields:
             sent = request.form.get(f"base-{f.key}")
-            if sent is not None:
+            if f.key not in values and f.key not in refused:
+                if sent is not None and expected != report.version:
+                    bases[f.key] = sent
+            elif sent is not None:
                 bases[f.key] = sent
             elif expected == report.version:
                 bases[f.key] = base_of(f, report.data.get(f.key))
@@ -404,7 +409,7 @@ def answered(report, old_data, result, changed_key, ctx):
         shown |= {key for key in before.keys() | checked[1].keys() if before.get(key) != checked[1].get(key)}
     return {"shown": fields if figures_changed else [f for f in fields if f.key in shown],
             "figures_changed": figures_changed,
-            "new_bases": {key: base for key, base in ctx["bases"].items() if key in renewed}}
+            "new_bases": page_bases(ctx["report_type"], ctx["data"], ctx["pending"], renewed)}
 
 
 def refused_meanwhile(report_id, conflict):
