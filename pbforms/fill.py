@@ -398,13 +398,15 @@ def answered(report, old_data, result, changed_key, ctx):
     clerk edits it later); the messages, proof-reader's findings and text
     as printed of those fields and of those whose findings the save
     changed (a paragraph repeated elsewhere). A figure changed, every text
-    prints differently: then everything is renewed, as for a whole form."""
+    prints differently: then every field's are renewed, as for a whole form."""
     fields = ctx["report_type"].fields
     renewed = {*result.sent, *result.theirs, *(k for k in (changed_key, getattr(result, "model_key", None)) if k)}
     figures_changed = any(f.is_figure for f in fields if f.key in renewed)
     shown = set(renewed)
     checked = getattr(report, "checked", None)  # this save's findings (Report.count_findings)
-    if not figures_changed and len(renewed) < len(fields) and checked is not None and checked[0] is report.data:
+    # Only paragraphs repeated across fields make a field's findings depend on another's text.
+    repeats = any(f.kind in ("paragraphs", "items") for f in fields if f.key in renewed)
+    if repeats and not figures_changed and checked is not None and checked[0] is report.data:
         before = proofread.check(ctx["report_type"], old_data, report.last_year_data)
         shown |= {key for key in before.keys() | checked[1].keys() if before.get(key) != checked[1].get(key)}
     return {"shown": fields if figures_changed else [f for f in fields if f.key in shown],
