@@ -15,6 +15,8 @@ from .exports import round_group
 from .documents import report_docx
 from .forms import read_report_json
 from .forms.cli import type_group
+from .rating.cli import rating_group
+from .ledger.cli import ledger_group
 from .models import AuditEvent, Conflict, Report, Unit, User
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .text import proofread, word_import
@@ -30,8 +32,10 @@ def init_app(app):
     round_group.add_command(round_deadline)
     app.cli.add_command(round_group)
     app.cli.add_command(type_group)
+    app.cli.add_command(rating_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(ledger_group)
 
 
 @click.command("init-db")
@@ -171,17 +175,22 @@ def report_import_docx(report_id, file):
 @click.option("--report", "report_id", type=int, required=True)
 def report_check(report_id):
     """Proof-read a report: one finding per line (field, rule, excerpt,
-    suggestion); exit status 1 when there are findings, 0 when none."""
+    suggestion, and the sentence before and after a fix that changes a
+    number); exit status 1 when there are findings, 0 when none. Findings
+    the clerk marked 核对无误 are only counted on the last line."""
     report = get_report(report_id)
     report_type = report.report_type
-    found = proofread.all_findings(proofread.check(report_type, report.data, report.last_year_data), report_type)
+    every = proofread.all_findings(report.findings_in(report.data), report_type)
+    found = [x for x in every if not x.confirmed]
     for x in found:
         field = report_type.by_key[x.key].label + (f"（{x.place}）" if x.place else "")
-        click.echo(f"{field}\t{x.rule.name}\t{x.excerpt}\t{x.suggestion}")
+        change = f"\t原句：{x.before}\t改后：{x.after}" if x.before else ""
+        click.echo(f"{field}\t{x.rule.name}\t{x.excerpt}\t{x.suggestion}{change}")
+    confirmed = f"（另有 {len(every) - len(found)} 处已核对无误）" if len(every) > len(found) else ""
     if found:
-        click.echo(f"共 {len(found)} 处", err=True)
+        click.echo(f"共 {len(found)} 处{confirmed}", err=True)
         raise SystemExit(1)
-    click.echo("没有发现问题")
+    click.echo(f"没有发现问题{confirmed}")
 
 
 @report_group.command("docx")

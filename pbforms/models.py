@@ -39,6 +39,14 @@ def now():
     return datetime.datetime.now().replace(microsecond=0)
 
 
+def new_report_data(report_type, year, unit):
+    """What a unit's new report of `year` starts with: its type's defaults,
+    and last year's 整改台账 entries where the type has a place for them."""
+    from .ledger.models import new_report_data as with_ledger
+
+    return with_ledger(report_type, year, unit, report_type.initial_data(report_meta(year, unit)))
+
+
 def report_meta(year, unit):
     """What a definition's 【年度】【单位】【职务】 stand for in a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}
@@ -369,7 +377,7 @@ class Round(BaseModel):
             RoundType.insert_many([{"round": new_round, "kind": kind, "type_version": t.version_id}
                                    for kind, t in types.items()]).execute()
             rows = [{"round": new_round, "unit": unit, "type_version": types[unit.kind].version_id,
-                     "data": types[unit.kind].initial_data(report_meta(year, unit))}
+                     "data": new_report_data(types[unit.kind], year, unit)}
                     for unit in Unit.active_units()]
             for start in range(0, len(rows), 100):
                 Report.insert_many(rows[start:start + 100]).execute()
@@ -421,7 +429,7 @@ class Round(BaseModel):
             # One statement, not a check and an insert: on PostgreSQL two
             # requests including the unit at once would both pass a check.
             (Report.insert(round=self, unit=unit, type_version=report_type.version_id,
-                           data=report_type.initial_data(report_meta(self.year, unit)))
+                           data=new_report_data(report_type, self.year, unit))
              .on_conflict_ignore().execute())
 
     def pending_moves(self):
@@ -535,7 +543,9 @@ class Report(BaseModel):
     opened_at = DateTimeField(null=True)
     # The proof-reader's findings on the last save (None: not checked yet),
     # for the board; the findings themselves are worked out from the text.
+    # Those the clerk marked 核对无误 are not counted: {mark: {"by", "at"}}.
     findings = IntegerField(null=True)
+    confirmed_findings = JSONField(default=dict)
     # The version the report had when the office last returned (or
     # reopened) it: the next review shows what changed since.
     returned_version = IntegerField(null=True)
@@ -674,7 +684,7 @@ class Report(BaseModel):
         if expected_version is None or not 0 <= expected_version < 2**31 - 1:
             raise Conflict(self.version)
         # Worked out before the write lock is taken: it reads last year's report.
-        findings = self.count_findings(data)
+        findings, confirmed = self.count_findings(data)
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two
@@ -684,7 +694,7 @@ class Report(BaseModel):
             # passed the edit check just before a submit committed must not
             # change the report the submit handed in.
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
-                                     updated_by=user, findings=findings)
+                                     updated_by=user, findings=findings, confirmed_findings=confirmed)
                        .where((Report.id == self.id) & (Report.version == expected_version)
                               & Report.status.in_(Report.EDITABLE)).execute())
             if not changed:
@@ -693,7 +703,7 @@ class Report(BaseModel):
                     raise NotEditable(stored.version, stored.status)
                 raise Conflict(stored.version)
             self.data = data
-            self.findings = findings
+            self.findings, self.confirmed_findings = findings, confirmed
             self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
@@ -712,12 +722,42 @@ class Report(BaseModel):
             with writing():
                 Report.update(pending=pending).where(Report.id == self.id).execute()
             self.pending = pending
+
+    def findings_in(self, data):
+        """The proof-reader's findings on `data` of this report, by field key
+        (pbforms/text/proofread.py), those marked 核对无误 marked so."""
+        return proofread.check(self.report_type, data, self.last_year_data, year=self.round.year,
+                               confirmed=self.confirmed_findings)
+
     def count_findings(self, data):
-        """How many findings the proof-reader has on `data` (pbforms/text/proofread.py)."""
-        found = proofread.check(self.report_type, data, self.last_year_data)
+        """How many findings on `data` the clerk has not marked 核对无误, and
+        the marks of those still found: a mark goes with its finding, so a
+        finding that comes back after the text changed is checked again."""
+        found = self.findings_in(data)
         # The page answering this save shows the same findings: kept for it.
         self.checked = (data, found)
-        return sum(len(v) for v in found.values())
+        every = proofread.all_findings(found, self.report_type)
+        return len(proofread.unconfirmed(found)), {x.mark: x.confirmed for x in every if x.confirmed}
+
+    def confirm_finding(self, mark, user, confirmed=True):
+        """Mark the finding `mark` (one of the current data's) as checked
+        and right, or take the mark back; the board's count follows. Marks
+        of findings the text no longer has are dropped. Not a new version:
+        the document does not change."""
+        found = self.findings_in(self.data)
+        every = proofread.all_findings(found, self.report_type)
+        current = {x.mark for x in every if x.rule.confirmable}
+        marks = {x.mark: x.confirmed for x in every if x.confirmed and x.mark != mark}
+        if confirmed and mark in current:
+            marks[mark] = {"by": user.label if user else "", "at": now().isoformat(sep=" ")}
+        for x in every:
+            x.confirmed = marks.get(x.mark)
+        count = len(proofread.unconfirmed(found))
+        with writing():
+            Report.update(confirmed_findings=marks, findings=count).where(Report.id == self.id).execute()
+        self.confirmed_findings, self.findings = marks, count
+        self.checked = (self.data, found)  # what the page answering this shows
+        return mark in marks
 
     # Which status each change starts from: the UPDATE's own condition, so
     # of a submit and an approval, or two clicks of the same button, racing
@@ -882,6 +922,13 @@ class AuditEvent(BaseModel):
         "type_version": "保存报告类型新版本",
         "type_retire": "停用报告类型",
         "type_unretire": "启用报告类型",
+        "rating_open": "开启述职评议",
+        "rating_change": "修改述职评议设置",
+        "rating_slips": "生成评议选票",
+        "rating_tally": "录入评议计票",
+        "rating_close": "结束述职评议",
+        "rating_remarks": "填写评议点评",
+        "rating_publish": "公布评议结果",
     }
     # Status changes of a report: the history shown on the report itself.
     TRANSITIONS = ("submit", "withdraw", "return", "reopen", "approve")

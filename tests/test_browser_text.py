@@ -80,3 +80,43 @@ def test_the_data_file_is_under_more_and_pages_fit_a_phone(browsing):
     page.get_by_role("link", name="从 Word 导入").click()
     assert_no_horizontal_scroll(page)
     screenshot(page, "word-upload")
+
+
+def test_the_insert_figure_list_shows_every_name_whole(browsing):
+    """The picker is as wide as its longest entry (排查十八大以来农村发展党员档案（份）
+    on the township's page): a cut name cannot be told from another."""
+    page = browsing.login("qingnizhen")
+    open_report(page)
+    picker = page.locator("#field-intro select[data-insert-into]")
+
+    widths = picker.evaluate("""select => {
+        const style = getComputedStyle(select);
+        const context = document.createElement('canvas').getContext('2d');
+        context.font = `${style.fontSize} ${style.fontFamily}`;
+        const longest = Math.max(...[...select.options].map(option => context.measureText(option.text).width));
+        return [select.clientWidth, longest];
+    }""")
+
+    assert widths[0] >= widths[1], widths
+
+
+def test_a_finding_marked_checked_shows_so_and_stops_counting(browsing):
+    page = browsing.login("liuwancun")
+    open_report(page)
+    page.locator("#f-members_recruited").fill("3")
+    intro = page.locator("#f-intro")
+    intro.fill("全年发展党员5名，党员队伍不断壮大。")
+    intro.blur()
+    finding = page.locator("#findings-intro li[data-rule='figure']")
+    expect(finding).to_contain_text("原句：全年发展党员5名，党员队伍不断壮大。")
+    expect(finding).to_contain_text("改后：全年发展党员3名，党员队伍不断壮大。")
+
+    finding.get_by_role("button", name="核对无误").click()
+
+    expect(finding).to_contain_text("已核对无误（柳湾村填报员")
+    expect(page.locator("#findings-intro .findings-head")).to_have_text("校对提示 1 处，均已核对无误：")
+    expect(intro).to_have_value("全年发展党员5名，党员队伍不断壮大。")  # the text stays as typed
+    page.reload()
+    expect(page.locator("#findings-intro li[data-rule='figure']")).to_contain_text("已核对无误")
+    page.locator("#findings-intro li[data-rule='figure']").get_by_role("button", name="撤销核对").click()
+    expect(page.locator("#findings-intro .findings-head")).to_have_text("校对提示 1 处（请核对，系统不会自动修改）：")

@@ -91,7 +91,8 @@ def test_exported_sheet_reads_well_in_excel():
     assert wb.sheetnames == ["字段", "报告", "说明"]
     ws = wb["字段"]
     assert [c.value for c in ws[1]] == ["分组", "项目名称", "类型", "单位", "必填", "说明", "参考范文", "最小值", "最大值",
-                                        "小数位数", "字数上限", "默认内容", "条目名称", "条目上限", "连成一段", "汇总各村"]
+                                        "小数位数", "字数上限", "默认内容", "条目名称", "条目上限", "连成一段", "汇总各村",
+                                        "写打算", "整改"]
     assert all(c.font.bold for c in ws[1])
     assert ws.column_dimensions["G"].width >= 40
     assert [c.value for c in ws[3]][:5] == ["履职情况", "党员总数", "数字", "名", "是"]
@@ -100,7 +101,7 @@ def test_exported_sheet_reads_well_in_excel():
     # Rows with several lines of 参考范文 are as tall as a few of them, the rest one line.
     assert ws.row_dimensions[5].height == 5 * 15 and ws.row_dimensions[3].height is None
     lists = {str(v.sqref).split(":")[0]: v.formula1 for v in ws.data_validations.dataValidation}
-    assert lists == {"C2": '"数字,小数,单行文字,多段文字,条目,日期"', "E2": '"是,否"'}
+    assert lists == {"C2": '"数字,小数,单行文字,多段文字,条目,日期"', "E2": '"是,否"', "R2": '"是,否,上年"'}
     assert [ws[f"{c}5"].value for c in "JKLMNOP"] == [None, None, "一是", "方面", None, None, None]  # 履职情况's options
     report = wb["报告"]
     assert (report["A1"].value, report["B1"].value) == ("名称", "测试述职报告")
@@ -299,6 +300,7 @@ def test_what_the_sheet_did_not_hold_is_in_a_new_type_made_from_it(label, option
     ({"C": "多段文字", "L": "【单位】全年："}, "default", "【单位】全年："),
     ({"C": "条目", "O": "是"}, "one_paragraph", True),
     ({"C": "数字", "P": "否"}, "sum_of_units", False),
+    ({"C": "条目", "Q": "是"}, "looks_ahead", True),
 ])
 def test_a_new_rows_options(cells, option, value):
     def add(wb):
@@ -320,6 +322,7 @@ def test_a_new_rows_options(cells, option, value):
     ("条目", "N", 100, "「条目上限」列（N 列）：应为 1 至 99 之间的整数。"),
     ("条目", "O", "对", "「连成一段」列（O 列）：连成一段应为 是 或 否，不是「对」。"),
     ("单行文字", "P", "是", "「汇总各村」列（P 列）：只有「数字」「小数」类型可以填写汇总各村。"),
+    ("数字", "Q", "是", "「写打算」列（Q 列）：只有「单行文字」「多段文字」「条目」类型可以填写写打算。"),
     ("单行文字", "L", "很" * 101, "「默认内容」列（L 列）：默认内容最多 100 个字，现在 101 个字。"),
     ("条目", "L", "\n\n".join(f"一是第{n}条" for n in range(21)), "「默认内容」列（L 列）：默认内容最多 20 条。"),
 ])

@@ -101,6 +101,11 @@ class Field:
         # stored in a report by itself. Same shape as the field's value.
         self.model_text = spec.get("model_text", self.empty)
         self.max_length = spec.get("max_length", 50000)
+        # The field writes about what comes next (下步打算): its figures are
+        # targets, not the year's, so the proof-reader compares none of them.
+        self.looks_ahead = spec.get("looks_ahead", False)
+        # 整改 (条目 only): "problems" feeds the 整改台账, "last_year" is filled from it.
+        self.ledger = spec.get("ledger")
         self.spec = spec
 
     def initial(self, meta):

@@ -13,18 +13,25 @@ a count of the report but differs from it).
 """
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import islice
 
+from ..forms.kinds import REFERENCE, resolve_references
 from .word_import import FigureFinder
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 CJK = f"[{HAN}]"
+CJK_CHAR = re.compile(CJK)
 # Chinese text around a mark: characters, and the full-width marks that sit beside them.
 CJK_NEAR = f"[{HAN}，。、；：！？“”‘’（）《》【】]"
-URL = re.compile(r"(?:https?://|www\.)[^\s，。；、）)”]+|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|"
-                 r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|cn|net|org|gov|edu)(?:/[^\s，。；、）)”]*)?")
+# Every rule must take time in proportion to its text (a field holds 50,000
+# characters, and one slow save holds up every user): a pattern that can fail
+# after a long run starts only where a run starts (the look-behinds below), so
+# the engine never scans the same run again from each of its characters.
+URL = re.compile(r"(?:https?://|www\.)[^\s，。；、）)”]+|(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|"
+                 r"(?<![A-Za-z0-9.-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|cn|net|org|gov|edu)(?:/[^\s，。；、）)”]*)?")
 FULL_WIDTH = {",": "，", ".": "。", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
 PAIRS = [("“", "”"), ("‘", "’"), ("（", "）"), ("《", "》"), ("【", "】")]
 CN_YEAR_DIGITS = {"〇": "0", "零": "0", "○": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5",
@@ -51,6 +58,9 @@ class Rule:
     advice: str        # what to do, when the fix is not certain
     find: object       # (text, context) -> iterable of Hit
     fix_label: str = "改正"
+    # Whether the clerk may mark a finding 核对无误: not an empty figure,
+    # which prints ** until it is filled in, whatever anyone checked.
+    confirmable: bool = True
 
 
 @dataclass
@@ -64,6 +74,11 @@ class Finding:
     excerpt: str
     fix: object        # the replacement for the span, or None
     note: str = ""
+    # Where a fix changes a number: the sentence as it prints now and after the fix.
+    before: str = ""
+    after: str = ""
+    mark: str = ""     # names the finding across saves (its text, not its place): see `confirmed`
+    confirmed: dict = None  # {"by", "at"}: the clerk checked it and found it right
 
     @property
     def token(self):
@@ -88,91 +103,127 @@ class Finding:
 
 
 class Context:
-    """What rules may know beyond the text: the report's figures and labels."""
+    """What rules may know beyond the text: the report's figures and labels,
+    the year reported on, and whether the text speaks of that year at all
+    (a field of plans, `looks_ahead` in the definition, names targets)."""
 
-    def __init__(self, report_type, data):
+    def __init__(self, report_type, data, year=None, looks_ahead=False):
         self.report_type = report_type
         self.data = data
-        self.labels = {f.label for f in report_type.counts}
+        self.year = year
+        self.looks_ahead = looks_ahead
+        self.counts = {f.label: f for f in report_type.counts}
+        self.labels = set(self.counts)
         self.finder = FigureFinder(report_type)
 
 
 # --- the rules ---------------------------------------------------------------------
 
 def _outside_urls(text, hits):
-    spans = [m.span() for m in URL.finditer(text)] if ("." in text or "@" in text) else []
+    """The hits not inside a web or mail address (a dot or quote there is right)."""
+    if "." not in text and "@" not in text:
+        yield from hits
+        return
+    spans = [m.span() for m in URL.finditer(text)]
+    starts = [a for a, _ in spans]
     for hit in hits:
-        if not any(a <= hit.start < b for a, b in spans):
+        i = bisect_right(starts, hit.start) - 1
+        if i < 0 or hit.start >= spans[i][1]:
             yield hit
 
 
-HALF_PAREN_PAIR = re.compile(r"\(([^()\n]{0,80})\)")
-HALF_MARK = re.compile(rf"(?<={CJK_NEAR})[,;:?!]|[,;:?!](?={CJK})|(?<={CJK_NEAR})\.(?![.\d])|(?<={CJK_NEAR})[()]|[()](?={CJK})")
+# A pair of half-width parentheses in Chinese text: a Chinese character
+# before, after or inside (where one is within 80 characters of the opening).
+HALF_PAREN_PAIR = re.compile(rf"(?<={CJK})\(([^()\n]{{0,80}})\)|\(([^()\n]{{0,80}})\)(?={CJK})"
+                             rf"|\((?=[^()\n]{{0,80}}?{CJK})([^()\n]{{0,80}})\)")
+# A mark beside Chinese text; the mark comes first, as in the patterns below:
+# a pattern that starts with its characters lets the engine skip to them.
+HALF_MARK = re.compile(rf"[,;:?!.()](?:(?<={CJK_NEAR}[,;:?!()])|(?<={CJK_NEAR}\.)(?![.\d])|(?<=[,;:?!()])(?={CJK}))")
 
 
 def find_half_width(text, ctx):
-    hits, taken = [], set()
-    for m in HALF_PAREN_PAIR.finditer(text):
-        inner = m.group(1)
-        before = text[m.start() - 1:m.start()]
-        after = text[m.end():m.end() + 1]
-        if re.search(CJK, inner) or re.match(CJK, before or "x") or re.match(CJK, after or "x"):
-            hits.append(Hit(m.start(), m.end(), "（" + inner + "）"))
-            taken.update((m.start(), m.end() - 1))
-    for m in HALF_MARK.finditer(text):
-        if m.start() in taken:
-            continue
-        hits.append(Hit(m.start(), m.end(), FULL_WIDTH[m.group()]))
-    return _outside_urls(text, hits)
+    pairs = (Hit(m.start(), m.end(), "（" + m.group(m.lastindex) + "）") for m in HALF_PAREN_PAIR.finditer(text))
+    marks = (Hit(m.start(), m.end(), FULL_WIDTH[m.group()]) for m in HALF_MARK.finditer(text))
+    return _outside_urls(text, _pairs_first(pairs, marks))
+
+
+QUOTES = [(quote, left, right, re.compile(f"{quote}([^{quote}\n]{{0,200}}){quote}"),
+           re.compile(f"(?<={CJK}){quote}|{quote}(?={CJK})"))
+          for quote, left, right in (('"', "“", "”"), ("'", "‘", "’"))]
 
 
 def find_straight_quotes(text, ctx):
-    hits, taken = [], set()
-    for quote, (left, right) in (('"', ("“", "”")), ("'", ("‘", "’"))):
-        for m in re.finditer(f"{quote}([^{quote}\n]{{0,200}}){quote}", text):
-            if re.search(CJK, m.group(1)):
-                hits.append(Hit(m.start(), m.end(), left + m.group(1) + right))
-                taken.update((m.start(), m.end() - 1))
-        for m in re.finditer(quote, text):
-            if m.start() in taken:
-                continue
-            near = text[max(0, m.start() - 1):m.start()] + text[m.end():m.end() + 1]
-            if re.search(CJK, near):
-                hits.append(Hit(m.start(), m.end(), None, "改为中文引号（“ ” 或 ‘ ’）"))
-    return _outside_urls(text, hits)
+    for quote, left, right, pair, alone in QUOTES:
+        if quote not in text:
+            continue
+        pairs = (Hit(m.start(), m.end(), left + m.group(1) + right) for m in pair.finditer(text)
+                 if CJK_CHAR.search(m.group(1)))
+        marks = (Hit(m.start(), m.end(), None, "改为中文引号（“ ” 或 ‘ ’）") for m in alone.finditer(text))
+        yield from _outside_urls(text, _pairs_first(pairs, marks))
+
+
+def _pairs_first(pairs, marks):
+    """The hits of both in the order of the text, lazily (only the first few
+    are shown), a mark that is an end of a pair's hit left to the pair's."""
+    pair = next(pairs, None)
+    for hit in marks:
+        while pair is not None and pair.end <= hit.start:
+            yield pair
+            pair = next(pairs, None)
+        if pair is None or hit.start not in (pair.start, pair.end - 1):
+            yield hit
+    if pair is not None:
+        yield pair
+        yield from pairs
+
+
+PAIR_MARK = re.compile("[" + "".join(left + right for left, right in PAIRS) + "]")
+OPENING = {left: right for left, right in PAIRS}
+CLOSING = {right: left for left, right in PAIRS}
 
 
 def find_unpaired(text, ctx):
-    for start, paragraph in _paragraphs(text):
-        for left, right in PAIRS:
-            if left not in paragraph and right not in paragraph:
-                continue
-            open_at = []
-            for i, c in enumerate(paragraph):
-                if c == left:
-                    open_at.append(i)
-                elif c == right:
-                    if open_at:
-                        open_at.pop()
-                    else:
-                        yield Hit(start + i, start + i + 1, None, f"“{right}”前面缺少“{left}”")
-            for i in open_at:
-                yield Hit(start + i, start + i + 1, None, f"“{left}”后面缺少“{right}”")
+    """The marks of the text in one pass, a stack of open ones per kind of
+    pair, emptied where a paragraph ends (a pair never spans two)."""
+    open_at = {left: [] for left in OPENING}
+    paragraph_end = -1
+    for m in PAIR_MARK.finditer(text):
+        c, i = m.group(), m.start()
+        if i > paragraph_end:
+            yield from _left_open(open_at)
+            paragraph_end = text.find("\n", i)
+            paragraph_end = len(text) if paragraph_end < 0 else paragraph_end
+        if c in OPENING:
+            open_at[c].append(i)
+        elif open_at[CLOSING[c]]:
+            open_at[CLOSING[c]].pop()
+        else:
+            yield Hit(i, i + 1, None, f"“{c}”前面缺少“{CLOSING[c]}”")
+    yield from _left_open(open_at)
+
+
+def _left_open(open_at):
+    for left, stack in open_at.items():
+        for i in stack:
+            yield Hit(i, i + 1, None, f"“{left}”后面缺少“{OPENING[left]}”")
+        stack.clear()
 
 
 def find_doubled(text, ctx):
-    for m in re.finditer(r"([，、；：！？])\1+|(?<!。)。。(?!。)", text):
+    for m in re.finditer(r"([，、；：！？])\1+|。(?<!。。)。(?!。)", text):
         yield Hit(m.start(), m.end(), m.group()[0])
 
 
+DOTS_AND_DASHES = re.compile(rf"\.\.\.+|。。。+|…(?<!……)(?!…)|………+|-(?<={CJK}-)-+|-(?<!--)-+(?={CJK})|—(?<={CJK}—)(?!—)")
+
+
 def find_dots_and_dashes(text, ctx):
-    for m in re.finditer(r"\.{3,}|。{3,}|(?<!…)…(?!…)|…{3,}|(?:(?<=" + CJK + r")-{2,}|-{2,}(?=" + CJK + r"))"
-                         r"|(?<=" + CJK + r")(?<!—)—(?!—)", text):
+    for m in DOTS_AND_DASHES.finditer(text):
         yield Hit(m.start(), m.end(), "——" if "-" in m.group() or "—" in m.group() else "……")
 
 
-PLACEHOLDER = re.compile(r"\{\{[^{}\n]{0,40}\}\}|｛｛[^｛｝\n]{0,40}｝｝|\*{2,}|＊{2,}|(?<![A-Za-z])(?:[Xx]{2,}|Ｘ{2,})(?![A-Za-z])"
-                         r"|×{2,}|某某|\{\{|\}\}|｛｛|｝｝")
+PLACEHOLDER = re.compile(r"\{\{[^{}\n]{0,40}\}\}|｛｛[^｛｝\n]{0,40}｝｝|\*\*+|＊＊+|X(?<![A-Za-z]X)[Xx]+(?![A-Za-z])"
+                         r"|x(?<![A-Za-z]x)[Xx]+(?![A-Za-z])|Ｘ(?<![A-Za-z]Ｘ)Ｘ+(?![A-Za-z])|××+|某某|\{\{|\}\}|｛｛|｝｝")
 
 
 def find_placeholders(text, ctx):
@@ -212,12 +263,53 @@ def find_full_width_digits(text, ctx):
 
 
 def find_spaces(text, ctx):
-    for m in re.finditer(rf"(?<={CJK_NEAR})[ \u3000\u00a0]+(?={CJK_NEAR})", text):
+    for m in re.finditer(rf"[ \u3000\u00a0](?<={CJK_NEAR}[ \u3000\u00a0])[ \u3000\u00a0]*(?={CJK_NEAR})", text):
         yield Hit(m.start(), m.end(), "")
 
 
+# A sentence with these words states a plan, a target or another time than
+# the year reported on: its figures are not this year's (比上年增长 compares
+# this year's with last year's: still this year's).
+NOT_THIS_YEAR = re.compile("力争|争取|力求|计划|目标|预计|预期|(?<![模虚])拟(?![定订])|(?<![比较])(?:去年|上年)|前年|明年|来年"
+                           "|今后|下一步|下步|下一年|下年")
+YEAR_NAMED = re.compile(r"(?<![\d０-９])((?:19|20)\d{2})年")
+SENTENCE_END = re.compile("[。！？!?\n]")
+
+
+class Sentences:
+    """The sentences of one text, found once: where each starts and ends."""
+
+    def __init__(self, text):
+        self.text = text
+        self.about_other_time = {}
+
+    @cached_property
+    def ends(self):
+        return [m.end() for m in SENTENCE_END.finditer(self.text)]
+
+    def around(self, start, end=None):
+        """(start, end) of the sentence holding text[start:end]."""
+        i = bisect_right(self.ends, start)
+        left = self.ends[i - 1] if i else 0
+        j = bisect_right(self.ends, max(start, (end or start) - 1))
+        right = self.ends[j] if j < len(self.ends) else len(self.text)
+        return left, right
+
+    def of_other_time(self, start, year):
+        """Whether the sentence at `start` plans, targets or names a year not `year`."""
+        span = self.around(start)
+        if span not in self.about_other_time:
+            sentence = self.text[span[0]:span[1]]
+            self.about_other_time[span] = bool(NOT_THIS_YEAR.search(sentence)) or any(
+                year is None or int(m.group(1)) != year for m in YEAR_NAMED.finditer(sentence))
+        return self.about_other_time[span]
+
+
 def find_figures(text, ctx):
+    if ctx.looks_ahead:
+        return
     finder = ctx.finder
+    sentences = Sentences(text)
     for m in finder.matches(text):
         raw = unicodedata.normalize("NFKC", m.group("num"))
         if not raw[0].isdigit():
@@ -232,9 +324,16 @@ def find_figures(text, ctx):
             typed = f.clean(raw)
         except Exception:
             continue
-        if typed != count:
+        if typed != count and not sentences.of_other_time(m.start(), ctx.year):
             yield Hit(m.start("num"), m.end("num"), f"⟦{f.label}⟧",
-                      f"“{f.label}”填的是 {f.as_text(count)}{f.unit}，这里写的是 {raw}：改为引用数字")
+                      f"“{f.label}”填的是 {f.as_text(count)}{f.unit}，这里写的是 {raw}")
+
+
+def find_empty_figures(text, ctx):
+    for m in REFERENCE.finditer(text):
+        f = ctx.counts.get(m.group(1))
+        if f is not None and ctx.data.get(f.key) is None:
+            yield Hit(m.start(), m.end(), None, f"“{f.label}”{EMPTY_NOTE}")
 
 
 RULES = [
@@ -249,7 +348,11 @@ RULES = [
     Rule("full_width_digits", "全角数字", "改为半角数字", find_full_width_digits),
     Rule("space", "汉字之间有空格", "删去空格", find_spaces),
     Rule("figure", "数字与数字栏不一致", "改为引用数字", find_figures, fix_label="改为引用数字"),
+    Rule("empty_figure", "数字未填", "在数字栏填上数字", find_empty_figures, confirmable=False),
 ]
+EMPTY_NOTE = "数字未填，打印为 **"
+# A figure no text refers to prints in the 主要数据 paragraph, `**` as well while empty.
+EMPTY_FIGURE = RULES[-1]
 # Rules on the whole report rather than on one text.
 REPEATED = Rule("repeated", "段落重复", "删去重复的段落", None, fix_label="删去重复段落")
 SAME_AS_LAST_YEAR = Rule("same_as_last_year", "与去年相同", "这一项与去年的报告一字不差，请按今年的情况修改", None)
@@ -258,12 +361,8 @@ RULES_BY_ID = {rule.id: rule for rule in RULES + [REPEATED, SAME_AS_LAST_YEAR]}
 
 # --- running them ------------------------------------------------------------------
 
-def _paragraphs(text):
-    """(offset, paragraph) of each line of `text`."""
-    offset = 0
-    for line in text.split("\n"):
-        yield offset, line
-        offset += len(line) + 1
+# A line that may be a paragraph worth comparing with the others (10 characters or more).
+LONG_LINE = re.compile("[^\n]{10,}")
 
 
 def texts_of(report_type, data):
@@ -280,29 +379,76 @@ def texts_of(report_type, data):
                         yield f, f"{i}.{which}", text
 
 
+def _whole_references(text, left, right):
+    """`left` and `right` moved out of any ⟦reference⟧ they would cut."""
+    opening = text.rfind("⟦", max(0, left - 61), left)
+    if opening >= 0 and text.find("⟧", opening) >= left:
+        left = opening
+    opening = text.rfind("⟦", max(0, right - 61), right)
+    if opening >= 0:
+        closing = text.find("⟧", opening)
+        if closing >= right:
+            right = closing + 1
+    return left, right
+
+
 def excerpt(text, start, end):
+    """The span with a little of its paragraph around it, as typed."""
     left = max(0, start - EXCERPT_MARGIN)
     right = min(len(text), end + EXCERPT_MARGIN)
     # Within its own paragraph: a line break in an excerpt reads as two places.
     para_start = text.rfind("\n", 0, start) + 1
     para_end = text.find("\n", end)
-    left = max(left, para_start)
-    right = min(right, para_end if para_end >= 0 else len(text))
-    return ("…" if left > para_start else "") + text[left:right] + ("…" if right < (para_end if para_end >= 0 else len(text)) else "")
+    para_end = para_end if para_end >= 0 else len(text)
+    left, right = _whole_references(text, max(left, para_start), min(right, para_end))
+    return ("…" if left > para_start else "") + text[left:right] + ("…" if right < para_end else "")
 
 
-def check(report_type, data, last_data=None):
-    """Every finding of the report, by field key (form order within each)."""
+SENTENCE_MARGIN = 40
+
+
+def _numbers(text):
+    return [float(n) for n in re.findall(r"\d+(?:\.\d+)?", unicodedata.normalize("NFKC", text))]
+
+
+def sentence_change(text, sentences, hit, figures):
+    """(before, after): the sentence of a fix that changes a number, as it
+    prints now and as it will print, or ("", "") for a fix that changes none."""
+    if hit.fix is None or _numbers(text[hit.start:hit.end]) == _numbers(resolve_references(hit.fix, figures)):
+        return "", ""
+    first, last = sentences.around(hit.start, hit.end)
+    left, right = _whole_references(text, max(first, hit.start - SENTENCE_MARGIN),
+                                    min(last, hit.end + SENTENCE_MARGIN))
+    head = "…" if left > first else ""
+    tail = "…" if right < last else ""
+
+    def shown(middle):
+        return head + resolve_references(text[left:hit.start] + middle + text[hit.end:right], figures).strip() + tail
+    return shown(text[hit.start:hit.end]), shown(hit.fix)
+
+
+def check(report_type, data, last_data=None, year=None, confirmed=None):
+    """Every finding of the report, by field key (form order within each).
+    `year` is the year reported on; `confirmed` the marks of findings the
+    clerk checked and found right (their `confirmed` is set, see `unconfirmed`)."""
     figures = tuple((f.key, data.get(f.key)) for f in report_type.counts)
+    printed = report_type.figures(data)
     found = {}
     seen_paragraphs = {}
+    referenced = set()
     for f, part, text in texts_of(report_type, data):
         out = found.setdefault(f.key, [])
-        for rule, hit in rule_hits(report_type, figures, text):
+        referenced.update(REFERENCE.findall(text))
+        sentences = Sentences(text)
+        for rule, hit in rule_hits(report_type, figures, text, year, f.looks_ahead):
+            raw = excerpt(text, hit.start, hit.end)
+            before, after = sentence_change(text, sentences, hit, printed)
             out.append(Finding(f.key, part, rule, hit.start, hit.end, text[hit.start:hit.end],
-                               excerpt(text, hit.start, hit.end), hit.fix, hit.note))
+                               resolve_references(raw, printed), hit.fix, hit.note, before, after,
+                               f"{f.key}|{rule.id}|{raw}"))
         if f.kind != "text":
-            for start, paragraph in _paragraphs(text):
+            for line in LONG_LINE.finditer(text):
+                start, paragraph = line.start(), line.group()
                 words = paragraph.strip()
                 if len(words) < 10:
                     continue
@@ -312,9 +458,15 @@ def check(report_type, data, last_data=None):
                     span = (start, end + 1) if end < len(text) else (max(0, start - 1), end)
                     out.append(Finding(f.key, part, REPEATED, span[0], span[1], text[span[0]:span[1]],
                                        words[:20] + ("…" if len(words) > 20 else ""), "",
-                                       f"与{seen_paragraphs[words]}中的一段相同：删去重复的段落"))
+                                       f"与{seen_paragraphs[words]}中的一段相同：删去重复的段落",
+                                       mark=f"{f.key}|{REPEATED.id}|{words}"))
                 else:
                     seen_paragraphs[words] = f"“{f.label}”"
+    for f in report_type.counts:
+        if data.get(f.key) is None and f.label not in referenced:
+            found.setdefault(f.key, []).append(Finding(
+                f.key, "", EMPTY_FIGURE, 0, 0, "", f"主要数据：{f.label}**{f.unit}", None, EMPTY_NOTE,
+                mark=f"{f.key}|{EMPTY_FIGURE.id}|"))
     if last_data:
         for f in report_type.fields:
             if f.kind not in ("paragraphs", "items"):  # a name or a post stays the same, rightly
@@ -323,27 +475,31 @@ def check(report_type, data, last_data=None):
             if not f.is_empty(value) and value == last_data.get(f.key):
                 shown = value if isinstance(value, str) else (value[0].get("heading") or value[0].get("text", ""))
                 found.setdefault(f.key, []).append(Finding(
-                    f.key, "", SAME_AS_LAST_YEAR, 0, 0, "", shown[:20] + ("…" if len(shown) > 20 else ""), None))
+                    f.key, "", SAME_AS_LAST_YEAR, 0, 0, "", shown[:20] + ("…" if len(shown) > 20 else ""), None,
+                    mark=f"{f.key}|{SAME_AS_LAST_YEAR.id}|"))
     for key in list(found):
         found[key].sort(key=lambda x: (x.part, x.start))
+        for x in found[key]:
+            x.confirmed = (confirmed or {}).get(x.mark)
         if not found[key]:
             del found[key]
     return found
 
 
 @lru_cache(maxsize=512)
-def rule_hits(report_type, figures, text):
+def rule_hits(report_type, figures, text, year=None, looks_ahead=False):
     """(rule, hit) of every rule on one text. A text's findings depend only
-    on it, its type and the report's figures, and an autosave changes one
-    field: kept, the others are not read again on every save (a third of a
-    save's time for a full report). Report types are built once per version,
-    so they key the cache as they are."""
-    ctx = Context(report_type, dict(figures))
+    on it, its type, the report's figures and year, and whether its field
+    looks ahead; an autosave changes one field: kept, the others are not
+    read again on every save (a third of a save's time for a full report).
+    Report types are built once per version, so they key the cache as they are."""
+    ctx = Context(report_type, dict(figures), year, looks_ahead)
     return tuple((rule, hit) for rule in RULES for hit in islice(rule.find(text, ctx), MAX_PER_RULE))
 
 
-def count(report_type, data, last_data=None):
-    return sum(len(v) for v in check(report_type, data, last_data).values())
+def unconfirmed(found):
+    """The findings of `check` nobody has marked 核对无误, as one list: what counts."""
+    return [x for items in found.values() for x in items if not x.confirmed]
 
 
 def all_findings(found, report_type):
@@ -351,11 +507,12 @@ def all_findings(found, report_type):
     return [x for f in report_type.fields for x in found.get(f.key, [])]
 
 
-def apply_fix(report_type, data, token, last_data=None):
-    """New data with the one fix `token` names, or None when that finding is
-    no longer there (the text changed since) or has no certain fix."""
+def apply_fix(data, found, token):
+    """New data with the one fix `token` names (among `found`, the findings
+    of `check` on `data`), or None when that finding is no longer there (the
+    text changed since) or has no certain fix."""
     key, _, rest = token.partition("|")
-    wanted = next((x for x in check(report_type, data, last_data).get(key, []) if x.token == token), None)
+    wanted = next((x for x in found.get(key, []) if x.token == token), None)
     if wanted is None or wanted.fix is None:
         return None
     new = dict(data)
@@ -369,4 +526,3 @@ def apply_fix(report_type, data, token, last_data=None):
         items[int(index)][which] = text[:wanted.start] + wanted.fix + text[wanted.end:]
         new[key] = items
     return new
-

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..auth import edit_refusal, may_edit, report_or_404
-from ..fill import conflict_response, page_context, refuse_edit, save_from_form
+from ..fill import conflict_response, page_context, pressed, refuse_edit, save, save_from_form
 from ..models import AuditEvent, Conflict, now
 from ..partials import is_htmx, partial_response
 from . import proofread, word_import
@@ -153,7 +153,7 @@ def findings_of(report, data):
     cache = g.setdefault("findings_cache", {})
     key = (report.id, report.version, id(data))
     if key not in cache:
-        cache[key] = (data, proofread.check(report.report_type, data or {}, report.last_year_data))
+        cache[key] = (data, report.findings_in(data or {}))
     return cache[key][1]
 
 
@@ -161,7 +161,11 @@ def findings_of(report, data):
 def fix(report_id):
     """One finding's certain fix, asked for by its button: the form is saved
     as an autosave would save it, then just that fix is applied to the stored
-    text and the field is shown again. Never more than the one fix."""
+    text and the field is shown again. Never more than the one fix. An
+    autosave htmx sent here (the focus on the button) is saved, nothing fixed."""
+    token = pressed("fix")
+    if is_htmx() and not token:
+        return save(report_id)
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return refuse_edit(report)
@@ -170,20 +174,49 @@ def fix(report_id):
     except Conflict as conflict:
         return conflict_response(report, conflict)
     report_type = report.report_type
-    token = request.form.get("fix", "")
     f = report_type.by_key.get(token.partition("|")[0])
-    new = proofread.apply_fix(report_type, report.data, token, report.last_year_data) if f else None
+    new = proofread.apply_fix(report.data, report.findings_in(report.data), token) if f else None
     if new is not None:
         try:
             report.save_data(new, g.user, report.version)
         except Conflict as conflict:
             return conflict_response(report, conflict)
     message = "已改正。" if new is not None else "这处已经改过了，或没有确定的改法，未作修改。"
+    return field_answer(report, f, errors, new is not None, message)
+
+
+@bp.post("/reports/<int:report_id>/confirm")
+def confirm(report_id):
+    """核对无误 on one finding (or, with `unconfirm`, taking that back): the
+    form is saved as an autosave would save it, then the finding, if the
+    stored text still has it, is marked and stops counting. An autosave
+    htmx sent here (the focus on the button) is saved, nothing marked."""
+    undo = bool(pressed("unconfirm"))
+    mark = pressed("unconfirm") or pressed("confirm")
+    if is_htmx() and not mark:
+        return save(report_id)
+    report = report_or_404(report_id)
+    if not may_edit(g.user, report):
+        return refuse_edit(report)
+    try:
+        report, errors, _, _ = save_from_form(report)
+    except Conflict as conflict:
+        return conflict_response(report, conflict)
+    f = report.report_type.by_key.get(mark.partition("|")[0])
+    done = f is not None and report.confirm_finding(mark, g.user, confirmed=not undo) != undo
+    message = ("已撤销“核对无误”。" if undo else "已标为核对无误，不再计入校对提示。") if done else \
+        "这处提示已经不在了（内容已修改），未作标记。"
+    return field_answer(report, f, errors, done, message)
+
+
+def field_answer(report, f, errors, done, message):
+    """The field `f` again after a fix or a mark, with the autosave's
+    answer; without scripts, the fill page at that field."""
     if not is_htmx():
-        flash(message, "ok" if new is not None else "error")
+        flash(message, "ok" if done else "error")
         anchor = f"#field-{f.key}" if f else ""
         return redirect(url_for("fill.report_page", report_id=report.id) + anchor, 303)
-    if new is None:
+    if not done:
         return partial_response(render_template("fill/_save_status.html", state="refused", message=message),
                                 409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
     ctx = page_context(report, errors)

@@ -27,6 +27,7 @@ from ..forms.sheet import (KIND_NAMES, KIND_OF_NAME, KINDS_OF, NO, NUMBER_KINDS,
                            text_problem, write_sheet)
 from ..models import AuditEvent, ReportTypeRecord, TypeVersion
 from ..partials import wants_partial
+from ..text import proofread
 from . import bp, one_line, page_or_partial
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -186,8 +187,8 @@ def set_type_retired(type_id):
 INPUT_OF = {"项目名称": "label", "类型": "kind", "单位": "unit", "必填": "required", "说明": "hint",
             "参考范文": "model", "最小值": "min", "最大值": "max", "小数位数": "decimals", "字数上限": "max_length",
             "默认内容": "default", "条目名称": "item_label", "条目上限": "max_items", "连成一段": "one_paragraph",
-            "汇总各村": "sum_of_units"}
-CHECKBOXES = {"必填", "连成一段", "汇总各村"}
+            "汇总各村": "sum_of_units", "写打算": "looks_ahead", "整改": "ledger"}
+CHECKBOXES = {"必填", "连成一段", "汇总各村", "写打算"}
 SECTIONS_MAX = 50
 NEW_FIELD = {"项目名称": "", "类型": KIND_NAMES["text"], "必填": NO}
 
@@ -426,7 +427,8 @@ def preview_type(type_id):
         meta = sample_meta()
         data = report_type.initial_data(meta) if what == "fill" else report_type.model_data(meta)
         sample = SimpleNamespace(id=0, status="draft", field_comments={}, last_year=None, last_year_data=None,
-                                 meta=meta, report_type=report_type, version=0, pending={})
+                                 meta=meta, report_type=report_type, version=0, pending={},
+                                 findings_in=lambda data: proofread.check(report_type, data))
         ctx = {"errors": {}, "what": what, "report": sample, "report_type": report_type, "data": data,
                "typed": {}, "editable": False, "hide_last_year": True, "meta": meta,
                "preview": report_type.docx_context(data, meta)}
