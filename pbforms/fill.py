@@ -15,6 +15,7 @@ from .merge import base_of, keep_as_typed, merge, page_bases, within_bound
 from .db import db_int
 from .models import AuditEvent, Conflict, NotEditable, Notice, Report, now
 from .partials import is_htmx, partial_response, wants_partial
+from .text import proofread
 from .documents.conversions import conversions
 from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, kept_document_blocks,
                             page_image, pdftoppm_path, report_preview)
@@ -78,12 +79,12 @@ def as_printed(f, value, figures):
     return found
 
 
-def page_context(report, errors=None, typed=None, problems=None, data=None):
-    """Everything the fill page shows. Values kept as typed with the report
-    (refused, or in conflict with another's change) show in their fields
-    with their message, after a reload as well."""
+def fields_context(report, errors=None, typed=None, data=None):
+    """What the fields of the fill page show, also in an autosave's answer.
+    Values kept as typed with the report (refused, or in conflict with
+    another's change) show in their fields with their message, after a
+    reload as well."""
     report_type = report.report_type
-    editable = may_edit(g.user, report)
     pending, not_kept = within_bound(report.pending or {})
     shown_data = report.data if data is None else data
     return {
@@ -94,12 +95,20 @@ def page_context(report, errors=None, typed=None, problems=None, data=None):
                    **(errors or {})},
         "typed": {**{k: p["value"] for k, p in pending.items()}, **(typed or {})},
         "pending": pending,
-        "bases": page_bases(report_type, shown_data, pending),
         "figures": marked_figures(report_type, report.data),
-        "editable": editable,
+        "editable": may_edit(g.user, report),
         "missing": report_type.missing(report.data),
+    }
+
+
+def page_context(report, errors=None, typed=None, problems=None, data=None):
+    """Everything the fill page shows."""
+    ctx = fields_context(report, errors, typed, data)
+    return {
+        **ctx,
+        "bases": page_bases(report.report_type, ctx["data"], ctx["pending"]),
         "problems": problems,
-        "preview": None if editable else report_type.docx_context(report.data, report.meta),
+        "preview": None if ctx["editable"] else report.report_type.docx_context(report.data, report.meta),
         "filename": report_filename(report),
         "events": AuditEvent.transitions_of(report),
         "may_withdraw": may_withdraw(g.user, report),
@@ -261,10 +270,15 @@ def save_from_form(report):
     expected = form_version(request.form)
     op = pressed("op")
     for _ in range(5):
+        # Of the fields not sent, the bases count only when someone else
+        # saved since this page's last save: those they changed are shown anew.
         bases = {}
         for f in report_type.fields:
             sent = request.form.get(f"base-{f.key}")
-            if sent is not None:
+            if f.key not in values and f.key not in refused:
+                if sent is not None and expected != report.version:
+                    bases[f.key] = sent
+            elif sent is not None:
                 bases[f.key] = sent
             elif expected == report.version:
                 bases[f.key] = base_of(f, report.data.get(f.key))
@@ -289,6 +303,7 @@ def save_from_form(report):
                 raise
     else:
         raise Conflict(report.version)
+    result.sent += [key for key in refused if key not in result.sent]
     pending, result.not_kept = keep_as_typed(report.pending or {}, refused, result.conflicts, values)
     report.keep_pending(pending)
     errors = {**{key: message for key, (_, message) in refused.items()}, **result.not_kept}
@@ -347,6 +362,7 @@ def save(report_id):
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return refuse_edit(report)
+    old_data = report.data
     try:
         report, errors, changed_key, result = save_from_form(report)
     except NotEditable:
@@ -362,18 +378,42 @@ def save(report_id):
         flash(f"已保存 {now():%H:%M:%S}" + (f"；{summary}" if summary else ""), "ok")
         target = f"#field-{changed_key}" if changed_key else ""
         return redirect(url_for("fill.report_page", report_id=report.id) + target, 303)
-    ctx = page_context(report, errors)
+    ctx = fields_context(report, errors)
     report_type = ctx["report_type"]
     # Fields the page must show anew: others' changes merged in, a choice made.
     shown_anew = result.theirs + [k for k in [getattr(result, "model_key", None)] if k and k not in result.theirs]
     renew = [report_type.by_key[key] for key in shown_anew if key != changed_key]
     body = render_template("fill/_save_result.html", changed_key=changed_key, saved_at=now(), renew=renew,
-                           summary=summary, **ctx)
+                           summary=summary, **answered(report, old_data, result, changed_key, ctx), **ctx)
     if changed_key:
         field = report_type.by_key[changed_key]
         body = render_template("fill/_items.html", f=field, **ctx) + body
     # The browser keeps its copy of typing the server did not keep (static/app.js).
     return partial_response(body, **({NOT_KEPT_HEADER: " ".join(result.not_kept)} if result.not_kept else {}))
+
+
+def answered(report, old_data, result, changed_key, ctx):
+    """What an autosave's answer renews, when the page sent only the fields
+    it changed: the bases of the fields sent or shown anew, and no others
+    (a field the page still shows as it was keeps the base it was shown
+    with, so another's change to it is merged, not overwritten, when the
+    clerk edits it later); the messages, proof-reader's findings and text
+    as printed of those fields and of those whose findings the save
+    changed (a paragraph repeated elsewhere). A figure changed, every text
+    prints differently: then every field's are renewed, as for a whole form."""
+    fields = ctx["report_type"].fields
+    renewed = {*result.sent, *result.theirs, *(k for k in (changed_key, getattr(result, "model_key", None)) if k)}
+    figures_changed = any(f.is_figure for f in fields if f.key in renewed)
+    shown = set(renewed)
+    checked = getattr(report, "checked", None)  # this save's findings (Report.count_findings)
+    # Only paragraphs repeated across fields make a field's findings depend on another's text.
+    repeats = any(f.kind in ("paragraphs", "items") for f in fields if f.key in renewed)
+    if repeats and not figures_changed and checked is not None and checked[0] is report.data:
+        before = proofread.check(ctx["report_type"], old_data, report.last_year_data)
+        shown |= {key for key in before.keys() | checked[1].keys() if before.get(key) != checked[1].get(key)}
+    return {"shown": fields if figures_changed else [f for f in fields if f.key in shown],
+            "figures_changed": figures_changed,
+            "new_bases": page_bases(ctx["report_type"], ctx["data"], ctx["pending"], renewed)}
 
 
 def refused_meanwhile(report_id, conflict):

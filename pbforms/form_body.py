@@ -1,7 +1,8 @@
 """Posted forms, read faster than the standard library reads them.
 
-Every autosave posts the whole fill page: about 27 KB, urlencoded, most of
-it Chinese text, each character three %XX escapes. urllib's unquote turns
+A fill page without scripts posts the whole form (an autosave posts only
+the fields changed, but a long text is long too): about 27 KB, urlencoded,
+most of it Chinese text, each character three %XX escapes. urllib's unquote turns
 escapes into bytes one at a time in a Python loop, and under the load of
 issue 10 (100 saves a second) that was a sixth of the server's time
 (bench/RESULTS.md). Here a run of escapes becomes bytes in one call. The

@@ -17,7 +17,8 @@ the report (`Report.pending`) and shown side by side with the stored one
 until the clerk chooses. A value the server refuses is kept there too, with
 its message, within a bound (`keep_as_typed`). A page that sends no base
 (a form of an older page, a JSON upload) may change a field only when its
-version is current.
+version is current. An autosave sends only the fields changed since the
+page's last save, with every field's base.
 """
 import hashlib
 import json
@@ -41,10 +42,11 @@ def base_of(f, value):
     return digest(value)
 
 
-def page_bases(report_type, data, pending):
-    """Every field's base for a page showing `data`; fields in conflict stay undecided."""
+def page_bases(report_type, data, pending, keys=None):
+    """The base of every field (of those of `keys`) for a page showing
+    `data`; fields in conflict stay undecided."""
     return {f.key: UNDECIDED if (pending.get(f.key) or {}).get("conflict") else base_of(f, data.get(f.key))
-            for f in report_type.fields}
+            for f in report_type.fields if keys is None or f.key in keys}
 
 
 def merge_items(f, base, mine, theirs):
@@ -115,6 +117,7 @@ def within_bound(pending):
 @dataclass
 class Merge:
     data: dict
+    sent: list = field(default_factory=list)  # keys of the fields the page sent
     applied: list = field(default_factory=list)  # keys whose value this page set
     theirs: list = field(default_factory=list)  # keys the page must be shown anew (others' changes)
     conflicts: dict = field(default_factory=dict)  # key -> the page's value, kept as typed
@@ -124,13 +127,20 @@ class Merge:
 def merge(report_type, current, values, bases, resolve=None):
     """Merge the page's cleaned `values` ({key: value} of the fields it
     sent) into the stored `current` data. `bases`: {key: base} as sent
-    (None for a field without one); `resolve`: {key: "mine" | "theirs"},
-    the clerk's choice for a field in conflict."""
+    (None for a field without one; for a field not sent, its base says
+    what the page shows: when that is no longer stored, the field is
+    shown anew); `resolve`: {key: "mine" | "theirs"}, the clerk's choice
+    for a field in conflict."""
     result = Merge(dict(current))
     resolve = resolve or {}
     for f in report_type.fields:
         if f.key not in values:
+            # Not sent, as the page shows it: changed by someone else since, shown anew.
+            base = bases.get(f.key)
+            if base not in (None, UNDECIDED) and base != base_of(f, current.get(f.key)):
+                result.theirs.append(f.key)
             continue
+        result.sent.append(f.key)
         mine, theirs = values[f.key], current.get(f.key)
         base = bases.get(f.key)
         choice = resolve.get(f.key)

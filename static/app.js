@@ -258,6 +258,93 @@
     });
   }
 
+  // --- An autosave sends only what changed ----------------------------------
+  // The page remembers what each field held when the server last had it (as
+  // shown, then as each save sent it), and a form's own request (a change,
+  // typing, a retry) sends only the fields that differ, and every field's
+  // base (pbforms/merge.py: the server shows anew those others changed): a
+  // save of one field costs the server little however long the report. Buttons (item steps, 用我的, a fix …) and a page without
+  // scripts send the whole form. A field the server could not keep as typed
+  // (too much) counts as unsaved, so it goes with every save, as its message.
+  function fieldKey(name, keys) {
+    if (name.indexOf("base-") === 0) return null;
+    var found = null;
+    keys.forEach(function (key) {
+      if ((name === key || name.indexOf(key + "-") === 0) && (found === null || key.length > found.length)) found = key;
+    });
+    return found;
+  }
+  // {field key: its controls' names and values, as one string}; as the page
+  // was sent by the server (`initial`) or as it is now.
+  function fieldsOf(form, keys, initial, only) {
+    var out = {};
+    Array.prototype.forEach.call(form.elements, function (control) {
+      if (!control.name || control.disabled || control.tagName === "BUTTON" || control.type === "submit") return;
+      var key = fieldKey(control.name, keys);
+      if (key === null || (only && only.indexOf(key) < 0)) return;
+      var values = [];
+      if (control.type === "checkbox" || control.type === "radio") {
+        if (initial ? control.defaultChecked : control.checked) values.push(control.value);
+      } else if (control.tagName === "SELECT") {
+        Array.prototype.forEach.call(control.options, function (option) {
+          if (initial ? option.defaultSelected : option.selected) values.push(option.value);
+        });
+      } else {
+        values.push(initial ? control.defaultValue : control.value);
+      }
+      out[key] = (out[key] || "") + values.map(function (v) { return control.name + "=" + v + "\n"; }).join("");
+    });
+    return out;
+  }
+
+  function sendChangesOnly(form) {
+    var keys = Array.prototype.map.call(form.querySelectorAll("input[name^='base-']"), function (input) {
+      return input.name.slice("base-".length);
+    });
+    var saved = fieldsOf(form, keys, true);
+    var shownAs = {};  // the element each field was remembered with: a swap brings in the server's
+    keys.forEach(function (key) { shownAs[key] = document.getElementById("field-" + key); });
+    var sending = null;
+    document.addEventListener("htmx:configRequest", function (event) {
+      if (event.detail.elt !== form && !form.contains(event.detail.elt)) return;
+      var now = fieldsOf(form, keys, false);
+      var trigger = event.detail.triggeringEvent;
+      var whole = event.detail.elt !== form || (trigger && trigger.type === "submit");
+      var changed = keys.filter(function (key) { return whole || now[key] !== saved[key]; });
+      sending = {};
+      changed.forEach(function (key) { sending[key] = now[key]; });
+      if (whole) return;
+      var params = event.detail.formData;
+      Array.from(params.keys()).forEach(function (name) {
+        var key = fieldKey(name, keys);
+        if (key !== null && changed.indexOf(key) < 0) params.delete(name);
+      });
+    });
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      if (event.detail.elt === form || form.contains(event.detail.elt)) event.detail.xhr.pbformsSent = sending;
+    });
+    document.addEventListener("htmx:afterRequest", function (event) {
+      var xhr = event.detail.xhr;
+      if (xhr && xhr.status === 200 && xhr.pbformsSent) {
+        var notKept = (xhr.getResponseHeader("PBForms-Not-Kept") || "").split(" ");
+        Object.keys(xhr.pbformsSent).forEach(function (key) {
+          if (notKept.indexOf(key) < 0) saved[key] = xhr.pbformsSent[key];
+        });
+      }
+      var swapped = keys.filter(function (key) {
+        var now = document.getElementById("field-" + key);
+        return now && now !== shownAs[key];
+      });
+      if (swapped.length) {
+        var shown = fieldsOf(form, keys, true, swapped);
+        swapped.forEach(function (key) {
+          saved[key] = shown[key];
+          shownAs[key] = document.getElementById("field-" + key);
+        });
+      }
+    });
+  }
+
   // On a shared PC nobody finds another's typing: logging out clears this
   // user's copies, logging in (any page of a user) clears everyone else's,
   // and no copy outlives a day, whoever comes next.
@@ -281,6 +368,10 @@
     dropCopies(function (name) { return (mine && name.indexOf(mine) !== 0) || stale(name); });
     var form = document.getElementById("report-form");
     if (form && form.dataset.draftKey) keepCopies(form);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("report-form");
+    if (form) sendChangesOnly(form);
   });
   document.addEventListener("submit", function (event) {
     var mine = event.target.dataset && event.target.dataset.drafts;

@@ -4,6 +4,8 @@ the copies of unsaved typing on a shared PC do not outlive their user
 (issue 19.10). Same server and helpers as tests/test_browser.py, on a
 server of this module's own.
 """
+from urllib.parse import parse_qsl
+
 from playwright.sync_api import expect
 
 from pbforms.demo import FILLER_PASSWORD
@@ -13,6 +15,7 @@ from .test_browser import (  # noqa: F401 (server, browser, browsing are fixture
     browsing,
     open_report,
     server,
+    version,
 )
 
 
@@ -130,3 +133,35 @@ def test_typing_too_much_to_keep_stays_in_the_browsers_copy(browsing):
     expect(page.locator("#error-intro")).to_contain_text("内容太多，服务器没有暂存")
     expect(page.locator("#save-status")).to_contain_text("已保存")
     assert len(copies(page)) == 1  # the server has not got it: the browser keeps it
+
+
+def sent_fields(body):
+    """The names of the fields a save sent, beside its version and bases."""
+    return sorted({name.split("-")[0] for name, _ in parse_qsl(body, keep_blank_values=True)
+                   if name not in ("version", "csrf_token") and not name.startswith("base-")})
+
+
+def test_an_autosave_sends_only_the_fields_changed_since_the_last_save(browsing):
+    page = browsing.login("shiqiaocun")
+    open_report(page)
+    bases = page.locator("#bases input").count()
+    before = version(page)
+    sent = posts(page)
+    name = page.get_by_label("述职人姓名")
+    name.fill("只改了姓名")
+    name.press("Tab")
+    expect(page.locator("#save-status")).to_contain_text("已保存")
+    lectures = page.get_by_label("党课", exact=True)
+    lectures.fill("6")
+    lectures.press("Tab")
+    expect(page.locator("#report-version")).to_have_value(str(before + 2))
+    page.wait_for_timeout(2500)  # past the typing pause's save too
+
+    changed = [sent_fields(body) for _, body in sent]
+    assert changed[:2] == [["reporter_name"], ["party_lessons"]], changed
+    assert all(fields == [] for fields in changed[2:]), changed  # a later save sends nothing again
+    # Every base goes with every save: the server shows anew what others changed meanwhile.
+    assert all(len([n for n, _ in parse_qsl(body) if n.startswith("base-")]) == bases for _, body in sent)
+    page.reload()
+    expect(name).to_have_value("只改了姓名")
+    expect(lectures).to_have_value("6")

@@ -221,4 +221,5 @@ def field_answer(report, f, errors, done, message):
                                 409, **{"HX-Retarget": "#save-status", "HX-Reswap": "outerHTML"})
     ctx = page_context(report, errors)
     return partial_response(render_template("text/_fixed_field.html", f=f, changed_key=f.key, saved_at=now(),
-                                            renew=[], summary="", **ctx))
+                                            renew=[], summary="", shown=ctx["report_type"].fields,
+                                            figures_changed=True, new_bases=ctx["bases"], **ctx))
