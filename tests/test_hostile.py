@@ -126,8 +126,8 @@ def test_hostile_text_in_every_narrative_field_at_once_gives_a_docx_word_opens(p
     response = page.post(changes)
     messages = [el.text_content() for el in parse(response.text).xpath('//*[starts-with(@id, "error-")]')]
     assert set(messages) == {""}
-    # intro, 4 duties, the problems' one paragraph, 3 plans
-    assert sum(f"{MARKUP}{{{{ 7*7 }}}}" in p for p in docx_paragraphs(page.docx())) == 9
+    # intro, 4 duties, the problems' one paragraph, 3 plans, last year's one 整改 item
+    assert sum(f"{MARKUP}{{{{ 7*7 }}}}" in p for p in docx_paragraphs(page.docx())) == 10
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if not k.one_line], ids=lambda k: k.name)
