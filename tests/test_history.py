@@ -21,7 +21,7 @@ VILLAGE = "青泥村"
 
 
 class Clock:
-    """Stands in for `models.now`, so a test decides in which minute a save falls."""
+    """Stands in for `models.reports.now`, so a test decides in which minute a save falls."""
 
     def __init__(self):
         self.time = datetime.datetime(2023, 1, 5, 9, 0, 10)
@@ -36,7 +36,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(models, "now", clock)
+    monkeypatch.setattr(models.reports, "now", clock)
     return clock
 
 
