@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 from . import demo
 from .db import writing
 from .prepared import Prepared
-from .models import AuditEvent, EndedSession, LoginFailure, Report, Round, User, now
+from .models import AuditEvent, EndedSession, LoginFailure, Report, ReportTypeRecord, Round, Unit, User, now
 
 bp = Blueprint("auth", __name__)
 
@@ -290,30 +290,37 @@ def logout():
 
 # --- who may see what -------------------------------------------------------
 
+def office_of(user):
+    """The unit whose subtree an admin manages: its own (an admin made
+    without one, as before units formed a tree, has the root's)."""
+    return user.unit if user.unit_id else Unit.root()
+
+
+def manages(user, unit):
+    """Whether the admin `user` manages `unit`: it is the office's unit or below it."""
+    return user.is_admin and unit is not None and office_of(user).contains(unit)
+
+
 def visible_reports(user):
-    """Every report `user` may open: all for an admin, their unit's for a filler."""
+    """Every report `user` may open: an admin those of its office's subtree,
+    a filler their unit's."""
     query = Report.with_round_and_unit()
     if user.is_admin:
-        return query
+        return query.where(Unit.path.startswith(office_of(user).path))
     return query.where(Report.unit == user.unit_id)
 
 
-class Viewer(NamedTuple):
-    """Who `visible_reports` asks about: all a user's role and unit decide."""
-    is_admin: bool
-    unit_id: object
-
-
-# The same rule for one report, its SQL built once: nearly every request asks (pbforms/prepared.py).
-ONE_REPORT_FOR_ADMIN = Prepared(lambda report_id: visible_reports(Viewer(True, None))
-                                .where(Report.id == report_id).limit(1))
-ONE_REPORT_FOR_FILLER = Prepared(lambda report_id, unit_id: visible_reports(Viewer(False, unit_id))
-                                 .where(Report.id == report_id).limit(1))
+# The same rule for one report, its SQL built once: nearly every request
+# asks (pbforms/prepared.py). An admin's subtree is checked on the row read.
+ONE_REPORT = Prepared(lambda report_id: Report.with_round_and_unit().where(Report.id == report_id).limit(1))
+ONE_REPORT_FOR_FILLER = Prepared(lambda report_id, unit_id: Report.with_round_and_unit()
+                                 .where((Report.id == report_id) & (Report.unit == unit_id)).limit(1))
 
 
 def report_or_404(report_id):
     if g.user.is_admin:
-        report = ONE_REPORT_FOR_ADMIN.first(report_id)
+        report = ONE_REPORT.first(report_id)
+        report = report if report is not None and manages(g.user, report.unit) else None
     else:
         report = ONE_REPORT_FOR_FILLER.first(report_id, g.user.unit_id) if g.user.unit_id else None
     if report is None:
@@ -321,22 +328,89 @@ def report_or_404(report_id):
     return report
 
 
+def visible_rounds(user):
+    """The rounds an admin sees: those of its office and the offices below
+    it, and those of the offices above that its own report belongs to."""
+    office = office_of(user)
+    return Round.newest_first().join(Unit, on=(Round.office == Unit.id)).where(
+        Unit.path.startswith(office.path) | Unit.id.in_(office.ancestor_ids))
+
+
 def round_or_404(round_id):
-    return Round.get_or_none(Round.id == round_id) or abort(404)
+    return visible_rounds(g.user).where(Round.id == round_id).first() or abort(404)
+
+
+def own_round_or_404(round_id):
+    """A round the admin may change (close, reopen, its deadline and types):
+    one its office opened."""
+    round_ = round_or_404(round_id)
+    return round_ if round_.office_id == office_of(g.user).id else abort(404)
+
+
+def visible_units(user):
+    """The units an admin manages, in their order."""
+    return Unit.subtree(office_of(user))
+
+
+def unit_or_404(unit_id):
+    return visible_units(g.user).where(Unit.id == unit_id).first() or abort(404)
+
+
+def visible_users(user):
+    """The accounts of the units an admin manages."""
+    return User.accounts().where(User.unit.in_(visible_units(user).select(Unit.id)))
+
+
+def user_or_404(user_id):
+    return visible_users(g.user).where(User.id == user_id).first() or abort(404)
+
+
+def visible_types(user):
+    """The types an admin may use: the built-in ones and the root's, and
+    those of its office, the offices above it and the ones below."""
+    office = office_of(user)
+    return ReportTypeRecord.ordered().where(
+        ReportTypeRecord.office.is_null()
+        | ReportTypeRecord.office.in_(Unit.select(Unit.id).where(Unit.path.startswith(office.path)
+                                                                 | Unit.id.in_(office.ancestor_ids))))
+
+
+def type_or_404(type_id):
+    return visible_types(g.user).where(ReportTypeRecord.id == type_id).first() or abort(404)
+
+
+def may_change_type(user, record):
+    """A type is changed only by the office that made it (the root's: the built-in ones)."""
+    office = office_of(user)
+    return record.office_id == office.id or (record.office_id is None and office.parent_id is None)
+
+
+def changeable_type_or_404(type_id):
+    """A type the admin may change; one it may only use or copy gets a 403."""
+    record = type_or_404(type_id)
+    return record if may_change_type(g.user, record) else abort(403)
+
+
+def may_review(user, report):
+    """A report is reviewed (approved, returned) by the offices above its
+    unit: a village's by its township's, a township's by the county's. The
+    root has no office above it, so its own office reviews it."""
+    office = office_of(user)
+    return manages(user, report.unit) and (report.unit_id != office.id or office.parent_id is None)
 
 
 def may_edit(user, report):
-    """Fillers edit their unit's report; the admin edits the township's own."""
+    """Fillers edit their unit's report; an office edits its own unit's."""
     if not (report.is_editable_status and report.round.is_open):
         return False
     if user.is_admin:
-        return report.unit.kind == "township"
+        return report.unit_id == office_of(user).id
     return report.unit_id == user.unit_id
 
 
 def may_withdraw(user, report):
     """Who may edit a report may take back its submission while the office has not opened it."""
-    owner = report.unit.kind == "township" if user.is_admin else report.unit_id == user.unit_id
+    owner = report.unit_id == (office_of(user).id if user.is_admin else user.unit_id)
     return owner and report.status == "submitted" and report.opened_at is None and report.round.is_open
 
 

@@ -19,14 +19,22 @@ def stand_in_hash():
 
 
 class Unit(BaseModel):
+    """A unit of the tree 县（区）→ 乡镇（街道）→ 村／社区. Every unit but the
+    root has a parent; `path` lists the ids from the root down to the unit
+    ("/1/4/9/"), so a subtree is one indexed prefix match on SQLite and
+    PostgreSQL alike, however many units a county has."""
+    # The kinds that fill reports; a county only collects its townships'.
     KINDS = {"township": "乡镇", "village": "村", "community": "社区"}
-    DEFAULT_SECRETARY = {"township": "党委书记", "village": "党支部书记", "community": "党支部书记"}
+    TREE_KINDS = {"county": "县（区）", **KINDS}
+    DEFAULT_SECRETARY = {"county": "", "township": "党委书记", "village": "党支部书记", "community": "党支部书记"}
 
     name = CharField(unique=True)
     kind = CharField(default="village")
     secretary_title = CharField()
     active = BooleanField(default=True)
     position = IntegerField(default=0)
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    path = CharField(default="", index=True)
 
     @classmethod
     def ordered(cls):
@@ -36,9 +44,36 @@ class Unit(BaseModel):
     def active_units(cls):
         return cls.ordered().where(cls.active == True)  # noqa: E712 (peewee expression)
 
+    @classmethod
+    def root(cls):
+        return cls.select().where(cls.parent.is_null()).order_by(cls.id).first()
+
+    @classmethod
+    def subtree(cls, unit):
+        """`unit` and every unit below it."""
+        return cls.ordered().where(cls.path.startswith(unit.path))
+
+    @classmethod
+    def add(cls, parent=None, **values):
+        """Create a unit below `parent` (None: the root), its path set."""
+        with writing():
+            unit = cls.create(parent=parent, position=cls.next_position(), **values)
+            unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+            unit.save(only=[cls.path])
+            return unit
+
+    def contains(self, other):
+        """Whether `other` (a unit) is this unit or below it."""
+        return other is not None and other.path.startswith(self.path)
+
+    @property
+    def ancestor_ids(self):
+        """The ids of the units above this one, the root first."""
+        return [int(part) for part in self.path.strip("/").split("/")[:-1]]
+
     @property
     def kind_label(self):
-        return self.KINDS.get(self.kind, self.kind)
+        return self.TREE_KINDS.get(self.kind, self.kind)
 
     @classmethod
     def next_position(cls):

@@ -68,22 +68,25 @@ class Report(BaseModel):
         return cls.select(cls, Round, Unit).join(Round).switch(cls).join(Unit)
 
     @classmethod
-    def in_round(cls, round_):
-        """The round's reports in unit order, with unit and last editor: one query."""
+    def in_round(cls, round_, under=None):
+        """The round's reports in unit order (those of `under`'s subtree when
+        given), with unit and last editor: one query."""
         editor = User.alias()
-        return (cls.select(cls, Round, Unit, editor).join(Round).switch(cls).join(Unit).switch(cls)
-                .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id), attr="updated_by")
-                .where(cls.round == round_).order_by(Unit.position, Unit.id))
+        query = (cls.select(cls, Round, Unit, editor).join(Round).switch(cls).join(Unit).switch(cls)
+                 .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id), attr="updated_by")
+                 .where(cls.round == round_).order_by(Unit.position, Unit.id))
+        return query.where(Unit.path.startswith(under.path)) if under else query
 
     @classmethod
-    def on_board(cls, round_):
+    def on_board(cls, round_, under):
         """The round's reports as the progress board shows them, one query:
         the unit's name, kind and state, the last editor's name, and
         `missing_figures` (required figures left empty, by the report's own
         type version) counted by the database. Only the columns the board
         shows are read, into flat reports (`.objects()`, no Unit or User
         objects): at a thousand units, reading every report's text, and then
-        building three objects a row, each took a good part of the page's time."""
+        building three objects a row, each took a good part of the page's time.
+        Only the reports of `under`'s subtree: an office sees its own part."""
         editor = User.alias()
 
         def missing_of(report_type):
@@ -102,7 +105,7 @@ class Report(BaseModel):
                             fn.COALESCE(fn.NULLIF(editor.display_name, ""), editor.username).alias("editor_label"))
                  .join(Unit).switch(cls)
                  .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id))
-                 .where(cls.round == round_).order_by(Unit.position, Unit.id)
+                 .where((cls.round == round_) & Unit.path.startswith(under.path)).order_by(Unit.position, Unit.id)
                  .objects())
         for report in query:
             report.round = round_

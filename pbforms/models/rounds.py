@@ -18,6 +18,8 @@ class Round(BaseModel):
     deadline = DateField(null=True)
     status = CharField(default="open")  # open | closed
     created_at = DateTimeField(default=now)
+    # The office that opened it: its units below fill it (see `start`).
+    office = ForeignKeyField(Unit, null=True, backref="rounds", on_delete="RESTRICT")
 
     @classmethod
     def newest_first(cls):
@@ -32,8 +34,10 @@ class Round(BaseModel):
         return self.status == "open"
 
     @classmethod
-    def start(cls, title, year, types, deadline=None):
-        """Open a round: every active unit gets a report of its kind's type.
+    def start(cls, title, year, types, deadline=None, office=None):
+        """Open a round of `office` (None: the root's): every active unit
+        below it gets a report of its kind's type, and so does the root
+        itself, having no office above it to report to.
 
         `types` is {unit kind: ReportType} for every kind in Unit.KINDS, or
         one ReportType for them all. The round keeps these versions: a type
@@ -44,15 +48,26 @@ class Round(BaseModel):
         if set(types) != set(Unit.KINDS) or any(t.version_id is None for t in types.values()):
             raise ValueError("a round needs a stored type version for every unit kind")
         with writing():
-            new_round = cls.create(title=title, year=year, deadline=deadline)
+            office = office or Unit.root()
+            new_round = cls.create(title=title, year=year, deadline=deadline, office=office)
             RoundType.insert_many([{"round": new_round, "kind": kind, "type_version": t.version_id}
                                    for kind, t in types.items()]).execute()
             rows = [{"round": new_round, "unit": unit, "type_version": types[unit.kind].version_id,
                      "data": types[unit.kind].initial_data(report_meta(year, unit))}
-                    for unit in Unit.active_units()]
+                    for unit in cls.units_of(office)]
             for start in range(0, len(rows), 100):
                 Report.insert_many(rows[start:start + 100]).execute()
             return new_round
+
+    @staticmethod
+    def units_of(office):
+        """The units that fill a round of `office`."""
+        units = Unit.subtree(office).where((Unit.active == True) & Unit.kind.in_(list(Unit.KINDS)))  # noqa: E712
+        return units if office.parent_id is None else units.where(Unit.id != office.id)
+
+    def covers(self, unit):
+        """Whether `unit` fills this round."""
+        return self.units_of(self.office).where(Unit.id == unit.id).exists()
 
     @cached_property
     def kind_types(self):

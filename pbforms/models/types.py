@@ -8,7 +8,7 @@ from peewee import BlobField, BooleanField, CharField, DateTimeField, ForeignKey
 from ..db import writing
 from ..forms import BUILTIN, ReportType, builtin_definition
 from .base import BaseModel, JSONField, now
-from .accounts import User
+from .accounts import Unit, User
 
 
 class ReportTypeRecord(BaseModel):
@@ -22,6 +22,8 @@ class ReportTypeRecord(BaseModel):
     builtin = CharField(null=True, unique=True)
     retired = BooleanField(default=False)
     created_at = DateTimeField(default=now)
+    # The office that made it, which alone may change it (NULL: built in, or the root's).
+    office = ForeignKeyField(Unit, null=True, backref="types", on_delete="RESTRICT")
 
     class Meta:
         table_name = "report_type"
@@ -44,12 +46,12 @@ class ReportTypeRecord(BaseModel):
         return cls.get_or_none(cls.name == name)
 
     @classmethod
-    def add(cls, definition, user=None, builtin=None, name=None):
-        """A new type with `definition` as its version 1; returns the record.
+    def add(cls, definition, user=None, builtin=None, name=None, office=None):
+        """A new type of `office` with `definition` as its version 1; returns the record.
         Raises ValueError for a definition no ReportType can be built from."""
         ReportType(definition)
         with writing():
-            record = cls.create(name=name or definition["name"], builtin=builtin)
+            record = cls.create(name=name or definition["name"], builtin=builtin, office=office)
             TypeVersion.create(report_type=record, number=1, definition=definition, created_by=user)
             return record
 
