@@ -69,8 +69,10 @@ class AuditEvent(BaseModel):
         return self.ACTION_LABELS.get(self.action, self.action)
 
     @classmethod
-    def filtered(cls, unit_id=None, user_id=None, action=None):
-        """Newest first, with user and unit, narrowed by whichever filters are given."""
+    def filtered(cls, unit_id=None, user_id=None, action=None, under=None):
+        """Newest first, with user and unit, narrowed by whichever filters are
+        given; `under`: only what a unit of its subtree, or an account of
+        one, did or had done to it."""
         query = (cls.select(cls, User, Unit)
                  .join(User, JOIN.LEFT_OUTER, on=(cls.user == User.id)).switch(cls)
                  .join(Unit, JOIN.LEFT_OUTER, on=(cls.unit == Unit.id))
@@ -81,6 +83,9 @@ class AuditEvent(BaseModel):
             query = query.where(cls.user == user_id)
         if action:
             query = query.where(cls.action == action)
+        if under is not None:
+            accounts = User.select(User.id).join(Unit).where(Unit.path.startswith(under.path))
+            query = query.where(Unit.path.startswith(under.path) | cls.user.in_(accounts))
         return query
 
     @classmethod
