@@ -3,6 +3,7 @@
     python bench/run.py           # the full run (about ten minutes)
     python bench/run.py --quick   # shorter: autosave 15 s, fewer renders
     python bench/run.py --only 3 --users 500 --interval 5   # autosave: 500 users, a save each every 5 s
+    python bench/run.py --only rating   # 述职评议: 100 raters voting within 30 s
 
 Every database is a throwaway one in a temp folder (PostgreSQL: a throwaway
 cluster, when the server's programs are installed). The results, with the
@@ -847,6 +848,108 @@ def bench_proofread(runs):
                 cpu <= 50, "each rule and pattern: tests/test_proofread_speed.py")]
 
 
+# --- rating. 述职评议: raters voting at the meeting ------------------------------
+
+RATED_UNITS = 20
+
+
+def rating_load(port, codes, rated_ids, seconds):
+    """A thread per rater: opens the entry page, then at its moment within
+    `seconds` (spread evenly) sends the code, the ballot, and its
+    confirmation, each timed; one more thread GETs a static file meanwhile
+    as the baseline."""
+    latencies, baseline, errors, submitted = [], [], [], []
+    ready = threading.Barrier(len(codes) + 2)
+    start_at = [0.0]
+
+    def rater(i, code):
+        browser = Browser(port)
+        try:
+            _, page = browser.request("GET", "/v")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        except Exception as e:
+            errors.append(f"rater {i} setup: {e!r}")
+            ready.wait()
+            return
+        ready.wait()
+        time.sleep(max(0.0, start_at[0] + seconds * i / len(codes) - time.time()))
+        ballot = {"csrf_token": token, "code": code, **{f"grade-{r}": str((i + r) % 4) for r in rated_ids}}
+        steps = [({"csrf_token": token, "code": code}, "/v", "阅读述职报告"),
+                 (ballot, "/v/vote", "确认提交"), ({**ballot, "step": "confirm"}, "/v/vote", "已提交")]
+        for form, path, expected in steps:
+            body = urlencode(form)
+            try:
+                started = time.perf_counter()
+                status, text = browser.request("POST", path, body)
+                latencies.append(time.perf_counter() - started)
+            except Exception as e:
+                errors.append(f"rater {i} {path}: {e!r}")
+                return
+            if status != 200 or expected not in text:
+                errors.append(f"rater {i} {path}: HTTP {status}")
+                return
+        submitted.append(i)
+
+    def static_getter():
+        browser = Browser(port)
+        ready.wait()
+        while time.time() < start_at[0] + seconds:
+            started = time.perf_counter()
+            status, _ = browser.request("GET", "/static/app.css")
+            baseline.append(time.perf_counter() - started)
+            if status != 200:
+                errors.append(f"static: HTTP {status}")
+            time.sleep(0.25)
+
+    threads = [threading.Thread(target=rater, args=(i, code)) for i, code in enumerate(codes)]
+    threads.append(threading.Thread(target=static_getter))
+    for t in threads:
+        t.start()
+    start_at[0] = time.time() + 0.5
+    ready.wait()
+    for t in threads:
+        t.join()
+    return latencies, baseline, errors, submitted
+
+
+def bench_rating(folder, raters, seconds):
+    """`raters` phones each casting a ballot on RATED_UNITS units within the
+    same `seconds`, to one `python app.py` on SQLite; no ballot may be lost."""
+    from pbforms.rating import logic
+    from pbforms.rating.models import BallotCount, Rating
+    path = folder / "rating.sqlite3"
+    fresh_sqlite(folder, path.name)
+    with db.connection_context():
+        populate(RATED_UNITS)
+        round_ = Round.get()
+        rating = Rating.start(round_, None, "述职评议", [("党员代表", raters, 100)], list(Unit.select()),
+                              logic.DEFAULT_RULES)
+        codes = [code for _, code in rating.issue_codes()]
+        rated_ids = [r.id for r in rating.rated_units()]
+    port = free_port()
+    server = start_server([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                          {"PBFORMS_DATABASE_URL": f"sqlite:///{path}", "PBFORMS_SECRET_KEY": "bench"}, port)
+    try:
+        latencies, baseline, errors, submitted = rating_load(port, codes, rated_ids, seconds)
+    finally:
+        stop_server(server)
+    with db.connection_context():
+        counted = sum(c.cast for c in BallotCount.select())
+    lost = len(submitted) * len(rated_ids) - counted
+    label = f"rating. 述职评议: {raters} raters voting within {seconds} s (python app.py: waitress, SQLite)"
+    if not latencies or not baseline:
+        return [row(label, "failed", "", None, "", False, f"errors {len(errors)}: {errors[:3]}")]
+    p50, p99 = median_ms(latencies), percentile(latencies, 99) * 1000
+    base50, base99 = median_ms(baseline), percentile(baseline, 99) * 1000
+    note = (f"{len(submitted)} ballots of {RATED_UNITS} units each ({len(latencies)} requests: code, ballot, "
+            f"confirmation); errors {len(errors)}; ballots lost {lost}")
+    if errors:
+        note += f" (first: {errors[0]})"
+    return [row(label, f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                f"GET /static/app.css p50 {base50:.1f} ms, p99 {base99:.1f} ms", p50 / base50,
+                "p99 ≤ 300 ms, 0 errors, 0 lost", p99 <= 300 and not errors and lost == 0, note)]
+
+
 def row(name, measured, baseline, ratio, target, met, note):
     return {"name": name, "measured": measured, "baseline": baseline, "ratio": ratio, "target": target,
             "met": met, "note": note}
@@ -892,7 +995,7 @@ def write_results(rows, quick, chosen, started, load_at_start):
     print("\n".join(lines))
 
 
-ALL = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "bombs", "proof"]
+ALL = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "bombs", "proof", "rating"]
 
 
 def main():
@@ -921,6 +1024,7 @@ def main():
         ("9", lambda f: bench_previews_under_attack(f, 20 if args.quick else 60)),
         ("bombs", lambda f: bench_bombs(f, 17, seconds)),
         ("proof", lambda f: bench_proofread(5 if args.quick else 20)),
+        ("rating", lambda f: bench_rating(f, 100, 30)),
     ]
     rows = []
     for key, step in steps:

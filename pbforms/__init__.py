@@ -11,6 +11,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, db as database, exports, fill, help, history, models, township
 from .form_body import FastFormRequest
+from .rating import ballot as rating_ballot, views as rating_views
+from .ledger import views as ledger_views
 from .text import views as text_views
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +87,9 @@ def create_app(config=None):
     app.register_blueprint(exports.bp)
     app.register_blueprint(text_views.bp)
     app.register_blueprint(help.bp)
+    app.register_blueprint(rating_views.bp)
+    app.register_blueprint(rating_ballot.bp)
+    app.register_blueprint(ledger_views.bp)
     cli.init_app(app)
     _register_error_pages(app)
     app.after_request(_security_headers)

@@ -20,11 +20,15 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 from . import demo
 from .db import writing
 from .prepared import Prepared
+from .rating.models import RatedUnit, Rating
+from .ledger.models import LedgerEntry
 from .models import AuditEvent, EndedSession, LoginFailure, Report, ReportTypeRecord, Round, Unit, User, now
 
 bp = Blueprint("auth", __name__)
 
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+# The ballot of a 述职评议 opens with its one-time code, without an account.
+BALLOT_ENDPOINTS = {"ballot.enter", "ballot.open_ballot", "ballot.vote", "ballot.report"}
+PUBLIC_ENDPOINTS = {"auth.login", "static"} | BALLOT_ENDPOINTS
 # What a user whose password was reset may still open.
 PASSWORD_CHANGE_ENDPOINTS = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout"}
 
@@ -76,7 +80,16 @@ def login_limits(username, address):
             account_key(username): ACCOUNT_LIMIT}
 
 
-KEY_LIMITS = {"pair": PAIR_LIMIT, "address": ADDRESS_LIMIT, "account": ACCOUNT_LIMIT}
+# Ballot codes guessed from one address (a meeting room's raters share one):
+# higher than a login's, as a room mistypes more; a code has about 2^49 values.
+BALLOT_LIMIT = 30
+
+
+def ballot_key(address):
+    return f"ballot:{address}"
+
+
+KEY_LIMITS = {"pair": PAIR_LIMIT, "address": ADDRESS_LIMIT, "account": ACCOUNT_LIMIT, "ballot": BALLOT_LIMIT}
 
 
 def wait_left(key, limit):
@@ -461,3 +474,74 @@ def admin_required(view):
             abort(403)
         return view(*args, **kwargs)
     return admin_only
+
+
+# --- 述职评议 -----------------------------------------------------------------
+
+def rating_office(round_):
+    """The office that holds a round's 述职评议会 and runs its rating: the
+    office that opened the round. Everything that asks which office holds a
+    rating, or whose it is, asks here."""
+    return round_.office
+
+
+def rated_by_default(round_):
+    """The round's units below the office holding its rating: those it
+    rates unless the office says otherwise."""
+    office = rating_office(round_)
+    return [r.unit for r in Report.in_round(round_) if office is None or r.unit_id != office.id]
+
+
+def may_run_ratings(user):
+    """Who opens ratings and reaches the ratings' pages: an office's accounts (today: the admin)."""
+    return user.is_admin
+
+
+def may_run_rating(user, rating):
+    """Who sets up, watches, closes and publishes a rating: the accounts of its office."""
+    return may_run_ratings(user)
+
+
+def rating_or_404(rating_id):
+    rating = Rating.get_or_none(Rating.id == rating_id)
+    if rating is None or not may_run_rating(g.user, rating):
+        abort(404)
+    return rating
+
+
+def own_results(user):
+    """The published ratings that rated `user`'s unit, with its row: what a unit sees of a rating."""
+    if user.unit_id is None:
+        return []
+    return list(RatedUnit.select(RatedUnit, Rating).join(Rating)
+                .where((RatedUnit.unit == user.unit_id) & (Rating.status == "published"))
+                .order_by(Rating.id.desc()))
+
+
+# --- the 整改台账 ------------------------------------------------------------
+
+def units_below(user):
+    """The ids of the units whose 整改台账 `user` sees (a query): an office
+    every unit below it, a filler their own unit. The one answer to "the
+    office over a unit" the ledger asks."""
+    if user.is_admin:
+        return Unit.select(Unit.id).where(Unit.path.startswith(office_of(user).path))
+    return Unit.select(Unit.id).where(Unit.id == user.unit_id)
+
+
+def ledger_entry_or_404(entry_id):
+    """An entry `g.user` may see; another unit's is as absent as one that does not exist."""
+    entry = LedgerEntry.get_or_none((LedgerEntry.id == entry_id) & LedgerEntry.unit.in_(units_below(g.user)))
+    if entry is None:
+        abort(404)
+    return entry
+
+
+def may_work_on(user, entry):
+    """The unit works on its own entries while they are 整改中."""
+    return not user.is_admin and entry.unit_id == user.unit_id and entry.status == "open"
+
+
+def may_close(user, entry):
+    """The office over the unit closes (销号) or sends back (退回) a completed entry."""
+    return user.is_admin and entry.status == "done"

@@ -15,6 +15,8 @@ from .exports import round_group
 from .documents import report_docx
 from .forms import read_report_json
 from .forms.cli import type_group
+from .rating.cli import rating_group
+from .ledger.cli import ledger_group
 from .models import AuditEvent, Conflict, Report, Unit, User
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .text import proofread, word_import
@@ -32,8 +34,10 @@ def init_app(app):
     round_group.add_command(round_deadline)
     app.cli.add_command(round_group)
     app.cli.add_command(type_group)
+    app.cli.add_command(rating_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(ledger_group)
 
 
 @click.command("init-db")

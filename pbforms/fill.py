@@ -18,6 +18,8 @@ from .partials import is_htmx, partial_response, wants_partial
 from .documents.conversions import conversions
 from .documents.pdf import (NO_PDFTOPPM, ConverterError, availability, document_blocks, kept_document_blocks,
                             page_image, pdftoppm_path, report_preview)
+from .ledger.logic import unfinished_unexplained
+from .ledger.models import entries_to_carry
 
 bp = Blueprint("fill", __name__)
 
@@ -422,6 +424,9 @@ def submit(report_id):
     if errors or missing or kept:
         ctx = page_context(report, errors, problems=True)
         return render_template("fill/report.html", **ctx), 422
+    unexplained = unfinished_unexplained(report_type, report.data, entries_to_carry(report.unit_id, report.round.year))
+    if unexplained and request.form.get("ledger_confirmed") != "1":
+        return render_template("ledger/submit_confirm.html", report=report, problems=unexplained)
     try:
         # Submits the version just checked for missing figures, and only
         # while the report is still editable.

@@ -242,12 +242,13 @@ def carried_over(report_type, last, current, keep_counts):
 
     Texts and items come over as they were; counts are kept or cleared as
     chosen; dates stay this year's (last year's 成文日期 is wrong by
-    definition). A value the definition no longer accepts stays at this
+    definition), and so do the items carried from the 整改台账 (整改 = 上年:
+    last year's report looked back a year further). A value the definition no longer accepts stays at this
     year's default.
     """
     data = dict(current)
     for f in report_type.fields:
-        if f.key not in last or f.kind == "date":
+        if f.key not in last or f.kind == "date" or f.ledger == "last_year":
             continue
         if f.is_figure and not keep_counts:
             data[f.key] = None

@@ -12,7 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from tests.conftest import demo_types
 from pbforms import create_app, demo
+from pbforms.auth import PUBLIC_ENDPOINTS
+from pbforms.ledger.models import LedgerEntry
 from pbforms.models import AuditEvent, Report, Round, Unit, User
+from pbforms.rating.models import BallotCode, BallotCount, RatedUnit, Rating
+from tests.rating_helpers import demo_rating
 
 FILLER_A = "qingnicun"
 FILLER_B = "liuwancun"
@@ -36,18 +40,38 @@ def _routes():
 
 
 ROUTES = _routes()
+# The 述职评议 ballot opens with a code instead of an account (auth.BALLOT_ENDPOINTS).
+PRIVATE_ROUTES = [route for route in ROUTES if route[1] not in PUBLIC_ENDPOINTS]
 REPORT_ROUTES = [route for route in ROUTES if "<int:report_id>" in route[0] or "<report_id>" in route[0]]
+
+
+@pytest.fixture(autouse=True)
+def a_rating(request):
+    """A 述职评议 of the demo round, so the rating routes have a rating to ask about."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app")
+        demo_rating()
 
 
 def ids_of(username):
     """Values for URL parameters, all belonging to `username`'s unit."""
     user = User.by_username(username)
     report = Report.get(Report.unit == user.unit)
-    return {"report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
+    rating = Rating.select().first()
+    rated = RatedUnit.get((RatedUnit.rating == rating) & (RatedUnit.unit == user.unit_id)) \
+        if user.unit and user.unit.kind != "township" else rating.rated_units()[0]
+    return {"rating_id": rating.id, "rated_id": rated.id, "report_id": report.id, "unit_id": user.unit_id, "user_id": user.id, "round_id": report.round_id,
             "type_id": report.report_type.type_id,
             # The demo has no export job yet; no request here gets past the
             # access check to look it up.
-            "job_id": 1, "extension": "xlsx", "version": report.version, "page": 1}
+            "job_id": 1, "extension": "xlsx", "version": report.version, "page": 1,
+            "entry_id": ledger_entry_of(report).id}
+
+
+def ledger_entry_of(report):
+    """An entry of the report's unit in the 整改台账 (made once, as an approval makes one)."""
+    return (LedgerEntry.get_or_none(LedgerEntry.unit == report.unit_id)
+            or LedgerEntry.create(unit=report.unit_id, round=report.round_id, problem="矩阵问题"))
 
 
 def build_url(app, rule_text, endpoint, method, ids):
@@ -94,12 +118,17 @@ def everything():
             [(u.id, u.active, u.password_hash) for u in User.select().order_by(User.id)],
             [(u.id, u.name, u.active) for u in Unit.select().order_by(Unit.id)],
             [(r.id, r.status) for r in Round.select().order_by(Round.id)],
-            AuditEvent.select().count())
+            AuditEvent.select().count(),
+            [(e.id, e.status, e.measures, e.result) for e in LedgerEntry.select().order_by(LedgerEntry.id)],
+            [(r.id, r.title, r.status) for r in Rating.select().order_by(Rating.id)],
+            [(r.id, r.remark) for r in RatedUnit.select().order_by(RatedUnit.id)],
+            [(c.cast, c.paper) for c in BallotCount.select().order_by(BallotCount.id)],
+            BallotCode.select().where(BallotCode.used).count())
 
 
 # --- (a) no session: every route sends to the login page ----------------------
 
-@pytest.mark.parametrize("rule_text, endpoint, method", ROUTES)
+@pytest.mark.parametrize("rule_text, endpoint, method", PRIVATE_ROUTES)
 def test_anonymous_request_is_sent_to_login(app, client, rule_text, endpoint, method):
     # The point is the session check, not CSRF (tested below): without this
     # an anonymous POST would already stop at the missing token.
@@ -131,7 +160,7 @@ def test_login_returns_to_the_page_asked_for(app, client, auth):
 
 
 @pytest.mark.parametrize("rule_text, endpoint, method",
-                         [route for route in ROUTES if route[2] in BODY_METHODS])
+                         [route for route in PRIVATE_ROUTES if route[2] in BODY_METHODS])
 def test_login_after_anonymous_post_does_not_land_on_a_post_only_url(app, client, rule_text, endpoint, method):
     """A form sent after the session ended leads, after logging in again, to a page, not to 405."""
     app.config["WTF_CSRF_ENABLED"] = False
@@ -175,7 +204,7 @@ def test_other_units_report_is_404_like_a_missing_one(app, client, auth, rule_te
     assert after == before
 
 
-ADMIN_BLUEPRINTS = ("township.", "exports.")
+ADMIN_BLUEPRINTS = ("township.", "exports.", "ledger.add_from_report")
 
 # What the admin gets, for a village's report and for the township's, from
 # a request with only a CSRF token: pages open; a save is refused with a
@@ -201,6 +230,7 @@ ADMIN_ANSWERS = {
     ("text.import_form", "GET"): [200, 200], ("text.import_word", "POST"): [409, 422],
     ("text.fix", "POST"): [303, 303],  # no field sent: nothing to merge, no fix found
     ("text.confirm", "POST"): [303, 303],  # no field sent: nothing to merge, no finding named
+    ("ledger.add_from_report", "POST"): [303, 303],  # no 问题 sent: said beside the form
 }
 
 
@@ -283,7 +313,7 @@ EVERY_FIELD = {"version": "0", "reporter_name": "无令牌", "members_recruited"
                "report_type": "annual_report", "open": "0", "active": "0", "key": "account:qingnicun",
                "comment": "无令牌退回", "revision": "1", "counts": "keep", "scope": "", "use": "members_recruited",
                "value-members_recruited": "5", "chosen": "1", "current": "admin2022demo", "new": "no-token-pass",
-               "confirm": "no-token-pass"}
+               "confirm": "no-token-pass", "measures": "无令牌", "result": "无令牌完成", "problem": "无令牌问题"}
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
@@ -292,11 +322,11 @@ def test_every_post_route_refuses_a_request_without_its_token(app, client, auth,
     """Generated from the URL map: a POST route added later, or a blueprint
     exempted from CSRF, fails here. The township's filler posts to the
     report routes, the admin to the office's."""
-    user = "qingnizhen" if endpoint.startswith(("fill.", "history.")) else demo.ADMIN[0]
+    user = "qingnizhen" if endpoint.startswith(("fill.", "history.", "ledger.save", "ledger.mark")) else demo.ADMIN[0]
     auth.login(user, demo.ADMIN[1] if user == demo.ADMIN[0] else demo.FILLER_PASSWORD)
-    before = everything()
     url = build_url(app, rule_text, endpoint, method, {**ids_of("qingnizhen"), "user_id": ids_of(FILLER_B)["user_id"],
                                                         "unit_id": ids_of(FILLER_B)["unit_id"]})
+    before = everything()
 
     response = client.open(url, method=method, data=EVERY_FIELD, headers={"HX-Request": "true"} if htmx else {})
 
@@ -504,7 +534,8 @@ ID_ROUTES = [route for route in ROUTES if "<int:" in route[0]]
 @pytest.mark.parametrize("rule_text, endpoint, method", ID_ROUTES)
 def test_an_id_beyond_the_database_integers_is_404(app, client, auth, rule_text, endpoint, method, huge):
     auth.admin()
-    ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id", "type_id")}
+    ids = {name: huge for name in ("report_id", "unit_id", "user_id", "round_id", "job_id", "type_id", "rating_id",
+                                   "rated_id", "entry_id")}
     url = build_url(app, rule_text, endpoint, method, {**ids_of(FILLER_A), **ids})
     assert str(huge) in url
 
@@ -516,7 +547,7 @@ def test_an_id_beyond_the_database_integers_is_404(app, client, auth, rule_text,
 
 
 HUGE_FORM = {name: str(2**63) for name in ("unit", "user", "report", "version", "revision", "edit", "page", "open",
-                                           "active")}
+                                           "active", "round", "group", "rated", "count-0", "grade-1")}
 
 
 @pytest.mark.parametrize("rule_text, endpoint, method", ROUTES)

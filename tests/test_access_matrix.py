@@ -12,7 +12,8 @@ import pytest
 
 from pbforms.models import ExportJob, Report, User
 
-from .test_access import FILLER_A, FILLER_B, ROUTES, build_url, form_token, goes_to_login, header_token, ids_of
+from .test_access import (FILLER_A, FILLER_B, ROUTES, a_rating, build_url, form_token, goes_to_login,  # noqa: F401
+                          header_token, ids_of)
 
 OK = "ok"            # the page or action itself (any answer of the view, even a validation message)
 LOGIN = "login"      # sent to the login page (401 for htmx)
@@ -105,6 +106,34 @@ MATRIX = {
     ("exports.summary_file", "GET"): (LOGIN, DENIED, DENIED, OK),
     ("exports.start_zip", "POST"): (LOGIN, DENIED, DENIED, OK),
     ("exports.start_volume", "POST"): (LOGIN, DENIED, DENIED, OK),
+    # 述职评议: the office's pages; each unit's own published results.
+    ("rating.ratings", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.open_rating", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.meeting", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.change_settings", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.turnout", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.slips", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.tally", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.close", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.remarks", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.publish", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.result_file", "GET"): (LOGIN, DENIED, DENIED, OK),
+    ("rating.mine", "GET"): (LOGIN, OK, OK, OK),
+    # The ballot opens with a code, with or without an account (here: no code, a message).
+    ("ballot.enter", "GET"): (OK, OK, OK, OK),
+    ("ballot.open_ballot", "POST"): (OK, OK, OK, OK),
+    ("ballot.vote", "POST"): (OK, OK, OK, OK),
+    ("ballot.report", "POST"): (OK, OK, OK, OK),
+    # The 整改台账: each unit its own entries, the office every entry below it.
+    ("ledger.ledger", "GET"): (LOGIN, OK, OK, OK),
+    ("ledger.entry_history", "GET"): (LOGIN, OK, HIDDEN, OK),
+    # Only the unit works on its entries; the office closes or returns them.
+    ("ledger.save_entry", "POST"): (LOGIN, OK, HIDDEN, DENIED),
+    ("ledger.mark_done", "POST"): (LOGIN, OK, HIDDEN, DENIED),
+    ("ledger.close_entry", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("ledger.return_entry", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("ledger.add_from_report", "POST"): (LOGIN, DENIED, DENIED, OK),
+    ("ledger.export", "GET"): (LOGIN, DENIED, DENIED, OK),
 }
 
 

@@ -10,12 +10,14 @@ from playhouse.migrations import Runner
 from pbforms import db as database
 from pbforms import models
 from pbforms.db import db
-from pbforms.models import MODELS, Report, ReportTypeRecord, Round
+from pbforms.ledger.models import LedgerEntry, LedgerEvent
+from pbforms.models import MODELS, Report, ReportTypeRecord, Round, TypeVersion
+from pbforms.rating.models import MODELS as RATING_MODELS
 
 
 def test_migrations_build_the_columns_the_models_use(app):
     with db.connection_context():
-        for model in MODELS:
+        for model in MODELS + RATING_MODELS + [LedgerEntry, LedgerEvent]:
             stored = {column.name for column in db.get_columns(model._meta.table_name)}
             assert stored == set(model._meta.columns), model.__name__
 
@@ -56,6 +58,33 @@ def test_migration_0006_gives_existing_rounds_and_reports_the_seed_type(app):
         reports = list(Report.with_round_and_unit())
         assert {r.id: r.data for r in reports} == before
         assert {r.report_type.version_id for r in reports} == {kinds["village"].version_id}
+
+
+def test_migration_0023_gives_the_built_in_types_a_version_with_the_ledger(app):
+    """A database from before the 整改台账: each built-in type gets a new
+    version whose 存在问题 feeds the ledger and which has 四、上年度问题整改情况;
+    its rounds keep the version they have."""
+    runner = Runner(db.obj, str(database.MIGRATIONS_DIR))
+    with db.connection_context():
+        runner.down("0023_ledger")
+        assert "ledger_entry" not in db.get_tables()
+        for version in TypeVersion.select():  # the definitions as releases before this one shipped them
+            definition = version.definition
+            definition["sections"] = [s for s in definition["sections"] if not s["title"].endswith("上年度问题整改情况")]
+            for f in (f for s in definition["sections"] for f in s["fields"]):
+                f.pop("ledger", None)
+            TypeVersion.update(definition=definition).where(TypeVersion.id == version.id).execute()
+        round_versions = {kind: t.version_id for kind, t in Round.get().kind_types.items()}
+    database.migrate()
+    models.clear_type_cache()
+    with db.connection_context():
+        for stem in ("annual_report", "village_report"):
+            newest = ReportTypeRecord.by_builtin(stem).newest()
+            assert newest.version == 2
+            assert newest.by_key["problems"].ledger == "problems"
+            assert newest.by_key["last_year_problems"].ledger == "last_year"
+            assert [s["title"] for s in newest.sections][-2:] == ["四、上年度问题整改情况", "落款"]
+        assert {kind: t.version_id for kind, t in Round.get_by_id(Round.get().id).kind_types.items()} == round_versions
 
 
 @pytest.mark.postgresql_only

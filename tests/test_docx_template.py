@@ -24,7 +24,9 @@ def make_context():
     """A short, seed-like report: every section has a 40+ character paragraph."""
     return {
         "title_lines": ["2022年度青泥镇党委书记", "抓基层党建工作述职报告"],
-        "doc_headings": ["一、履职情况", "二、存在问题", "三、下步打算"],
+        # 四、上年度问题整改情况 is left out with its empty list (nothing carried from the 整改台账).
+        "doc_headings": ["一、履职情况", "二、存在问题", "三、下步打算", ""],
+        "last_year_problems": [],
         "doc_labels": {},
         "reporter_title": "青泥镇党委书记",
         "reporter_name": "张三",

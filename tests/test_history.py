@@ -430,7 +430,7 @@ def test_a_type_made_from_a_sheet_under_a_new_name_fills_as_the_original(client,
 
     assert html.get_element_by_id(f"f-{key['单位及职务']}").value == "青泥村党支部书记"
     add_buttons = [" ".join(b.text_content().split()) for b in html.xpath("//button[contains(@class, 'add')]")]
-    assert add_buttons == ["＋ 添加一条方面", "＋ 添加一条问题", "＋ 添加一条打算"]
+    assert add_buttons == ["＋ 添加一条方面", "＋ 添加一条问题", "＋ 添加一条打算", "＋ 添加一条问题"]
     for label in ("履职情况", "存在问题", "下步打算"):  # each list starts with an entry to type in
         assert html.xpath(f"//*[@name='{key[label]}-0-text']"), label
 

@@ -19,7 +19,7 @@ from pbforms.documents.official import starter_template
 from pbforms.documents.uploaded import uploaded_document
 from pbforms.models import Round, Unit, User
 from tests.fillpage import docx_paragraphs, report_of
-from tests.test_print import every_report_filled, township_report, volume_docx
+from tests.test_print import every_report_filled, township_report, volume_docx, when_converted
 from tests.test_township import complete
 from tests.test_uploaded_template import META, SEED, demo_data
 
@@ -91,7 +91,7 @@ def test_the_seed_reports_pdf_download_and_preview_print_every_character(client,
     auth.login("qingnizhen")
     report = township_report()
 
-    client.get(f"/reports/{report.id}/preview")  # converts, and keeps the PDF the download sends
+    when_converted(client, f"/reports/{report.id}/preview")  # converts, and keeps the PDF the download sends
     pdf = client.get(f"/reports/{report.id}/pdf")
 
     assert pdf.mimetype == "application/pdf"

@@ -161,7 +161,7 @@ def click_fix(client, page, rule):
     data = dict(tree.get_element_by_id("report-form").form_values())
     data.pop("csrf_token")
     data["fix"] = button.get("value")
-    return client.post(button.get("formaction"), data=data, headers={"HX-Request": "true", **page.csrf_header(html)})
+    return client.post(button.get("formaction"), data=data, headers={"HX-Request": "true", "HX-Trigger-Name": "fix", **page.csrf_header(html)})
 
 
 def test_each_planted_error_is_flagged_once_and_each_certain_fix_changes_only_its_text(client, township):
@@ -217,7 +217,7 @@ def test_a_fix_asked_for_twice_changes_the_text_once(client, township):
     data = dict(tree.get_element_by_id("report-form").form_values())
     data.pop("csrf_token")
     data["fix"] = one(tree, "//li[@data-rule='half_width']//button[@name='fix']").get("value")
-    headers = {"HX-Request": "true", **township.csrf_header(html)}
+    headers = {"HX-Request": "true", "HX-Trigger-Name": "fix", **township.csrf_header(html)}
 
     client.post(f"/reports/{township.report_id}/fix", data=data, headers=headers)
     data["version"] = str(stored(township.report_id).version)
@@ -387,7 +387,8 @@ def post_button(client, page, button, **typed):
     data.pop("csrf_token")
     data.update(typed)
     data[button.get("name")] = button.get("value")
-    return client.post(button.get("formaction"), data=data, headers={"HX-Request": "true", **page.csrf_header(html)})
+    headers = {"HX-Request": "true", "HX-Trigger-Name": button.get("name"), **page.csrf_header(html)}
+    return client.post(button.get("formaction"), data=data, headers=headers)
 
 
 def test_a_finding_marked_checked_stops_counting_and_the_reviewer_sees_the_mark(app, client, auth):
@@ -490,3 +491,54 @@ def test_a_mark_inside_a_web_or_mail_address_is_right(text):
 ])
 def test_a_mark_outside_an_address_is_found(text, found):
     assert [(rule, f) for rule, f, _ in rules_on(text)] == [("half_width", found)]
+
+
+def test_a_mark_goes_with_its_finding_when_the_text_changes(app, client, auth):
+    report_id = village_with(duties="全年村集体经济收入15万元。")
+    auth.login("hexicun")
+    page = FillPage(client, report_id)
+    post_button(client, page, mark_button(page.html(), "figure"))
+    page.post({"intro": "我村一年来的工作。"})  # another field: the mark stays
+    assert stored(report_id).findings == 0
+
+    page.post({"duties-0-text": "全年村集体经济收入16万元。"})
+    assert stored(report_id).confirmed_findings == {}
+    page.post({"duties-0-text": "全年村集体经济收入15万元。"})
+
+    assert stored(report_id).findings == 1  # to be checked again
+    assert "已核对无误" not in one(parse(page.html()), "//li[@data-rule='figure']").text_content()
+
+
+def test_an_empty_figure_cannot_be_marked_checked(client, seed_township):
+    """It prints ** until it is filled in, whatever anyone checked."""
+    html = seed_township.html()
+    shown = parse(html).xpath("//li[@data-rule='empty_figure']")
+    assert len(shown) == 2 and [li.xpath(".//button") for li in shown] == [[], []]
+    report = stored(seed_township.report_id)
+    mark = next(x.mark for x in proofread.all_findings(report.findings_in(report.data), report.report_type))
+
+    refused = client.post(f"/reports/{report.id}/confirm", data={"version": str(report.version), "confirm": mark},
+                          headers={"HX-Request": "true", "HX-Trigger-Name": "confirm",
+                                   **seed_township.csrf_header(html)})
+
+    assert refused.status_code == 409
+    assert stored(report.id).confirmed_findings == {}
+
+
+@pytest.mark.parametrize("rule, name", [("figure", "fix"), ("figure", "confirm"), ("half_width", "fix")])
+def test_an_autosave_sent_while_the_focus_rests_on_a_finding_button_fixes_and_marks_nothing(client, auth, rule, name):
+    """htmx sends a form's own request with the focused button's formaction
+    and value (a Tab from the text onto 改正 or 核对无误): it is a save only."""
+    report_id = village_with(duties="全年村集体经济收入15万元,成效明显。")
+    auth.login("hexicun")
+    page = FillPage(client, report_id)
+    button = one(parse(page.html()), f"//li[@data-rule='{rule}']//button[@name='{name}']")
+
+    answer = page.post({"intro": "我村一年来的工作。"}, action=button.get("formaction")[len(page.url):],
+                       focused={name: button.get("value")})
+
+    assert answer.status_code == 200 and "已保存" in answer.text
+    report = stored(report_id)
+    assert report.data["intro"] == "我村一年来的工作。"
+    assert report.data["duties"][0]["text"] == "全年村集体经济收入15万元,成效明显。"
+    assert report.confirmed_findings == {} and report.findings == 2

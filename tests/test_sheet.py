@@ -92,7 +92,7 @@ def test_exported_sheet_reads_well_in_excel():
     ws = wb["字段"]
     assert [c.value for c in ws[1]] == ["分组", "项目名称", "类型", "单位", "必填", "说明", "参考范文", "最小值", "最大值",
                                         "小数位数", "字数上限", "默认内容", "条目名称", "条目上限", "连成一段", "汇总各村",
-                                        "写打算"]
+                                        "写打算", "整改"]
     assert all(c.font.bold for c in ws[1])
     assert ws.column_dimensions["G"].width >= 40
     assert [c.value for c in ws[3]][:5] == ["履职情况", "党员总数", "数字", "名", "是"]
@@ -101,7 +101,7 @@ def test_exported_sheet_reads_well_in_excel():
     # Rows with several lines of 参考范文 are as tall as a few of them, the rest one line.
     assert ws.row_dimensions[5].height == 5 * 15 and ws.row_dimensions[3].height is None
     lists = {str(v.sqref).split(":")[0]: v.formula1 for v in ws.data_validations.dataValidation}
-    assert lists == {"C2": '"数字,小数,单行文字,多段文字,条目,日期"', "E2": '"是,否"'}
+    assert lists == {"C2": '"数字,小数,单行文字,多段文字,条目,日期"', "E2": '"是,否"', "R2": '"是,否,上年"'}
     assert [ws[f"{c}5"].value for c in "JKLMNOP"] == [None, None, "一是", "方面", None, None, None]  # 履职情况's options
     report = wb["报告"]
     assert (report["A1"].value, report["B1"].value) == ("名称", "测试述职报告")

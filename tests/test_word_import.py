@@ -256,8 +256,8 @@ def test_the_preview_shows_what_goes_where_and_stores_nothing(township, client):
     assert rows["committee_meetings"] == "党委会议 12次"
     assert "plans" not in rows
     absent = one(tree, "//p[@id='import-absent']").text_content()
-    # The ** figures are referred to from the text but stay empty.
-    assert absent.split("：", 1)[1].split() == ["排查十八大以来农村发展党员档案、达标党群服务中心、下步打算"]
+    # The ** figures are referred to from the text but stay empty; the seed has no 上年度问题整改情况.
+    assert absent.split("：", 1)[1].split() == ["排查十八大以来农村发展党员档案、达标党群服务中心、下步打算、上年度问题整改情况"]
     assert "（4 条）" in rows["duties"] and "一是强化政治建设，强思想、夯基础。一是持续深入开展理论学习。" in rows["duties"]
     figures = [[td.text_content().strip() for td in tr.xpath("td")[1:]]
                for tr in tree.xpath("//table[contains(@class, 'figures')]/tbody/tr")]

@@ -429,7 +429,9 @@ def build_body(doc, s, plan):
     para("")
     for block, value in plan.blocks:
         if block == "heading":
+            para(f"{{%p if {HEADINGS}[{value}] %}}")
             para(f"{{{{ {HEADINGS}[{value}] }}}}", s["heading1"])
+            para("{%p endif %}")
         elif block == "list":
             loop(value, "p")
         else:
@@ -548,10 +550,21 @@ def official_context(report_type, data, meta):
     docx_context (field values, title lines, the 主要数据 paragraph) plus
     the definition's texts."""
     context = report_type.docx_context(data, meta)
-    context[HEADINGS] = headings_of(report_type)
+    context[HEADINGS] = shown_headings(report_type, context)
     context[LABELS] = {f.key: f.label for f in report_type.fields}
     context[LAST_TEXT] = last_text_block(plan_of(report_type), context)
     return context
+
+
+def shown_headings(report_type, context):
+    """The heading texts, "" for a section of nothing but fields carried
+    from the 整改台账 (整改 = 上年) that print nothing: a unit with no
+    entries from last year has no 上年度问题整改情况, heading included."""
+    definition = _definition(report_type)
+    section_defs = definition.get("sections") or [{} for _ in report_type.sections]
+    return [("" if all(f.ledger == "last_year" for f in s["fields"]) and not any(context.get(f.key) for f in s["fields"])
+             else s["title"].strip())
+            for s, d in zip(report_type.sections, section_defs) if section_is_heading(s["title"], d)]
 
 
 def last_text_block(plan, context):
@@ -563,7 +576,9 @@ def last_text_block(plan, context):
         return MAIN_FIGURES
     for block, value in reversed(plan.blocks):
         if block == "heading":
-            return ""
+            if context[HEADINGS][value]:
+                return ""
+            continue
         if block == "labelled" or context[value]:
             return value
     return ""

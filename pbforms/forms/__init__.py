@@ -74,10 +74,11 @@ class ReportType:
 
     def model_data(self, meta):
         """A report written from the model texts (参考范文) where a field has
-        one, its default elsewhere: what the demo township shows."""
+        one, its default elsewhere: what the demo township shows. What a
+        report gets from last year's 整改台账 (整改 = 上年) stays empty."""
         data = self.initial_data(meta)
         for f in self.fields:
-            model = f.model(meta)
+            model = f.model(meta) if f.ledger != "last_year" else None
             if model:
                 data[f.key] = model
         return data

@@ -104,6 +104,8 @@ class Field:
         # The field writes about what comes next (下步打算): its figures are
         # targets, not the year's, so the proof-reader compares none of them.
         self.looks_ahead = spec.get("looks_ahead", False)
+        # 整改 (条目 only): "problems" feeds the 整改台账, "last_year" is filled from it.
+        self.ledger = spec.get("ledger")
         self.spec = spec
 
     def initial(self, meta):

@@ -28,11 +28,11 @@ REQUIRED_HEADERS = ["分组", "项目名称", "类型", "单位", "必填", "说
 # Columns a sheet may leave out (sheets exported before they existed):
 # a field keeps those options from the version the sheet changes.
 OPTIONAL_HEADERS = ["最小值", "最大值", "小数位数", "字数上限", "默认内容", "条目名称", "条目上限", "连成一段", "汇总各村",
-                    "写打算"]
+                    "写打算", "整改"]
 HEADERS = REQUIRED_HEADERS + OPTIONAL_HEADERS
 WIDTHS = {"分组": 14, "项目名称": 26, "类型": 11, "单位": 7, "必填": 7, "说明": 36, "参考范文": 60,
           "最小值": 9, "最大值": 9, "小数位数": 9, "字数上限": 9, "默认内容": 30, "条目名称": 9, "条目上限": 9,
-          "连成一段": 9, "汇总各村": 9, "写打算": 9}
+          "连成一段": 9, "汇总各村": 9, "写打算": 9, "整改": 7}
 
 KIND_NAMES = {"count": "数字", "amount": "小数", "text": "单行文字", "paragraphs": "多段文字",
               "items": "条目", "date": "日期"}
@@ -40,17 +40,21 @@ KIND_OF_NAME = {name: kind for kind, name in KIND_NAMES.items()}
 NUMBER_KINDS = {"count", "amount"}
 TEXT_KINDS = {"text", "paragraphs", "items"}
 YES, NO = "是", "否"
+# 整改: 是 marks the 条目 field whose items become the 整改台账's entries when
+# a report is approved; 上年 the one a next year's report fills from them.
+LEDGER_OF_CELL = {YES: "problems", "上年": "last_year"}
+CELL_OF_LEDGER = {role: cell for cell, role in LEDGER_OF_CELL.items()}
 
 # The option of a field each column holds: every option a type has, so a
 # sheet exported and imported again under another name is the same type.
 OPTION_OF = {"项目名称": "label", "类型": "kind", "单位": "unit", "必填": "required", "说明": "hint",
              "参考范文": "model_text", "最小值": "min", "最大值": "max", "小数位数": "decimals",
              "字数上限": "max_length", "默认内容": "default", "条目名称": "item_label", "条目上限": "max_items",
-             "连成一段": "one_paragraph", "汇总各村": "sum_of_units", "写打算": "looks_ahead"}
+             "连成一段": "one_paragraph", "汇总各村": "sum_of_units", "写打算": "looks_ahead", "整改": "ledger"}
 # The kinds a column may be filled for.
 KINDS_OF = {"最小值": NUMBER_KINDS, "最大值": NUMBER_KINDS, "小数位数": {"amount"}, "字数上限": TEXT_KINDS,
             "默认内容": TEXT_KINDS, "条目名称": {"items"}, "条目上限": {"items"}, "连成一段": {"items"},
-            "汇总各村": NUMBER_KINDS, "写打算": TEXT_KINDS}
+            "汇总各村": NUMBER_KINDS, "写打算": TEXT_KINDS, "整改": {"items"}}
 WHOLE_RANGES = {"小数位数": (0, 6), "字数上限": (1, 50000), "条目上限": (1, 99)}
 NUMBER_HEADERS = {"最小值", "最大值", *WHOLE_RANGES}
 
@@ -184,7 +188,8 @@ def field_cells(field):
              "必填": YES if field.get("required") else NO, "参考范文": model_text_cell(field),
              "默认内容": model_text_cell(field, "default"),
              "连成一段": yes_no_cell(field.get("one_paragraph")), "汇总各村": yes_no_cell(field.get("sum_of_units")),
-             "写打算": yes_no_cell(field.get("looks_ahead"))}
+             "写打算": yes_no_cell(field.get("looks_ahead")),
+             "整改": CELL_OF_LEDGER.get(field.get("ledger"), NO if field.get("kind") == "items" else "")}
     for header in ("单位", "说明", "条目名称"):
         cells[header] = field.get(OPTION_OF[header], "")
     for header in ("最小值", "最大值", *WHOLE_RANGES):
@@ -258,7 +263,9 @@ def write_sheet(definition):
                            showErrorMessage=True, errorTitle="类型", error="请从列表中选择类型")
     yes_no = DataValidation(type="list", formula1=f'"{YES},{NO}"', allow_blank=True,
                             showErrorMessage=True, errorTitle="必填", error="请填写 是 或 否")
-    for validation, headers in ((kinds, ["类型"]), (yes_no, ["必填", "连成一段", "汇总各村", "写打算"])):
+    ledger = DataValidation(type="list", formula1=f'"{YES},{NO},上年"', allow_blank=True,
+                            showErrorMessage=True, errorTitle="整改", error="请填写 是、否 或 上年")
+    for validation, headers in ((kinds, ["类型"]), (yes_no, ["必填", "连成一段", "汇总各村", "写打算"]), (ledger, ["整改"])):
         for header in headers:
             letter = get_column_letter(HEADERS.index(header) + 1)
             validation.add(f"{letter}2:{letter}{last}")
@@ -309,6 +316,8 @@ HELP_ROWS = [
     ("汇总各村", "是 或 否，可不填。只用于数字和小数：是 表示乡镇的这个数字可由各村的同名数字相加得出。"),
     ("写打算", "是 或 否，可不填。只用于单行文字、多段文字、条目：是 表示这一项写下一步的打算、目标（如 下步打算），"
             "其中的数字是目标，校对时不与本年度填写的数字比对。"),
+    ("整改", "是、否 或 上年，可不填。只用于条目：是 表示报告审核通过后，各条成为本单位整改台账的整改事项（如 存在问题）；"
+            "上年 表示下一年度的报告在此列出上年度各整改事项及其完成情况（如 上年度问题整改情况）。"),
     ("「报告」表", "名称：报告类型的名称；标题：Word 文件的标题，可用【年度】【单位】【职务】，在单元格内换行（Alt+Enter）即为标题换行。"),
 ]
 
@@ -498,6 +507,11 @@ def read_field(cells, old, taken, problem):
         value = read_yes_no(one_line(cells.get(header)), header, lambda m, h=header: bad(h, m))
         if value is not None:
             field[OPTION_OF[header]] = value
+    ledger_cell = one_line(cells.get("整改"))
+    if ledger_cell in LEDGER_OF_CELL:
+        field["ledger"] = LEDGER_OF_CELL[ledger_cell]
+    elif ledger_cell not in (NO, ""):
+        bad("整改", f"整改应为 是、否 或 上年，不是「{ledger_cell}」。")
     if kind is not None:
         for header, kinds in KINDS_OF.items():
             if OPTION_OF[header] in field and kind not in kinds and header not in said:

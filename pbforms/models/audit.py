@@ -47,6 +47,13 @@ class AuditEvent(BaseModel):
         "type_version": "保存报告类型新版本",
         "type_retire": "停用报告类型",
         "type_unretire": "启用报告类型",
+        "rating_open": "开启述职评议",
+        "rating_change": "修改述职评议设置",
+        "rating_slips": "生成评议选票",
+        "rating_tally": "录入评议计票",
+        "rating_close": "结束述职评议",
+        "rating_remarks": "填写评议点评",
+        "rating_publish": "公布评议结果",
     }
     # Status changes of a report: the history shown on the report itself.
     TRANSITIONS = ("submit", "withdraw", "return", "reopen", "approve")

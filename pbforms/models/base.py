@@ -12,6 +12,14 @@ def now():
     return datetime.datetime.now().replace(microsecond=0)
 
 
+def new_report_data(report_type, year, unit):
+    """What a unit's new report of `year` starts with: its type's defaults,
+    and last year's 整改台账 entries where the type has a place for them."""
+    from ..ledger.models import new_report_data as with_ledger
+
+    return with_ledger(report_type, year, unit, report_type.initial_data(report_meta(year, unit)))
+
+
 def report_meta(year, unit):
     """What a definition's 【年度】【单位】【职务】 stand for in a report."""
     return {"year": year, "unit_name": unit.name, "secretary_title": unit.secretary_title}

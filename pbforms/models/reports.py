@@ -193,7 +193,7 @@ class Report(BaseModel):
         if expected_version is None or not 0 <= expected_version < 2**31 - 1:
             raise Conflict(self.version)
         # Worked out before the write lock is taken: it reads last year's report.
-        findings = self.count_findings(data)
+        findings, confirmed = self.count_findings(data)
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two
@@ -203,7 +203,7 @@ class Report(BaseModel):
             # passed the edit check just before a submit committed must not
             # change the report the submit handed in.
             changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
-                                     updated_by=user, findings=findings)
+                                     updated_by=user, findings=findings, confirmed_findings=confirmed)
                        .where((Report.id == self.id) & (Report.version == expected_version)
                               & Report.status.in_(Report.EDITABLE)).execute())
             if not changed:
@@ -212,7 +212,7 @@ class Report(BaseModel):
                     raise NotEditable(stored.version, stored.status)
                 raise Conflict(stored.version)
             self.data = data
-            self.findings = findings
+            self.findings, self.confirmed_findings = findings, confirmed
             self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
@@ -239,11 +239,14 @@ class Report(BaseModel):
                                confirmed=self.confirmed_findings)
 
     def count_findings(self, data):
-        """How many findings on `data` the clerk has not marked 核对无误."""
+        """How many findings on `data` the clerk has not marked 核对无误, and
+        the marks of those still found: a mark goes with its finding, so a
+        finding that comes back after the text changed is checked again."""
         found = self.findings_in(data)
         # The page answering this save shows the same findings: kept for it.
         self.checked = (data, found)
-        return len(proofread.unconfirmed(found))
+        every = proofread.all_findings(found, self.report_type)
+        return len(proofread.unconfirmed(found)), {x.mark: x.confirmed for x in every if x.confirmed}
 
     def confirm_finding(self, mark, user, confirmed=True):
         """Mark the finding `mark` (one of the current data's) as checked
@@ -252,8 +255,8 @@ class Report(BaseModel):
         the document does not change."""
         found = self.findings_in(self.data)
         every = proofread.all_findings(found, self.report_type)
-        current = {x.mark for x in every}
-        marks = {m: v for m, v in self.confirmed_findings.items() if m in current and m != mark}
+        current = {x.mark for x in every if x.rule.confirmable}
+        marks = {x.mark: x.confirmed for x in every if x.confirmed and x.mark != mark}
         if confirmed and mark in current:
             marks[mark] = {"by": user.label if user else "", "at": now().isoformat(sep=" ")}
         for x in every:

@@ -7,7 +7,7 @@ from peewee import CharField, DateField, DateTimeField, ForeignKeyField, Integer
 
 from ..db import writing
 from ..forms import ReportType
-from .base import BaseModel, now, report_meta
+from .base import BaseModel, new_report_data, now
 from .accounts import Unit
 from .types import ReportTypeRecord, TypeMove, TypeVersion, type_of_version
 
@@ -53,7 +53,7 @@ class Round(BaseModel):
             RoundType.insert_many([{"round": new_round, "kind": kind, "type_version": t.version_id}
                                    for kind, t in types.items()]).execute()
             rows = [{"round": new_round, "unit": unit, "type_version": types[unit.kind].version_id,
-                     "data": types[unit.kind].initial_data(report_meta(year, unit))}
+                     "data": new_report_data(types[unit.kind], year, unit)}
                     for unit in cls.units_of(office)]
             for start in range(0, len(rows), 100):
                 Report.insert_many(rows[start:start + 100]).execute()
@@ -115,7 +115,7 @@ class Round(BaseModel):
             # One statement, not a check and an insert: on PostgreSQL two
             # requests including the unit at once would both pass a check.
             (Report.insert(round=self, unit=unit, type_version=report_type.version_id,
-                           data=report_type.initial_data(report_meta(self.year, unit)))
+                           data=new_report_data(report_type, self.year, unit))
              .on_conflict_ignore().execute())
 
     def pending_moves(self):

@@ -58,6 +58,9 @@ class Rule:
     advice: str        # what to do, when the fix is not certain
     find: object       # (text, context) -> iterable of Hit
     fix_label: str = "改正"
+    # Whether the clerk may mark a finding 核对无误: not an empty figure,
+    # which prints ** until it is filled in, whatever anyone checked.
+    confirmable: bool = True
 
 
 @dataclass
@@ -345,7 +348,7 @@ RULES = [
     Rule("full_width_digits", "全角数字", "改为半角数字", find_full_width_digits),
     Rule("space", "汉字之间有空格", "删去空格", find_spaces),
     Rule("figure", "数字与数字栏不一致", "改为引用数字", find_figures, fix_label="改为引用数字"),
-    Rule("empty_figure", "数字未填", "在数字栏填上数字", find_empty_figures),
+    Rule("empty_figure", "数字未填", "在数字栏填上数字", find_empty_figures, confirmable=False),
 ]
 EMPTY_NOTE = "数字未填，打印为 **"
 # A figure no text refers to prints in the 主要数据 paragraph, `**` as well while empty.

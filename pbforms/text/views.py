@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..auth import edit_refusal, may_edit, report_or_404
-from ..fill import conflict_response, page_context, refuse_edit, save_from_form
+from ..fill import conflict_response, page_context, pressed, refuse_edit, save, save_from_form
 from ..models import AuditEvent, Conflict, now
 from ..partials import is_htmx, partial_response
 from . import proofread, word_import
@@ -161,7 +161,11 @@ def findings_of(report, data):
 def fix(report_id):
     """One finding's certain fix, asked for by its button: the form is saved
     as an autosave would save it, then just that fix is applied to the stored
-    text and the field is shown again. Never more than the one fix."""
+    text and the field is shown again. Never more than the one fix. An
+    autosave htmx sent here (the focus on the button) is saved, nothing fixed."""
+    token = pressed("fix")
+    if is_htmx() and not token:
+        return save(report_id)
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return refuse_edit(report)
@@ -170,7 +174,6 @@ def fix(report_id):
     except Conflict as conflict:
         return conflict_response(report, conflict)
     report_type = report.report_type
-    token = request.form.get("fix", "")
     f = report_type.by_key.get(token.partition("|")[0])
     new = proofread.apply_fix(report.data, report.findings_in(report.data), token) if f else None
     if new is not None:
@@ -186,7 +189,12 @@ def fix(report_id):
 def confirm(report_id):
     """核对无误 on one finding (or, with `unconfirm`, taking that back): the
     form is saved as an autosave would save it, then the finding, if the
-    stored text still has it, is marked and stops counting."""
+    stored text still has it, is marked and stops counting. An autosave
+    htmx sent here (the focus on the button) is saved, nothing marked."""
+    undo = bool(pressed("unconfirm"))
+    mark = pressed("unconfirm") or pressed("confirm")
+    if is_htmx() and not mark:
+        return save(report_id)
     report = report_or_404(report_id)
     if not may_edit(g.user, report):
         return refuse_edit(report)
@@ -194,8 +202,6 @@ def confirm(report_id):
         report, errors, _, _ = save_from_form(report)
     except Conflict as conflict:
         return conflict_response(report, conflict)
-    undo = "unconfirm" in request.form
-    mark = request.form.get("unconfirm" if undo else "confirm", "")
     f = report.report_type.by_key.get(mark.partition("|")[0])
     done = f is not None and report.confirm_finding(mark, g.user, confirmed=not undo) != undo
     message = ("已撤销“核对无误”。" if undo else "已标为核对无误，不再计入校对提示。") if done else \

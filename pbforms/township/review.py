@@ -5,7 +5,8 @@ from collections import namedtuple
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import may_edit, may_review, report_or_404
-from ..db import db_int
+from ..db import db_int, writing
+from ..ledger.models import entries_from_report
 from ..forms import Invalid, clean_text
 from ..history import changes
 from ..models import AuditEvent, Conflict, Report, Revision
@@ -137,7 +138,9 @@ def approve(report_id):
         return render_template("township/approve_comments.html", report=report, report_type=report_type,
                                comment=comment, field_comments=field_comments)
     try:
-        report.approve(g.user, comment, field_comments, comments_text(report_type, comment, field_comments))
+        with writing():  # the report's 整改 items enter the ledger with the approval, or neither happens
+            report.approve(g.user, comment, field_comments, comments_text(report_type, comment, field_comments))
+            entries_from_report(report, g.user)
     except Conflict:
         flash("此报告在此期间已被他人处理，未审核通过。请查看其现在的状态。", "error")
     else:

@@ -11,6 +11,7 @@ from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
 from ..documents.pdf import availability
 from ..forms import cn_date
+from ..ledger.models import LedgerEntry
 from ..models import AuditEvent, Notice, Report, ReportTypeRecord, Round, Unit
 from . import bp, one_line, page_or_partial
 
@@ -312,7 +313,8 @@ def board(round_id):
                            refreshed_at=datetime.datetime.now(), types=round_.types,
                            newer_types=round_.is_open and bool(round_.pending_moves()),
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
-                           fill_url=report_link("fill.report_page"), office_problem=availability())
+                           fill_url=report_link("fill.report_page"), office_problem=availability(),
+                           ledger_counts=LedgerEntry.counts_by_unit())
 
 
 # --- reminders and notices --------------------------------------------------

@@ -184,7 +184,7 @@ def set_type_retired(type_id):
 INPUT_OF = {"项目名称": "label", "类型": "kind", "单位": "unit", "必填": "required", "说明": "hint",
             "参考范文": "model", "最小值": "min", "最大值": "max", "小数位数": "decimals", "字数上限": "max_length",
             "默认内容": "default", "条目名称": "item_label", "条目上限": "max_items", "连成一段": "one_paragraph",
-            "汇总各村": "sum_of_units", "写打算": "looks_ahead"}
+            "汇总各村": "sum_of_units", "写打算": "looks_ahead", "整改": "ledger"}
 CHECKBOXES = {"必填", "连成一段", "汇总各村", "写打算"}
 SECTIONS_MAX = 50
 NEW_FIELD = {"项目名称": "", "类型": KIND_NAMES["text"], "必填": NO}
