@@ -1,9 +1,11 @@
 """Logging in and out, and the one place that decides who may see what.
 
-Every page but the login page needs a session (`require_login`). Which
-reports a user may open is decided only by `visible_reports`; views get a
-report through `report_or_404`, so a filler asking for another unit's report
-gets the same 404 as for one that does not exist.
+Every page but the login page needs a session (`require_login`). A filler
+opens their unit's reports; an office (an admin account, of a unit) manages
+that unit's subtree: its units, accounts, rounds, reports, types, exports and
+audit log (`manages`, `visible_*`). Views get what they show through the
+`*_or_404` functions here, so asking for another township's report gets the
+same 404 as for one that does not exist.
 """
 import datetime
 import math
