@@ -633,7 +633,7 @@ def test_audit_page_lists_what_happened(client, auth, three_versions):
     rows = audit_rows(client.get("/admin/audit").text)
 
     assert [row[1:4] for row in rows] == [
-        ["admin", "", "登录"],
+        ["admin", "青泥镇", "登录"],
         ["qingnicun", VILLAGE, "导出"],
         ["qingnicun", VILLAGE, "恢复历史版本"],
         ["qingnicun", VILLAGE, "登录"],
