@@ -65,15 +65,17 @@ def open_app(url):
 
 
 def populate(units, users=False):
-    """`units` villages with full demo reports in one open round, an admin,
+    """`units` villages below a township (the root) with full demo reports in
+    one open round, the township's office account (admin),
     and a filler per unit if asked (their reports stay drafts, to be
     edited; otherwise the statuses are mixed, as on a real board). A cheap
     password hash: these accounts are logged in many times."""
     password_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
     with db.atomic():
-        User.create(username="admin", display_name="镇党建办", role="admin", password_hash=password_hash)
+        township = Unit.add(name="青泥镇", kind="township", secretary_title="党委书记")
+        User.create(username="admin", display_name="镇党建办", role="admin", unit=township, password_hash=password_hash)
         for i in range(units):
-            unit = Unit.create(name=f"第{i + 1:04d}村", kind="village", secretary_title="党支部书记", position=i)
+            unit = Unit.add(parent=township, name=f"第{i + 1:04d}村", kind="village", secretary_title="党支部书记")
             if users:
                 User.create(username=f"v{i + 1:04d}", display_name=f"{unit.name}填报员", role="filler",
                             unit=unit, password_hash=password_hash)

@@ -1,9 +1,11 @@
 """Logging in and out, and the one place that decides who may see what.
 
-Every page but the login page needs a session (`require_login`). Which
-reports a user may open is decided only by `visible_reports`; views get a
-report through `report_or_404`, so a filler asking for another unit's report
-gets the same 404 as for one that does not exist.
+Every page but the login page needs a session (`require_login`). A filler
+opens their unit's reports; an office (an admin account, of a unit) manages
+that unit's subtree: its units, accounts, rounds, reports, types, exports and
+audit log (`manages`, `visible_*`). Views get what they show through the
+`*_or_404` functions here, so asking for another township's report gets the
+same 404 as for one that does not exist.
 """
 import datetime
 import math
@@ -22,7 +24,7 @@ from .db import writing
 from .prepared import Prepared
 from .rating.models import RatedUnit, Rating
 from .ledger.models import LedgerEntry
-from .models import AuditEvent, EndedSession, LoginFailure, Report, Round, Unit, User, now
+from .models import AuditEvent, EndedSession, LoginFailure, Report, ReportTypeRecord, Round, Unit, User, now
 
 bp = Blueprint("auth", __name__)
 
@@ -303,30 +305,37 @@ def logout():
 
 # --- who may see what -------------------------------------------------------
 
+def office_of(user):
+    """The unit whose subtree an admin manages: its own (an admin made
+    without one, as before units formed a tree, has the root's)."""
+    return user.unit if user.unit_id else Unit.root()
+
+
+def manages(user, unit):
+    """Whether the admin `user` manages `unit`: it is the office's unit or below it."""
+    return user.is_admin and unit is not None and office_of(user).contains(unit)
+
+
 def visible_reports(user):
-    """Every report `user` may open: all for an admin, their unit's for a filler."""
+    """Every report `user` may open: an admin those of its office's subtree,
+    a filler their unit's."""
     query = Report.with_round_and_unit()
     if user.is_admin:
-        return query
+        return query.where(Unit.path.startswith(office_of(user).path))
     return query.where(Report.unit == user.unit_id)
 
 
-class Viewer(NamedTuple):
-    """Who `visible_reports` asks about: all a user's role and unit decide."""
-    is_admin: bool
-    unit_id: object
-
-
-# The same rule for one report, its SQL built once: nearly every request asks (pbforms/prepared.py).
-ONE_REPORT_FOR_ADMIN = Prepared(lambda report_id: visible_reports(Viewer(True, None))
-                                .where(Report.id == report_id).limit(1))
-ONE_REPORT_FOR_FILLER = Prepared(lambda report_id, unit_id: visible_reports(Viewer(False, unit_id))
-                                 .where(Report.id == report_id).limit(1))
+# The same rule for one report, its SQL built once: nearly every request
+# asks (pbforms/prepared.py). An admin's subtree is checked on the row read.
+ONE_REPORT = Prepared(lambda report_id: Report.with_round_and_unit().where(Report.id == report_id).limit(1))
+ONE_REPORT_FOR_FILLER = Prepared(lambda report_id, unit_id: Report.with_round_and_unit()
+                                 .where((Report.id == report_id) & (Report.unit == unit_id)).limit(1))
 
 
 def report_or_404(report_id):
     if g.user.is_admin:
-        report = ONE_REPORT_FOR_ADMIN.first(report_id)
+        report = ONE_REPORT.first(report_id)
+        report = report if report is not None and manages(g.user, report.unit) else None
     else:
         report = ONE_REPORT_FOR_FILLER.first(report_id, g.user.unit_id) if g.user.unit_id else None
     if report is None:
@@ -334,22 +343,89 @@ def report_or_404(report_id):
     return report
 
 
+def visible_rounds(user):
+    """The rounds an admin sees: those of its office and the offices below
+    it, and those of the offices above that its own report belongs to."""
+    office = office_of(user)
+    return Round.newest_first().join(Unit, on=(Round.office == Unit.id)).where(
+        Unit.path.startswith(office.path) | Unit.id.in_(office.ancestor_ids))
+
+
 def round_or_404(round_id):
-    return Round.get_or_none(Round.id == round_id) or abort(404)
+    return visible_rounds(g.user).where(Round.id == round_id).first() or abort(404)
+
+
+def own_round_or_404(round_id):
+    """A round the admin may change (close, reopen, its deadline and types):
+    one its office opened."""
+    round_ = round_or_404(round_id)
+    return round_ if round_.office_id == office_of(g.user).id else abort(404)
+
+
+def visible_units(user):
+    """The units an admin manages, in their order."""
+    return Unit.subtree(office_of(user))
+
+
+def unit_or_404(unit_id):
+    return visible_units(g.user).where(Unit.id == unit_id).first() or abort(404)
+
+
+def visible_users(user):
+    """The accounts of the units an admin manages."""
+    return User.accounts().where(User.unit.in_(visible_units(user).select(Unit.id)))
+
+
+def user_or_404(user_id):
+    return visible_users(g.user).where(User.id == user_id).first() or abort(404)
+
+
+def visible_types(user):
+    """The types an admin may use: the built-in ones and the root's, and
+    those of its office, the offices above it and the ones below."""
+    office = office_of(user)
+    return ReportTypeRecord.ordered().where(
+        ReportTypeRecord.office.is_null()
+        | ReportTypeRecord.office.in_(Unit.select(Unit.id).where(Unit.path.startswith(office.path)
+                                                                 | Unit.id.in_(office.ancestor_ids))))
+
+
+def type_or_404(type_id):
+    return visible_types(g.user).where(ReportTypeRecord.id == type_id).first() or abort(404)
+
+
+def may_change_type(user, record):
+    """A type is changed only by the office that made it (the root's: the built-in ones)."""
+    office = office_of(user)
+    return record.office_id == office.id or (record.office_id is None and office.parent_id is None)
+
+
+def changeable_type_or_404(type_id):
+    """A type the admin may change; one it may only use or copy gets a 403."""
+    record = type_or_404(type_id)
+    return record if may_change_type(g.user, record) else abort(403)
+
+
+def may_review(user, report):
+    """A report is reviewed (approved, returned) by the offices above its
+    unit: a village's by its township's, a township's by the county's. The
+    root has no office above it, so its own office reviews it."""
+    office = office_of(user)
+    return manages(user, report.unit) and (report.unit_id != office.id or office.parent_id is None)
 
 
 def may_edit(user, report):
-    """Fillers edit their unit's report; the admin edits the township's own."""
+    """Fillers edit their unit's report; an office edits its own unit's."""
     if not (report.is_editable_status and report.round.is_open):
         return False
     if user.is_admin:
-        return report.unit.kind == "township"
+        return report.unit_id == office_of(user).id
     return report.unit_id == user.unit_id
 
 
 def may_withdraw(user, report):
     """Who may edit a report may take back its submission while the office has not opened it."""
-    owner = report.unit.kind == "township" if user.is_admin else report.unit_id == user.unit_id
+    owner = report.unit_id == (office_of(user).id if user.is_admin else user.unit_id)
     return owner and report.status == "submitted" and report.opened_at is None and report.round.is_open
 
 
@@ -371,6 +447,25 @@ def edit_refusal(report):
     if not report.is_editable_status:
         return f"此报告{report.status_label}，不能再修改。如需修改，请联系镇党建办退回。"
     return "只能修改本单位的报告。"
+
+
+def root_office_required(view):
+    """Backups and restore: the whole database, so only the root's office."""
+    @wraps(view)
+    def root_only(*args, **kwargs):
+        if not g.user.is_admin:
+            abort(403)
+        if office_of(g.user).parent_id is not None:
+            abort(404)
+        return view(*args, **kwargs)
+    return root_only
+
+
+def audit_scope(user):
+    """The part of the audit log an admin reads: all of it for the root's
+    office (the commands run on the server too), its subtree's for others."""
+    office = office_of(user)
+    return None if office.parent_id is None else office
 
 
 def admin_required(view):
@@ -396,7 +491,7 @@ def rated_by_default(round_):
     """The round's units below the office holding its rating: those it
     rates unless the office says otherwise."""
     office = rating_office(round_)
-    return [r.unit for r in Report.in_round(round_) if office is None or r.unit_id != office.id]
+    return [r.unit for r in Report.in_round(round_, office) if office is None or r.unit_id != office.id]
 
 
 def may_run_ratings(user):
@@ -440,7 +535,7 @@ def units_below(user):
     every unit below it, a filler their own unit. The one answer to "the
     office over a unit" the ledger asks."""
     if user.is_admin:
-        return Unit.select(Unit.id)
+        return Unit.select(Unit.id).where(Unit.path.startswith(office_of(user).path))
     return Unit.select(Unit.id).where(Unit.id == user.unit_id)
 
 

@@ -30,12 +30,12 @@ from flask import Blueprint, Response, abort, g, make_response, redirect, render
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from .auth import admin_required, round_or_404
+from .auth import admin_required, office_of, round_or_404, visible_users
 from .db import db, writing
 from .documents import content_disposition, render, report_document, report_filename
 from .filenames import UniqueNames, safe_filename
 from .forms import cn_date
-from .models import AuditEvent, ExportJob, Report, Round, Unit
+from .models import AuditEvent, ExportJob, Report, Round, Unit, User
 from .partials import partial_response, wants_partial
 from .documents.official import official_template
 from .documents.pdf import ConverterError, availability, docx_to_pdf
@@ -86,8 +86,9 @@ def scope_label(statuses):
     return "、".join(Report.STATUS_LABELS[s] for s in statuses) if statuses else "全部"
 
 
-def chosen_reports(round_, statuses):
-    query = Report.in_round(round_)
+def chosen_reports(round_, statuses, under):
+    """The round's reports of `under`'s subtree, of `statuses` (all when empty)."""
+    query = Report.in_round(round_, under)
     return query.where(Report.status.in_(statuses)) if statuses else query
 
 
@@ -188,14 +189,20 @@ def run_job(job, write):
 def write_zip_of(job):
     """The zip job's writer: its round's chosen reports, one by one."""
     def write(path, progress):
-        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list)), path, progress)
+        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, job_office(job))),
+                         path, progress)
     return write
+
+
+def job_office(job):
+    """Whose part of the round a job exports: the office of the account that started it."""
+    return office_of(job.user) if job.user_id else Unit.root()
 
 
 def start_zip_job(round_, statuses, user):
     with writing():
         job = ExportJob.create(round=round_, statuses=",".join(statuses), user=user,
-                               total=chosen_reports(round_, statuses).count(),
+                               total=chosen_reports(round_, statuses, office_of(user)).count(),
                                filename=zip_filename(round_, statuses))
     start_job(job, write_zip_of(job))
     return job
@@ -212,7 +219,9 @@ def wait_for(job, seconds):
 
 
 def job_or_404(job_id):
-    return ExportJob.get_or_none(ExportJob.id == job_id) or abort(404)
+    """A job started by an account of the admin's part, or 404."""
+    return (ExportJob.get_or_none((ExportJob.id == job_id)
+                                  & ExportJob.user.in_(visible_users(g.user).select(User.id))) or abort(404))
 
 
 def job_partial(job):
@@ -310,8 +319,8 @@ def write_volume_of(job, pdf):
     """The 汇编 job's writer; what the office must know about the file goes into the job's note."""
     def write(path, progress):
         round_ = Round.get_by_id(job.round_id)
-        count, note = write_volume(round_, one_by_one(chosen_reports(round_, job.status_list)), path, progress,
-                                   pdf=pdf)
+        reports = one_by_one(chosen_reports(round_, job.status_list, job_office(job)))
+        count, note = write_volume(round_, reports, path, progress, pdf=pdf)
         if note:
             job.advance(note=note)
         return count
@@ -326,7 +335,7 @@ def start_volume(round_id):
     pdf = request.form.get("format") == "pdf"
     with writing():
         job = ExportJob.create(round=round_, statuses=",".join(statuses), user=g.user,
-                               total=chosen_reports(round_, statuses).count(),
+                               total=chosen_reports(round_, statuses, office_of(g.user)).count(),
                                filename=volume_filename(round_, statuses, "pdf" if pdf else "docx"))
     start_job(job, write_volume_of(job, pdf))
     AuditEvent.record("export", g.user, detail=f"汇编：{job.filename}")
@@ -363,12 +372,12 @@ def types_help(round_):
     return "；".join(f"{t.type_id} {t.name}（{round_.kinds_label(t)}）" for t in round_.types)
 
 
-def summary(round_, statuses, report_type):
+def summary(round_, statuses, report_type, under):
     """A row per unit following `report_type` and a column per figure of
     that type, plus the totals: one summary covers one type, so the
     township's own figures are never added to its villages'."""
     counts = report_type.counts
-    reports = chosen_reports(round_, statuses).where(Report.type_version == report_type.version_id)
+    reports = chosen_reports(round_, statuses, under).where(Report.type_version == report_type.version_id)
     rows = [SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts]) for r in reports]
     totals = [f.total(row.values[i] for row in rows) for i, f in enumerate(counts)]
     return Summary(round_, scope_label(statuses), report_type, counts, rows, totals)
@@ -485,7 +494,7 @@ def summary_file(round_id, extension):
     if report_type is None:  # a round of several types, and none chosen
         report_type = most_followed(round_, [r.type_version_id for r in
                                              Report.select(Report.type_version).where(Report.round == round_)])
-    s = summary(round_, chosen_scope(request.args.get("scope")), report_type)
+    s = summary(round_, chosen_scope(request.args.get("scope")), report_type, office_of(g.user))
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)
     AuditEvent.record("export", g.user, detail=f"汇总表：{name}")
@@ -536,7 +545,8 @@ def round_list():
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
 def round_export_zip(round_id, output, statuses):
     """Write every chosen report of the round as .docx files into one zip."""
-    reports = chosen_reports(get_round(round_id), statuses_option(statuses))
+    round_ = get_round(round_id)
+    reports = chosen_reports(round_, statuses_option(statuses), round_.office)
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
         count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1))
     click.echo(f"已写入 {output}（{count} 份报告）")
@@ -552,7 +562,7 @@ def round_compile(round_id, output, statuses):
     if suffix not in (".docx", ".pdf"):
         raise click.ClickException("输出文件应以 .docx 或 .pdf 结尾")
     round_ = get_round(round_id)
-    reports = chosen_reports(round_, statuses_option(statuses))
+    reports = chosen_reports(round_, statuses_option(statuses), round_.office)
     if suffix == ".pdf" and availability():
         raise click.ClickException(f"无法生成 PDF：{availability()}")
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
@@ -582,6 +592,6 @@ def round_summary(round_id, output, statuses, type_id):
         if type_id:
             raise click.ClickException(f"本轮没有编号为 {type_id} 的报告类型。本轮的报告类型：{types_help(round_)}")
         raise click.ClickException(f"本轮有多种报告类型，汇总表一次只汇总一种，请用 --type 选择：{types_help(round_)}")
-    s = summary(round_, statuses_option(statuses), report_type)
+    s = summary(round_, statuses_option(statuses), report_type, round_.office)
     output.write_bytes(writers[output.suffix.lower()](s))
     click.echo(f"已写入 {output}（{len(s.rows)} 个单位）")

@@ -86,7 +86,7 @@ def quick_password_hashing(request, monkeypatch):
     """The real hash takes a good part of a second on a busy machine, and
     every test starts the demo township (eight accounts) and logs in."""
     if "real_password_hashing" not in request.fixturenames:
-        monkeypatch.setattr(models, "generate_password_hash",
+        monkeypatch.setattr(models.accounts, "generate_password_hash",
                             partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 
@@ -160,6 +160,10 @@ class Auth:
 
     def admin(self):
         return self.login(*demo.ADMIN)
+
+    def county(self):
+        """The county's office: the demo round and the built-in types are its own."""
+        return self.login(demo.OFFICES[0][0], demo.ADMIN[1])
 
     def logout(self):
         return self.client.post("/logout", data={"csrf_token": self.csrf_token()})

@@ -137,7 +137,7 @@ def build():
         "units": Page("admin", "/township/units"),
         "accounts": Page("admin", "/township/accounts"),
         "types": Page("admin", "/township/types"),
-        "backup": Page("admin", "/admin/backup"),
+        "backup": Page("county", "/admin/backup"),  # backups: the root office's
         "rating": Page("admin", f"/ratings/{held.id}"),
         "ledger-office": Page("admin", "/ledger/"),
         "ledger": Page("qingnicun", "/ledger/"),

@@ -29,7 +29,7 @@ def log_in(app, username):
     """A client of its own, logged in as `username` (None: nobody)."""
     client = app.test_client()
     if username:
-        password = demo.ADMIN[1] if username == demo.ADMIN[0] else demo.FILLER_PASSWORD
+        password = demo.ADMIN[1] if username in {login for login, _, _ in demo.OFFICES} else demo.FILLER_PASSWORD
         page = client.get("/login").text
         response = client.post("/login", data={"username": username, "password": password,
                                                "csrf_token": help_pages.form_token(page)})

@@ -21,7 +21,7 @@ VILLAGE = "青泥村"
 
 
 class Clock:
-    """Stands in for `models.now`, so a test decides in which minute a save falls."""
+    """Stands in for `models.reports.now`, so a test decides in which minute a save falls."""
 
     def __init__(self):
         self.time = datetime.datetime(2023, 1, 5, 9, 0, 10)
@@ -36,7 +36,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(models, "now", clock)
+    monkeypatch.setattr(models.reports, "now", clock)
     return clock
 
 
@@ -633,7 +633,7 @@ def test_audit_page_lists_what_happened(client, auth, three_versions):
     rows = audit_rows(client.get("/admin/audit").text)
 
     assert [row[1:4] for row in rows] == [
-        ["admin", "", "登录"],
+        ["admin", "青泥镇", "登录"],
         ["qingnicun", VILLAGE, "导出"],
         ["qingnicun", VILLAGE, "恢复历史版本"],
         ["qingnicun", VILLAGE, "登录"],

@@ -203,7 +203,7 @@ def test_a_bad_整改_cell_is_refused_naming_its_cell(kind, ledger, message):
 
 
 def test_the_editor_sets_整改_and_the_sheet_shows_it(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     page = client.get(f"/township/types/{record.id}").text
     assert parse(page).xpath("//select[@name='ledger-problems']/option[@selected]/@value") == ["是"]
@@ -220,7 +220,7 @@ def test_the_editor_sets_整改_and_the_sheet_shows_it(client, auth):
 
 
 def test_the_editor_refuses_a_bad_整改_beside_the_field(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
     form["ledger-problems"] = ["对"]

@@ -225,13 +225,13 @@ def test_unlock_command_names_an_unknown_account(app):
 def hash_checks(monkeypatch):
     """Every password hash check made, counted (threads included)."""
     checks = []
-    real = models.check_password_hash
+    real = models.accounts.check_password_hash
 
     def counted(stored, password):
         checks.append(password)
         return real(stored, password)
 
-    monkeypatch.setattr(models, "check_password_hash", counted)
+    monkeypatch.setattr(models.accounts, "check_password_hash", counted)
     return checks
 
 

@@ -4,7 +4,7 @@ import re
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
-from ..auth import end_sessions, throttled
+from ..auth import end_sessions, throttled, user_or_404, visible_units, visible_users
 from ..db import db_int, writing
 from ..models import AuditEvent, LoginFailure, Unit, User
 from ..partials import wants_partial
@@ -36,7 +36,7 @@ def read_account_form():
     if values["role"] not in User.ROLES:
         errors["role"] = "请选择角色"
     elif values["role"] == "filler":
-        if not Unit.active_units().where(Unit.id == values["unit"]).exists():
+        if not visible_units(g.user).where((Unit.active == True) & (Unit.id == values["unit"])).exists():  # noqa: E712
             errors["unit"] = "填报员须属于一个单位，请选择"
     else:
         values["unit"] = None
@@ -44,7 +44,8 @@ def read_account_form():
 
 
 def accounts_context(**extra):
-    return {"users": User.accounts(), "units": Unit.active_units(), "values": {}, "errors": {},
+    return {"users": visible_users(g.user), "units": visible_units(g.user).where(Unit.active == True),  # noqa: E712
+            "values": {}, "errors": {},
             "throttled": throttled(), **extra}
 
 
@@ -75,10 +76,6 @@ def add_account():
     response = page_or_partial("township/accounts.html", "township/_accounts.html", **context)
     response.headers["Cache-Control"] = "no-store"  # the one-time password is on it
     return response
-
-
-def user_or_404(user_id):
-    return User.get_or_none(User.id == user_id) or abort(404)
 
 
 @bp.post("/accounts/<int:user_id>/password")

@@ -4,7 +4,7 @@ from collections import namedtuple
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from ..auth import may_edit, report_or_404
+from ..auth import may_edit, may_review, report_or_404
 from ..db import db_int, writing
 from ..ledger.models import entries_from_report
 from ..forms import Invalid, clean_text
@@ -63,7 +63,15 @@ def review_page(report, errors=None, status=200):
         preview=report_type.docx_context(report.data, report.meta),
         missing=report_type.missing(report.data), events=events, since=since_return(report, events),
         errors=errors or {}, typed=request.form if errors else {}, editable=may_edit(g.user, report),
+        reviewable=may_review(g.user, report),
     ), status
+
+
+def reviewed_or_403(report_id):
+    """A report the admin may approve or return: 404 outside its part, 403
+    for its office's own report, which the office above reviews."""
+    report = report_or_404(report_id)
+    return report if may_review(g.user, report) else abort(403)
 
 
 @bp.get("/reports/<int:report_id>")
@@ -77,7 +85,7 @@ def review(report_id):
 @bp.post("/reports/<int:report_id>/open")
 def start_review(report_id):
     """开始审核: from now on the filler can no longer withdraw the submitted report."""
-    report = report_or_404(report_id)
+    report = reviewed_or_403(report_id)
     if report.status != "submitted":
         flash(f"此报告{report.status_label}，只有已提交的报告才能开始审核。", "error")
     else:
@@ -89,7 +97,7 @@ def start_review(report_id):
 @bp.post("/reports/<int:report_id>/return")
 def return_report(report_id):
     """Send a submitted report back with comments, or reopen an approved one."""
-    report = report_or_404(report_id)
+    report = reviewed_or_403(report_id)
     report_type = report.report_type
     if report.status not in ("submitted", "approved"):
         flash(f"此报告{report.status_label}，只有已提交或已通过的报告才能退回。", "error")
@@ -118,7 +126,7 @@ def approve(report_id):
     """Approve. Comments typed on the page are never dropped: the office is
     asked whether to return the report with them instead, or to approve and
     keep them as a note the filler sees."""
-    report = report_or_404(report_id)
+    report = reviewed_or_403(report_id)
     report_type = report.report_type
     if report.status != "submitted":
         flash(f"此报告{report.status_label}，只有已提交的报告才能审核通过。", "error")
@@ -184,7 +192,7 @@ def sums(report_id):
     if report.unit.kind != "township":
         abort(404)
     report_type = report.report_type
-    sources = [r for r in Report.in_round(report.round) if r.unit.kind != "township"]
+    sources = [r for r in Report.in_round(report.round) if r.unit.parent_id == report.unit_id]
     fields = [f for f in report_type.counts if f.sum_of_units and any(figure_of(r, f) for r in sources)]
     chosen = chosen_sources(sources)
     editable = may_edit(g.user, report)

@@ -5,7 +5,7 @@ from collections import Counter
 import click
 from flask import flash, g, redirect, render_template, request, url_for
 
-from ..auth import round_or_404
+from ..auth import office_of, own_round_or_404, round_or_404, visible_rounds, visible_types
 from ..db import db_int, writing
 from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
@@ -19,9 +19,14 @@ from . import bp, one_line, page_or_partial
 DEFAULT_TYPES = {"township": "annual_report", "village": "village_report", "community": "village_report"}
 
 
+def offered_types():
+    """The types the admin may give a new round: those it sees, not retired."""
+    return visible_types(g.user).where(ReportTypeRecord.retired == False)  # noqa: E712
+
+
 def default_type_ids():
     offered = {r.builtin: r.id for r in ReportTypeRecord.offered() if r.builtin}
-    fallback = next(iter(r.id for r in ReportTypeRecord.offered()), None)
+    fallback = next(iter(r.id for r in ReportTypeRecord.offered() if r.office_id is None), None)
     return {kind: offered.get(stem, fallback) for kind, stem in DEFAULT_TYPES.items()}
 
 
@@ -116,8 +121,8 @@ def rounds_page(values=None, errors=None, status=200):
     default_year = proposed_year(datetime.date.today())
     values = values or {"year": str(default_year), "title": f"{default_year}年度抓基层党建工作述职",
                         "deadline": "", "types": {k: str(v) for k, v in default_type_ids().items()}}
-    rounds = list(Round.newest_first())
-    return render_template("township/rounds.html", rounds=rounds, offered=list(ReportTypeRecord.offered()),
+    rounds = list(visible_rounds(g.user))
+    return render_template("township/rounds.html", rounds=rounds, offered=list(offered_types()),
                            kinds=Unit.KINDS, values=values, errors=errors or {}), status
 
 
@@ -128,13 +133,13 @@ def rounds():
 
 @bp.post("/rounds")
 def open_round():
-    """A new round: every active unit gets a report of its kind's type.
+    """A new round of the admin's office: every active unit below it gets a report of its kind's type.
     Checked and opened in one transaction, so a double click cannot open
     the same round twice."""
     with writing():
         values, year, deadline, types, errors = read_round_form()
         if not errors:
-            new_round = Round.start(values["title"], year, types, deadline)
+            new_round = Round.start(values["title"], year, types, deadline, office_of(g.user))
             AuditEvent.record("round_open", g.user, detail=new_round.title)
     if errors:
         return rounds_page(values, errors, 422)
@@ -149,8 +154,12 @@ def open_round():
 @click.option("--deadline", default="", help="截止日期，如 2024-01-10")
 @click.option("--type", "type_options", multiple=True, required=True,
               help="报告类型编号（各类单位都用它），或 KIND=编号（KIND 为 township、village、community），可重复")
-def round_open(title, year, deadline, type_options):
-    """Open a round; prints its id. Every active unit gets a report of its kind's type."""
+@click.option("--office", "office_name", default="", help="开启本轮的单位（其下各单位填报），默认为最上级单位")
+def round_open(title, year, deadline, type_options, office_name):
+    """Open a round; prints its id. Every active unit below the office gets a report of its kind's type."""
+    office = Unit.get_or_none(Unit.name == office_name.strip()) if office_name.strip() else Unit.root()
+    if office is None:
+        raise click.ClickException(f"--office：找不到单位「{office_name}」（用 unit list 查看）")
     type_ids, problems = {}, []
     for option in type_options:
         kind, sep, given = option.partition("=")
@@ -171,7 +180,7 @@ def round_open(title, year, deadline, type_options):
     with writing():
         year_value, deadline_value, types, errors = check_new_round(one_line(title), year, deadline.strip(), type_ids)
         if not errors:
-            new_round = Round.start(one_line(title), year_value, types, deadline_value)
+            new_round = Round.start(one_line(title), year_value, types, deadline_value, office)
             AuditEvent.record("round_open", None, detail=new_round.title)
     if errors:
         raise click.ClickException("\n".join(f"{labels[key]}：{message}" for key, message in errors.items()))
@@ -181,7 +190,7 @@ def round_open(title, year, deadline, type_options):
 @bp.post("/rounds/<int:round_id>/deadline")
 def set_deadline(round_id):
     """Set or move the round's deadline; the fillers' home pages follow at once."""
-    round_ = round_or_404(round_id)
+    round_ = own_round_or_404(round_id)
     deadline, problem = check_deadline_change(request.form.get("deadline"))
     if problem:
         flash(f"截止日期未修改：{problem}。", "error")
@@ -209,7 +218,7 @@ def round_deadline(round_id, deadline):
 @bp.post("/rounds/<int:round_id>/status")
 def set_round_open(round_id):
     """Close (read-only for fillers) or reopen a round."""
-    round_ = round_or_404(round_id)
+    round_ = own_round_or_404(round_id)
     is_open = request.form.get("open") == "1"
     # Reopening follows the rule of opening: one open round per year and
     # type. Checked and changed in one transaction, like opening.
@@ -248,14 +257,14 @@ def move_summary(round_, move):
 @bp.get("/rounds/<int:round_id>/types")
 def round_types(round_id):
     """Before moving: what changes for the round's reports, type by type."""
-    round_ = round_or_404(round_id)
+    round_ = own_round_or_404(round_id)
     moves = [move_summary(round_, m) for m in round_.pending_moves()]
     return render_template("township/round_types.html", round=round_, moves=moves)
 
 
 @bp.post("/rounds/<int:round_id>/types")
 def move_round_types(round_id):
-    round_ = round_or_404(round_id)
+    round_ = own_round_or_404(round_id)
     back = url_for(".round_types", round_id=round_.id)
     if not round_.is_open:
         flash("本轮填报已结束，不能更新报告类型。需要时请先重新开启本轮。", "error")
@@ -292,7 +301,7 @@ def board(round_id):
     status = request.args.get("status", "")
     if status not in FILTERS:
         status = ""
-    reports = list(Report.on_board(round_))
+    reports = list(Report.on_board(round_, office_of(g.user)))
     totals = Counter(r.progress for r in reports)
     totals["overdue"] = sum(1 for r in reports if r.is_overdue)
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
@@ -325,7 +334,7 @@ def remind_page(round_, errors=None, status=200):
     ticks it: all but the township's own, which the office fills itself.
     Its own page, not the board's: a thousand units' boxes would double
     the time of the board, which reloads itself every 30 s."""
-    units = [r for r in Report.on_board(round_) if r.status in Report.EDITABLE]
+    units = [r for r in Report.on_board(round_, office_of(g.user)) if r.status in Report.EDITABLE]
     chosen = set(request.form.getlist("unit", type=db_int)) if errors else None
     for r in units:
         r.proposed = r.unit_id in chosen if errors else r.unit_kind != "township"
@@ -346,7 +355,7 @@ def remind(round_id):
     office ticked, among those that have not handed their report in."""
     round_ = round_or_404(round_id)
     chosen = set(request.form.getlist("unit", type=db_int))
-    units = [r.unit for r in Report.in_round(round_) if r.status in Report.EDITABLE and r.unit_id in chosen]
+    units = [r.unit for r in Report.in_round(round_, office_of(g.user)) if r.status in Report.EDITABLE and r.unit_id in chosen]
     text, problem = read_notice_text("催报")
     errors = {}
     if not round_.is_open:
@@ -370,6 +379,6 @@ def post_notice(round_id):
     if problem:
         flash(f"未发布通知：{problem}", "error")
     else:
-        Notice.announce(round_, text, g.user)
+        Notice.announce(round_, text, g.user, office_of(g.user))
         flash("已发布通知，各单位打开首页即可看到。", "ok")
     return redirect(url_for(".board", round_id=round_.id), 303)

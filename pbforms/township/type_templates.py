@@ -10,12 +10,13 @@ keep printing as they did until moved to the new version.
 """
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
+from ..auth import changeable_type_or_404, type_or_404
 from ..documents import content_disposition
 from ..documents.official import starter_template
 from ..documents.uploaded import MAX_BYTES, check_template, names_of, template_of
 from ..models import AuditEvent
 from . import bp
-from .types import type_or_404, type_page_context
+from .types import type_page_context
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -38,7 +39,7 @@ def refused(record, errors):
 
 @bp.post("/types/<int:type_id>/template")
 def upload_type_template(type_id):
-    record = type_or_404(type_id)
+    record = changeable_type_or_404(type_id)
     upload = request.files.get("template")
     if upload is None or not upload.filename:
         return refused(record, ["请选择 Word 模板文件（.docx）。"])
@@ -59,7 +60,7 @@ def upload_type_template(type_id):
 def remove_type_template(type_id):
     """Back to the generated official format, as the type's next version
     (an empty template is the versions' way of saying "none")."""
-    record = type_or_404(type_id)
+    record = changeable_type_or_404(type_id)
     if template_of(record.newest()) is None:
         return redirect(url_for(".type_page", type_id=record.id, _anchor="type-template"), 303)
     version, _ = record.save_version(record.newest_version().definition, g.user, template=b"")

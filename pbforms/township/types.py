@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
+from ..auth import changeable_type_or_404, office_of, type_or_404, visible_types
 from ..db import writing
 from ..documents import content_disposition
 from ..forms import KEY, RESERVED_KEYS, ReportType
@@ -32,10 +33,6 @@ from . import bp, one_line, page_or_partial
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NAME_MAX, TITLE_MAX = 60, 200
-
-
-def type_or_404(type_id):
-    return ReportTypeRecord.get_or_none(ReportTypeRecord.id == type_id) or abort(404)
 
 
 def name_problem(name, record=None):
@@ -59,7 +56,7 @@ def sheet_name(record):
 
 def types_page(upload_errors=None, upload_name="", status=200):
     rows = [SimpleNamespace(record=r, newest=r.newest(), rounds=list(r.rounds_using()))
-            for r in ReportTypeRecord.ordered()]
+            for r in visible_types(g.user)]
     return render_template("township/types.html", rows=rows, upload_errors=upload_errors or [],
                            upload_name=upload_name), status
 
@@ -90,7 +87,7 @@ def add_type():
     if problem:
         return types_page([problem], name, 422)
     try:
-        record = ReportTypeRecord.add(definition, g.user, name=name)
+        record = ReportTypeRecord.add(definition, g.user, name=name, office=office_of(g.user))
     except IntegrityError:
         return types_page([f"已有名为「{name}」的报告类型"], name, 422)
     AuditEvent.record("type_add", g.user, detail=f"{name}（上传字段表）")
@@ -126,7 +123,7 @@ def download_sheet(type_id):
 @bp.post("/types/<int:type_id>/sheet")
 def upload_sheet(type_id):
     """A changed 字段表: the type's next version, checked whole first."""
-    record = type_or_404(type_id)
+    record = changeable_type_or_404(type_id)
     raw = uploaded_bytes()
     if raw is None:
         return render_template("township/type.html", **type_page_context(
@@ -159,7 +156,7 @@ def copy_type(type_id):
         definition = copy.deepcopy(record.newest().definition)
         definition["name"] = name
         try:
-            new = ReportTypeRecord.add(definition, g.user, name=name)
+            new = ReportTypeRecord.add(definition, g.user, name=name, office=office_of(g.user))
         except IntegrityError:
             problem = f"已有名为「{name}」的报告类型"
     if problem:
@@ -173,7 +170,7 @@ def copy_type(type_id):
 @bp.post("/types/<int:type_id>/retired")
 def set_type_retired(type_id):
     """A retired type is not offered for new rounds; rounds using it keep it."""
-    record = type_or_404(type_id)
+    record = changeable_type_or_404(type_id)
     retired = request.form.get("retired") == "1"
     record.set_retired(retired)
     AuditEvent.record("type_retire" if retired else "type_unretire", g.user, detail=record.name)
@@ -398,7 +395,7 @@ def follow_renames(draft, base):
 def type_draft(type_id):
     """上移/下移, 添加, 删除, a kind changed: the editor back with the change
     made, all typing kept. Nothing is saved."""
-    record = type_or_404(type_id)
+    record = changeable_type_or_404(type_id)
     base = base_version(record)
     draft = read_draft(record, base)  # what is wrong is said on 预览 and 保存, not while editing
     change(record, draft, request.form.get("op", ""))
@@ -439,7 +436,7 @@ def preview_type(type_id):
 def save_type(type_id):
     """保存: the draft as the type's next version, unless the type gained a
     version since the editor opened (another admin, or an upload)."""
-    record = type_or_404(type_id)
+    record = changeable_type_or_404(type_id)
     base = base_version(record)
     draft = read_draft(record, base)
     definition, errors = checked(record, base, draft)

@@ -2,6 +2,7 @@
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from peewee import IntegrityError
 
+from ..auth import office_of, unit_or_404, visible_units
 from ..db import db_int, writing
 from ..filenames import FILE_NAME_FORBIDDEN, FILE_NAME_FORBIDDEN_TEXT, unsafe_characters, unsafe_message
 from ..models import AuditEvent, Round, Unit
@@ -53,14 +54,14 @@ def read_unit_form(unit=None):
 def include_in_open_rounds(unit):
     """A unit added or turned on while rounds run gets its report in them;
     returns the sentence telling the admin so, or "" when none runs."""
-    rounds = list(Round.open_rounds())
+    rounds = [r for r in Round.open_rounds() if r.covers(unit)]
     for round_ in rounds:
         round_.include(unit)
     return "它已加入正在进行的填报：" + "、".join(r.title for r in rounds) + "。" if rounds else ""
 
 
 def units_context(**extra):
-    return {"units": Unit.ordered(), "values": {}, "errors": {}, **extra}
+    return {"units": visible_units(g.user), "values": {}, "errors": {}, **extra}
 
 
 @bp.get("/units")
@@ -74,7 +75,7 @@ def add_unit():
         with writing():
             values, errors = read_unit_form()
             if not errors:
-                unit = Unit.create(position=Unit.next_position(), **values)
+                unit = Unit.add(parent=office_of(g.user), **values)
                 joined = include_in_open_rounds(unit)
                 AuditEvent.record("unit_add", g.user, unit=unit, detail=unit.name)
     except IntegrityError:
@@ -89,16 +90,13 @@ def add_unit():
     return redirect(url_for(".units"), 303)
 
 
-def unit_or_404(unit_id):
-    return Unit.get_or_none(Unit.id == unit_id) or abort(404)
-
-
 @bp.get("/units/<int:unit_id>")
 def unit_row(unit_id):
     """The unit's row as shown; the edit row's 取消 swaps back to it."""
+    unit = unit_or_404(unit_id)
     if not wants_partial():
         return redirect(url_for(".units"))
-    return page_or_partial(None, "township/_unit_row.html", unit=unit_or_404(unit_id))
+    return page_or_partial(None, "township/_unit_row.html", unit=unit)
 
 
 @bp.get("/units/<int:unit_id>/edit")
