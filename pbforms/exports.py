@@ -347,8 +347,11 @@ def start_volume(round_id):
 
 # --- the summary of figures --------------------------------------------------
 
-Summary = namedtuple("Summary", "round scope report_type counts rows totals")
+Summary = namedtuple("Summary", "round scope report_type counts rows totals groups by_unit")
 SummaryRow = namedtuple("SummaryRow", "name status values")
+# A unit directly below the summary's unit (a township below the county)
+# with the rows of its part and their totals.
+SummaryGroup = namedtuple("SummaryGroup", "name rows totals")
 
 
 def round_type(round_, type_id):
@@ -372,15 +375,41 @@ def types_help(round_):
     return "；".join(f"{t.type_id} {t.name}（{round_.kinds_label(t)}）" for t in round_.types)
 
 
-def summary(round_, statuses, report_type, under):
+def part_of(unit, under):
+    """The id of the unit directly below `under` whose part holds `unit`
+    (`unit` itself when directly below), None for `under` itself."""
+    ids = unit.path.strip("/").split("/")
+    depth = len(under.ancestor_ids) + 1
+    return int(ids[depth]) if len(ids) > depth else None
+
+
+def summary(round_, statuses, report_type, under, by_unit=False):
     """A row per unit following `report_type` and a column per figure of
     that type, plus the totals: one summary covers one type, so the
-    township's own figures are never added to its villages'."""
+    township's own figures are never added to its villages'.
+
+    When the rows lie deeper than `under`'s own children (a county's
+    villages), they are rolled up by the child whose part holds them (the
+    township): a group each, with its subtotal, in the children's order;
+    `by_unit` says whether a group lists its units or only its subtotal."""
     counts = report_type.counts
+
+    def totals(rows):
+        return [f.total(row.values[i] for row in rows) for i, f in enumerate(counts)]
+
     reports = chosen_reports(round_, statuses, under).where(Report.type_version == report_type.version_id)
-    rows = [SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts]) for r in reports]
-    totals = [f.total(row.values[i] for row in rows) for i, f in enumerate(counts)]
-    return Summary(round_, scope_label(statuses), report_type, counts, rows, totals)
+    parts, deeper = {}, False
+    for r in reports:
+        deeper = deeper or r.unit.parent_id not in (None, under.id) and r.unit.id != under.id
+        parts.setdefault(part_of(r.unit, under), []).append(
+            SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts]))
+    rows = [row for part in parts.values() for row in part]
+    groups = []
+    if deeper:
+        names = {u.id: u.name for u in Unit.ordered().where(Unit.parent == under)}
+        groups = [SummaryGroup(names.get(key, under.name), parts[key], totals(parts[key]))
+                  for key in [None, *names] if key in parts]
+    return Summary(round_, scope_label(statuses), report_type, counts, rows, totals(rows), groups, by_unit)
 
 
 def summary_label(s):
@@ -397,35 +426,71 @@ def column_titles(s):
     return ["单位", "状态"] + [f"{f.label}（{f.unit}）" for f in s.counts]
 
 
+def with_data(rows):
+    """How many of `rows` hold a figure: a unit with none filled adds nothing."""
+    return sum(1 for row in rows if any(v is not None for v in row.values))
+
+
 def totals_name(s):
-    """合计 names how many units' figures it adds up: a unit with no figure filled adds nothing."""
-    with_data = sum(1 for row in s.rows if any(v is not None for v in row.values))
-    return f"合计（{with_data}个单位）"
+    """合计 names how many units' figures it adds up."""
+    return f"合计（{with_data(s.rows)}个单位）"
+
+
+def group_status(s, group):
+    """The status column of a group's subtotal: how many units it adds up."""
+    return f"{'小计' if s.by_unit else ''}（{with_data(group.rows)}个单位）"
 
 
 def summary_xlsx(s):
     """Numbers stored as numbers (an empty figure stays an empty cell), the
     units in the header, the header row and unit column frozen. Each total
     is a SUM over its column's rows, so a figure corrected in the sheet
-    corrects its total."""
+    corrects its total; a rolled-up summary's county total adds up the
+    townships' subtotals (which, listed by unit, are SUMs of their units)."""
     book = Workbook()
     sheet = book.active
     sheet.title = "数字汇总"
-    sheet.append(column_titles(s))
-    for row in s.rows:
-        sheet.append([row.name, row.status, *row.values])
-    # Text is text: a unit named "=HYPERLINK(…)" must not become a formula
-    # (openpyxl makes one of any string starting with "="). Set before the
-    # totals row, whose formulas are the only ones.
-    for row in sheet.iter_rows():
-        for cell in row:
+
+    def append_text(values, bold=False):
+        # Text is text: a unit named "=HYPERLINK(…)" must not become a
+        # formula (openpyxl makes one of any string starting with "="); the
+        # totals' formulas are written into their cells afterwards.
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"
-    last = sheet.max_row
-    sheet.append([totals_name(s), None])
+            cell.font = Font(bold=bold)
+        return sheet.max_row
+
+    def sums(at, first, last):
+        for column in range(3, len(s.counts) + 3):
+            letter = sheet.cell(1, column).column_letter
+            sheet.cell(at, column, f"=SUM({letter}{first}:{letter}{last})" if last >= first else 0).font = Font(bold=True)
+
+    sheet.append(column_titles(s))
+    if not s.groups:
+        for row in s.rows:
+            append_text([row.name, row.status, *row.values])
+        last = sheet.max_row
+        sums(append_text([totals_name(s), None], bold=True), 2, last)
+    elif not s.by_unit:
+        for group in s.groups:
+            append_text([group.name, group_status(s, group), *group.totals])
+        last = sheet.max_row
+        sums(append_text([totals_name(s), None], bold=True), 2, last)
+    else:
+        subtotals = []
+        for group in s.groups:
+            first = sheet.max_row + 1
+            for row in group.rows:
+                append_text([row.name, row.status, *row.values])
+            subtotals.append(append_text([group.name, group_status(s, group)], bold=True))
+            sums(subtotals[-1], first, subtotals[-1] - 1)
+        at = append_text([totals_name(s), None], bold=True)
+        for column in range(3, len(s.counts) + 3):
+            letter = sheet.cell(1, column).column_letter
+            sheet.cell(at, column, "=" + "+".join(f"{letter}{r}" for r in subtotals))
     for column, f in enumerate(s.counts, start=3):
-        letter = sheet.cell(1, column).column_letter
-        sheet.cell(last + 1, column, f"=SUM({letter}2:{letter}{last})" if s.rows else 0)
         if f.kind == "amount":  # printed with its places, as in the report: 12.5, 3.0
             for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
                 cell.number_format = f"0.{'0' * f.decimals}" if f.decimals else "0"
@@ -434,7 +499,7 @@ def summary_xlsx(s):
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
     for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
+        cell.font = Font(bold=True)  # the totals' formulas too
     sheet.column_dimensions["A"].width = 16
     for column in sheet.iter_cols(min_col=3, max_col=sheet.max_column, max_row=1):
         sheet.column_dimensions[column[0].column_letter].width = 12
@@ -462,10 +527,19 @@ def summary_docx(s):
         "note": f"统计范围：{s.report_type.name}\n{scope}" if several else f"统计范围：{scope}",
         "headers": [{"label": f.label, "unit": f.unit} for f in s.counts],
         "rows": [{"name": r.name, "status": r.status, "figures": [shown(f, v) for f, v in zip(s.counts, r.values)]}
-                 for r in s.rows],
+                 for r in listed_rows(s)],
         "totals": {"name": totals_name(s), "figures": [f.as_text(v) for f, v in zip(s.counts, s.totals)]},
     }
     return fit_columns(render("round_summary.docx", context))
+
+
+def listed_rows(s):
+    """The rows a table lists: the units, or for a rolled-up summary each
+    township's units (when by unit) and its subtotal."""
+    if not s.groups:
+        return s.rows
+    return [row for group in s.groups
+            for row in (group.rows if s.by_unit else []) + [SummaryRow(group.name, group_status(s, group), group.totals)]]
 
 
 def fit_columns(docx_bytes):
