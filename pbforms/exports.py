@@ -30,7 +30,7 @@ from flask import Blueprint, Response, abort, g, make_response, redirect, render
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from .auth import admin_required, office_of, round_or_404, visible_users
+from .auth import admin_required, office_of, round_or_404, unit_or_404, visible_users
 from .db import db, writing
 from .documents import content_disposition, render, report_document, report_filename
 from .filenames import UniqueNames, safe_filename
@@ -347,7 +347,7 @@ def start_volume(round_id):
 
 # --- the summary of figures --------------------------------------------------
 
-Summary = namedtuple("Summary", "round scope report_type counts rows totals groups by_unit")
+Summary = namedtuple("Summary", "round unit scope report_type counts rows totals groups by_unit")
 SummaryRow = namedtuple("SummaryRow", "name status values")
 # A unit directly below the summary's unit (a township below the county)
 # with the rows of its part and their totals.
@@ -409,7 +409,7 @@ def summary(round_, statuses, report_type, under, by_unit=False):
         names = {u.id: u.name for u in Unit.ordered().where(Unit.parent == under)}
         groups = [SummaryGroup(names.get(key, under.name), parts[key], totals(parts[key]))
                   for key in [None, *names] if key in parts]
-    return Summary(round_, scope_label(statuses), report_type, counts, rows, totals(rows), groups, by_unit)
+    return Summary(round_, under, scope_label(statuses), report_type, counts, rows, totals(rows), groups, by_unit)
 
 
 def summary_label(s):
@@ -418,8 +418,13 @@ def summary_label(s):
     return f"（{s.report_type.name}，{s.scope}）" if several else f"（{s.scope}）"
 
 
+def summary_title(s):
+    """The round's title, and the unit covered when it is a part of the round (one township of the county's)."""
+    return s.round.title if s.unit.id == s.round.office_id else f"{s.round.title}·{s.unit.name}"
+
+
 def summary_filename(s, extension):
-    return f"{s.round.title}数字汇总{summary_label(s)}.{extension}"
+    return f"{summary_title(s)}数字汇总{summary_label(s)}.{extension}"
 
 
 def column_titles(s):
@@ -438,7 +443,8 @@ def totals_name(s):
 
 def group_status(s, group):
     """The status column of a group's subtotal: how many units it adds up."""
-    return f"{'小计' if s.by_unit else ''}（{with_data(group.rows)}个单位）"
+    count = with_data(group.rows)
+    return f"小计（{count}个单位）" if s.by_unit else f"{count}个单位"
 
 
 def summary_xlsx(s):
@@ -507,7 +513,7 @@ def summary_xlsx(s):
     sheet.page_setup.orientation = "landscape"
     sheet.print_title_rows = "1:1"
     # "&" starts a code in a print header (&P page number, &B bold …): doubled, it prints as itself.
-    sheet.oddHeader.center.text = f"{s.round.title}数字汇总{summary_label(s)}".replace("&", "&&")
+    sheet.oddHeader.center.text = f"{summary_title(s)}数字汇总{summary_label(s)}".replace("&", "&&")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -521,7 +527,7 @@ def summary_docx(s):
     several = len(s.round.types) > 1
     scope = f"{s.scope}　　截至{cn_date(datetime.date.today())}"
     context = {
-        "title": f"{s.round.title}数字汇总表",
+        "title": f"{summary_title(s)}数字汇总表",
         # A type's name is long: on a line of its own (docxtpl makes "\n" a
         # line break), so the date never wraps a character or two onto a line alone.
         "note": f"统计范围：{s.report_type.name}\n{scope}" if several else f"统计范围：{scope}",
@@ -568,7 +574,9 @@ def summary_file(round_id, extension):
     if report_type is None:  # a round of several types, and none chosen
         report_type = most_followed(round_, [r.type_version_id for r in
                                              Report.select(Report.type_version).where(Report.round == round_)])
-    s = summary(round_, chosen_scope(request.args.get("scope")), report_type, office_of(g.user))
+    under_id = request.args.get("under", type=int)
+    under = office_of(g.user) if under_id is None else unit_or_404(under_id)
+    s = summary(round_, chosen_scope(request.args.get("scope")), report_type, under, request.args.get("by") == "unit")
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)
     AuditEvent.record("export", g.user, detail=f"汇总表：{name}")
@@ -600,6 +608,19 @@ def statuses_option(text):
 
 
 STATUS_HELP = "只要这些状态的报告，逗号分隔，如 submitted,approved（默认全部）"
+UNDER_HELP = "只要这个单位（如一个乡镇）及其下属单位的报告（默认：开启本轮的单位以下全部）"
+
+
+def under_option(round_, name):
+    """The unit whose part of the round a command covers: `name`'s, or the round's office's."""
+    if not name:
+        return round_.office
+    unit = Unit.get_or_none(Unit.name == name.strip())
+    if unit is None:
+        raise click.ClickException(f"找不到名为“{name}”的单位（用 unit list 查看）")
+    if not (round_.office.contains(unit) or unit.contains(round_.office)):
+        raise click.ClickException(f"“{unit.name}”不在本轮（{round_.office.name}开启）的范围内")
+    return unit
 
 
 @round_group.command("list")
@@ -617,10 +638,11 @@ def round_list():
 @click.option("--round", "round_id", type=int, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
-def round_export_zip(round_id, output, statuses):
+@click.option("--under", default="", help=UNDER_HELP)
+def round_export_zip(round_id, output, statuses, under):
     """Write every chosen report of the round as .docx files into one zip."""
     round_ = get_round(round_id)
-    reports = chosen_reports(round_, statuses_option(statuses), round_.office)
+    reports = chosen_reports(round_, statuses_option(statuses), under_option(round_, under))
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
         count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1))
     click.echo(f"已写入 {output}（{count} 份报告）")
@@ -630,13 +652,14 @@ def round_export_zip(round_id, output, statuses):
 @click.option("--round", "round_id", type=int, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
-def round_compile(round_id, output, statuses):
+@click.option("--under", default="", help=UNDER_HELP)
+def round_compile(round_id, output, statuses, under):
     """Write the round's 汇编: one .docx (or .pdf, by the file's extension) with a cover, a 目录 and every report."""
     suffix = output.suffix.lower()
     if suffix not in (".docx", ".pdf"):
         raise click.ClickException("输出文件应以 .docx 或 .pdf 结尾")
     round_ = get_round(round_id)
-    reports = chosen_reports(round_, statuses_option(statuses), round_.office)
+    reports = chosen_reports(round_, statuses_option(statuses), under_option(round_, under))
     if suffix == ".pdf" and availability():
         raise click.ClickException(f"无法生成 PDF：{availability()}")
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
@@ -655,7 +678,9 @@ def round_compile(round_id, output, statuses):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
 @click.option("--type", "type_id", default="", help="报告类型编号：本轮有多种报告类型时必须给出（用 type list 查看）")
-def round_summary(round_id, output, statuses, type_id):
+@click.option("--under", default="", help=UNDER_HELP)
+@click.option("--by-unit", is_flag=True, help="分乡镇汇总时也逐个列出各村（社区），不只列各乡镇的小计")
+def round_summary(round_id, output, statuses, type_id, under, by_unit):
     """Write the summary of figures of one report type: .xlsx or .docx, by the file's extension."""
     writers = {".xlsx": summary_xlsx, ".docx": summary_docx}
     if output.suffix.lower() not in writers:
@@ -666,6 +691,6 @@ def round_summary(round_id, output, statuses, type_id):
         if type_id:
             raise click.ClickException(f"本轮没有编号为 {type_id} 的报告类型。本轮的报告类型：{types_help(round_)}")
         raise click.ClickException(f"本轮有多种报告类型，汇总表一次只汇总一种，请用 --type 选择：{types_help(round_)}")
-    s = summary(round_, statuses_option(statuses), report_type, round_.office)
+    s = summary(round_, statuses_option(statuses), report_type, under_option(round_, under), by_unit)
     output.write_bytes(writers[output.suffix.lower()](s))
     click.echo(f"已写入 {output}（{len(s.rows)} 个单位）")

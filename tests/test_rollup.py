@@ -1,0 +1,143 @@
+"""The roll-up of a county's round: summaries per township (its villages
+and its subtotal) and for the county (each township's total and the
+county's), from the board and from `round summary --under`."""
+import io
+import re
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from pbforms import demo
+from pbforms.models import Report, ReportTypeRecord, Round, Unit, User
+
+TOWNSHIPS = {"青泥镇": ["青泥村", "柳湾村", "石桥村", "东坡村", "河西村", "新华社区"],
+             "白石镇": ["白石村", "松林村", "杏花社区"]}
+
+
+@pytest.fixture
+def round_(app):
+    """The demo round, every village's figures filled, each unit's different (so sums tell units apart)."""
+    for number, report in enumerate(r for r in Report.in_round(Round.get()) if r.unit.kind != "township"):
+        counts = report.report_type.counts
+        filler = User.get(User.unit == report.unit)
+        report.save_data({**report.data, **{f.key: 10 * number + i + 1 for i, f in enumerate(counts)}},
+                         filler, report.version)
+    return Round.get()
+
+
+def village_figures(round_, names):
+    """{figure label: sum over the named units' reports}."""
+    sums = {}
+    for report in Report.in_round(round_):
+        if report.unit.name in names:
+            for f in report.report_type.counts:
+                sums[f.label] = sums.get(f.label, 0) + (report.data.get(f.key) or 0)
+    return sums
+
+
+def value(sheet, cell):
+    """A cell as a spreadsheet computes it: a number, =SUM(C2:C7), or =C8+C12."""
+    text = cell.value
+    if not isinstance(text, str) or not text.startswith("="):
+        return text
+    if match := re.fullmatch(r"=SUM\(([A-Z]+)(\d+):([A-Z]+)(\d+)\)", text):
+        assert match[1] == match[3] == cell.column_letter, text
+        return sum(value(sheet, sheet[f"{match[1]}{row}"]) or 0 for row in range(int(match[2]), int(match[4]) + 1))
+    assert re.fullmatch(r"=[A-Z]+\d+(\+[A-Z]+\d+)*", text), text
+    return sum(value(sheet, sheet[ref]) or 0 for ref in text[1:].split("+"))
+
+
+def sheet_rows(response):
+    """{first column: {figure label: value}} of a summary .xlsx, and the names in order."""
+    assert response.status_code == 200, response.text
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    labels = [c.value.rsplit("（", 1)[0] for c in sheet[1][2:]]
+    rows = {}
+    for row in sheet.iter_rows(min_row=2):
+        rows[row[0].value] = {label: value(sheet, cell) for label, cell in zip(labels, row[2:])}
+    return rows, [row[0].value for row in sheet.iter_rows(min_row=2)], labels
+
+
+def summary_url(round_, extension="xlsx", **args):
+    village = ReportTypeRecord.by_builtin("village_report").id
+    query = "&".join(f"{k}={v}" for k, v in {"scope": "", "type": village, **args}.items())
+    return f"/township/rounds/{round_.id}/summary.{extension}?{query}"
+
+
+def test_the_county_summary_lists_each_township_with_its_subtotal_and_the_county_total(client, auth, round_):
+    auth.login("county", demo.ADMIN[1])
+    rows, names, labels = sheet_rows(client.get(summary_url(round_)))
+    assert names == ["青泥镇", "白石镇", "合计（9个单位）"]
+    every_village = village_figures(round_, [v for villages in TOWNSHIPS.values() for v in villages])
+    for township, villages in TOWNSHIPS.items():
+        assert rows[township] == village_figures(round_, villages)
+    assert rows["合计（9个单位）"] == every_village
+    assert set(labels) == set(every_village) and all(every_village.values())
+
+
+def test_the_county_summary_by_village_lists_each_township_s_villages_above_its_subtotal(client, auth, round_):
+    auth.login("county", demo.ADMIN[1])
+    rows, names, _ = sheet_rows(client.get(summary_url(round_, by="unit")))
+    assert names == [*TOWNSHIPS["青泥镇"], "青泥镇", *TOWNSHIPS["白石镇"], "白石镇", "合计（9个单位）"]
+    for township, villages in TOWNSHIPS.items():
+        assert rows[township] == village_figures(round_, villages)
+        for village in villages:
+            assert rows[village] == village_figures(round_, [village])
+    assert rows["合计（9个单位）"] == village_figures(round_, sum(TOWNSHIPS.values(), []))
+
+
+def test_a_township_s_summary_stays_its_villages_and_their_total(client, auth, round_):
+    auth.admin()
+    rows, names, _ = sheet_rows(client.get(summary_url(round_)))
+    assert names == [*TOWNSHIPS["青泥镇"], "合计（6个单位）"]
+    assert rows["合计（6个单位）"] == village_figures(round_, TOWNSHIPS["青泥镇"])
+
+
+def test_the_county_may_summarise_one_township_and_the_other_township_may_not(client, auth, round_):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.login("county", demo.ADMIN[1])
+    response = client.get(summary_url(round_, under=baishi.id))
+    rows, names, _ = sheet_rows(response)
+    assert names == [*TOWNSHIPS["白石镇"], "合计（3个单位）"]
+    assert "%E7%99%BD%E7%9F%B3%E9%95%87" in response.headers["Content-Disposition"]  # 白石镇 in the file's name
+    auth.logout()
+    auth.admin()
+    assert client.get(summary_url(round_, under=baishi.id)).status_code == 404
+
+
+def test_the_county_s_word_summary_has_a_row_per_township_and_the_total(client, auth, round_):
+    auth.login("county", demo.ADMIN[1])
+    response = client.get(summary_url(round_, "docx"))
+    table = Document(io.BytesIO(response.data)).tables[0]
+    names = [row.cells[0].text for row in table.rows]
+    assert names[-3:] == ["青泥镇", "白石镇", "合计（9个单位）"]
+    total = village_figures(round_, sum(TOWNSHIPS.values(), []))
+    assert table.rows[-1].cells[2].text == str(total[next(iter(total))])
+
+
+@pytest.mark.parametrize("under, expected", [
+    ([], ["青泥镇", "白石镇", "合计（9个单位）"]),
+    (["--under", "白石镇"], [*TOWNSHIPS["白石镇"], "合计（3个单位）"]),
+    (["--under", "青泥镇", "--by-unit"], [*TOWNSHIPS["青泥镇"], "合计（6个单位）"]),
+    (["--by-unit"], [*TOWNSHIPS["青泥镇"], "青泥镇", *TOWNSHIPS["白石镇"], "白石镇", "合计（9个单位）"]),
+])
+def test_round_summary_covers_the_unit_asked_for(app, round_, tmp_path, under, expected):
+    out = tmp_path / "汇总.xlsx"
+    village = ReportTypeRecord.by_builtin("village_report").id
+    result = app.test_cli_runner().invoke(args=["round", "summary", "--round", str(round_.id), "-o", str(out),
+                                                "--type", str(village), *under])
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(out).active
+    assert [row[0].value for row in sheet.iter_rows(min_row=2)] == expected
+
+
+@pytest.mark.parametrize("command", ["summary", "export-zip", "compile"])
+@pytest.mark.parametrize("name, message", [("不存在镇", "找不到名为“不存在镇”的单位")])
+def test_round_commands_explain_an_unknown_unit(app, round_, tmp_path, command, name, message):
+    out = tmp_path / ("汇总.xlsx" if command == "summary" else "报告.zip" if command == "export-zip" else "汇编.docx")
+    chosen_type = ["--type", str(ReportTypeRecord.by_builtin("village_report").id)] if command == "summary" else []
+    result = app.test_cli_runner().invoke(args=["round", command, "--round", str(round_.id), "-o", str(out),
+                                                "--under", name, *chosen_type])
+    assert result.exit_code != 0 and message in result.output
+    assert not out.exists()
