@@ -92,6 +92,14 @@ def chosen_reports(round_, statuses, under):
     return query.where(Report.status.in_(statuses)) if statuses else query
 
 
+def part_of(unit, under):
+    """The id of the unit directly below `under` whose part holds `unit`
+    (`unit` itself when directly below), None for `under` itself."""
+    ids = unit.path.strip("/").split("/")
+    depth = len(under.ancestor_ids) + 1
+    return int(ids[depth]) if len(ids) > depth else None
+
+
 def one_by_one(query):
     """The query's reports, each read by a statement of its own: only one
     report is in memory at a time, and no read stays open on SQLite while
@@ -117,8 +125,9 @@ UNDER_WAY = 2 * ZIP_WORKERS
 ZIP_WORKER_START = multiprocessing.get_context("fork") if sys.platform == "linux" else None
 
 
-def write_zip(reports, path, progress=None):
+def write_zip(reports, path, progress=None, folder=lambda report: ""):
     """One .docx per report into a zip at `path`; returns how many.
+    `folder(report)` names the folder (ending in "/") a report goes into.
 
     Written to a side file and renamed at the end, so `path` never holds half
     a zip. Each entry's name is safe on Windows and Linux and unique in the
@@ -145,7 +154,7 @@ def write_zip(reports, path, progress=None):
 
         entry_name = UniqueNames()
         for report in reports:
-            name = entry_name(safe_filename(report_filename(report)))
+            name = entry_name(folder(report) + safe_filename(report_filename(report)))
             under_way.append((name, workers.submit(render, *report_document(report))))
             if len(under_way) == UNDER_WAY:
                 write_oldest()
@@ -153,6 +162,16 @@ def write_zip(reports, path, progress=None):
             write_oldest()
     part.replace(path)
     return count
+
+
+def township_folders(under):
+    """The `folder` of write_zip for `under`'s part: when that part is more
+    than one level deep (a county's), a folder per unit directly below it
+    (its township) holding that unit's report and those below it."""
+    names = {u.id: safe_filename(u.name) + "/" for u in Unit.select(Unit.id, Unit.name).where(Unit.parent == under)}
+    if not (names and Unit.select().where(Unit.parent.in_(list(names))).exists()):
+        return lambda report: ""
+    return lambda report: names.get(part_of(report.unit, under), "")
 
 
 def zip_filename(round_, statuses):
@@ -189,8 +208,9 @@ def run_job(job, write):
 def write_zip_of(job):
     """The zip job's writer: its round's chosen reports, one by one."""
     def write(path, progress):
-        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, job_office(job))),
-                         path, progress)
+        office = job_office(job)
+        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, office)),
+                         path, progress, township_folders(office))
     return write
 
 
@@ -373,14 +393,6 @@ def most_followed(round_, version_ids):
 
 def types_help(round_):
     return "；".join(f"{t.type_id} {t.name}（{round_.kinds_label(t)}）" for t in round_.types)
-
-
-def part_of(unit, under):
-    """The id of the unit directly below `under` whose part holds `unit`
-    (`unit` itself when directly below), None for `under` itself."""
-    ids = unit.path.strip("/").split("/")
-    depth = len(under.ancestor_ids) + 1
-    return int(ids[depth]) if len(ids) > depth else None
 
 
 def summary(round_, statuses, report_type, under, by_unit=False):
@@ -642,9 +654,10 @@ def round_list():
 def round_export_zip(round_id, output, statuses, under):
     """Write every chosen report of the round as .docx files into one zip."""
     round_ = get_round(round_id)
-    reports = chosen_reports(round_, statuses_option(statuses), under_option(round_, under))
+    unit = under_option(round_, under)
+    reports = chosen_reports(round_, statuses_option(statuses), unit)
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
-        count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1))
+        count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1), folder=township_folders(unit))
     click.echo(f"已写入 {output}（{count} 份报告）")
 
 

@@ -3,6 +3,7 @@ and its subtotal) and for the county (each township's total and the
 county's), from the board and from `round summary --under`."""
 import io
 import re
+import zipfile
 
 import pytest
 from docx import Document
@@ -141,3 +142,24 @@ def test_round_commands_explain_an_unknown_unit(app, round_, tmp_path, command, 
                                                 "--under", name, *chosen_type])
     assert result.exit_code != 0 and message in result.output
     assert not out.exists()
+
+
+def zip_of_the_cli(app, round_, tmp_path, *under):
+    out = tmp_path / "报告.zip"
+    result = app.test_cli_runner().invoke(args=["round", "export-zip", "--round", str(round_.id), "-o", str(out), *under])
+    assert result.exit_code == 0, result.output
+    return zipfile.ZipFile(out).namelist()
+
+
+@pytest.mark.parametrize("under, expected", [
+    ([], {"青泥镇": 7, "白石镇": 4}),  # each township's own report and its villages'
+    (["--under", "白石镇"], {"": 4}),
+])
+def test_the_county_s_zip_has_a_folder_per_township(app, round_, tmp_path, under, expected):
+    names = zip_of_the_cli(app, round_, tmp_path, *under)
+    assert {folder: sum(1 for n in names if (n.rsplit("/", 1)[0] if "/" in n else "") == folder)
+            for folder in expected} == expected
+    assert len(names) == sum(expected.values())
+    assert any("白石村" in n for n in names)
+    if under:
+        assert not any("青泥村" in n for n in names)
