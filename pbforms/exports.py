@@ -37,6 +37,7 @@ from .filenames import UniqueNames, safe_filename
 from .forms import cn_date
 from .models import AuditEvent, ExportJob, Report, Round, Unit, User
 from .partials import partial_response, wants_partial
+from .rollup import part_of
 from .documents.official import official_template
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .documents.volume import build_volume
@@ -90,14 +91,6 @@ def chosen_reports(round_, statuses, under):
     """The round's reports of `under`'s subtree, of `statuses` (all when empty)."""
     query = Report.in_round(round_, under)
     return query.where(Report.status.in_(statuses)) if statuses else query
-
-
-def part_of(unit, under):
-    """The id of the unit directly below `under` whose part holds `unit`
-    (`unit` itself when directly below), None for `under` itself."""
-    ids = unit.path.strip("/").split("/")
-    depth = len(under.ancestor_ids) + 1
-    return int(ids[depth]) if len(ids) > depth else None
 
 
 def one_by_one(query):
@@ -171,7 +164,7 @@ def township_folders(under):
     names = {u.id: safe_filename(u.name) + "/" for u in Unit.select(Unit.id, Unit.name).where(Unit.parent == under)}
     if not (names and Unit.select().where(Unit.parent.in_(list(names))).exists()):
         return lambda report: ""
-    return lambda report: names.get(part_of(report.unit, under), "")
+    return lambda report: names.get(part_of(report.unit.path, under), "")
 
 
 def zip_filename(round_, statuses):
@@ -413,7 +406,7 @@ def summary(round_, statuses, report_type, under, by_unit=False):
     parts, deeper = {}, False
     for r in reports:
         deeper = deeper or r.unit.parent_id not in (None, under.id) and r.unit.id != under.id
-        parts.setdefault(part_of(r.unit, under), []).append(
+        parts.setdefault(part_of(r.unit.path, under), []).append(
             SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts]))
     rows = [row for part in parts.values() for row in part]
     groups = []

@@ -1,16 +1,19 @@
 """The roll-up of a county's round: summaries per township (its villages
 and its subtotal) and for the county (each township's total and the
 county's), from the board and from `round summary --under`."""
+import datetime
 import io
 import re
 import zipfile
 
 import pytest
+import lxml.html
 from docx import Document
 from openpyxl import load_workbook
 
 from pbforms import demo
 from pbforms.models import Report, ReportTypeRecord, Round, Unit, User
+from tests.test_township import put_in_state
 
 TOWNSHIPS = {"青泥镇": ["青泥村", "柳湾村", "石桥村", "东坡村", "河西村", "新华社区"],
              "白石镇": ["白石村", "松林村", "杏花社区"]}
@@ -163,3 +166,62 @@ def test_the_county_s_zip_has_a_folder_per_township(app, round_, tmp_path, under
     assert any("白石村" in n for n in names)
     if under:
         assert not any("青泥村" in n for n in names)
+
+
+# --- the county's board -------------------------------------------------------
+
+def board_of(client, round_, **args):
+    response = client.get(f"/township/rounds/{round_.id}", query_string=args)
+    assert response.status_code == 200, response.text
+    return lxml.html.fromstring(response.text)
+
+
+def part_rows(page):
+    return {row.xpath("string(td[1])"): [" ".join(row.xpath("string(td[%d])" % i).split()) for i in (2, 3, 4)]
+            for row in page.xpath("//table[contains(@class, 'board-parts')]/tbody/tr")}
+
+
+def test_the_county_s_board_shows_each_township_s_report_and_its_villages_progress(client, auth, round_):
+    put_in_state("青泥镇", "submitted")
+    put_in_state("白石村", "submitted")
+    auth.login("county", demo.ADMIN[1])
+    page = board_of(client, round_)
+    rows = part_rows(page)
+    assert list(rows) == ["青泥镇", "白石镇"]
+    assert rows["青泥镇"][0].startswith("已提交") and "审核" in rows["青泥镇"][0]
+    assert rows["青泥镇"][1] == "共6个：草稿6"
+    assert rows["白石镇"][0].startswith("未开始")
+    assert rows["白石镇"][1] == "共3个：已提交1，草稿2"
+    assert not page.xpath("//table[contains(@class, 'list board')]//td[text()='青泥村']")  # no village rows
+
+
+def test_the_county_s_board_counts_each_township_s_overdue_units(client, auth, round_):
+    auth.login("county", demo.ADMIN[1])
+    Round.update(deadline=datetime.date.today() - datetime.timedelta(days=1)).execute()
+    rows = part_rows(board_of(client, round_))
+    assert [rows["青泥镇"][2], rows["白石镇"][2]] == ["6", "3"]
+
+
+def test_the_county_goes_down_into_a_township_and_its_office_into_no_other(client, auth, round_):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.login("county", demo.ADMIN[1])
+    page = board_of(client, round_)
+    link = page.xpath("//tr[@id='part-%d']//a[text()='查看所辖单位']/@href" % baishi.id)[0]
+    down = lxml.html.fromstring(client.get(link).text)
+    assert [" ".join(td.text_content().split()) for td in down.xpath("//table[@class='list board']/tbody/tr/td[1]")] \
+        == ["白石镇", *TOWNSHIPS["白石镇"]]
+    assert not down.xpath("//table[contains(@class, 'board-parts')]")
+    assert down.xpath("//input[@name='under']/@value") == [str(baishi.id)]
+    auth.logout()
+    auth.admin()
+    assert client.get(link).status_code == 404
+    assert not board_of(client, round_).xpath("//table[contains(@class, 'board-parts')]")
+
+
+def test_a_status_filter_on_the_county_s_board_lists_the_matching_units_of_every_township(client, auth, round_):
+    put_in_state("白石村", "submitted")
+    put_in_state("青泥村", "submitted")
+    auth.login("county", demo.ADMIN[1])
+    page = board_of(client, round_, status="submitted")
+    assert [td.text_content().strip() for td in page.xpath("//table[@class='list board']/tbody/tr/td[1]")] \
+        == ["青泥村", "白石村"]
