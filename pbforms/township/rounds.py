@@ -309,20 +309,22 @@ def board(round_id):
     under_id = request.args.get("under", type=int)
     office = office_of(g.user)
     under = office if under_id is None else unit_or_404(under_id)
-    reports = list(Report.on_board(round_, under))
-    totals = Counter(r.progress for r in reports)
-    totals["overdue"] = sum(1 for r in reports if r.is_overdue)
-    shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
-    paths = dict(Unit.subtree(under).select(Unit.id, Unit.path).order_by().tuples())
     parts = []
-    if is_deep(under, paths):
-        children = Unit.ordered().select(Unit.id, Unit.name).where(Unit.parent == under).tuples()
-        parts = parts_progress(under, children, reports, paths)
+    if is_deep(under):
+        parts, totals, followed = parts_progress(round_, under)
+        reports = list(Report.on_board(round_, under)) if status else []
+    else:
+        reports = list(Report.on_board(round_, under))
+        totals = Counter(r.progress for r in reports)
+        totals["overdue"] = sum(1 for r in reports if r.is_overdue)
+        followed = Counter(r.type_version_id for r in reports)
+    shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
                            today=datetime.date.today(), under=under if under.id != office.id else None,
                            parts=parts,
-                           summary_type=most_followed(round_, [r.type_version_id for r in reports]),
-                           total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
+                           summary_type=most_followed(round_, followed.elements()),
+                           total=sum(n for key, n in totals.items() if key != "overdue"), totals=totals,
+                           status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
                            newer_types=round_.is_open and bool(round_.pending_moves()),
