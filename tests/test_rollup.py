@@ -225,3 +225,17 @@ def test_a_status_filter_on_the_county_s_board_lists_the_matching_units_of_every
     page = board_of(client, round_, status="submitted")
     assert [td.text_content().strip() for td in page.xpath("//table[@class='list board']/tbody/tr/td[1]")] \
         == ["青泥村", "白石村"]
+
+
+def test_the_county_s_board_asks_as_many_queries_for_many_villages_as_for_a_few(client, auth, round_, monkeypatch):
+    from tests.test_board_queries import board_queries
+    auth.login("county", demo.ADMIN[1])
+    few, page = board_queries(client, round_, monkeypatch)
+    assert "共11个单位" in page
+    for township in Unit.select().where(Unit.kind == "township"):
+        for n in range(30):
+            round_.include(Unit.add(parent=township, name=f"{township.name}新村{n}", kind="village",
+                                    secretary_title="党支部书记"))
+    many, page = board_queries(client, round_, monkeypatch)
+    assert "共71个单位" in page
+    assert many == few
