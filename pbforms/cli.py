@@ -19,11 +19,13 @@ from .models import AuditEvent, Conflict, Report, Unit, User
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .text import proofread, word_import
 from .township.rounds import round_deadline, round_open
+from .township.units import include_in_open_rounds
 
 
 def init_app(app):
     app.cli.add_command(init_db)
     app.cli.add_command(create_user)
+    app.cli.add_command(unit_group)
     app.cli.add_command(unlock_command)
     app.cli.add_command(report_group)
     round_group.add_command(round_open)
@@ -53,13 +55,13 @@ def shown_url(url):
 @click.command("create-user")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "filler"]), default="filler", show_default=True)
-@click.option("--unit", "unit_name", help="填报员所属单位的名称，如 青泥村")
+@click.option("--unit", "unit_name", help="填报员所属单位，或管理员所在的党建办的单位（默认最上级单位）的名称，如 青泥村")
 @click.option("--name", "display_name", default="", help="显示的姓名")
 @click.password_option(prompt="密码", confirmation_prompt="再次输入密码", help="密码（不给出时交互输入）")
 def create_user(username, role, unit_name, display_name, password):
     """Create an account."""
-    unit = None
-    if role == "filler":
+    unit = Unit.root()
+    if role == "filler" or unit_name:
         unit = Unit.get_or_none(Unit.name == (unit_name or ""))
         if unit is None:
             raise click.ClickException(f"找不到单位「{unit_name or ''}」，请用 --unit 给出已有单位的名称")
@@ -74,6 +76,40 @@ def create_user(username, role, unit_name, display_name, password):
         user.set_password(password)
         user.save()
     click.echo(f"已创建{User.ROLES[role]}：{username}")
+
+
+@click.group("unit")
+def unit_group():
+    """The tree of units: 县（区）→ 乡镇（街道）→ 村／社区."""
+
+
+@unit_group.command("add")
+@click.option("--name", required=True, help="单位名称，如 白石镇")
+@click.option("--kind", required=True, type=click.Choice(list(Unit.TREE_KINDS)))
+@click.option("--parent", "parent_name", default="", help="上级单位的名称（第一个单位不用给出）")
+def unit_add(name, kind, parent_name):
+    """Add a unit below its parent; it joins the open rounds that cover it."""
+    name = name.strip()
+    parent = Unit.get_or_none(Unit.name == parent_name.strip()) if parent_name.strip() else None
+    if parent_name.strip() and parent is None:
+        raise click.ClickException(f"--parent：找不到单位「{parent_name}」（用 unit list 查看）")
+    if parent is None and Unit.root() is not None:
+        raise click.ClickException(f"--parent：请给出上级单位（最上级单位是「{Unit.root().name}」）")
+    if not name or Unit.select().where(Unit.name == name).exists():
+        raise click.ClickException(f"--name：已有名为「{name}」的单位" if name else "--name：请给出单位名称")
+    with writing():
+        unit = Unit.add(parent=parent, name=name, kind=kind, secretary_title=Unit.DEFAULT_SECRETARY[kind])
+        joined = include_in_open_rounds(unit)
+        AuditEvent.record("unit_add", None, unit=unit, detail=unit.name)
+    click.echo(f"已新增{unit.kind_label}「{unit.name}」。{joined}")
+
+
+@unit_group.command("list")
+def unit_list():
+    """The tree, one unit a line, indented by its depth, with its kind."""
+    for unit in Unit.ordered().order_by(Unit.path):
+        click.echo("  " * len(unit.ancestor_ids) + f"{unit.name}（{unit.kind_label}）"
+                   + ("" if unit.active else "（已停用）"))
 
 
 @click.command("unlock")

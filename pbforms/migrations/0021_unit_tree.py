@@ -45,9 +45,12 @@ def up(migrator, db):
 def down(migrator, db):
     db.execute_sql('UPDATE "user" SET unit_id = NULL WHERE role = %s' % db.param, ('admin',))
     migrator.migrate(
+        migrator.drop_index('report_type', 'report_type_office_id'),
         migrator.drop_column('report_type', 'office_id'),
+        migrator.drop_index('round', 'round_office_id'),
         migrator.drop_column('round', 'office_id'),
         migrator.drop_index('unit', 'unit_path'),
         migrator.drop_column('unit', 'path'),
+        migrator.drop_index('unit', 'unit_parent_id'),
         migrator.drop_column('unit', 'parent_id'),
     )
