@@ -37,7 +37,7 @@ from .filenames import UniqueNames, safe_filename
 from .forms import cn_date
 from .models import AuditEvent, ExportJob, Report, Round, Unit, User
 from .partials import partial_response, wants_partial
-from .rollup import part_of
+from .rollup import is_deep, part_of
 from .documents.official import official_template
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .documents.volume import build_volume
@@ -157,14 +157,22 @@ def write_zip(reports, path, progress=None, folder=lambda report: ""):
     return count
 
 
-def township_folders(under):
-    """The `folder` of write_zip for `under`'s part: when that part is more
-    than one level deep (a county's), a folder per unit directly below it
-    (its township) holding that unit's report and those below it."""
-    names = {u.id: safe_filename(u.name) + "/" for u in Unit.select(Unit.id, Unit.name).where(Unit.parent == under)}
-    if not (names and Unit.select().where(Unit.parent.in_(list(names))).exists()):
-        return lambda report: ""
+def townships(under):
+    """report -> its township's name in an export of `under`'s part, when
+    that part is more than one level deep (a county's): the unit directly
+    below `under` holding the report's unit. None when not so deep."""
+    if not is_deep(under):
+        return None
+    names = {u.id: u.name for u in Unit.select(Unit.id, Unit.name).where(Unit.parent == under)}
     return lambda report: names.get(part_of(report.unit.path, under), "")
+
+
+def township_folders(under):
+    """The `folder` of write_zip for `under`'s part: a folder per township in a county's."""
+    township = townships(under)
+    if township is None:
+        return lambda report: ""
+    return lambda report: safe_filename(township(report)) + "/" if township(report) else ""
 
 
 def zip_filename(round_, statuses):
@@ -298,13 +306,10 @@ def volume_filename(round_, statuses, extension="docx"):
     return f"{round_.title}汇编（{scope_label(statuses)}）.{extension}"
 
 
-def township_name():
-    unit = Unit.select().where(Unit.kind == "township").order_by(Unit.position, Unit.id).first()
-    return unit.name if unit else ""
-
-
-def write_volume(round_, reports, path, progress=None, pdf=False):
-    """The 汇编 into `path` (.docx, or .pdf when `pdf`); returns (count, note).
+def write_volume(round_, reports, path, progress=None, pdf=False, under=None):
+    """The 汇编 of `under`'s part (the round's office's when None) into
+    `path` (.docx, or .pdf when `pdf`); returns (count, note). Its cover
+    names `under`; a county's 目录 lists each township with its reports.
 
     With LibreOffice the 目录's page numbers are computed; without it (or
     when it fails) a .docx still comes out, its 目录 left for Word to
@@ -315,9 +320,15 @@ def write_volume(round_, reports, path, progress=None, pdf=False):
     if pdf and problem:
         raise ConverterError(problem)
     reports = list(reports)
-    built = build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
+    under = under or round_.office
+    township = townships(under)
+    if township:  # each township's reports together, the townships in their order
+        rank = {name: i for i, (name,) in enumerate(Unit.ordered().select(Unit.name).where(Unit.parent == under).tuples())}
+        reports.sort(key=lambda report: rank.get(township(report), -1))
+    built = build_volume(round_.title, under.name, cn_date(datetime.date.today()), reports,
                          official_template(round_.types[0]), progress=progress, pdf=pdf,
-                         converter=None if problem else docx_to_pdf, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
+                         converter=None if problem else docx_to_pdf, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START,
+                         group=township)
     Path(path).write_bytes(built.pdf if pdf else built.docx)
     if built.problem:
         log.warning("汇编 of round %s: LibreOffice failed (%s); the 目录 is left for Word to update",
@@ -333,7 +344,7 @@ def write_volume_of(job, pdf):
     def write(path, progress):
         round_ = Round.get_by_id(job.round_id)
         reports = one_by_one(chosen_reports(round_, job.status_list, job_office(job)))
-        count, note = write_volume(round_, reports, path, progress, pdf=pdf)
+        count, note = write_volume(round_, reports, path, progress, pdf=pdf, under=job_office(job))
         if note:
             job.advance(note=note)
         return count
@@ -665,13 +676,14 @@ def round_compile(round_id, output, statuses, under):
     if suffix not in (".docx", ".pdf"):
         raise click.ClickException("输出文件应以 .docx 或 .pdf 结尾")
     round_ = get_round(round_id)
-    reports = chosen_reports(round_, statuses_option(statuses), under_option(round_, under))
+    unit = under_option(round_, under)
+    reports = chosen_reports(round_, statuses_option(statuses), unit)
     if suffix == ".pdf" and availability():
         raise click.ClickException(f"无法生成 PDF：{availability()}")
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
         try:
             count, note = write_volume(round_, one_by_one(reports), output, lambda n: bar.update(1),
-                                       pdf=suffix == ".pdf")
+                                       pdf=suffix == ".pdf", under=unit)
         except ConverterError as e:
             raise click.ClickException(str(e)) from None
     click.echo(f"已写入 {output}（{count} 份报告）")

@@ -239,3 +239,47 @@ def test_the_county_s_board_asks_as_many_queries_for_many_villages_as_for_a_few(
     many, page = board_queries(client, round_, monkeypatch)
     assert "共71个单位" in page
     assert many == few
+
+
+# --- the 汇编 ---------------------------------------------------------------------
+
+def toc_entries(path):
+    """(style, text) of each line of the 目录, and the TC fields' (text, level) in the body."""
+    document = Document(path)
+    entries = []
+    for paragraph in document.paragraphs:
+        if paragraph.style.style_id in ("TOC1", "TOC2"):
+            entries.append((paragraph.style.style_id, paragraph.text.strip()))
+    xml = document.element.xml
+    fields = re.findall(r' TC "([^"]*)" \\l (\d) ', xml)
+    return entries, fields
+
+
+def compile_cli(app, round_, tmp_path, *under):
+    out = tmp_path / "汇编.docx"
+    result = app.test_cli_runner().invoke(args=["round", "compile", "--round", str(round_.id), "-o", str(out), *under])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_the_county_s_volume_lists_each_township_with_its_reports_in_the_toc(app, round_, tmp_path):
+    # A village added to 青泥镇 after 白石镇's came: still listed under 青泥镇.
+    qingni = Unit.get(Unit.name == "青泥镇")
+    round_.include(Unit.add(parent=qingni, name="后来村", kind="village", secretary_title="党支部书记"))
+    entries, fields = toc_entries(compile_cli(app, round_, tmp_path))
+    assert [text for style, text in entries if style == "TOC1"] == ["青泥镇", "白石镇"]
+    styles = [style for style, _ in entries]
+    assert styles == ["TOC1"] + ["TOC2"] * 8 + ["TOC1"] + ["TOC2"] * 4
+    under_qingni = [text for _, text in entries[1:9]]
+    assert any("后来村" in t for t in under_qingni) and any("青泥镇党委书记" in t for t in under_qingni)
+    assert all("白石" not in t and "松林" not in t and "杏花" not in t for t in under_qingni)
+    assert [f for f in fields if f[1] == "1"] == [("青泥镇", "1"), ("白石镇", "1")]
+    assert sum(1 for f in fields if f[1] == "2") == 12
+    assert "青泥县" in [p.text for p in Document(tmp_path / "汇编.docx").paragraphs]  # on the cover
+
+
+def test_a_township_s_volume_keeps_one_level_in_its_toc(app, round_, tmp_path):
+    entries, fields = toc_entries(compile_cli(app, round_, tmp_path, "--under", "白石镇"))
+    assert [style for style, _ in entries] == ["TOC1"] * 4
+    assert {level for _, level in fields} == {"1"}
+    assert "白石村" in " ".join(text for _, text in entries)
