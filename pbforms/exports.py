@@ -371,7 +371,7 @@ def start_volume(round_id):
 
 # --- the summary of figures --------------------------------------------------
 
-Summary = namedtuple("Summary", "round unit scope report_type counts rows totals groups by_unit")
+Summary = namedtuple("Summary", "round scope report_type counts rows totals groups by_unit")
 SummaryRow = namedtuple("SummaryRow", "name status values")
 # A unit directly below the summary's unit (a township below the county)
 # with the rows of its part and their totals.
@@ -425,7 +425,7 @@ def summary(round_, statuses, report_type, under, by_unit=False):
         names = {u.id: u.name for u in Unit.ordered().where(Unit.parent == under)}
         groups = [SummaryGroup(names.get(key, under.name), parts[key], totals(parts[key]))
                   for key in [None, *names] if key in parts]
-    return Summary(round_, under, scope_label(statuses), report_type, counts, rows, totals(rows), groups, by_unit)
+    return Summary(round_, scope_label(statuses), report_type, counts, rows, totals(rows), groups, by_unit)
 
 
 def summary_label(s):
@@ -434,13 +434,8 @@ def summary_label(s):
     return f"（{s.report_type.name}，{s.scope}）" if several else f"（{s.scope}）"
 
 
-def summary_title(s):
-    """The round's title, and the unit covered when it is a part of the round (one township of the county's)."""
-    return s.round.title if s.unit.id == s.round.office_id else f"{s.round.title}·{s.unit.name}"
-
-
 def summary_filename(s, extension):
-    return f"{summary_title(s)}数字汇总{summary_label(s)}.{extension}"
+    return f"{s.round.title}数字汇总{summary_label(s)}.{extension}"
 
 
 def column_titles(s):
@@ -529,7 +524,7 @@ def summary_xlsx(s):
     sheet.page_setup.orientation = "landscape"
     sheet.print_title_rows = "1:1"
     # "&" starts a code in a print header (&P page number, &B bold …): doubled, it prints as itself.
-    sheet.oddHeader.center.text = f"{summary_title(s)}数字汇总{summary_label(s)}".replace("&", "&&")
+    sheet.oddHeader.center.text = f"{s.round.title}数字汇总{summary_label(s)}".replace("&", "&&")
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -543,7 +538,7 @@ def summary_docx(s):
     several = len(s.round.types) > 1
     scope = f"{s.scope}　　截至{cn_date(datetime.date.today())}"
     context = {
-        "title": f"{summary_title(s)}数字汇总表",
+        "title": f"{s.round.title}数字汇总表",
         # A type's name is long: on a line of its own (docxtpl makes "\n" a
         # line break), so the date never wraps a character or two onto a line alone.
         "note": f"统计范围：{s.report_type.name}\n{scope}" if several else f"统计范围：{scope}",
