@@ -434,7 +434,21 @@ def edit_refusal(report):
     return "只能修改本单位的报告。"
 
 
-def admin_required(view):
+def root_office_required(view):
+    """Backups and restore: the whole database, so only the root's office."""
+    @wraps(view)
+    def root_only(*args, **kwargs):
+        if not g.user.is_admin or office_of(g.user).parent_id is not None:
+            abort(404)
+        return view(*args, **kwargs)
+    return root_only
+
+
+def audit_scope(user):
+    """The part of the audit log an admin reads: all of it for the root's
+    office (the commands run on the server too), its subtree's for others."""
+    office = office_of(user)
+    return None if office.parent_id is None else office
     """The township office's own pages: a filler gets a clear 403, not the page."""
     @wraps(view)
     def admin_only(*args, **kwargs):

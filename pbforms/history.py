@@ -17,7 +17,8 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from peewee import JOIN
 
 from . import backup
-from .auth import admin_required, edit_refusal, may_edit, report_or_404
+from .auth import (admin_required, audit_scope, edit_refusal, may_edit, report_or_404, root_office_required,
+                   visible_units, visible_users)
 from .documents import content_disposition, report_filename
 from .forms import Invalid, read_report_json
 from .models import AuditEvent, Conflict, PendingImport, Revision, Unit, User, now
@@ -396,7 +397,7 @@ def audit_filters(args):
 @admin_required
 def audit():
     filters, problems = audit_filters(request.args)
-    query = AuditEvent.filtered(**filters)
+    query = AuditEvent.filtered(**filters, under=audit_scope(g.user))
     page = page_number(request.args.get("page"))
     ctx = {
         "events": list(query.paginate(page, AUDIT_PAGE_SIZE)),
@@ -413,14 +414,15 @@ def audit():
     if wants_partial():
         body = render_template("history/_audit_results.html", oob=True, **ctx)
     else:
-        body = render_template("history/audit.html", units=Unit.ordered(), users=User.select().order_by(User.username),
+        body = render_template("history/audit.html", units=visible_units(g.user),
+                               users=visible_users(g.user).order_by(User.username),
                                actions=sorted(set(AuditEvent.actions()) | set(AuditEvent.ACTION_LABELS)),
                                labels=AuditEvent.ACTION_LABELS, **ctx)
     return partial_response(body)
 
 
 @bp.get("/admin/backup")
-@admin_required
+@root_office_required
 def backup_page():
     sqlite = backup.database_file() is not None
     kept = backup.daily_backups() if sqlite else []
@@ -429,7 +431,7 @@ def backup_page():
 
 
 @bp.get("/admin/backup/download")
-@admin_required
+@root_office_required
 def download_backup():
     try:
         body = backup.fresh_backup_bytes()

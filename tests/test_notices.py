@@ -143,7 +143,7 @@ def test_reminders_and_notices_show_on_the_fill_page_until_read_there(client, au
     if kind == "remind":
         Notice.remind(round_, [Unit.get(Unit.name == "东坡村")], "请今天提交。", admin)
     else:
-        Notice.announce(round_, "请今天提交。", admin)
+        Notice.announce(round_, "请今天提交。", admin, admin.unit)
     auth.login("dongpocun")
     report_url = one(parse(client.get("/").text), "//a[text()='打开']").get("href")
     banner = one(parse(client.get(report_url).text), f"//div[contains(@class, 'notice-{kind}')]")

@@ -22,6 +22,17 @@ from .test_access import BODY_METHODS, ROUTES, build_url
 PARTS = {"青泥镇": (demo.ADMIN[0], "qingnicun"), "白石镇": ("baishizhen", "baishicun")}
 COUNTY = "county"
 SCOPED = {"report_id", "round_id", "unit_id", "user_id", "type_id", "job_id"}
+# Where the county, too, gets a 404, and why (not the tree's rule of who sees what).
+COUNTY_404 = {
+    ("exports.job_file", "GET"): "the job has no file yet",
+    ("township.sums", "GET"): "sums are only for a township's own report",
+    ("township.sums", "POST"): "sums are only for a township's own report",
+    ("township.download_type_template", "GET"): "the type has no Word template",
+    ("township.set_deadline", "POST"): "a round is changed only by the office that opened it",
+    ("township.set_round_open", "POST"): "a round is changed only by the office that opened it",
+    ("township.round_types", "GET"): "a round is changed only by the office that opened it",
+    ("township.move_round_types", "POST"): "a round is changed only by the office that opened it",
+}
 SCOPED_ROUTES = [route for route in ROUTES if SCOPED & set(re.findall(r"<(?:\w+:)?(\w+)>", route[0]))]
 
 
@@ -62,7 +73,7 @@ def test_a_townships_office_gets_404_for_the_other_townships_and_the_county_find
     county = [ask(app, client, auth, COUNTY, route, things[township]) for township in PARTS]
 
     assert set(answers.values()) == {404}, answers
-    assert 404 not in county
+    assert (404 in county) == ((route[1], route[2]) in COUNTY_404), county
 
 
 def submitted_report_of(unit_name):

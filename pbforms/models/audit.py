@@ -69,8 +69,10 @@ class AuditEvent(BaseModel):
         return self.ACTION_LABELS.get(self.action, self.action)
 
     @classmethod
-    def filtered(cls, unit_id=None, user_id=None, action=None):
-        """Newest first, with user and unit, narrowed by whichever filters are given."""
+    def filtered(cls, unit_id=None, user_id=None, action=None, under=None):
+        """Newest first, with user and unit, narrowed by whichever filters are
+        given; `under`: only what a unit of its subtree, or an account of
+        one, did or had done to it."""
         query = (cls.select(cls, User, Unit)
                  .join(User, JOIN.LEFT_OUTER, on=(cls.user == User.id)).switch(cls)
                  .join(Unit, JOIN.LEFT_OUTER, on=(cls.unit == Unit.id))
@@ -81,6 +83,9 @@ class AuditEvent(BaseModel):
             query = query.where(cls.user == user_id)
         if action:
             query = query.where(cls.action == action)
+        if under is not None:
+            accounts = User.select(User.id).join(Unit).where(Unit.path.startswith(under.path))
+            query = query.where(Unit.path.startswith(under.path) | cls.user.in_(accounts))
         return query
 
     @classmethod
@@ -103,7 +108,8 @@ class Notice(BaseModel):
     TEXT_MAX = 500
 
     round = ForeignKeyField(Round, backref="notices", on_delete="CASCADE")
-    unit = ForeignKeyField(Unit, null=True, on_delete="CASCADE")  # None: every unit of the round
+    # None: every unit of the round; a unit: it and the units below it.
+    unit = ForeignKeyField(Unit, null=True, on_delete="CASCADE")
     kind = CharField()
     text = TextField()
     created_at = DateTimeField(default=now)
@@ -115,12 +121,13 @@ class Notice(BaseModel):
 
     @classmethod
     def for_user(cls, user):
-        """Notices meant for the user's unit in open rounds where it has a report."""
+        """Notices meant for the user's unit (or a unit above it) in open rounds where it has a report."""
         if user.unit_id is None:
             return cls.select().where(False)
+        meant = cls.unit.is_null() | cls.unit.in_(user.unit.ancestor_ids + [user.unit_id])
         has_report = Report.select().where((Report.round == cls.round) & (Report.unit == user.unit_id))
         return (cls.select(cls, Round).join(Round)
-                .where((Round.status == "open") & (cls.unit.is_null() | (cls.unit == user.unit_id))
+                .where((Round.status == "open") & meant
                        & fn.EXISTS(has_report))
                 .order_by(cls.created_at.desc(), cls.id.desc()))
 
@@ -142,9 +149,11 @@ class Notice(BaseModel):
             AuditEvent.record("remind", user, detail=f"{round_.title}：{'、'.join(u.name for u in units)}：{text}")
 
     @classmethod
-    def announce(cls, round_, text, user):
+    def announce(cls, round_, text, user, office):
+        """A notice to the units of the round below `office` (all of them for the round's own office)."""
         with writing():
-            notice = cls.create(round=round_, kind="notice", text=text, user=user)
+            notice = cls.create(round=round_, kind="notice", text=text, user=user,
+                                unit=None if office.id == round_.office_id else office)
             AuditEvent.record("notice", user, detail=f"{round_.title}：{text}")
             return notice
 

@@ -394,6 +394,6 @@ def post_notice(round_id):
     if problem:
         flash(f"未发布通知：{problem}", "error")
     else:
-        Notice.announce(round_, text, g.user)
+        Notice.announce(round_, text, g.user, office_of(g.user))
         flash("已发布通知，各单位打开首页即可看到。", "ok")
     return redirect(url_for(".board", round_id=round_.id), 303)

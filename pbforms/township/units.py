@@ -93,9 +93,10 @@ def add_unit():
 @bp.get("/units/<int:unit_id>")
 def unit_row(unit_id):
     """The unit's row as shown; the edit row's 取消 swaps back to it."""
+    unit = unit_or_404(unit_id)
     if not wants_partial():
         return redirect(url_for(".units"))
-    return page_or_partial(None, "township/_unit_row.html", unit=unit_or_404(unit_id))
+    return page_or_partial(None, "township/_unit_row.html", unit=unit)
 
 
 @bp.get("/units/<int:unit_id>/edit")
