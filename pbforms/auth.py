@@ -438,7 +438,9 @@ def root_office_required(view):
     """Backups and restore: the whole database, so only the root's office."""
     @wraps(view)
     def root_only(*args, **kwargs):
-        if not g.user.is_admin or office_of(g.user).parent_id is not None:
+        if not g.user.is_admin:
+            abort(403)
+        if office_of(g.user).parent_id is not None:
             abort(404)
         return view(*args, **kwargs)
     return root_only
@@ -449,6 +451,9 @@ def audit_scope(user):
     office (the commands run on the server too), its subtree's for others."""
     office = office_of(user)
     return None if office.parent_id is None else office
+
+
+def admin_required(view):
     """The township office's own pages: a filler gets a clear 403, not the page."""
     @wraps(view)
     def admin_only(*args, **kwargs):

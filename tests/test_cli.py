@@ -49,6 +49,7 @@ def test_report_list_has_one_line_per_report(run):
     assert [(unit, status) for _, round_title, unit, status in lines] == [
         ("青泥镇", "草稿"), ("青泥村", "未开始"), ("柳湾村", "未开始"), ("石桥村", "未开始"),
         ("东坡村", "未开始"), ("河西村", "未开始"), ("新华社区", "未开始"),
+        ("白石镇", "未开始"), ("白石村", "未开始"), ("松林村", "未开始"), ("杏花社区", "未开始"),
     ]
     assert {round_title for _, round_title, _, _ in lines} == {ROUND}
 
@@ -233,12 +234,33 @@ def test_create_user_asks_again_when_the_two_passwords_differ(run, auth):
     auth.login("zhangsan", "secret125")
 
 
-def test_create_admin_needs_no_unit(run):
-    result = run("create-user", "office2", "--role", "admin", "--password", "secret123")
+@pytest.mark.parametrize("unit_args, unit_name", [([], "青泥县"), (["--unit", "白石镇"], "白石镇")])
+def test_an_admin_is_the_office_of_its_unit_or_of_the_root(run, unit_args, unit_name):
+    result = run("create-user", "office2", "--role", "admin", "--password", "secret123", *unit_args)
     assert result.exit_code == 0, result.output
     with db.connection_context():
         user = User.by_username("office2")
-        assert (user.role, user.unit_id) == ("admin", None)
+        assert (user.role, user.unit.name) == ("admin", unit_name)
+
+
+def test_unit_add_puts_a_unit_below_its_parent_and_unit_list_shows_the_tree(run):
+    added = run("unit", "add", "--name", "松树村", "--kind", "village", "--parent", "白石镇")
+    listing = run("unit", "list")
+
+    assert added.exit_code == 0, added.output
+    assert "    松树村（村）" in listing.output.splitlines()
+    assert listing.output.splitlines()[0] == "青泥县（县（区））"
+    assert "  白石镇（乡镇）" in listing.output.splitlines()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--name", "新村", "--kind", "village"], "--parent：请给出上级单位"),
+    (["--name", "新村", "--kind", "village", "--parent", "无此镇"], "找不到单位「无此镇」"),
+    (["--name", "青泥村", "--kind", "village", "--parent", "青泥镇"], "已有名为「青泥村」的单位"),
+])
+def test_unit_add_refuses_with_a_message(run, args, message):
+    result = run("unit", "add", *args)
+    assert result.exit_code != 0 and message in result.output
 
 
 def test_password_is_stored_hashed(run):

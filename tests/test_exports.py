@@ -58,7 +58,7 @@ def finished_job(client, job_id):
 
 @pytest.mark.parametrize("scope, statuses", [("", []), ("submitted,approved", ["submitted", "approved"])])
 def test_the_zip_holds_one_word_document_per_unit_with_its_chinese_name(client, auth, round_, scope, statuses):
-    auth.admin()
+    auth.county()
 
     started = client.post(f"/township/rounds/{round_.id}/zip", data={"scope": scope},
                           headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
@@ -79,7 +79,7 @@ def test_the_zip_holds_one_word_document_per_unit_with_its_chinese_name(client, 
 
 
 def test_a_finished_zip_tells_the_page_to_download_it(client, auth, round_):
-    auth.admin()
+    auth.county()
 
     started = client.post(f"/township/rounds/{round_.id}/zip", headers={"X-CSRFToken": auth.csrf_token(),
                                                                          "HX-Request": "true"})
@@ -96,7 +96,7 @@ def make_job(round_, **columns):
 
 def test_a_running_zip_shows_its_progress_and_polls_it(client, auth, round_):
     job = make_job(round_, done=3)
-    auth.admin()
+    auth.county()
 
     partial = client.get(f"/township/exports/{job.id}", headers={"HX-Request": "true"})
     page = client.get(f"/township/exports/{job.id}")
@@ -114,7 +114,7 @@ def test_a_running_zip_shows_its_progress_and_polls_it(client, auth, round_):
 ])
 def test_a_zip_that_stopped_says_so_and_stops_polling(client, auth, round_, columns, message):
     job = make_job(round_, **columns)
-    auth.admin()
+    auth.county()
 
     partial = client.get(f"/township/exports/{job.id}", headers={"HX-Request": "true"})
 
@@ -137,7 +137,7 @@ def test_the_file_is_kept_in_the_database_in_chunks_and_downloads_whole(client, 
 
     job = run_to_the_end(job, exports.write_zip_of(job))
     chunks = [bytes(c.data) for c in ExportChunk.select().where(ExportChunk.job == job.id).order_by(ExportChunk.number)]
-    auth.admin()
+    auth.county()
     download = client.get(f"/township/exports/{job.id}/file")
 
     assert job.state == "done" and job.done == 7 and job.size == sum(map(len, chunks))
@@ -157,7 +157,7 @@ def test_an_export_of_another_kind_is_stored_and_downloaded_the_same_way(client,
         return 1
 
     job = run_to_the_end(make_job(round_, filename="2022年度汇编.docx"), write)
-    auth.admin()
+    auth.county()
     download = client.get(f"/township/exports/{job.id}/file")
 
     assert job.state == "done" and job.size == 6000
@@ -171,7 +171,7 @@ def test_an_export_that_fails_says_why_and_keeps_no_file(client, auth, round_):
         raise OSError("磁盘已满")
 
     job = run_to_the_end(make_job(round_), write)
-    auth.admin()
+    auth.county()
 
     assert job.state == "failed" and job.error == "磁盘已满"
     assert ExportChunk.select().count() == 0
@@ -189,7 +189,7 @@ def test_jobs_older_than_a_day_go_with_their_files_when_an_export_starts(client,
         return 1
 
     recent = run_to_the_end(make_job(round_), write)
-    auth.admin()
+    auth.county()
 
     started = client.post(f"/township/rounds/{round_.id}/zip", headers={"X-CSRFToken": auth.csrf_token(),
                                                                          "HX-Request": "true"})
@@ -257,7 +257,7 @@ def village_summary(client, round_, extension, scope=""):
 
 @pytest.mark.parametrize("scope, statuses", SCOPES)
 def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_, scope, statuses):
-    auth.admin()
+    auth.county()
 
     response = village_summary(client, round_, "xlsx", scope)
     sheet = load_workbook(io.BytesIO(response.data)).active
@@ -286,7 +286,7 @@ def test_the_xlsx_writes_every_text_as_text_and_escapes_the_print_header(client,
     for unit, name in zip(Unit.select().where(Unit.kind == "village").order_by(Unit.id), hostile):
         Unit.update(name=name).where(Unit.id == unit.id).execute()
     Round.update(title="2022&P&B年度").where(Round.id == round_.id).execute()
-    auth.admin()
+    auth.county()
 
     response = village_summary(client, round_, "xlsx")
 
@@ -306,7 +306,7 @@ def test_the_xlsx_writes_every_text_as_text_and_escapes_the_print_header(client,
 
 
 def test_a_summary_covers_one_type_so_the_townships_figures_stay_out(client, auth, round_):
-    auth.admin()
+    auth.county()
     recruited = 2 + [f.key for f in VILLAGE_TYPE.counts].index("members_recruited")
 
     villages = list(load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
@@ -329,7 +329,7 @@ def test_an_amount_is_summed_exactly_to_its_places(client, auth, round_):
         # Straight into the row: the fixture's reports are handed in, which no save may change.
         Report.update(data={**report.data, "collective_income": incomes[report.unit.name]}).where(
             Report.id == report.id).execute()
-    auth.admin()
+    auth.county()
 
     table = Document(io.BytesIO(village_summary(client, round_, "docx").data)).tables[0]
     column = 2 + [f.key for f in VILLAGE_TYPE.counts].index("collective_income")
@@ -339,7 +339,7 @@ def test_an_amount_is_summed_exactly_to_its_places(client, auth, round_):
 
 
 def test_an_empty_figure_stays_an_empty_cell(client, auth, round_):
-    auth.admin()
+    auth.county()
 
     sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
     row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "东坡村")
@@ -350,7 +350,7 @@ def test_an_empty_figure_stays_an_empty_cell(client, auth, round_):
 
 @pytest.mark.parametrize("scope, statuses", SCOPES[:2])
 def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, round_, scope, statuses):
-    auth.admin()
+    auth.county()
 
     response = village_summary(client, round_, "docx", scope)
     doc = Document(io.BytesIO(response.data))
@@ -370,7 +370,7 @@ def test_the_word_summary_is_a_landscape_table_with_the_totals(client, auth, rou
 
 
 def test_an_unfilled_figure_shows_as_a_dash_in_the_word_table(client, auth, round_):
-    auth.admin()
+    auth.county()
 
     table = Document(io.BytesIO(village_summary(client, round_, "docx").data)).tables[0]
     row = next(r for r in table.rows if r.cells[0].text == "河西村")
@@ -497,7 +497,7 @@ def test_round_commands_explain_bad_arguments(app, tmp_path, monkeypatch, args, 
 
 def test_a_done_job_without_its_file_answers_404_not_500(client, auth, round_):
     job = make_job(round_, state="done", size=1000)
-    auth.admin()
+    auth.county()
 
     response = client.get(f"/township/exports/{job.id}/file")
 
@@ -506,7 +506,7 @@ def test_a_done_job_without_its_file_answers_404_not_500(client, auth, round_):
 
 
 def test_the_exports_default_to_the_reports_handed_in_and_say_how_many_each_choice_holds(client, auth, round_):
-    auth.admin()
+    auth.county()
     board = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text)
     for select_id in ("zip-scope", "volume-scope", "summary-scope"):
         options = board.xpath(f"//select[@id='{select_id}']/option")
@@ -523,7 +523,7 @@ def test_the_exports_default_to_the_reports_handed_in_and_say_how_many_each_choi
     assert "东坡村" not in names  # a draft
     assert {r.unit.name for r in chosen(round_, {"submitted", "approved"})} <= names
 def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
-    auth.admin()
+    auth.county()
 
     form = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text).xpath(
         "//form[select[@name='type']]")[0]
@@ -535,13 +535,13 @@ def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
 
 def test_the_board_proposes_the_summary_of_the_type_most_reports_follow(client, auth, round_):
     """The township's own type holds one report: its summary would be one row, the villages' six."""
-    auth.admin()
+    auth.county()
     select = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text).get_element_by_id("summary-type")
     assert select.value == str(type_id("village_report"))
 
 
 def test_a_summary_of_units_without_figures_counts_none_of_them(client, auth, app):
-    auth.admin()
+    auth.county()
     round_ = Round.get()  # the demo's: no village has typed a figure yet
     sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
     assert sheet.cell(sheet.max_row, 1).value == "合计（0个单位）"
@@ -550,7 +550,7 @@ def test_a_summary_of_units_without_figures_counts_none_of_them(client, auth, ap
 
 
 def test_a_corrected_figure_in_the_xlsx_corrects_its_total(client, auth, round_):
-    auth.admin()
+    auth.county()
     sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
     column = 3 + [f.key for f in VILLAGE_TYPE.counts].index("members_recruited")
     before = column_sum(sheet, sheet.cell(sheet.max_row, column))
@@ -566,7 +566,7 @@ def line_width(text):
 def test_the_word_summarys_subtitle_lines_each_fit_the_page(client, auth, round_):
     """The subtitle (16 pt) names the type, the scope and the date; it breaks
     where the text says, never leaving a character or two alone on a line."""
-    auth.admin()
+    auth.county()
     doc = Document(io.BytesIO(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
     section, note = doc.sections[0], doc.paragraphs[1]
     characters_per_line = (section.page_width - section.left_margin - section.right_margin) / note.style.font.size
@@ -577,7 +577,7 @@ def test_the_word_summarys_subtitle_lines_each_fit_the_page(client, auth, round_
 
 
 def test_the_word_summarys_subtitle_keeps_its_date_on_one_line_in_print(client, auth, round_, libreoffice, tmp_path):
-    auth.admin()
+    auth.county()
     path = tmp_path / "summary.pdf"
     path.write_bytes(docx_to_pdf(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
     first_page = pdf_text_pages(path)[0]

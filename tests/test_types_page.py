@@ -70,7 +70,7 @@ def labels_in(page):
 # --- the list and the 字段表 -------------------------------------------------------
 
 def test_the_list_shows_every_type_with_its_version_and_rounds(client, auth):
-    auth.admin()
+    auth.county()
     page = client.get("/township/types").text
     assert '<a href="/township/types">报告类型</a>' in page  # in the admin's menu
     row = one(parse(page), f'//tr[@id="type-{village_type().id}"]')
@@ -79,7 +79,7 @@ def test_the_list_shows_every_type_with_its_version_and_rounds(client, auth):
 
 
 def test_the_sheet_downloads_with_the_types_fields(client, auth):
-    auth.admin()
+    auth.county()
     response = client.get(f"/township/types/{village_type().id}/sheet.xlsx")
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
@@ -89,7 +89,7 @@ def test_the_sheet_downloads_with_the_types_fields(client, auth):
 
 
 def test_an_uploaded_sheet_is_the_types_next_version(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     wb = exported(client, record)
     add_row(wb, "履职情况", "主题党日活动", "数字", "次")
@@ -108,7 +108,7 @@ def test_an_uploaded_sheet_is_the_types_next_version(client, auth):
 
 
 def test_a_bad_sheet_is_refused_with_a_message_per_cell_beside_the_upload(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     wb = exported(client, record)
     wb["字段"]["C3"] = "数目"
@@ -123,7 +123,7 @@ def test_a_bad_sheet_is_refused_with_a_message_per_cell_beside_the_upload(client
 
 
 def test_a_file_that_is_not_a_sheet_is_refused(client, auth):
-    auth.admin()
+    auth.county()
     response = upload(client, "/township/types", b"%PDF-1.4", name="新类型")
     assert response.status_code == 422
     assert "文件不是 Excel 工作簿（.xlsx）" in one(parse(response.text), '//div[@id="new-type-errors"]').text_content()
@@ -131,7 +131,7 @@ def test_a_file_that_is_not_a_sheet_is_refused(client, auth):
 
 
 def test_a_new_type_from_a_sheet(client, auth):
-    auth.admin()
+    auth.county()
     wb = exported(client, village_type())
     add_row(wb, "履职情况", "主题党日活动", "数字", "次")
     response = upload(client, "/township/types", xlsx(wb), name="村党支部述职（2024）")
@@ -146,7 +146,7 @@ def test_a_new_type_from_a_sheet(client, auth):
 
 
 def test_copy_and_retire(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     token = token_of(client)
     taken = client.post(f"/township/types/{record.id}/copy", data={"csrf_token": token, "name": record.name})
@@ -165,7 +165,7 @@ def test_copy_and_retire(client, auth):
 # --- the editor -----------------------------------------------------------------
 
 def test_moving_a_field_keeps_what_was_typed(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     page = client.get(f"/township/types/{record.id}").text
     form = editor_form(page)
@@ -186,7 +186,7 @@ def test_moving_a_field_keeps_what_was_typed(client, auth):
 
 
 def test_previews_show_the_draft_before_saving(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
     form["label-members_total"] = ["党员人数"]
@@ -205,7 +205,7 @@ def test_previews_show_the_draft_before_saving(client, auth):
 
 
 def test_saving_the_editor_makes_a_new_version_with_the_same_keys(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     old = record.newest()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
@@ -227,7 +227,7 @@ def test_saving_the_editor_makes_a_new_version_with_the_same_keys(client, auth):
 
 
 def test_the_editor_refuses_a_bad_name_beside_the_field_and_keeps_the_draft(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
     form["label-members_total"] = ["发展党员"]
@@ -243,7 +243,7 @@ def test_the_editor_refuses_a_bad_name_beside_the_field_and_keeps_the_draft(clie
 
 
 def test_saving_over_a_newer_version_is_refused(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
     record.save_version({**record.newest().definition, "title": "【年度】年度述职报告"})
@@ -272,7 +272,7 @@ def new_keys(page, record):
 
 
 def test_the_editor_adds_a_field_of_a_kind_and_unit_and_saves_it(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     page = client.get(f"/township/types/{record.id}").text
     duties = one(parse(page), '//input[@name="in-members_total"]').get("value")
@@ -299,7 +299,7 @@ def test_the_editor_adds_a_field_of_a_kind_and_unit_and_saves_it(client, auth):
 
 
 def test_the_editor_adds_a_group_with_a_field(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     page = draft(client, record, editor_form(client.get(f"/township/types/{record.id}").text), "add:section")
     [key] = new_keys(page, record)
@@ -313,7 +313,7 @@ def test_the_editor_adds_a_group_with_a_field(client, auth):
 
 
 def test_the_editor_keeps_what_a_section_says_besides_its_title(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     definition = record.newest().definition
     definition["sections"][1]["heading"] = True  # 开头 printed as a heading
@@ -325,7 +325,7 @@ def test_the_editor_keeps_what_a_section_says_besides_its_title(client, auth):
 
 
 def test_the_editor_refuses_more_fields_than_a_sheet_may_have(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
     extra = [f"f_{n:08x}" for n in range(500)]
@@ -339,7 +339,7 @@ def test_the_editor_refuses_more_fields_than_a_sheet_may_have(client, auth):
 
 
 def test_the_editor_removes_a_field_and_it_stays_removed(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     page = draft(client, record, editor_form(client.get(f"/township/types/{record.id}").text),
                  "remove:mobile_members")
@@ -352,7 +352,7 @@ def test_the_editor_removes_a_field_and_it_stays_removed(client, auth):
 
 
 def test_the_editor_changes_a_kind_and_a_unit(client, auth):
-    auth.admin()
+    auth.county()
     record = village_type()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
     form.update({"kind-members_total": ["小数"], "unit-members_total": ["百名"]})
@@ -363,7 +363,7 @@ def test_the_editor_changes_a_kind_and_a_unit(client, auth):
 
 @pytest.mark.parametrize("stem", ["annual_report", "village_report"])
 def test_an_unchanged_editor_saves_no_version(client, auth, stem):
-    auth.admin()
+    auth.county()
     record = ReportTypeRecord.by_builtin(stem)
     response = save(client, record, editor_form(client.get(f"/township/types/{record.id}").text))
     assert "与最新版本相同" in client.get(response.headers["Location"]).text
@@ -387,7 +387,7 @@ def test_an_unchanged_editor_saves_no_version(client, auth, stem):
      "类型「数目」不存在，应为 数字、小数、单行文字、多段文字、条目、日期 之一。"),
 ])
 def test_the_editor_refuses_what_the_sheet_refuses_with_the_same_message(client, auth, inputs, name, message):
-    auth.admin()
+    auth.county()
     record = village_type()
     form = editor_form(client.get(f"/township/types/{record.id}").text)
     form.update(inputs)
