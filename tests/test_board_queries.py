@@ -6,9 +6,10 @@ from pbforms.models import Round, Unit
 
 
 def add_units(round_, up_to):
-    """Villages with a report in the round until there are `up_to` units."""
-    for n in range(Unit.select().count(), up_to):
-        unit = Unit.create(name=f"测试村{n}", secretary_title="党支部书记", position=n)
+    """Villages of 青泥镇 with a report in the round until its board has `up_to` units."""
+    township = Unit.get(Unit.name == "青泥镇")
+    for n in range(Unit.subtree(township).count(), up_to):
+        unit = Unit.add(parent=township, name=f"测试村{n}", kind="village", secretary_title="党支部书记")
         round_.include(unit)
 
 

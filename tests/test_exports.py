@@ -14,11 +14,11 @@ from docx import Document
 from openpyxl import load_workbook
 
 from tests.conftest import demo_types
-from pbforms import exports
+from pbforms import demo, exports
 from pbforms.documents import report_filename
 from pbforms.documents.pdf import docx_to_pdf, pdf_text_pages
 from pbforms.forms import builtin_type
-from pbforms.models import ExportChunk, ExportJob, Report, ReportTypeRecord, Round, Unit
+from pbforms.models import ExportChunk, ExportJob, Report, ReportTypeRecord, Round, Unit, User
 from tests.fillpage import docx_paragraphs
 from tests.test_township import REPORT_TYPE, put_in_state
 
@@ -36,8 +36,13 @@ def round_(app):
     return Round.get()
 
 
+def office():
+    """青泥镇, whose office (`auth.admin()`) exports its own part of the county's round."""
+    return User.by_username(demo.ADMIN[0]).unit
+
+
 def names_of(round_, statuses):
-    return {report_filename(r) for r in Report.in_round(round_) if not statuses or r.status in statuses}
+    return {report_filename(r) for r in Report.in_round(round_, office()) if not statuses or r.status in statuses}
 
 
 def job_id_in(html):
@@ -58,7 +63,7 @@ def finished_job(client, job_id):
 
 @pytest.mark.parametrize("scope, statuses", [("", []), ("submitted,approved", ["submitted", "approved"])])
 def test_the_zip_holds_one_word_document_per_unit_with_its_chinese_name(client, auth, round_, scope, statuses):
-    auth.county()
+    auth.admin()
 
     started = client.post(f"/township/rounds/{round_.id}/zip", data={"scope": scope},
                           headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
@@ -69,18 +74,17 @@ def test_the_zip_holds_one_word_document_per_unit_with_its_chinese_name(client, 
 
     assert download.mimetype == "application/zip"
     assert "UTF-8''" in download.headers["Content-Disposition"]
-    # The county's zip: a folder per township (tests/test_rollup.py).
-    assert {name.rsplit("/", 1)[-1] for name in archive.namelist()} == names_of(round_, statuses)
-    assert len(archive.namelist()) == len(names_of(round_, statuses))
+    assert set(archive.namelist()) == names_of(round_, statuses)
+    assert len(archive.namelist()) == (7 if not statuses else 3)
     for entry in archive.infolist():
         assert entry.flag_bits & 0x800, f"{entry.filename}: no UTF-8 name flag, Explorer would garble it"
         paragraphs = docx_paragraphs(archive.read(entry))
-        assert "".join(paragraphs[:2]) + ".docx" == entry.filename.rsplit("/", 1)[-1]
+        assert "".join(paragraphs[:2]) + ".docx" == entry.filename
     assert link.text == f"{round_.title}（{'全部' if not statuses else '已提交、已通过'}）.zip"
 
 
 def test_a_finished_zip_tells_the_page_to_download_it(client, auth, round_):
-    auth.county()
+    auth.admin()
 
     started = client.post(f"/township/rounds/{round_.id}/zip", headers={"X-CSRFToken": auth.csrf_token(),
                                                                          "HX-Request": "true"})
@@ -92,12 +96,13 @@ def test_a_finished_zip_tells_the_page_to_download_it(client, auth, round_):
 
 
 def make_job(round_, **columns):
-    return ExportJob.create(**{"round": round_, "total": 300, "filename": "x.zip", **columns})
+    return ExportJob.create(**{"round": round_, "user": User.by_username(demo.ADMIN[0]), "total": 300, "filename": "x.zip",
+                               **columns})
 
 
 def test_a_running_zip_shows_its_progress_and_polls_it(client, auth, round_):
     job = make_job(round_, done=3)
-    auth.county()
+    auth.admin()
 
     partial = client.get(f"/township/exports/{job.id}", headers={"HX-Request": "true"})
     page = client.get(f"/township/exports/{job.id}")
@@ -115,7 +120,7 @@ def test_a_running_zip_shows_its_progress_and_polls_it(client, auth, round_):
 ])
 def test_a_zip_that_stopped_says_so_and_stops_polling(client, auth, round_, columns, message):
     job = make_job(round_, **columns)
-    auth.county()
+    auth.admin()
 
     partial = client.get(f"/township/exports/{job.id}", headers={"HX-Request": "true"})
 
@@ -138,7 +143,7 @@ def test_the_file_is_kept_in_the_database_in_chunks_and_downloads_whole(client, 
 
     job = run_to_the_end(job, exports.write_zip_of(job))
     chunks = [bytes(c.data) for c in ExportChunk.select().where(ExportChunk.job == job.id).order_by(ExportChunk.number)]
-    auth.county()
+    auth.admin()
     download = client.get(f"/township/exports/{job.id}/file")
 
     assert job.state == "done" and job.done == 7 and job.size == sum(map(len, chunks))
@@ -158,7 +163,7 @@ def test_an_export_of_another_kind_is_stored_and_downloaded_the_same_way(client,
         return 1
 
     job = run_to_the_end(make_job(round_, filename="2022年度汇编.docx"), write)
-    auth.county()
+    auth.admin()
     download = client.get(f"/township/exports/{job.id}/file")
 
     assert job.state == "done" and job.size == 6000
@@ -172,7 +177,7 @@ def test_an_export_that_fails_says_why_and_keeps_no_file(client, auth, round_):
         raise OSError("磁盘已满")
 
     job = run_to_the_end(make_job(round_), write)
-    auth.county()
+    auth.admin()
 
     assert job.state == "failed" and job.error == "磁盘已满"
     assert ExportChunk.select().count() == 0
@@ -190,7 +195,7 @@ def test_jobs_older_than_a_day_go_with_their_files_when_an_export_starts(client,
         return 1
 
     recent = run_to_the_end(make_job(round_), write)
-    auth.county()
+    auth.admin()
 
     started = client.post(f"/township/rounds/{round_.id}/zip", headers={"X-CSRFToken": auth.csrf_token(),
                                                                          "HX-Request": "true"})
@@ -210,7 +215,7 @@ def test_each_document_reaches_the_file_before_the_next_is_made(round_, tmp_path
     sizes = []
 
     def reports():
-        for report in exports.one_by_one(exports.chosen_reports(round_, [])):
+        for report in exports.one_by_one(exports.chosen_reports(round_, [], office())):
             sizes.append((target.parent / "round.zip.part").stat().st_size if sizes else 0)
             yield report
 
@@ -228,10 +233,8 @@ def test_each_document_reaches_the_file_before_the_next_is_made(round_, tmp_path
 SCOPES = [("", None), ("submitted,approved", {"submitted", "approved"}), ("approved", {"approved"})]
 
 
-def chosen(round_, statuses, kinds=("village", "community"), under="青泥镇"):
-    """The reports of `under`'s part (None: the whole round) a summary of `statuses` holds."""
-    part = Unit.get(Unit.name == under) if under else None
-    return [r for r in Report.in_round(round_, part)
+def chosen(round_, statuses, kinds=("village", "community"), under=None):
+    return [r for r in Report.in_round(round_, under or office())
             if (statuses is None or r.status in statuses) and r.unit.kind in kinds]
 
 
@@ -260,7 +263,7 @@ def village_summary(client, round_, extension, scope=""):
 
 @pytest.mark.parametrize("scope, statuses", SCOPES)
 def test_the_xlsx_totals_are_the_sums_of_the_chosen_reports(client, auth, round_, scope, statuses):
-    auth.admin()  # 青泥镇's office: its villages (a county's roll-up: tests/test_rollup.py)
+    auth.admin()
 
     response = village_summary(client, round_, "xlsx", scope)
     sheet = load_workbook(io.BytesIO(response.data)).active
@@ -394,7 +397,7 @@ def test_round_list_shows_each_round_with_its_progress(app, round_):
     lines = result.output.splitlines()
     assert lines[0].split("\t")[:5] == [str(round_.id + 1), "2023年度抓基层党建工作述职", "2023", "进行中",
                                         "截止 2024-01-10"]
-    assert lines[1].split("\t")[5] == "共7个单位：已通过2，已提交1，已退回1，草稿2，未开始1"
+    assert lines[1].split("\t")[5] == "共11个单位：已通过2，已提交1，已退回1，草稿2，未开始5"  # the whole county
 
 
 def test_round_export_zip_writes_the_chosen_reports(app, round_, tmp_path):
@@ -460,7 +463,8 @@ def test_round_summary_writes_the_format_of_the_file_name(app, round_, tmp_path,
 
     assert result.exit_code == 0, result.output
     if extension == "xlsx":
-        assert load_workbook(out).active["A8"].value == "合计（5个单位）"
+        # The county's: a row per township (白石镇's three villages: no figures), then the total.
+        assert [r[0].value for r in load_workbook(out).active.iter_rows(min_row=2)] == ["青泥镇", "白石镇", "合计（5个单位）"]
     else:
         assert Document(str(out)).tables[0].rows[-1].cells[0].text == "合计（5个单位）"
 
@@ -500,7 +504,7 @@ def test_round_commands_explain_bad_arguments(app, tmp_path, monkeypatch, args, 
 
 def test_a_done_job_without_its_file_answers_404_not_500(client, auth, round_):
     job = make_job(round_, state="done", size=1000)
-    auth.county()
+    auth.admin()
 
     response = client.get(f"/township/exports/{job.id}/file")
 
@@ -509,24 +513,24 @@ def test_a_done_job_without_its_file_answers_404_not_500(client, auth, round_):
 
 
 def test_the_exports_default_to_the_reports_handed_in_and_say_how_many_each_choice_holds(client, auth, round_):
-    auth.county()
+    auth.admin()
     board = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text)
     for select_id in ("zip-scope", "volume-scope", "summary-scope"):
         options = board.xpath(f"//select[@id='{select_id}']/option")
         every_kind = ("township", "village", "community")  # the counts are the round's, every type
-        handed_in = len(chosen(round_, {"submitted", "approved"}, every_kind, None))
+        handed_in = len(chosen(round_, {"submitted", "approved"}, every_kind))
         assert [(o.get("value"), o.text_content()) for o in options] == [
             ("submitted,approved", f"已提交和已通过的报告（{handed_in} 份）"),
-            ("approved", f"已通过的报告（{len(chosen(round_, {'approved'}, every_kind, None))} 份）"),
-            ("", f"全部报告（含草稿和未开始的）（{len(chosen(round_, None, every_kind, None))} 份）")]
+            ("approved", f"已通过的报告（{len(chosen(round_, {'approved'}, every_kind))} 份）"),
+            ("", f"全部报告（含草稿和未开始的）（{len(chosen(round_, None, every_kind))} 份）")]
     # Without a choice (an old bookmark), the summary holds only what was handed in.
     sheet = load_workbook(io.BytesIO(client.get(
-        f"/township/rounds/{round_.id}/summary.xlsx?type={type_id('village_report')}&by=unit").data)).active
+        f"/township/rounds/{round_.id}/summary.xlsx?type={type_id('village_report')}").data)).active
     names = {r[0] for r in sheet.iter_rows(values_only=True)}
     assert "东坡村" not in names  # a draft
-    assert {r.unit.name for r in chosen(round_, {"submitted", "approved"}, under=None)} <= names
+    assert {r.unit.name for r in chosen(round_, {"submitted", "approved"})} <= names
 def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
-    auth.county()
+    auth.admin()
 
     form = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text).xpath(
         "//form[select[@name='type']]")[0]
@@ -538,13 +542,13 @@ def test_the_board_asks_which_type_a_summary_covers(client, auth, round_):
 
 def test_the_board_proposes_the_summary_of_the_type_most_reports_follow(client, auth, round_):
     """The township's own type holds one report: its summary would be one row, the villages' six."""
-    auth.county()
+    auth.admin()
     select = lxml.html.fromstring(client.get(f"/township/rounds/{round_.id}").text).get_element_by_id("summary-type")
     assert select.value == str(type_id("village_report"))
 
 
 def test_a_summary_of_units_without_figures_counts_none_of_them(client, auth, app):
-    auth.county()
+    auth.admin()
     round_ = Round.get()  # the demo's: no village has typed a figure yet
     sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
     assert sheet.cell(sheet.max_row, 1).value == "合计（0个单位）"
@@ -553,7 +557,7 @@ def test_a_summary_of_units_without_figures_counts_none_of_them(client, auth, ap
 
 
 def test_a_corrected_figure_in_the_xlsx_corrects_its_total(client, auth, round_):
-    auth.county()
+    auth.admin()
     sheet = load_workbook(io.BytesIO(village_summary(client, round_, "xlsx").data)).active
     column = 3 + [f.key for f in VILLAGE_TYPE.counts].index("members_recruited")
     before = column_sum(sheet, sheet.cell(sheet.max_row, column))
@@ -569,7 +573,7 @@ def line_width(text):
 def test_the_word_summarys_subtitle_lines_each_fit_the_page(client, auth, round_):
     """The subtitle (16 pt) names the type, the scope and the date; it breaks
     where the text says, never leaving a character or two alone on a line."""
-    auth.county()
+    auth.admin()
     doc = Document(io.BytesIO(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
     section, note = doc.sections[0], doc.paragraphs[1]
     characters_per_line = (section.page_width - section.left_margin - section.right_margin) / note.style.font.size
@@ -580,7 +584,7 @@ def test_the_word_summarys_subtitle_lines_each_fit_the_page(client, auth, round_
 
 
 def test_the_word_summarys_subtitle_keeps_its_date_on_one_line_in_print(client, auth, round_, libreoffice, tmp_path):
-    auth.county()
+    auth.admin()
     path = tmp_path / "summary.pdf"
     path.write_bytes(docx_to_pdf(village_summary(client, round_, "docx", exports.DEFAULT_SCOPE).data))
     first_page = pdf_text_pages(path)[0]
