@@ -1,6 +1,6 @@
 """The access matrix: every route of the app's URL map, asked by an
 anonymous visitor, the filler of unit A, the filler of unit B and the
-admin, about unit A's resources (its report, unit, account, round and an
+admin (the root's office: the county's), about unit A's resources (its report, unit, account, round and an
 export job), with the answer each must get.
 
 A route added later has no row here and fails `test_every_route_has_a_row`
@@ -140,7 +140,7 @@ def sign_in(auth, role):
     elif role == "filler B":
         auth.login(FILLER_B)
     elif role == "admin":
-        auth.admin()
+        auth.county()  # the root's office; each township's office: test_tree.py
 
 
 def resources_of_unit_a(folder):

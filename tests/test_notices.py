@@ -234,7 +234,7 @@ def deadline_form(client, round_):
 @pytest.mark.parametrize("before", [None, 2], ids=["none yet", "extended"])
 def test_the_board_sets_or_extends_the_deadline_and_the_fillers_home_follows(client, auth, before):
     round_ = set_deadline(before) if before is not None else the_round()
-    auth.admin()
+    auth.county()
     form = deadline_form(client, round_)
     assert text_of(one(form, ".//label")) == ("延长或修改截止日期" if before else "设置截止日期")
     new = TODAY + datetime.timedelta(days=10)
@@ -255,7 +255,7 @@ def test_the_board_sets_or_extends_the_deadline_and_the_fillers_home_follows(cli
 ])
 def test_a_bad_deadline_on_the_board_is_refused_with_a_message(client, auth, value, message):
     round_ = set_deadline(2)
-    auth.admin()
+    auth.county()
     response = client.post(f"/township/rounds/{round_.id}/deadline",
                            data={"csrf_token": auth.csrf_token(), "deadline": value}, follow_redirects=True)
     assert message in text_of(one(parse(response.text), "//p[contains(@class, 'flash error')]"))
