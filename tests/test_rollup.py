@@ -281,3 +281,14 @@ def test_a_township_s_volume_keeps_one_level_in_its_toc(app, round_, tmp_path):
     assert [style for style, _ in entries] == ["TOC1"] * 4
     assert {level for _, level in fields} == {"1"}
     assert "白石村" in " ".join(text for _, text in entries)
+
+
+def test_the_county_s_zip_from_the_board_has_a_folder_per_township(client, auth, round_):
+    from tests.test_exports import finished_job, job_id_in
+    auth.login("county", demo.ADMIN[1])
+    started = client.post(f"/township/rounds/{round_.id}/zip", data={"scope": ""},
+                          headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+    link = lxml.html.fromstring(finished_job(client, job_id_in(started.text)).text).xpath("//a[@download]")[0]
+    names = zipfile.ZipFile(io.BytesIO(client.get(link.get("href")).data)).namelist()
+    assert sorted({n.split("/")[0] for n in names}) == sorted(TOWNSHIPS)
+    assert len([n for n in names if n.startswith("白石镇/")]) == 4  # 白石镇's own report and its villages'
