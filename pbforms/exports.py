@@ -30,13 +30,14 @@ from flask import Blueprint, Response, abort, g, make_response, redirect, render
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from .auth import admin_required, office_of, round_or_404, visible_users
+from .auth import admin_required, office_of, round_or_404, unit_or_404, visible_users
 from .db import db, writing
 from .documents import content_disposition, render, report_document, report_filename
 from .filenames import UniqueNames, safe_filename
 from .forms import cn_date
 from .models import AuditEvent, ExportJob, Report, Round, Unit, User
 from .partials import partial_response, wants_partial
+from .rollup import is_deep, part_of
 from .documents.official import official_template
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .documents.volume import build_volume
@@ -117,8 +118,9 @@ UNDER_WAY = 2 * ZIP_WORKERS
 ZIP_WORKER_START = multiprocessing.get_context("fork") if sys.platform == "linux" else None
 
 
-def write_zip(reports, path, progress=None):
+def write_zip(reports, path, progress=None, folder=lambda report: ""):
     """One .docx per report into a zip at `path`; returns how many.
+    `folder(report)` names the folder (ending in "/") a report goes into.
 
     Written to a side file and renamed at the end, so `path` never holds half
     a zip. Each entry's name is safe on Windows and Linux and unique in the
@@ -145,7 +147,7 @@ def write_zip(reports, path, progress=None):
 
         entry_name = UniqueNames()
         for report in reports:
-            name = entry_name(safe_filename(report_filename(report)))
+            name = entry_name(folder(report) + safe_filename(report_filename(report)))
             under_way.append((name, workers.submit(render, *report_document(report))))
             if len(under_way) == UNDER_WAY:
                 write_oldest()
@@ -153,6 +155,24 @@ def write_zip(reports, path, progress=None):
             write_oldest()
     part.replace(path)
     return count
+
+
+def townships(under):
+    """report -> its township's name in an export of `under`'s part, when
+    that part is more than one level deep (a county's): the unit directly
+    below `under` holding the report's unit. None when not so deep."""
+    if not is_deep(under):
+        return None
+    names = {u.id: u.name for u in Unit.select(Unit.id, Unit.name).where(Unit.parent == under)}
+    return lambda report: names.get(part_of(report.unit.path, under), "")
+
+
+def township_folders(under):
+    """The `folder` of write_zip for `under`'s part: a folder per township in a county's."""
+    township = townships(under)
+    if township is None:
+        return lambda report: ""
+    return lambda report: safe_filename(township(report)) + "/" if township(report) else ""
 
 
 def zip_filename(round_, statuses):
@@ -189,8 +209,9 @@ def run_job(job, write):
 def write_zip_of(job):
     """The zip job's writer: its round's chosen reports, one by one."""
     def write(path, progress):
-        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, job_office(job))),
-                         path, progress)
+        office = job_office(job)
+        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, office)),
+                         path, progress, township_folders(office))
     return write
 
 
@@ -285,13 +306,10 @@ def volume_filename(round_, statuses, extension="docx"):
     return f"{round_.title}汇编（{scope_label(statuses)}）.{extension}"
 
 
-def township_name():
-    unit = Unit.select().where(Unit.kind == "township").order_by(Unit.position, Unit.id).first()
-    return unit.name if unit else ""
-
-
-def write_volume(round_, reports, path, progress=None, pdf=False):
-    """The 汇编 into `path` (.docx, or .pdf when `pdf`); returns (count, note).
+def write_volume(round_, reports, path, progress=None, pdf=False, under=None):
+    """The 汇编 of `under`'s part (the round's office's when None) into
+    `path` (.docx, or .pdf when `pdf`); returns (count, note). Its cover
+    names `under`; a county's 目录 lists each township with its reports.
 
     With LibreOffice the 目录's page numbers are computed; without it (or
     when it fails) a .docx still comes out, its 目录 left for Word to
@@ -302,9 +320,15 @@ def write_volume(round_, reports, path, progress=None, pdf=False):
     if pdf and problem:
         raise ConverterError(problem)
     reports = list(reports)
-    built = build_volume(round_.title, township_name(), cn_date(datetime.date.today()), reports,
+    under = under or round_.office
+    township = townships(under)
+    if township:  # each township's reports together, the townships in their order
+        rank = {name: i for i, (name,) in enumerate(Unit.ordered().select(Unit.name).where(Unit.parent == under).tuples())}
+        reports.sort(key=lambda report: rank.get(township(report), -1))
+    built = build_volume(round_.title, under.name, cn_date(datetime.date.today()), reports,
                          official_template(round_.types[0]), progress=progress, pdf=pdf,
-                         converter=None if problem else docx_to_pdf, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START)
+                         converter=None if problem else docx_to_pdf, workers=ZIP_WORKERS, mp_context=ZIP_WORKER_START,
+                         group=township)
     Path(path).write_bytes(built.pdf if pdf else built.docx)
     if built.problem:
         log.warning("汇编 of round %s: LibreOffice failed (%s); the 目录 is left for Word to update",
@@ -320,7 +344,7 @@ def write_volume_of(job, pdf):
     def write(path, progress):
         round_ = Round.get_by_id(job.round_id)
         reports = one_by_one(chosen_reports(round_, job.status_list, job_office(job)))
-        count, note = write_volume(round_, reports, path, progress, pdf=pdf)
+        count, note = write_volume(round_, reports, path, progress, pdf=pdf, under=job_office(job))
         if note:
             job.advance(note=note)
         return count
@@ -347,8 +371,11 @@ def start_volume(round_id):
 
 # --- the summary of figures --------------------------------------------------
 
-Summary = namedtuple("Summary", "round scope report_type counts rows totals")
+Summary = namedtuple("Summary", "round scope report_type counts rows totals groups by_unit")
 SummaryRow = namedtuple("SummaryRow", "name status values")
+# A unit directly below the summary's unit (a township below the county)
+# with the rows of its part and their totals.
+SummaryGroup = namedtuple("SummaryGroup", "name rows totals")
 
 
 def round_type(round_, type_id):
@@ -372,15 +399,33 @@ def types_help(round_):
     return "；".join(f"{t.type_id} {t.name}（{round_.kinds_label(t)}）" for t in round_.types)
 
 
-def summary(round_, statuses, report_type, under):
+def summary(round_, statuses, report_type, under, by_unit=False):
     """A row per unit following `report_type` and a column per figure of
     that type, plus the totals: one summary covers one type, so the
-    township's own figures are never added to its villages'."""
+    township's own figures are never added to its villages'.
+
+    When the rows lie deeper than `under`'s own children (a county's
+    villages), they are rolled up by the child whose part holds them (the
+    township): a group each, with its subtotal, in the children's order;
+    `by_unit` says whether a group lists its units or only its subtotal."""
     counts = report_type.counts
+
+    def totals(rows):
+        return [f.total(row.values[i] for row in rows) for i, f in enumerate(counts)]
+
     reports = chosen_reports(round_, statuses, under).where(Report.type_version == report_type.version_id)
-    rows = [SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts]) for r in reports]
-    totals = [f.total(row.values[i] for row in rows) for i, f in enumerate(counts)]
-    return Summary(round_, scope_label(statuses), report_type, counts, rows, totals)
+    parts, deeper = {}, False
+    for r in reports:
+        deeper = deeper or r.unit.parent_id not in (None, under.id) and r.unit.id != under.id
+        parts.setdefault(part_of(r.unit.path, under), []).append(
+            SummaryRow(r.unit.name, r.status_label, [r.data.get(f.key) for f in counts]))
+    rows = [row for part in parts.values() for row in part]
+    groups = []
+    if deeper:
+        names = {u.id: u.name for u in Unit.ordered().where(Unit.parent == under)}
+        groups = [SummaryGroup(names.get(key, under.name), parts[key], totals(parts[key]))
+                  for key in [None, *names] if key in parts]
+    return Summary(round_, scope_label(statuses), report_type, counts, rows, totals(rows), groups, by_unit)
 
 
 def summary_label(s):
@@ -397,35 +442,72 @@ def column_titles(s):
     return ["单位", "状态"] + [f"{f.label}（{f.unit}）" for f in s.counts]
 
 
+def with_data(rows):
+    """How many of `rows` hold a figure: a unit with none filled adds nothing."""
+    return sum(1 for row in rows if any(v is not None for v in row.values))
+
+
 def totals_name(s):
-    """合计 names how many units' figures it adds up: a unit with no figure filled adds nothing."""
-    with_data = sum(1 for row in s.rows if any(v is not None for v in row.values))
-    return f"合计（{with_data}个单位）"
+    """合计 names how many units' figures it adds up."""
+    return f"合计（{with_data(s.rows)}个单位）"
+
+
+def group_status(s, group):
+    """The status column of a group's subtotal: how many units it adds up."""
+    count = with_data(group.rows)
+    return f"小计（{count}个单位）" if s.by_unit else f"{count}个单位"
 
 
 def summary_xlsx(s):
     """Numbers stored as numbers (an empty figure stays an empty cell), the
     units in the header, the header row and unit column frozen. Each total
     is a SUM over its column's rows, so a figure corrected in the sheet
-    corrects its total."""
+    corrects its total; a rolled-up summary's county total adds up the
+    townships' subtotals (which, listed by unit, are SUMs of their units)."""
     book = Workbook()
     sheet = book.active
     sheet.title = "数字汇总"
-    sheet.append(column_titles(s))
-    for row in s.rows:
-        sheet.append([row.name, row.status, *row.values])
-    # Text is text: a unit named "=HYPERLINK(…)" must not become a formula
-    # (openpyxl makes one of any string starting with "="). Set before the
-    # totals row, whose formulas are the only ones.
-    for row in sheet.iter_rows():
-        for cell in row:
+
+    def append_text(values, bold=False):
+        # Text is text: a unit named "=HYPERLINK(…)" must not become a
+        # formula (openpyxl makes one of any string starting with "="); the
+        # totals' formulas are written into their cells afterwards.
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"
-    last = sheet.max_row
-    sheet.append([totals_name(s), None])
+            cell.font = Font(bold=bold)
+        return sheet.max_row
+
+    def sums(at, first, last):
+        for column in range(3, len(s.counts) + 3):
+            letter = sheet.cell(1, column).column_letter
+            sheet.cell(at, column, f"=SUM({letter}{first}:{letter}{last})" if last >= first else 0).font = Font(bold=True)
+
+    sheet.append(column_titles(s))
+    if not s.groups:
+        for row in s.rows:
+            append_text([row.name, row.status, *row.values])
+        last = sheet.max_row
+        sums(append_text([totals_name(s), None], bold=True), 2, last)
+    elif not s.by_unit:
+        for group in s.groups:
+            append_text([group.name, group_status(s, group), *group.totals])
+        last = sheet.max_row
+        sums(append_text([totals_name(s), None], bold=True), 2, last)
+    else:
+        subtotals = []
+        for group in s.groups:
+            first = sheet.max_row + 1
+            for row in group.rows:
+                append_text([row.name, row.status, *row.values])
+            subtotals.append(append_text([group.name, group_status(s, group)], bold=True))
+            sums(subtotals[-1], first, subtotals[-1] - 1)
+        at = append_text([totals_name(s), None], bold=True)
+        for column in range(3, len(s.counts) + 3):
+            letter = sheet.cell(1, column).column_letter
+            sheet.cell(at, column, "=" + "+".join(f"{letter}{r}" for r in subtotals))
     for column, f in enumerate(s.counts, start=3):
-        letter = sheet.cell(1, column).column_letter
-        sheet.cell(last + 1, column, f"=SUM({letter}2:{letter}{last})" if s.rows else 0)
         if f.kind == "amount":  # printed with its places, as in the report: 12.5, 3.0
             for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
                 cell.number_format = f"0.{'0' * f.decimals}" if f.decimals else "0"
@@ -434,7 +516,7 @@ def summary_xlsx(s):
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
     for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
+        cell.font = Font(bold=True)  # the totals' formulas too
     sheet.column_dimensions["A"].width = 16
     for column in sheet.iter_cols(min_col=3, max_col=sheet.max_column, max_row=1):
         sheet.column_dimensions[column[0].column_letter].width = 12
@@ -462,10 +544,19 @@ def summary_docx(s):
         "note": f"统计范围：{s.report_type.name}\n{scope}" if several else f"统计范围：{scope}",
         "headers": [{"label": f.label, "unit": f.unit} for f in s.counts],
         "rows": [{"name": r.name, "status": r.status, "figures": [shown(f, v) for f, v in zip(s.counts, r.values)]}
-                 for r in s.rows],
+                 for r in listed_rows(s)],
         "totals": {"name": totals_name(s), "figures": [f.as_text(v) for f, v in zip(s.counts, s.totals)]},
     }
     return fit_columns(render("round_summary.docx", context))
+
+
+def listed_rows(s):
+    """The rows a table lists: the units, or for a rolled-up summary each
+    township's units (when by unit) and its subtotal."""
+    if not s.groups:
+        return s.rows
+    return [row for group in s.groups
+            for row in (group.rows if s.by_unit else []) + [SummaryRow(group.name, group_status(s, group), group.totals)]]
 
 
 def fit_columns(docx_bytes):
@@ -494,7 +585,9 @@ def summary_file(round_id, extension):
     if report_type is None:  # a round of several types, and none chosen
         report_type = most_followed(round_, [r.type_version_id for r in
                                              Report.select(Report.type_version).where(Report.round == round_)])
-    s = summary(round_, chosen_scope(request.args.get("scope")), report_type, office_of(g.user))
+    under_id = request.args.get("under", type=int)
+    under = office_of(g.user) if under_id is None else unit_or_404(under_id)
+    s = summary(round_, chosen_scope(request.args.get("scope")), report_type, under, request.args.get("by") == "unit")
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)
     AuditEvent.record("export", g.user, detail=f"汇总表：{name}")
@@ -526,6 +619,19 @@ def statuses_option(text):
 
 
 STATUS_HELP = "只要这些状态的报告，逗号分隔，如 submitted,approved（默认全部）"
+UNDER_HELP = "只要这个单位（如一个乡镇）及其下属单位的报告（默认：开启本轮的单位以下全部）"
+
+
+def under_option(round_, name):
+    """The unit whose part of the round a command covers: `name`'s, or the round's office's."""
+    if not name:
+        return round_.office
+    unit = Unit.get_or_none(Unit.name == name.strip())
+    if unit is None:
+        raise click.ClickException(f"找不到名为“{name}”的单位（用 unit list 查看）")
+    if not (round_.office.contains(unit) or unit.contains(round_.office)):
+        raise click.ClickException(f"“{unit.name}”不在本轮（{round_.office.name}开启）的范围内")
+    return unit
 
 
 @round_group.command("list")
@@ -543,12 +649,14 @@ def round_list():
 @click.option("--round", "round_id", type=int, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
-def round_export_zip(round_id, output, statuses):
+@click.option("--under", default="", help=UNDER_HELP)
+def round_export_zip(round_id, output, statuses, under):
     """Write every chosen report of the round as .docx files into one zip."""
     round_ = get_round(round_id)
-    reports = chosen_reports(round_, statuses_option(statuses), round_.office)
+    unit = under_option(round_, under)
+    reports = chosen_reports(round_, statuses_option(statuses), unit)
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
-        count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1))
+        count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1), folder=township_folders(unit))
     click.echo(f"已写入 {output}（{count} 份报告）")
 
 
@@ -556,19 +664,21 @@ def round_export_zip(round_id, output, statuses):
 @click.option("--round", "round_id", type=int, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
-def round_compile(round_id, output, statuses):
+@click.option("--under", default="", help=UNDER_HELP)
+def round_compile(round_id, output, statuses, under):
     """Write the round's 汇编: one .docx (or .pdf, by the file's extension) with a cover, a 目录 and every report."""
     suffix = output.suffix.lower()
     if suffix not in (".docx", ".pdf"):
         raise click.ClickException("输出文件应以 .docx 或 .pdf 结尾")
     round_ = get_round(round_id)
-    reports = chosen_reports(round_, statuses_option(statuses), round_.office)
+    unit = under_option(round_, under)
+    reports = chosen_reports(round_, statuses_option(statuses), unit)
     if suffix == ".pdf" and availability():
         raise click.ClickException(f"无法生成 PDF：{availability()}")
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
         try:
             count, note = write_volume(round_, one_by_one(reports), output, lambda n: bar.update(1),
-                                       pdf=suffix == ".pdf")
+                                       pdf=suffix == ".pdf", under=unit)
         except ConverterError as e:
             raise click.ClickException(str(e)) from None
     click.echo(f"已写入 {output}（{count} 份报告）")
@@ -581,7 +691,9 @@ def round_compile(round_id, output, statuses):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--status", "statuses", default="", help=STATUS_HELP)
 @click.option("--type", "type_id", default="", help="报告类型编号：本轮有多种报告类型时必须给出（用 type list 查看）")
-def round_summary(round_id, output, statuses, type_id):
+@click.option("--under", default="", help=UNDER_HELP)
+@click.option("--by-unit", is_flag=True, help="分乡镇汇总时也逐个列出各村（社区），不只列各乡镇的小计")
+def round_summary(round_id, output, statuses, type_id, under, by_unit):
     """Write the summary of figures of one report type: .xlsx or .docx, by the file's extension."""
     writers = {".xlsx": summary_xlsx, ".docx": summary_docx}
     if output.suffix.lower() not in writers:
@@ -592,6 +704,6 @@ def round_summary(round_id, output, statuses, type_id):
         if type_id:
             raise click.ClickException(f"本轮没有编号为 {type_id} 的报告类型。本轮的报告类型：{types_help(round_)}")
         raise click.ClickException(f"本轮有多种报告类型，汇总表一次只汇总一种，请用 --type 选择：{types_help(round_)}")
-    s = summary(round_, statuses_option(statuses), report_type, round_.office)
+    s = summary(round_, statuses_option(statuses), report_type, under_option(round_, under), by_unit)
     output.write_bytes(writers[output.suffix.lower()](s))
     click.echo(f"已写入 {output}（{len(s.rows)} 个单位）")

@@ -408,7 +408,8 @@ def test_round_export_zip_writes_the_chosen_reports(app, round_, tmp_path):
 
     assert result.exit_code == 0, result.output
     assert f"已写入 {out}（3 份报告）" in result.output
-    assert set(zipfile.ZipFile(out).namelist()) == names_of(round_, ["submitted", "approved"])
+    # The county's zip: a folder per township (tests/test_rollup.py).
+    assert {n.rsplit("/", 1)[-1] for n in zipfile.ZipFile(out).namelist()} == names_of(round_, ["submitted", "approved"])
 
 
 WINDOWS_RESERVED = set('\\/:*?"<>|')
@@ -441,14 +442,16 @@ def test_every_zip_entry_name_is_safe_and_unique(app, round_, tmp_path):
     result = app.test_cli_runner().invoke(args=["round", "export-zip", "--round", str(round_.id), "-o", str(out)])
 
     assert result.exit_code == 0, result.output
-    names = zipfile.ZipFile(out).namelist()
+    names = zipfile.ZipFile(out).namelist()  # the county's: a folder per township
     assert len(names) == reports == len({n.casefold() for n in names})
-    assert [n for n in names if not safe_on_windows_and_linux(n)] == []
-    assert "2022年度甲乙党支部书记抓基层党建工作述职报告.docx" in names
-    assert "2022年度甲乙党支部书记抓基层党建工作述职报告（2）.docx" in names
+    assert [n for n in names if not all(safe_on_windows_and_linux(part) for part in n.split("/"))] == []
+    files = [n.rsplit("/", 1)[-1] for n in names]
+    assert "2022年度甲乙党支部书记抓基层党建工作述职报告.docx" in files
+    assert "2022年度甲乙党支部书记抓基层党建工作述职报告（2）.docx" in files
     extracted = tmp_path / "extracted"
     zipfile.ZipFile(out).extractall(extracted)
-    assert len(list(extracted.iterdir())) == reports  # nothing overwritten, nothing outside
+    assert len([f for f in extracted.rglob("*") if f.is_file()]) == reports  # nothing overwritten, nothing outside
+    assert all(extracted in f.resolve().parents for f in extracted.rglob("*"))
 
 
 @pytest.mark.parametrize("extension", ["xlsx", "docx"])
@@ -460,7 +463,8 @@ def test_round_summary_writes_the_format_of_the_file_name(app, round_, tmp_path,
 
     assert result.exit_code == 0, result.output
     if extension == "xlsx":
-        assert load_workbook(out).active["A11"].value == "合计（5个单位）"  # 白石镇's three villages: no figures
+        # The county's: a row per township (白石镇's three villages: no figures), then the total.
+        assert [r[0].value for r in load_workbook(out).active.iter_rows(min_row=2)] == ["青泥镇", "白石镇", "合计（5个单位）"]
     else:
         assert Document(str(out)).tables[0].rows[-1].cells[0].text == "合计（5个单位）"
 

@@ -22,7 +22,7 @@ from lxml import etree
 from pbforms import exports
 from pbforms.documents import pdf as preview
 from pbforms.documents import report_docx
-from pbforms.models import Report, Round, User
+from pbforms.models import Report, Round, Unit, User
 from tests.fillpage import docx_paragraphs, one, parse, report_of
 from tests.test_exports import finished_job, job_id_in
 from tests.test_township import complete
@@ -36,11 +36,12 @@ def township_report():
 
 
 def every_report_filled(round_):
-    """Every unit's report of the demo round complete, each with its own figures."""
+    """Every unit's report of the demo round complete, each with its own
+    figures; returns 青泥镇's part, the reports its office's 汇编 holds."""
     for report in Report.in_round(round_):
         if report.unit.kind != "township":
             complete(report, User.get(User.unit == report.unit))
-    return list(Report.in_round(round_))
+    return list(Report.in_round(round_, Unit.get(Unit.name == "青泥镇")))
 
 
 # --- the preview without LibreOffice --------------------------------------------------
@@ -177,9 +178,10 @@ def test_report_pdf_command_writes_the_pdf(app, tmp_path, libreoffice):
 # --- the 汇编's structure (everywhere) -------------------------------------------------
 
 def volume_docx(app, tmp_path, *args):
+    """The 汇编 of 青泥镇's part of the demo round (the county's volume: tests/test_rollup.py)."""
     out = tmp_path / "汇编.docx"
     result = app.test_cli_runner().invoke(args=["round", "compile", "--round", str(Round.get().id),
-                                                "-o", str(out), *args])
+                                                "-o", str(out), "--under", "青泥镇", *args])
     assert result.exit_code == 0, result.output
     return out.read_bytes(), result
 

@@ -48,8 +48,9 @@ W = "{%s}" % W_NS
 # A rendered report, as the volume needs it: its title (for the 目录), the
 # first line of the title (to find its page), the template it came from
 # (bytes), its body's XML (paragraphs and tables; its last paragraph
-# marks where its section's properties go), and its number (its bookmark's).
-Part = namedtuple("Part", "title first_line template body number")
+# marks where its section's properties go), its number (its bookmark's),
+# and its group in the 目录 (a county's township; "" in a volume of one level).
+Part = namedtuple("Part", "title first_line template body number group", defaults=("",))
 
 # What build_volume made: the .docx, the PDF (when asked for), whether the
 # 目录 has its page numbers, why not (LibreOffice's message), and the
@@ -61,7 +62,7 @@ PLACEHOLDER = "999"  # page numbers while LibreOffice lays the volume out: the w
 
 # --- one report's body --------------------------------------------------------------
 
-def report_part(template, context, title, number):
+def report_part(template, context, title, number, group=None):
     """A report as a section of the volume: its body, rendered as its single
     download is (documents.render_body), with a bookmark and a TC entry on
     its first paragraph and a mark for its section's properties on its
@@ -75,7 +76,7 @@ def report_part(template, context, title, number):
     if first is None:
         first = etree.SubElement(body, W + "p")
         children = list(body)
-    mark_title(first, title, number)
+    mark_title(first, title, number, group)
     last = children[-1]
     if last.tag != W + "p":
         last = etree.SubElement(body, W + "p")
@@ -98,16 +99,22 @@ def root_declarations(template):
     return dict(re.findall(r'\sxmlns:(\w+)="([^"]*)"', document[:document.index("<w:body")]))
 
 
-def mark_title(paragraph, title, number):
-    """A bookmark the 目录 links to, and the TC field it is built from."""
+def mark_title(paragraph, title, number, group=None):
+    """A bookmark the 目录 links to, and the TC field it is built from. In
+    a volume grouped by township (`group` not None) the report's entry is of
+    level 2, below its township's (`group`, given on the township's first report)."""
     name = bookmark(number)
     ppr = paragraph.find(W + "pPr")
     at = 1 if ppr is not None else 0
+
+    def tc(text, level):
+        return (f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+                f'<w:r><w:instrText xml:space="preserve"> TC "{escape(field_text(text))}" \\l {level} </w:instrText></w:r>'
+                f'<w:r><w:fldChar w:fldCharType="end"/></w:r>')
+    entries = (tc(group, 1) if group else "") + tc(title, 1 if group is None else 2)
     tc = etree.fromstring(
         f'<w:wrap xmlns:w="{W_NS}"><w:bookmarkStart w:id="{number}" w:name="{name}"/>'
-        f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-        f'<w:r><w:instrText xml:space="preserve"> TC "{escape(field_text(title))}" \\l 1 </w:instrText></w:r>'
-        f'<w:r><w:fldChar w:fldCharType="end"/></w:r><w:bookmarkEnd w:id="{number}"/></w:wrap>')
+        f'{entries}<w:bookmarkEnd w:id="{number}"/></w:wrap>')
     for i, element in enumerate(list(tc)):
         paragraph.insert(at + i, element)
 
@@ -269,6 +276,7 @@ VOLUME_STYLES = """
 <w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeCoverLine"><w:name w:val="汇编封面文字"/><w:basedOn w:val="Normal"/><w:qFormat/><w:pPr><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="楷体_GB2312"/></w:rPr></w:style>
 <w:style w:type="paragraph" w:customStyle="1" w:styleId="VolumeTocHeading"><w:name w:val="汇编目录标题"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:qFormat/><w:pPr><w:snapToGrid w:val="0"/><w:jc w:val="center"/></w:pPr><w:rPr><w:rFonts w:eastAsia="黑体"/><w:sz w:val="44"/><w:szCs w:val="44"/></w:rPr></w:style>
 <w:style w:type="paragraph" w:styleId="TOC1"><w:name w:val="toc 1"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:uiPriority w:val="39"/><w:pPr><w:tabs><w:tab w:val="right" w:leader="dot" w:pos="8845"/></w:tabs><w:ind w:left="0" w:right="560" w:hanging="0"/><w:jc w:val="left"/></w:pPr></w:style>
+<w:style w:type="paragraph" w:styleId="TOC2"><w:name w:val="toc 2"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:uiPriority w:val="39"/><w:pPr><w:tabs><w:tab w:val="right" w:leader="dot" w:pos="8845"/></w:tabs><w:ind w:left="640" w:right="560" w:hanging="0"/><w:jc w:val="left"/></w:pPr></w:style>
 """
 
 
@@ -290,15 +298,21 @@ def toc_xml(parts, pages, dirty):
     and its page (`pages[i]`, or nothing while unknown)."""
     begin = '<w:fldChar w:fldCharType="begin" w:dirty="true"/>' if dirty else '<w:fldChar w:fldCharType="begin"/>'
     out = ['<w:p><w:pPr><w:pStyle w:val="VolumeTocHeading"/></w:pPr><w:r><w:t>目　　录</w:t></w:r></w:p><w:p/>']
+    entries, group = [], None  # (style, text, part, its page)
     for i, part in enumerate(parts):
+        page = pages[i] if pages else ""
+        if part.group and part.group != group:  # a township's entry, on its first report's page
+            entries.append(("TOC1", part.group, part, page))
+        group = part.group
+        entries.append(("TOC2" if part.group else "TOC1", part.title, part, page))
+    for i, (style, text, part, page) in enumerate(entries):
         head = (f'<w:r>{begin}</w:r><w:r><w:instrText xml:space="preserve"> TOC \\f \\h \\z </w:instrText></w:r>'
                 '<w:r><w:fldChar w:fldCharType="separate"/></w:r>') if i == 0 else ""
-        tail = '<w:r><w:fldChar w:fldCharType="end"/></w:r>' if i == len(parts) - 1 else ""
-        page = pages[i] if pages else ""
+        tail = '<w:r><w:fldChar w:fldCharType="end"/></w:r>' if i == len(entries) - 1 else ""
         out.append(
-            f'<w:p><w:pPr><w:pStyle w:val="TOC1"/></w:pPr>{head}'
+            f'<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr>{head}'
             f'<w:hyperlink w:anchor="{bookmark(part.number)}" w:history="1">'
-            f'<w:r><w:t xml:space="preserve">{escape(part.title)}</w:t></w:r><w:r><w:tab/></w:r>'
+            f'<w:r><w:t xml:space="preserve">{escape(text)}</w:t></w:r><w:r><w:tab/></w:r>'
             f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
             f'<w:r><w:instrText xml:space="preserve"> PAGEREF {bookmark(part.number)} \\h </w:instrText></w:r>'
             f'<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>{page}</w:t></w:r>'
@@ -459,14 +473,15 @@ def title_pages(page_texts, parts):
     return pages
 
 
-def parts_of(reports, progress=None, workers=None):
+def parts_of(reports, progress=None, workers=None, group=None):
     """Each report rendered as a Part, in order; `workers` (a process pool)
-    renders them in parallel, a few under way at a time."""
-    under_way, parts = deque(), []
+    renders them in parallel, a few under way at a time. `group(report)`
+    names the report's group in the 目录 (its township), if the volume has groups."""
+    under_way, parts, previous = deque(), [], None
 
     def finish_oldest():
-        title, first_line, template, body, number = under_way.popleft()
-        parts.append(Part(title, first_line, template, body.result() if workers else body, number))
+        title, first_line, template, body, number, name = under_way.popleft()
+        parts.append(Part(title, first_line, template, body.result() if workers else body, number, name or ""))
         if progress:
             progress(len(parts))
 
@@ -474,9 +489,12 @@ def parts_of(reports, progress=None, workers=None):
         template, context = report_document(report)
         title_lines = [clean_text(line) for line in report.report_type.title_lines(report.meta)] or [""]
         title = "".join(title_lines)
-        args = (template, context, title, number)
+        name = group(report) if group else None
+        # The township's own TC entry goes on its first report only.
+        args = (template, context, title, number, None if name is None else "" if name == previous else name)
+        previous = name
         under_way.append((title, title_lines[0], template,
-                          workers.submit(report_part, *args) if workers else report_part(*args), number))
+                          workers.submit(report_part, *args) if workers else report_part(*args), number, name))
         if len(under_way) >= 4:
             finish_oldest()
     while under_way:
@@ -485,7 +503,7 @@ def parts_of(reports, progress=None, workers=None):
 
 
 def build_volume(title, township, date_text, reports, base_template, progress=None, pdf=False, converter=None,
-                 workers=2, mp_context=None):
+                 workers=2, mp_context=None, group=None):
     """The volume's .docx, and its PDF when `pdf`: a Built.
 
     `base_template` gives the package when there is no report. `converter(docx_bytes,
@@ -494,12 +512,14 @@ def build_volume(title, township, date_text, reports, base_template, progress=No
     When LibreOffice cannot lay out the volume, the .docx is still made (its
     目录 left to Word, `problem` saying why); a PDF goes on without the
     reports LibreOffice cannot convert alone, naming them in `left_out`.
+    `group(report)` names a report's township: the 目录 then lists each
+    township with its reports below it (the reports come in their order).
     """
     if workers:
         with ProcessPoolExecutor(workers, mp_context=mp_context) as pool:
-            parts = parts_of(reports, progress, pool)
+            parts = parts_of(reports, progress, pool, group)
     else:
-        parts = parts_of(reports, progress)
+        parts = parts_of(reports, progress, group=group)
 
     def volume_of(chosen):
         return Volume(title, township, date_text, chosen, base_template)

@@ -5,7 +5,7 @@ from collections import Counter
 import click
 from flask import flash, g, redirect, render_template, request, url_for
 
-from ..auth import office_of, own_round_or_404, round_or_404, visible_rounds, visible_types
+from ..auth import office_of, own_round_or_404, round_or_404, unit_or_404, visible_rounds, visible_types
 from ..db import db_int, writing
 from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
@@ -13,6 +13,7 @@ from ..documents.pdf import availability
 from ..forms import cn_date
 from ..ledger.models import LedgerEntry
 from ..models import AuditEvent, Notice, Report, ReportTypeRecord, Round, Unit
+from ..rollup import is_deep, parts_progress
 from . import bp, one_line, page_or_partial
 
 # The type each kind of unit gets unless the office chooses another.
@@ -296,19 +297,35 @@ def report_link(endpoint):
 
 @bp.get("/rounds/<int:round_id>")
 def board(round_id):
-    """Every unit's report of the round; two queries, whatever the number of units."""
+    """Every unit's report of the round; a few queries, whatever the number of units.
+
+    A county's board (its part reaching below its townships) lists each
+    township's own report and its villages' progress, with a link down to
+    the township's board (`under`); a status filter lists the matching
+    units of the whole part."""
     round_ = round_or_404(round_id)
     status = request.args.get("status", "")
     if status not in FILTERS:
         status = ""
-    reports = list(Report.on_board(round_, office_of(g.user)))
-    totals = Counter(r.progress for r in reports)
-    totals["overdue"] = sum(1 for r in reports if r.is_overdue)
+    under_id = request.args.get("under", type=int)
+    office = office_of(g.user)
+    under = office if under_id is None else unit_or_404(under_id)
+    parts = []
+    if is_deep(under):
+        parts, totals, followed = parts_progress(round_, under)
+        reports = list(Report.on_board(round_, under)) if status else []
+    else:
+        reports = list(Report.on_board(round_, under))
+        totals = Counter(r.progress for r in reports)
+        totals["overdue"] = sum(1 for r in reports if r.is_overdue)
+        followed = Counter(r.type_version_id for r in reports)
     shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
-                           today=datetime.date.today(),
-                           summary_type=most_followed(round_, [r.type_version_id for r in reports]),
-                           total=len(reports), totals=totals, status=status, filters=FILTERS, scopes=SCOPES,
+                           today=datetime.date.today(), under=under if under.id != office.id else None,
+                           parts=parts,
+                           summary_type=most_followed(round_, followed.elements()),
+                           total=sum(n for key, n in totals.items() if key != "overdue"), totals=totals,
+                           status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
                            newer_types=round_.is_open and bool(round_.pending_moves()),
