@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from ..exports import get_round, township_name
+from ..exports import get_round
 from ..models import Unit
 from .models import LedgerEntry
 from .outputs import ledger_docx, ledger_xlsx
@@ -46,5 +46,5 @@ def ledger_export(round_id, output):
         raise click.ClickException("输出文件应以 .xlsx 或 .docx 结尾")
     round_ = get_round(round_id)
     entries = list(LedgerEntry.listed(Unit.select(Unit.id), round_id=round_.id))
-    output.write_bytes(ledger_xlsx(entries) if suffix == ".xlsx" else ledger_docx(round_, entries, township_name()))
+    output.write_bytes(ledger_xlsx(entries) if suffix == ".xlsx" else ledger_docx(round_, entries, (round_.office or Unit.root()).name))
     click.echo(f"已写入 {output}（{len(entries)} 项整改事项）")

@@ -4,10 +4,10 @@ adding an entry from a review comment or a rating's 点评 and 意见. Who sees 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import (admin_required, ledger_entry_or_404, may_close, may_work_on, rated_unit_or_404, report_or_404,
-                    safe_next, units_below)
+                    office_of, safe_next, units_below)
 from ..db import db_int
 from ..documents import content_disposition
-from ..exports import DOCX, XLSX, township_name
+from ..exports import DOCX, XLSX
 from ..models import Round, Unit
 from ..partials import partial_response, wants_partial
 from .logic import comment_text, done_refusal, read_entry_form
@@ -171,7 +171,7 @@ def export(extension):
     if round_ is None:
         flash("下载 Word 版整改台账请先选择填报轮次。", "error")
         return redirect(url_for(".ledger"), 303)
-    return download(ledger_docx(round_, entries, township_name()), DOCX, f"{round_.title}问题整改台账.docx")
+    return download(ledger_docx(round_, entries, office_of(g.user).name), DOCX, f"{round_.title}问题整改台账.docx")
 
 
 def download(body, mimetype, filename):
