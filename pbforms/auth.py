@@ -480,28 +480,38 @@ def admin_required(view):
 
 # --- 述职评议 -----------------------------------------------------------------
 
-def rating_office(round_):
-    """The office that holds a round's 述职评议会 and runs its rating: today
-    the one township office, whose accounts are the admins. Everything that
-    asks which office holds a rating, or whose it is, asks here."""
-    return Unit.select().where(Unit.kind == "township").order_by(Unit.id).first()
+def rating_office(round_, user=None):
+    """The office that holds a 述职评议会 on `round_` and runs its rating:
+    the office of the account opening it (from the command line, the
+    round's own office). Everything that asks which office holds a rating,
+    or whose it is, asks here or reads the rating's `office`."""
+    if user is not None:
+        return office_of(user)
+    return round_.office if round_.office_id else Unit.root()
 
 
-def rated_by_default(round_):
-    """The round's units below the office holding its rating: those it
-    rates unless the office says otherwise."""
-    office = rating_office(round_)
-    return [r.unit for r in Report.in_round(round_, office) if office is None or r.unit_id != office.id]
+def rated_by_default(round_, office):
+    """The round's units directly below the office holding the rating: a
+    township's meeting rates its villages' secretaries, the county's its
+    townships'. Those it rates unless the office says otherwise."""
+    return [r.unit for r in Report.in_round(round_, office) if r.unit.parent_id == office.id]
+
+
+def visible_ratings(user):
+    """The ratings an office runs or oversees: those held by it or by an office below it."""
+    return (Rating.select(Rating, Round).join(Round).switch(Rating).join(Unit, on=(Rating.office == Unit.id))
+            .where(Unit.path.startswith(office_of(user).path)))
 
 
 def may_run_ratings(user):
-    """Who opens ratings and reaches the ratings' pages: an office's accounts (today: the admin)."""
+    """Who opens ratings and reaches the ratings' pages: an office's accounts."""
     return user.is_admin
 
 
 def may_run_rating(user, rating):
-    """Who sets up, watches, closes and publishes a rating: the accounts of its office."""
-    return may_run_ratings(user)
+    """Who sets up, watches, closes and publishes a rating: the accounts of
+    its office and of the offices above it."""
+    return may_run_ratings(user) and manages(user, rating.office)
 
 
 def rating_or_404(rating_id):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import lxml.html
 
 from pbforms import demo
-from pbforms.auth import rated_by_default, rating_office
+from pbforms.auth import office_of, rated_by_default
 from pbforms.ledger.models import add_entry
 from pbforms.models import Report, Round, User
 from pbforms.rating import logic
@@ -50,8 +50,9 @@ def ratings(this_year, admin):
     """(the rating held, a code of the one at the meeting): the former voted on,
     closed, its 点评 and an 意见 listed in 青泥村's 整改台账, published."""
     groups = [("党委班子成员", 5, 40), ("党员代表", 8, 40), ("群众代表", 6, 20)]
-    units = rated_by_default(this_year)
-    held = Rating.start(this_year, rating_office(this_year), "2022年度村党组织书记抓基层党建工作述职评议",
+    office = office_of(admin)
+    units = rated_by_default(this_year, office)
+    held = Rating.start(this_year, office, "2022年度村党组织书记抓基层党建工作述职评议",
                         groups, units, logic.DEFAULT_RULES)
     rated = held.rated_units()
     for number, (_, code) in enumerate(held.issue_codes()):
@@ -63,7 +64,7 @@ def ratings(this_year, admin):
     add_entry(rated[0].unit_id, this_year.id, "组织生活还不够规范。", admin, f"{held.title}点评")
     add_entry(rated[0].unit_id, this_year.id, "村务公开要及时。", admin, f"{held.title}与会人员意见")
     held.set_status("published")
-    meeting = Rating.start(this_year, rating_office(this_year), "2022年度社区党组织书记抓基层党建工作述职评议",
+    meeting = Rating.start(this_year, office, "2022年度社区党组织书记抓基层党建工作述职评议",
                            groups, units, logic.DEFAULT_RULES)
     return held, meeting.issue_codes()[0][1]
 

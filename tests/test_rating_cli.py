@@ -20,7 +20,7 @@ def cli(app):
 
 def open_rating(cli):
     result = cli("rating", "open", "--round", 1, "--title", "2022年度述职评议", "--group", "党委班子成员=7:40",
-                 "--group", "党员代表=30:40", "--group", "群众代表=20:20")
+                 "--group", "党员代表=30:40", "--group", "群众代表=20:20", "--office", "青泥镇")
     assert result.exit_code == 0, result.output
     return int(result.output.strip())
 

@@ -53,6 +53,27 @@ def test_the_office_opens_a_rating_of_the_rounds_villages(office):
     assert rating.office.name == "青泥镇"
 
 
+def test_the_county_rates_its_townships_and_each_office_sees_only_its_own_and_those_below(client, auth, rating):
+    auth.county()
+    token = header_token(client.get("/ratings").text)
+    round_id = str(rating.round_id)
+    response = client.post("/ratings", data={"csrf_token": token, "round": round_id, "title": "2022年度乡镇党委书记述职评议",
+                                             "groups": "党委班子成员=7:40\n党员代表=30:40\n群众代表=20:20"})
+    assert response.status_code == 303
+    county_rating = Rating.get(Rating.title == "2022年度乡镇党委书记述职评议")
+    assert county_rating.office.name == "青泥县"
+    assert [r.unit.name for r in county_rating.rated_units()] == ["青泥镇", "白石镇"]
+    assert client.get(f"/ratings/{rating.id}").status_code == 200  # 青泥镇's, below the county
+
+    auth.admin()
+    assert client.get(f"/ratings/{county_rating.id}").status_code == 404
+    assert client.get(f"/ratings/{rating.id}").status_code == 200
+    assert "乡镇党委书记述职评议" not in client.get("/ratings").text
+    auth.login("baishizhen", "admin2022demo")
+    assert client.get(f"/ratings/{rating.id}").status_code == 404
+    assert client.get(f"/ratings/{county_rating.id}").status_code == 404
+
+
 @pytest.mark.parametrize("groups, message", [
     ("党员代表=30:40\n群众代表=20:20", "各组权重之和应为 100%"),
     ("党员代表=3:100", "每组至少 5 张"),

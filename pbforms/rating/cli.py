@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..auth import rated_by_default, rating_office
+from ..exports import under_option
 from ..documents.pdf import ConverterError, availability
 from ..models import AuditEvent, Round
 from . import documents, logic
@@ -44,17 +45,21 @@ def suffix_of(output, allowed):
 @click.option("--title", required=True)
 @click.option("--group", "groups", multiple=True, required=True,
               help="评议组：组名=票数:权重（百分数，各组合计 100），如 党员代表=30:40；可给多次")
-def rating_open(round_id, title, groups):
-    """Open a rating of the round's units below the office; prints its id."""
+@click.option("--office", "office_name", default=None,
+              help="开评议会的单位（如 青泥镇，评议其下各村）；不写即开启本轮的单位")
+def rating_open(round_id, title, groups, office_name):
+    """Open a rating of the round's units directly below the office holding
+    the meeting (--office, else the round's own office); prints its id."""
     round_ = Round.get_or_none(Round.id == round_id)
     if round_ is None:
         raise click.ClickException(f"找不到编号为 {round_id} 的填报轮次（用 round list 查看）")
     parsed, errors = logic.check_settings(" ".join(title.split()), groups)
-    if not rated_by_default(round_):
+    office = under_option(round_, office_name) if office_name else rating_office(round_)
+    if not rated_by_default(round_, office):
         errors["round"] = "这一轮没有要评议的单位"
     if errors:
         raise click.ClickException("；".join(errors.values()))
-    rating = Rating.start(round_, rating_office(round_), " ".join(title.split()), parsed, rated_by_default(round_),
+    rating = Rating.start(round_, office, " ".join(title.split()), parsed, rated_by_default(round_, office),
                           logic.DEFAULT_RULES)
     AuditEvent.record("rating_open", None, detail=f"{rating.title}（命令行）")
     click.echo(rating.id)

@@ -11,7 +11,7 @@ import os
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from .. import auth
-from ..auth import rated_by_default, rating_office, rating_or_404
+from ..auth import rated_by_default, rating_office, rating_or_404, visible_ratings, visible_rounds
 from ..db import writing
 from ..documents import content_disposition
 from ..documents.pdf import ConverterError, availability
@@ -42,10 +42,10 @@ DEFAULT_GROUPS = "党委班子成员=7:40\n党员代表=30:40\n群众代表=20:2
 
 
 def list_page(values=None, errors=None, status=200):
-    rounds = list(Round.newest_first())
+    rounds = list(visible_rounds(g.user))
     values = values or {"title": f"{rounds[0].year}年度村党组织书记抓基层党建工作述职评议" if rounds else "",
                         "groups": DEFAULT_GROUPS, "round": str(rounds[0].id) if rounds else ""}
-    ratings = list(Rating.select(Rating, Round).join(Round).order_by(Rating.id.desc()))
+    ratings = list(visible_ratings(g.user).order_by(Rating.id.desc()))
     return render_template("rating/ratings.html", ratings=ratings, rounds=rounds, values=values,
                            errors=errors or {}), status
 
@@ -60,15 +60,16 @@ def open_rating():
     values = {"title": one_line(request.form.get("title")), "groups": request.form.get("groups", ""),
               "round": request.form.get("round", "")}
     groups, errors = logic.check_settings(values["title"], values["groups"].splitlines())
-    round_ = Round.get_or_none(Round.id == int(values["round"])) if values["round"].isdigit() \
-        and len(values["round"]) < 10 else None
+    round_ = visible_rounds(g.user).where(Round.id == int(values["round"])).first() \
+        if values["round"].isdigit() and len(values["round"]) < 10 else None
+    office = rating_office(round_, g.user)
     if round_ is None:
         errors["round"] = "请选择述职的填报轮次"
-    elif not rated_by_default(round_):
+    elif not rated_by_default(round_, office):
         errors["round"] = "这一轮没有要评议的单位"
     if errors:
         return list_page(values, errors, 422)
-    rating = Rating.start(round_, rating_office(round_), values["title"], groups, rated_by_default(round_),
+    rating = Rating.start(round_, office, values["title"], groups, rated_by_default(round_, office),
                           logic.DEFAULT_RULES)
     AuditEvent.record("rating_open", g.user, detail=rating.title)
     flash(f"已开启「{rating.title}」。请核对设置，然后生成选票。", "ok")
@@ -84,7 +85,7 @@ def meeting_page(rating, values=None, errors=None, status=200):
     result = None if rating.is_open else rating.result()
     opinions = {r.id: rating.opinions_about(r) for r in rated} if result else {}
     return render_template("rating/meeting.html", rating=rating, groups=groups, rated=rated,
-                           candidates=rated_by_default(rating.round), locked=rating.has_ballots(),
+                           candidates=rated_by_default(rating.round, rating.office), locked=rating.has_ballots(),
                            turnout=rating.turnout(), result=result, opinions=opinions, values=values,
                            errors=errors or {}, public_url=public_url(), pdf_problem=availability()), status
 
@@ -103,7 +104,7 @@ def change_settings(rating_id):
     groups, errors = logic.check_settings(values["title"], values["groups"].splitlines())
     rules, rule_errors = logic.parse_rules(values)
     errors.update(rule_errors)
-    units = [u for u in rated_by_default(rating.round) if u.id in values["units"]]
+    units = [u for u in rated_by_default(rating.round, rating.office) if u.id in values["units"]]
     if not units:
         errors["units"] = "请至少选择一个评议的单位"
     if not errors and not rating.is_open:
