@@ -7,6 +7,7 @@ checks that every button a help page names is on the page it describes.
 from flask import Blueprint, g, render_template
 
 from . import backup
+from .auth import office_of
 
 bp = Blueprint("help", __name__)
 
@@ -15,6 +16,7 @@ bp = Blueprint("help", __name__)
 def page():
     """The logged-in user's own role decides the page: an office clerk and a
     village clerk do different things in the year."""
-    # On PostgreSQL the office downloads no backups: whoever installed it backs it up.
-    return render_template("help/office.html" if g.user.is_admin else "help/filler.html",
-                           sqlite=backup.database_file() is not None)
+    # Backups are downloaded by the root's office, and on SQLite only (on
+    # PostgreSQL whoever installed it backs it up).
+    backs_up = g.user.is_admin and office_of(g.user).parent_id is None and backup.database_file() is not None
+    return render_template("help/office.html" if g.user.is_admin else "help/filler.html", backs_up=backs_up)

@@ -21,10 +21,12 @@ from .test_browser import (  # noqa: F401 (server, browser, browsing are fixture
 )
 
 
-def login_admin(browsing):
+def login_admin(browsing, username=ADMIN[0]):
+    """An office's page logged in: 青泥镇's by default, or `username`'s (the
+    county's, `county`, owns the demo round and the built-in types)."""
     page = browsing.context().new_page()
     page.goto("/login")
-    page.get_by_label("用户名").fill(ADMIN[0])
+    page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(ADMIN[1])
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("link", name="填报进度", exact=True)).to_be_visible()
@@ -110,7 +112,7 @@ def test_every_page_loads_with_no_console_error_and_no_other_host(browsing, serv
     admin = login_admin(browsing)
     links = set()
     for path in ["/township/", "/township/rounds", "/township/types", "/township/units", "/township/accounts",
-                 "/admin/audit", "/admin/backup", "/password"]:
+                 "/admin/audit", "/password"]:
         response = admin.goto(path)
         assert response.status == 200, (path, response.status)
         links |= set(admin.eval_on_selector_all(
@@ -125,6 +127,10 @@ def test_every_page_loads_with_no_console_error_and_no_other_host(browsing, serv
         assert response.status == 200, (href, response.status)
         # htmx configured from base.html: no indicator <style> of its own, no eval.
         assert admin.evaluate("[document.querySelectorAll('style').length, htmx.config.allowEval]") == [0, False]
+    county = login_admin(browsing, "county")  # backups are the root office's
+    for path in ["/township/", "/admin/backup"]:
+        response = county.goto(path)
+        assert response.status == 200, (path, response.status)
 
 
 def test_the_round_form_chooses_a_type_per_kind_on_a_phone(browsing):

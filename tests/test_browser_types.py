@@ -20,7 +20,7 @@ VILLAGE_TYPE = "村（社区）党组织书记抓基层党建工作述职报告"
 
 
 def test_the_office_edits_a_type_and_the_fill_page_changes(browsing):
-    admin = login_admin(browsing)
+    admin = login_admin(browsing, "county")  # the built-in types are the county's
     admin.get_by_role("link", name="报告类型", exact=True).click()
     admin.get_by_role("link", name=VILLAGE_TYPE).click()
     expect(admin.get_by_role("heading", level=1)).to_have_text(VILLAGE_TYPE)
@@ -110,7 +110,7 @@ def test_on_a_phone_each_types_actions_are_in_view(browsing):
 
 
 def test_the_office_adds_a_figure_removes_one_and_changes_a_kind_in_the_browser(browsing):
-    admin = login_admin(browsing)
+    admin = login_admin(browsing, "county")
     admin.goto("/township/types")
     admin.get_by_role("link", name=VILLAGE_TYPE).click()
     admin.wait_for_load_state("load")

@@ -142,3 +142,12 @@ def test_every_picture_in_the_help_folder_is_shown_by_a_help_page(app):
     kept = {path.name for path in (ROOT / "static" / "help").glob("*.png")}
     assert kept - shown == set(), "pictures no help page shows: delete them"
     assert shown - kept == set(), "pictures missing: run tests/test_browser_help.py"
+
+
+@pytest.mark.sqlite_only  # on PostgreSQL no office downloads backups
+def test_only_the_root_office_is_told_to_download_backups(client, auth):
+    auth.county()
+    assert "下载此刻的完整备份" in client.get("/help").text
+    auth.admin()  # 青泥镇, below the county: its backups are the county's
+    page = client.get("/help").text
+    assert "下载此刻的完整备份" not in page and "数据备份" not in page.split('id="questions"')[0]
