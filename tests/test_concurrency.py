@@ -134,14 +134,18 @@ def test_twenty_threads_saving_one_report_lose_nothing(app, path):
 def twenty_reports():
     """A new round with a report for each of twenty units, each with its
     own filler; returns [(report id, username)]."""
-    for n in range(THREADS - Unit.select().count()):
-        unit = Unit.create(name=f"测试{n + 1}村", kind="village", secretary_title="党支部书记", position=100 + n)
+    township = Unit.get(Unit.name == "青泥镇")
+    # 青泥镇's own round: its villages fill it, its own report goes to the county's.
+    fillers = User.select().join(Unit).where((User.role == "filler") & Unit.path.startswith(township.path)
+                                             & (Unit.id != township.id))
+    for n in range(THREADS - fillers.count()):
+        unit = Unit.add(parent=township, name=f"测试{n + 1}村", kind="village", secretary_title="党支部书记")
         user = User(username=f"cun{n + 1}", role="filler", unit=unit)
         user.set_password(demo.FILLER_PASSWORD)
         user.save()
-    new_round = Round.start("2023年度抓基层党建工作述职", 2023, demo_types())
+    new_round = Round.start("2023年度抓基层党建工作述职", 2023, demo_types(), office=township)
     reports = (Report.select(Report.id, User.username).join(User, on=(User.unit == Report.unit))
-               .where(Report.round == new_round).order_by(Report.id).tuples())
+               .where((Report.round == new_round) & (User.role == "filler")).order_by(Report.id).tuples())
     return list(reports)
 
 
