@@ -651,7 +651,7 @@ def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page)
     page.submit(COMPLETE)
     admin = app.test_client()
     from tests.conftest import Auth
-    Auth(admin).admin()
+    Auth(admin).county()  # the township's own report: reviewed by the county
     review = admin.get(f"/township/reports/{page.report_id}")
     assert "还可以撤回" in review.text and "镇党建办还没有打开" in page.html()  # looking is not opening
     token = one(parse(review.text), "//form[@id='start-review']//input[@name='csrf_token']").get("value")
