@@ -42,7 +42,7 @@ def errors_shown(page):
 
 
 def test_the_page_offers_the_starter_template_and_the_upload(client, auth):
-    auth.admin()
+    auth.county()  # the built-in types are the county's
     record = village_type()
     page = client.get(f"/township/types/{record.id}").text
     section = one(parse(page), '//section[@id="type-template"]')
@@ -54,7 +54,7 @@ def test_the_page_offers_the_starter_template_and_the_upload(client, auth):
 
 
 def test_an_accepted_template_is_the_next_version_and_prints_the_documents(client, auth):
-    auth.admin()
+    auth.county()  # the built-in types are the county's
     record = village_type()
     before = record.newest_version()
     template = office_template(record)
@@ -80,7 +80,7 @@ def split_placeholder(doc):
 
 
 def test_a_template_with_problems_is_refused_beside_the_form(client, auth):
-    auth.admin()
+    auth.county()  # the built-in types are the county's
     record = village_type()
     before = record.newest_version().number
     response = upload(client, record, office_template(record, split_placeholder))
@@ -93,7 +93,7 @@ def test_a_template_with_problems_is_refused_beside_the_form(client, auth):
 
 
 def test_going_back_to_the_generated_format(client, auth):
-    auth.admin()
+    auth.county()  # the built-in types are the county's
     record = village_type()
     assert upload(client, record, office_template(record)).status_code == 303
     token = header_token(client.get(f"/township/types/{record.id}").text)
