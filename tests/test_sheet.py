@@ -425,7 +425,7 @@ def test_a_sheet_stating_an_absurd_size_is_refused_at_once(cell):
     took, peak = peak_of(lambda: messages.extend(refusal(raw)))
     assert messages == [f"工作表「字段」：表格范围一直到 {cell} 单元格，远超字段表所需（最多 2000 行、50 列）。"
                         "请删除表格下方和右侧多余的行和列（或把内容复制到新的工作簿）后再上传。"]
-    assert took < 3 and peak < 50
+    assert took < 10 and peak < 50  # main took 30 s and 2 GB; generous for a loaded machine
 
 
 @pytest.mark.parametrize("cell", ["A1048576", "XFD1048576"])
@@ -434,7 +434,7 @@ def test_a_far_cell_in_a_sheet_not_stating_its_size_is_not_read(cell):
     back = {}
     took, peak = peak_of(lambda: back.update(read_sheet(raw, DEFINITION)))
     assert fields_of(back) == fields_of(DEFINITION)
-    assert took < 3 and peak < 50
+    assert took < 10 and peak < 50  # main took 30 s and 2 GB; generous for a loaded machine
 
 
 def test_a_new_version_keeps_what_a_section_says_besides_its_title():
