@@ -32,7 +32,7 @@ def slip_addresses(path):
 
 def test_a_phone_goes_from_the_slips_address_to_submitted(browser, server, module_database_url, tmp_path):  # noqa: F811
     rating_id = flask(module_database_url, server, "rating", "open", "--round", 1, "--title", "2022年度述职评议",
-                      "--group", "党员代表=5:100").strip()
+                      "--group", "党员代表=5:100", "--office", "青泥镇").strip()
     flask(module_database_url, server, "rating", "slips", "--rating", rating_id, "-o", tmp_path / "slips.docx")
     address = slip_addresses(tmp_path / "slips.docx")[0]
     assert address.startswith(f"{server}/v#")
@@ -78,7 +78,7 @@ def vote(page, address, grade):
 def test_the_meeting_page_follows_the_turnout_and_shows_the_result_once_closed(browser, server,  # noqa: F811
                                                                              module_database_url, tmp_path):
     rating_id = flask(module_database_url, server, "rating", "open", "--round", 1, "--title", "会上评议",
-                      "--group", "党员代表=6:100").strip()
+                      "--group", "党员代表=6:100", "--office", "青泥镇").strip()
     flask(module_database_url, server, "rating", "slips", "--rating", rating_id, "-o", tmp_path / "slips.docx")
     addresses = slip_addresses(tmp_path / "slips.docx")
     browsing = Browsing(browser, server)
