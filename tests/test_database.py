@@ -74,7 +74,7 @@ def test_migration_0023_gives_the_built_in_types_a_version_with_the_ledger(app):
             for f in (f for s in definition["sections"] for f in s["fields"]):
                 f.pop("ledger", None)
             TypeVersion.update(definition=definition).where(TypeVersion.id == version.id).execute()
-        round_versions = {kind: t.version_id for kind, t in Round.get().kind_types.items()}
+        round_versions = {kind: t.version_id for kind, t in Round.select(Round.id).get().kind_types.items()}
     database.migrate()
     models.clear_type_cache()
     with db.connection_context():

@@ -20,6 +20,11 @@ class Round(BaseModel):
     created_at = DateTimeField(default=now)
     # The office that opened it: its units below fill it (see `start`).
     office = ForeignKeyField(Unit, null=True, backref="rounds", on_delete="RESTRICT")
+    # Which of those: every unit below the office, or only those directly
+    # below it (a county's township secretaries, without their villages).
+    reach = CharField(default="all")
+
+    REACHES = {"all": "其下所有单位", "children": "只有直属单位"}
 
     @classmethod
     def newest_first(cls):
@@ -34,40 +39,50 @@ class Round(BaseModel):
         return self.status == "open"
 
     @classmethod
-    def start(cls, title, year, types, deadline=None, office=None):
+    def start(cls, title, year, types, deadline=None, office=None, reach="all"):
         """Open a round of `office` (None: the root's): every active unit
-        below it gets a report of its kind's type, and so does the root
-        itself, having no office above it to report to.
+        it reaches (see `units_of`) gets a report of its kind's type, and
+        so does the root itself, having no office above it to report to.
 
-        `types` is {unit kind: ReportType} for every kind in Unit.KINDS, or
-        one ReportType for them all. The round keeps these versions: a type
-        changed later changes no report of it (see `move_to_newest`).
+        `types` is {unit kind: ReportType} for at least every kind among
+        those units (`kinds_reached`), or one ReportType for them all. The
+        round keeps these versions: a type changed later changes no report
+        of it (see `move_to_newest`).
         """
         if isinstance(types, ReportType):
             types = dict.fromkeys(Unit.KINDS, types)
-        if set(types) != set(Unit.KINDS) or any(t.version_id is None for t in types.values()):
-            raise ValueError("a round needs a stored type version for every unit kind")
         with writing():
             office = office or Unit.root()
-            new_round = cls.create(title=title, year=year, deadline=deadline, office=office)
+            needed = cls.kinds_reached(office, reach)
+            if not needed <= set(types) or any(t.version_id is None for t in types.values()):
+                raise ValueError("a round needs a stored type version for every kind of unit it reaches")
+            new_round = cls.create(title=title, year=year, deadline=deadline, office=office, reach=reach)
             RoundType.insert_many([{"round": new_round, "kind": kind, "type_version": t.version_id}
                                    for kind, t in types.items()]).execute()
             rows = [{"round": new_round, "unit": unit, "type_version": types[unit.kind].version_id,
                      "data": new_report_data(types[unit.kind], year, unit)}
-                    for unit in cls.units_of(office)]
+                    for unit in cls.units_of(office, reach)]
             for start in range(0, len(rows), 100):
                 Report.insert_many(rows[start:start + 100]).execute()
             return new_round
 
     @staticmethod
-    def units_of(office):
-        """The units that fill a round of `office`."""
-        units = Unit.subtree(office).where((Unit.active == True) & Unit.kind.in_(list(Unit.KINDS)))  # noqa: E712
+    def units_of(office, reach="all"):
+        """The units that fill a round of `office` reaching `reach`."""
+        units = Unit.active_units().where(Unit.path.startswith(office.path) & Unit.kind.in_(list(Unit.KINDS)))
+        if reach == "children":
+            units = units.where((Unit.parent == office) | (Unit.id == office.id))
         return units if office.parent_id is None else units.where(Unit.id != office.id)
 
+    @classmethod
+    def kinds_reached(cls, office, reach="all"):
+        """The kinds of unit a round of `office` reaching `reach` needs a type for."""
+        return {kind for (kind,) in cls.units_of(office, reach).select(Unit.kind).distinct().order_by().tuples()}
+
     def covers(self, unit):
-        """Whether `unit` fills this round."""
-        return self.units_of(self.office).where(Unit.id == unit.id).exists()
+        """Whether `unit` fills this round: one the round reaches, of a kind it has a type for."""
+        return unit.kind in self.kind_types and \
+            self.units_of(self.office, self.reach).where(Unit.id == unit.id).exists()
 
     @cached_property
     def kind_types(self):
@@ -84,11 +99,19 @@ class Round(BaseModel):
         return {kind: t.type_id for kind, t in self.kind_types.items()}
 
     @classmethod
-    def open_alike(cls, year, type_ids, besides=None):
-        """An open round of `year` giving the same types to every kind, or
-        None: opening or reopening one more would give units two reports."""
+    def open_alike(cls, year, type_ids, units, besides=None):
+        """An open round of `year` that already gives one of `units` (a
+        query of units) a report of the type its kind gets in `type_ids`,
+        or None: opening or reopening one more would give that unit two
+        reports of one type. A county's round for its townships and a
+        township's round for its villages reach different units: both may run."""
         for other in cls.open_rounds().where(cls.year == year):
-            if other.id != (besides.id if besides else None) and other.type_ids == type_ids:
+            if besides is not None and other.id == besides.id:
+                continue
+            shared = (Unit.select(Unit.kind).distinct().join(Report, on=(Report.unit == Unit.id))
+                      .where((Report.round == other) & Unit.id.in_(units.select(Unit.id).order_by())).tuples())
+            if any(type_ids.get(kind) is not None and other.type_ids.get(kind) == type_ids[kind]
+                   for (kind,) in shared):
                 return other
         return None
 

@@ -54,14 +54,24 @@ def check_deadline_change(text):
     return deadline, None
 
 
-def check_new_round(title, year_text, deadline_text, type_ids):
-    """The one check of a new round, for the page and `round open` alike.
+def check_new_round(title, year_text, deadline_text, type_ids, office, reach):
+    """The one check of a new round of `office` reaching `reach`, for the
+    page and `round open` alike.
 
-    `type_ids` is {unit kind: type id as given (text or int)}. Returns
-    (year, deadline, {kind: ReportType, the type's newest version}, errors);
-    errors are keyed by the form's names (title, year, deadline, type-<kind>).
+    `type_ids` is {unit kind: type id as given (text or int)}; a type is
+    needed for each kind among the units the round reaches, and one given
+    for another kind is kept (checked all the same). Returns (year,
+    deadline, {kind: ReportType, the type's newest version}, errors);
+    errors are keyed by the form's names (title, year, deadline, reach,
+    type-<kind>).
     """
     errors = {}
+    if reach not in Round.REACHES:
+        errors["reach"] = "请选择本轮由哪些单位填报"
+        reach = "all"
+    needed = Round.kinds_reached(office, reach)
+    if not needed:
+        errors["reach"] = f"{office.name}之下还没有可以填报的单位，请先在“单位”页添加"
     if not title:
         errors["title"] = "请填写轮次名称，如 2023年度抓基层党建工作述职"
     elif len(title) > 60:
@@ -77,6 +87,8 @@ def check_new_round(title, year_text, deadline_text, type_ids):
         given = str(type_ids.get(kind) or "").strip()
         record = ReportTypeRecord.get_or_none(ReportTypeRecord.id == int(given)) if given.isdigit() and \
             len(given) < 10 else None
+        if not given and kind not in needed:
+            continue
         if not given:
             errors[f"type-{kind}"] = f"请选择{label}的报告类型"
         elif record is None:
@@ -91,7 +103,8 @@ def check_new_round(title, year_text, deadline_text, type_ids):
         if deadline is None:
             errors["deadline"] = DEADLINE_FORMAT
     if not errors:
-        other = Round.open_alike(year, {kind: t.type_id for kind, t in types.items()})
+        other = Round.open_alike(year, {kind: t.type_id for kind, t in types.items()},
+                                 Round.units_of(office, reach))
         if other:
             errors["title"] = f"已有一个进行中的 {year} 年度同类填报（{other.title}），不能重复开启"
     return year, deadline, types, errors
@@ -101,8 +114,9 @@ def read_round_form():
     values = {key: (request.form.get(key) or "").strip() for key in ("title", "year", "deadline")}
     values["title"] = one_line(values["title"])
     values["types"] = {kind: (request.form.get(f"type-{kind}") or "").strip() for kind in Unit.KINDS}
+    values["reach"] = request.form.get("reach") or "all"
     year, deadline, types, errors = check_new_round(values["title"], values["year"], values["deadline"],
-                                                    values["types"])
+                                                    values["types"], office_of(g.user), values["reach"])
     # On the page, a deadline already past needs confirming: every unit would be overdue at once.
     values["past_ok"] = request.form.get("past_ok") == "1"
     if deadline and deadline < datetime.date.today() and not values["past_ok"] and "deadline" not in errors:
@@ -118,13 +132,28 @@ def proposed_year(today):
     return today.year - 1 if today.month <= 6 else today.year
 
 
+def reach_choice(office):
+    """{reach: its label} for the new round's form, when the office has a
+    choice: a county may open a round for its townships alone or for every
+    unit below it; for a township's villages both are the same."""
+    if not is_deep(office):
+        return {}
+    below = "、".join(Unit.KINDS[k] for k in Unit.KINDS if k in Round.kinds_reached(office, "children"))
+    return {"children": f"只有直属的{below}（如各乡镇党委书记述职）", "all": "直属单位和其下所有村、社区"}
+
+
 def rounds_page(values=None, errors=None, status=200):
+    office = office_of(g.user)
+    labels = reach_choice(office)
     default_year = proposed_year(datetime.date.today())
     values = values or {"year": str(default_year), "title": f"{default_year}年度抓基层党建工作述职",
-                        "deadline": "", "types": {k: str(v) for k, v in default_type_ids().items()}}
+                        "deadline": "", "types": {k: str(v) for k, v in default_type_ids().items()},
+                        "reach": "children" if labels else "all"}
     rounds = list(visible_rounds(g.user))
     return render_template("township/rounds.html", rounds=rounds, offered=list(offered_types()),
-                           kinds=Unit.KINDS, values=values, errors=errors or {}), status
+                           kinds=Unit.KINDS, values=values, errors=errors or {}, reach_labels=labels,
+                           reach_counts={r: Round.units_of(office, r).count() for r in labels},
+                           children_kinds=Round.kinds_reached(office, "children") if labels else set()), status
 
 
 @bp.get("/rounds")
@@ -140,7 +169,7 @@ def open_round():
     with writing():
         values, year, deadline, types, errors = read_round_form()
         if not errors:
-            new_round = Round.start(values["title"], year, types, deadline, office_of(g.user))
+            new_round = Round.start(values["title"], year, types, deadline, office_of(g.user), values["reach"])
             AuditEvent.record("round_open", g.user, detail=new_round.title)
     if errors:
         return rounds_page(values, errors, 422)
@@ -156,8 +185,10 @@ def open_round():
 @click.option("--type", "type_options", multiple=True, required=True,
               help="报告类型编号（各类单位都用它），或 KIND=编号（KIND 为 township、village、community），可重复")
 @click.option("--office", "office_name", default="", help="开启本轮的单位（其下各单位填报），默认为最上级单位")
-def round_open(title, year, deadline, type_options, office_name):
-    """Open a round; prints its id. Every active unit below the office gets a report of its kind's type."""
+@click.option("--reach", type=click.Choice(list(Round.REACHES)), default="all", show_default=True,
+              help="all：其下所有单位填报；children：只有直属单位填报（如县里只收各乡镇党委书记的述职）")
+def round_open(title, year, deadline, type_options, office_name, reach):
+    """Open a round; prints its id. Every active unit the round reaches gets a report of its kind's type."""
     office = Unit.get_or_none(Unit.name == office_name.strip()) if office_name.strip() else Unit.root()
     if office is None:
         raise click.ClickException(f"--office：找不到单位「{office_name}」（用 unit list 查看）")
@@ -170,18 +201,19 @@ def round_open(title, year, deadline, type_options, office_name):
             type_ids[kind.strip()] = given
         else:
             problems.append(f"--type {option}：单位类型应为 {'、'.join(Unit.KINDS)} 之一")
-    missing = [kind for kind in Unit.KINDS if kind not in type_ids]
+    missing = [kind for kind in Unit.KINDS if kind not in type_ids and kind in Round.kinds_reached(office, reach)]
     if missing and not problems:
         problems.append("请为这些单位类型指定报告类型：" + "、".join(f"{Unit.KINDS[k]}（--type {k}=编号）"
                                                                for k in missing) + "；用 type list 查看编号")
     if problems:
         raise click.ClickException("\n".join(problems))
-    labels = {"title": "--title", "year": "--year", "deadline": "--deadline",
+    labels = {"title": "--title", "year": "--year", "deadline": "--deadline", "reach": "--reach",
               **{f"type-{k}": f"--type {k}" for k in Unit.KINDS}}
     with writing():
-        year_value, deadline_value, types, errors = check_new_round(one_line(title), year, deadline.strip(), type_ids)
+        year_value, deadline_value, types, errors = check_new_round(one_line(title), year, deadline.strip(), type_ids,
+                                                                    office, reach)
         if not errors:
-            new_round = Round.start(one_line(title), year_value, types, deadline_value, office)
+            new_round = Round.start(one_line(title), year_value, types, deadline_value, office, reach)
             AuditEvent.record("round_open", None, detail=new_round.title)
     if errors:
         raise click.ClickException("\n".join(f"{labels[key]}：{message}" for key, message in errors.items()))
@@ -224,7 +256,8 @@ def set_round_open(round_id):
     # Reopening follows the rule of opening: one open round per year and
     # type. Checked and changed in one transaction, like opening.
     with writing():
-        rival = is_open and Round.open_alike(round_.year, round_.type_ids, besides=round_)
+        rival = is_open and Round.open_alike(round_.year, round_.type_ids, Round.units_of(round_.office, round_.reach),
+                                             besides=round_)
         if not rival:
             round_.set_open(is_open, g.user)
     if rival:
