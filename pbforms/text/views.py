@@ -157,6 +157,21 @@ def findings_of(report, data):
     return cache[key][1]
 
 
+def saved_first(report_id):
+    """A button's request carries the whole form: what it holds is saved
+    first, as an autosave would save it, so nothing typed is lost to the
+    button's own act. (report, errors, None), or (report, None, the answer)
+    when the user may not edit or the save met a conflict."""
+    report = report_or_404(report_id)
+    if not may_edit(g.user, report):
+        return report, None, refuse_edit(report)
+    try:
+        report, errors, _, _ = save_from_form(report)
+    except Conflict as conflict:
+        return report, None, conflict_response(report, conflict)
+    return report, errors, None
+
+
 @bp.post("/reports/<int:report_id>/fix")
 def fix(report_id):
     """One finding's certain fix, asked for by its button: the form is saved
@@ -166,13 +181,9 @@ def fix(report_id):
     token = pressed("fix")
     if is_htmx() and not token:
         return save(report_id)
-    report = report_or_404(report_id)
-    if not may_edit(g.user, report):
-        return refuse_edit(report)
-    try:
-        report, errors, _, _ = save_from_form(report)
-    except Conflict as conflict:
-        return conflict_response(report, conflict)
+    report, errors, refused = saved_first(report_id)
+    if refused:
+        return refused
     report_type = report.report_type
     f = report_type.by_key.get(token.partition("|")[0])
     new = proofread.apply_fix(report.data, report.findings_in(report.data), token) if f else None
@@ -195,13 +206,9 @@ def confirm(report_id):
     mark = pressed("unconfirm") or pressed("confirm")
     if is_htmx() and not mark:
         return save(report_id)
-    report = report_or_404(report_id)
-    if not may_edit(g.user, report):
-        return refuse_edit(report)
-    try:
-        report, errors, _, _ = save_from_form(report)
-    except Conflict as conflict:
-        return conflict_response(report, conflict)
+    report, errors, refused = saved_first(report_id)
+    if refused:
+        return refused
     f = report.report_type.by_key.get(mark.partition("|")[0])
     done = f is not None and report.confirm_finding(mark, g.user, confirmed=not undo) != undo
     message = ("已撤销“核对无误”。" if undo else "已标为核对无误，不再计入校对提示。") if done else \
