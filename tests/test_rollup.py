@@ -209,7 +209,7 @@ def test_the_county_goes_down_into_a_township_and_its_office_into_no_other(clien
     assert [" ".join(td.text_content().split()) for td in down.xpath("//table[@class='list board']/tbody/tr/td[1]")] \
         == ["白石镇", *TOWNSHIPS["白石镇"]]
     assert not down.xpath("//table[contains(@class, 'board-parts')]")
-    assert down.xpath("//input[@name='under']/@value") == [str(baishi.id)]
+    assert down.xpath("//input[@name='under']/@value") == [str(baishi.id)] * 3  # zip, 汇编, summary
     auth.logout()
     auth.admin()
     assert client.get(link).status_code == 404
@@ -292,3 +292,55 @@ def test_the_county_s_zip_from_the_board_has_a_folder_per_township(client, auth,
     names = zipfile.ZipFile(io.BytesIO(client.get(link.get("href")).data)).namelist()
     assert sorted({n.split("/")[0] for n in names}) == sorted(TOWNSHIPS)
     assert len([n for n in names if n.startswith("白石镇/")]) == 4  # 白石镇's own report and its villages'
+
+
+# --- exports from a township's board the county went down into ----------------------
+
+def submitted_form(client, auth, form, button=None):
+    """What the browser posts for `form` of a board page: its fields as the page set them."""
+    data = {field.name: field.value for field in form.xpath(".//input[@type='hidden'] | .//select")}
+    data.update({"scope": "", **({button.get("name"): button.get("value")} if button is not None else {})})
+    return client.post(form.get("action"), data=data, headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+
+
+def downloaded(client, started):
+    from tests.test_exports import finished_job, job_id_in
+    link = lxml.html.fromstring(finished_job(client, job_id_in(started.text)).text).xpath("//a[@download]")[0]
+    return client.get(link.get("href")).data
+
+
+def test_the_zip_from_a_township_s_board_holds_only_that_township_s_reports(client, auth, round_):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.login("county", demo.ADMIN[1])
+    down = board_of(client, round_, under=baishi.id)
+    form = down.xpath("//form[contains(@action, '/zip')]")[0]
+
+    names = zipfile.ZipFile(io.BytesIO(downloaded(client, submitted_form(client, auth, form)))).namelist()
+
+    assert "白石镇" in form.text_content()
+    assert len(names) == 4 and all("/" not in n for n in names)  # 白石镇's own report and its 3 villages'
+    assert any("白石村" in n for n in names) and not any("青泥" in n for n in names)
+
+
+def test_the_volume_from_a_township_s_board_holds_only_that_township_s_reports(client, auth, round_, tmp_path):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.login("county", demo.ADMIN[1])
+    form = board_of(client, round_, under=baishi.id).xpath("//form[contains(@action, '/volume')]")[0]
+
+    volume = tmp_path / "汇编.docx"
+    volume.write_bytes(downloaded(client, submitted_form(client, auth, form, form.xpath(".//button[@value='docx']")[0])))
+    entries, _ = toc_entries(volume)
+
+    assert len(entries) == 4 and {style for style, _ in entries} == {"TOC1"}
+    assert "白石村" in " ".join(text for _, text in entries) and "青泥" not in " ".join(text for _, text in entries)
+    assert "白石镇" in [p.text for p in Document(volume).paragraphs]  # on the cover
+
+
+@pytest.mark.parametrize("export", ["zip", "volume"])
+def test_a_township_office_may_not_export_the_other_township_s_part(client, auth, round_, export):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.admin()
+    refused = client.post(f"/township/rounds/{round_.id}/{export}", data={"scope": "", "under": baishi.id},
+                          headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+    assert refused.status_code == 404
+    assert not client.get(f"/township/rounds/{round_.id}").text.count('name="under"')  # its own board: no `under`
