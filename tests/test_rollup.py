@@ -225,6 +225,36 @@ def test_a_status_filter_on_the_county_s_board_lists_the_matching_units_of_every
         == ["青泥村", "白石村"]
 
 
+def listed_units(page):
+    return [td.text_content().split()[0] for td in page.xpath("//table[@class='list board']/tbody/tr[@id]/td[1]")]
+
+
+@pytest.mark.parametrize("office", ["county", demo.ADMIN[0]])
+@pytest.mark.parametrize("past_deadline", [False, True])
+@pytest.mark.parametrize("status", ["approved", "submitted", "returned", "draft", "not_started", "overdue"])
+def test_each_status_filter_lists_the_units_whose_report_shows_that_progress(client, auth, round_, office,
+                                                                             past_deadline, status):
+    """The database filters; what it lists is what each report's own status says."""
+    handed_in = {"submitted": "白石村", "returned": "青泥村", "approved": "柳湾村"}
+    for progress, unit in handed_in.items():
+        put_in_state(unit, progress)
+    if past_deadline:
+        Round.update(deadline=datetime.date.today() - datetime.timedelta(days=1)).execute()
+    auth.login(office, demo.ADMIN[1])
+    shown = listed_units(board_of(client, round_, status=status))
+    round_ = Round.get()
+    part = Unit.get(Unit.id == User.by_username(office).unit_id)
+    expected = [r.unit.name for r in Report.in_round(round_, part)
+                if r.progress == status or status == "overdue" and r.is_overdue]
+    assert shown == expected
+    if office == "county" and status in handed_in:
+        assert shown == [handed_in[status]]
+    if office == "county" and status == "not_started":
+        assert "白石镇" in shown  # its office has not touched its own report
+    if status == "overdue":
+        assert bool(shown) == past_deadline
+
+
 def test_the_county_s_board_asks_as_many_queries_for_many_villages_as_for_a_few(client, auth, round_, monkeypatch):
     from tests.test_board_queries import board_queries
     auth.login("county", demo.ADMIN[1])

@@ -13,7 +13,7 @@ from ..documents.pdf import availability
 from ..forms import cn_date
 from ..ledger.models import LedgerEntry
 from ..models import AuditEvent, Notice, Report, ReportTypeRecord, Round, Unit
-from ..rollup import is_deep, parts_progress
+from ..rollup import is_deep, parts_progress, progress_totals
 from . import bp, one_line, page_or_partial
 
 # The type each kind of unit gets unless the office chooses another.
@@ -313,14 +313,11 @@ def board(round_id):
     parts = []
     if is_deep(under):
         parts, totals, followed = parts_progress(round_, under)
-        reports = list(Report.on_board(round_, under)) if status else []
     else:
-        reports = list(Report.on_board(round_, under))
-        totals = Counter(r.progress for r in reports)
-        totals["overdue"] = sum(1 for r in reports if r.is_overdue)
-        followed = Counter(r.type_version_id for r in reports)
-    shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
-    return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
+        totals, followed = progress_totals(round_, under)
+    # The filter is the database's: a county's part holds thousands of reports.
+    reports = list(Report.on_board(round_, under, status or None)) if status or not parts else []
+    return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=reports,
                            today=datetime.date.today(), under=under if under.id != office.id else None,
                            parts=parts,
                            summary_type=most_followed(round_, followed.elements()),
