@@ -374,3 +374,49 @@ def test_a_township_office_may_not_export_the_other_township_s_part(client, auth
                           headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
     assert refused.status_code == 404
     assert not client.get(f"/township/rounds/{round_.id}").text.count('name="under"')  # its own board: no `under`
+
+
+# --- a round opened by the office above -----------------------------------------------
+
+CHANGES = ["/deadline", "/status", "/types"]  # the routes only the round's own office is answered by
+
+
+def round_controls(page):
+    """The addresses the page's forms and links send the office to about rounds."""
+    return page.xpath("//form/@action | //a/@href")
+
+
+@pytest.mark.parametrize("office, changes, opener", [
+    ("county", True, None),
+    (demo.ADMIN[0], False, "本轮由青泥县（县委组织部）开启"),
+])
+def test_the_board_offers_only_what_the_server_allows_the_office(client, auth, round_, office, changes, opener):
+    Round.update(deadline=datetime.date.today() + datetime.timedelta(days=9)).execute()
+    auth.login(office, demo.ADMIN[1])
+    page = board_of(client, round_)
+    controls = round_controls(page)
+    text = " ".join(page.text_content().split())
+
+    for change in CHANGES[:2]:
+        assert any(c.endswith(f"/rounds/{round_.id}{change}") for c in controls) == changes
+    assert ("结束填报" in [b.text for b in page.xpath("//button")]) == changes
+    assert bool(page.xpath("//input[@name='deadline']")) == changes
+    assert (opener in text) if opener else "开启，截止日期" not in text
+    for control in controls:  # every control left is answered
+        if f"/rounds/{round_.id}/" in control and not control.endswith(("/zip", "/volume")):
+            method = client.post if page.xpath(f"//form[@action='{control}'][@method='post']") else client.get
+            answer = method(control, data={"text": "请按时提交。"}, headers={"X-CSRFToken": auth.csrf_token()})
+            assert answer.status_code != 404, control
+    if not changes:
+        for change in CHANGES:
+            assert client.post(f"/township/rounds/{round_.id}{change}", data={"deadline": "2099-01-01", "open": "0"},
+                               headers={"X-CSRFToken": auth.csrf_token()}).status_code == 404
+
+
+@pytest.mark.parametrize("office, changes", [("county", True), (demo.ADMIN[0], False)])
+def test_the_rounds_list_offers_to_close_only_the_office_s_own_rounds(client, auth, round_, office, changes):
+    auth.login(office, demo.ADMIN[1])
+    page = lxml.html.fromstring(client.get("/township/rounds").text)
+    row = page.xpath("//table[contains(@class, 'list')]/tbody/tr")[0]
+    assert bool(row.xpath(".//button[text()='结束填报']")) == changes
+    assert ("由青泥县（县委组织部）开启" in row.text_content()) != changes

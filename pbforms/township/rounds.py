@@ -5,7 +5,7 @@ from collections import Counter
 import click
 from flask import flash, g, redirect, render_template, request, url_for
 
-from ..auth import office_of, own_round_or_404, round_or_404, unit_or_404, visible_rounds, visible_types
+from ..auth import may_change_round, office_of, own_round_or_404, round_or_404, unit_or_404, visible_rounds, visible_types
 from ..db import db_int, writing
 from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
@@ -124,6 +124,7 @@ def rounds_page(values=None, errors=None, status=200):
                         "deadline": "", "types": {k: str(v) for k, v in default_type_ids().items()}}
     rounds = list(visible_rounds(g.user))
     return render_template("township/rounds.html", rounds=rounds, offered=list(offered_types()),
+                           changeable={r.id for r in rounds if may_change_round(g.user, r)},
                            kinds=Unit.KINDS, values=values, errors=errors or {}), status
 
 
@@ -325,7 +326,8 @@ def board(round_id):
                            status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
-                           newer_types=round_.is_open and bool(round_.pending_moves()),
+                           changeable=may_change_round(g.user, round_),
+                           newer_types=round_.is_open and may_change_round(g.user, round_) and bool(round_.pending_moves()),
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
                            fill_url=report_link("fill.report_page"), office_problem=availability(),
                            ledger_counts=LedgerEntry.counts_by_unit())
