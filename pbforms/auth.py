@@ -355,11 +355,15 @@ def round_or_404(round_id):
     return visible_rounds(g.user).where(Round.id == round_id).first() or abort(404)
 
 
+def may_change_round(user, round_):
+    """Whether the admin may change the round (close, reopen, its deadline
+    and types): only the office that opened it may."""
+    return round_.office_id == office_of(user).id
+
+
 def own_round_or_404(round_id):
-    """A round the admin may change (close, reopen, its deadline and types):
-    one its office opened."""
     round_ = round_or_404(round_id)
-    return round_ if round_.office_id == office_of(g.user).id else abort(404)
+    return round_ if may_change_round(g.user, round_) else abort(404)
 
 
 def visible_units(user):

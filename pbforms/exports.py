@@ -206,26 +206,35 @@ def run_job(job, write):
             job.advance(state="failed", error=str(e) or e.__class__.__name__)
 
 
-def write_zip_of(job):
-    """The zip job's writer: its round's chosen reports, one by one."""
+def write_zip_of(job, under=None):
+    """The zip job's writer: its round's chosen reports of `under`'s part
+    (by default the part of the office that started it), one by one."""
     def write(path, progress):
-        office = job_office(job)
-        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, office)),
-                         path, progress, township_folders(office))
+        part = under or job_office(job)
+        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, part)),
+                         path, progress, township_folders(part))
     return write
 
 
 def job_office(job):
-    """Whose part of the round a job exports: the office of the account that started it."""
+    """Whose part of the round a job exports unless told: the office of the account that started it."""
     return office_of(job.user) if job.user_id else Unit.root()
 
 
-def start_zip_job(round_, statuses, user):
+def chosen_part():
+    """The part of the round an export from the board covers: the township
+    the county's board went down into (`under`), else the office's own.
+    A unit outside the office's part is a 404."""
+    under_id = request.values.get("under", type=int)
+    return office_of(g.user) if under_id is None else unit_or_404(under_id)
+
+
+def start_zip_job(round_, statuses, user, under):
     with writing():
         job = ExportJob.create(round=round_, statuses=",".join(statuses), user=user,
-                               total=chosen_reports(round_, statuses, office_of(user)).count(),
+                               total=chosen_reports(round_, statuses, under).count(),
                                filename=zip_filename(round_, statuses))
-    start_job(job, write_zip_of(job))
+    start_job(job, write_zip_of(job, under))
     return job
 
 
@@ -256,7 +265,7 @@ def job_partial(job):
 @bp.post("/rounds/<int:round_id>/zip")
 def start_zip(round_id):
     round_ = round_or_404(round_id)
-    job = start_zip_job(round_, chosen_scope(request.form.get("scope")), g.user)
+    job = start_zip_job(round_, chosen_scope(request.form.get("scope")), g.user, chosen_part())
     AuditEvent.record("export", g.user, detail=f"zip：{job.filename}")
     job = wait_for(job, WAIT_BEFORE_PROGRESS)
     if wants_partial():
@@ -339,12 +348,12 @@ def write_volume(round_, reports, path, progress=None, pdf=False, under=None):
     return len(reports) - len(built.left_out), "\n".join(notes)
 
 
-def write_volume_of(job, pdf):
-    """The 汇编 job's writer; what the office must know about the file goes into the job's note."""
+def write_volume_of(job, pdf, under):
+    """The 汇编 job's writer for `under`'s part; what the office must know about the file goes into the job's note."""
     def write(path, progress):
         round_ = Round.get_by_id(job.round_id)
-        reports = one_by_one(chosen_reports(round_, job.status_list, job_office(job)))
-        count, note = write_volume(round_, reports, path, progress, pdf=pdf, under=job_office(job))
+        reports = one_by_one(chosen_reports(round_, job.status_list, under))
+        count, note = write_volume(round_, reports, path, progress, pdf=pdf, under=under)
         if note:
             job.advance(note=note)
         return count
@@ -357,11 +366,12 @@ def start_volume(round_id):
     scope = request.form.get("scope", "")
     statuses = parse_statuses(scope if scope in SCOPES else "")
     pdf = request.form.get("format") == "pdf"
+    under = chosen_part()
     with writing():
         job = ExportJob.create(round=round_, statuses=",".join(statuses), user=g.user,
-                               total=chosen_reports(round_, statuses, office_of(g.user)).count(),
+                               total=chosen_reports(round_, statuses, under).count(),
                                filename=volume_filename(round_, statuses, "pdf" if pdf else "docx"))
-    start_job(job, write_volume_of(job, pdf))
+    start_job(job, write_volume_of(job, pdf, under))
     AuditEvent.record("export", g.user, detail=f"汇编：{job.filename}")
     job = wait_for(job, WAIT_BEFORE_PROGRESS)
     if wants_partial():
@@ -585,9 +595,8 @@ def summary_file(round_id, extension):
     if report_type is None:  # a round of several types, and none chosen
         report_type = most_followed(round_, [r.type_version_id for r in
                                              Report.select(Report.type_version).where(Report.round == round_)])
-    under_id = request.args.get("under", type=int)
-    under = office_of(g.user) if under_id is None else unit_or_404(under_id)
-    s = summary(round_, chosen_scope(request.args.get("scope")), report_type, under, request.args.get("by") == "unit")
+    s = summary(round_, chosen_scope(request.args.get("scope")), report_type, chosen_part(),
+                request.args.get("by") == "unit")
     body, mimetype = (summary_xlsx(s), XLSX) if extension == "xlsx" else (summary_docx(s), DOCX)
     name = summary_filename(s, extension)
     AuditEvent.record("export", g.user, detail=f"汇总表：{name}")

@@ -4,7 +4,7 @@ summary tables (pbforms/exports.py) and the board (pbforms/township/rounds.py)
 use it."""
 from collections import Counter, namedtuple
 
-from peewee import Case, fn
+from peewee import fn
 
 from .models import Report, Unit
 
@@ -29,15 +29,37 @@ def is_deep(under):
                                & (Unit.parent != under.id)).exists()
 
 
+def progress_groups(round_, under, *by):
+    """(*by, progress, type version, count) of the round's reports of
+    `under`'s part: counted by the database, a handful of rows however many units."""
+    progress = Report.progress_column()
+    return (Report.select(*by, progress, Report.type_version, fn.COUNT(Report.id))
+            .join(Unit).where((Report.round == round_) & Unit.path.startswith(under.path))
+            .group_by(*by, progress, Report.type_version).tuples())
+
+
+def overdue_count(round_, counts):
+    """How many of the reports counted by progress in `counts` are overdue."""
+    return sum(counts[s] for s in OVERDUE) if round_.is_past_deadline else 0
+
+
+def progress_totals(round_, under):
+    """(the totals of `under`'s part by progress with "overdue", a Counter
+    of the type versions its reports follow): a township's board."""
+    totals, followed = Counter(), Counter()
+    for state, version_id, n in progress_groups(round_, under):
+        totals[state] += n
+        followed[version_id] += n
+    totals["overdue"] = overdue_count(round_, totals)
+    return totals, followed
+
+
 def parts_progress(round_, under):
     """(a PartProgress per child of `under` in their order, the totals of
     `under`'s part by progress with "overdue", a Counter of the type
     versions its reports follow). Counted by the database, grouped by each
     report's parent unit: a handful of rows however many villages a county has."""
-    progress = Case(None, [((Report.status == "draft") & (Report.version == 0), "not_started")], Report.status)
-    groups = (Report.select(Unit.parent, progress, Report.type_version, fn.COUNT(Report.id))
-              .join(Unit).where((Report.round == round_) & Unit.path.startswith(under.path))
-              .group_by(Unit.parent, progress, Report.type_version).tuples())
+    groups = progress_groups(round_, under, Unit.parent)
     children = list(Unit.ordered().select(Unit.id, Unit.name).where(Unit.parent == under).tuples())
     counts = {unit_id: Counter() for unit_id, _ in children}
     totals, followed, parent_paths = Counter(), Counter(), {}
@@ -51,13 +73,11 @@ def parts_progress(round_, under):
             counts[key][state] += n
     own = {r.unit_id: r for r in Report.select(Report.id, Report.unit, Report.status, Report.version)
            .where((Report.round == round_) & Report.unit.in_([unit_id for unit_id, _ in children]))}
-    past = round_.is_past_deadline
-    totals["overdue"] = sum(totals[s] for s in OVERDUE) if past else 0
+    totals["overdue"] = overdue_count(round_, totals)
     parts = []
     for unit_id, name in children:
         if unit_id in own:
             own[unit_id].round = round_
-        overdue = sum(counts[unit_id][s] for s in OVERDUE) if past else 0
-        parts.append(PartProgress(unit_id, name, own.get(unit_id), counts[unit_id], overdue,
+        parts.append(PartProgress(unit_id, name, own.get(unit_id), counts[unit_id], overdue_count(round_, counts[unit_id]),
                                   sum(counts[unit_id].values())))
     return parts, totals, followed

@@ -209,7 +209,7 @@ def test_the_county_goes_down_into_a_township_and_its_office_into_no_other(clien
     assert [" ".join(td.text_content().split()) for td in down.xpath("//table[@class='list board']/tbody/tr/td[1]")] \
         == ["白石镇", *TOWNSHIPS["白石镇"]]
     assert not down.xpath("//table[contains(@class, 'board-parts')]")
-    assert down.xpath("//input[@name='under']/@value") == [str(baishi.id)]
+    assert down.xpath("//input[@name='under']/@value") == [str(baishi.id)] * 3  # zip, 汇编, summary
     auth.logout()
     auth.admin()
     assert client.get(link).status_code == 404
@@ -223,6 +223,36 @@ def test_a_status_filter_on_the_county_s_board_lists_the_matching_units_of_every
     page = board_of(client, round_, status="submitted")
     assert [td.text_content().strip() for td in page.xpath("//table[@class='list board']/tbody/tr/td[1]")] \
         == ["青泥村", "白石村"]
+
+
+def listed_units(page):
+    return [td.text_content().split()[0] for td in page.xpath("//table[@class='list board']/tbody/tr[@id]/td[1]")]
+
+
+@pytest.mark.parametrize("office", ["county", demo.ADMIN[0]])
+@pytest.mark.parametrize("past_deadline", [False, True])
+@pytest.mark.parametrize("status", ["approved", "submitted", "returned", "draft", "not_started", "overdue"])
+def test_each_status_filter_lists_the_units_whose_report_shows_that_progress(client, auth, round_, office,
+                                                                             past_deadline, status):
+    """The database filters; what it lists is what each report's own status says."""
+    handed_in = {"submitted": "白石村", "returned": "青泥村", "approved": "柳湾村"}
+    for progress, unit in handed_in.items():
+        put_in_state(unit, progress)
+    if past_deadline:
+        Round.update(deadline=datetime.date.today() - datetime.timedelta(days=1)).execute()
+    auth.login(office, demo.ADMIN[1])
+    shown = listed_units(board_of(client, round_, status=status))
+    round_ = Round.get()
+    part = Unit.get(Unit.id == User.by_username(office).unit_id)
+    expected = [r.unit.name for r in Report.in_round(round_, part)
+                if r.progress == status or status == "overdue" and r.is_overdue]
+    assert shown == expected
+    if office == "county" and status in handed_in:
+        assert shown == [handed_in[status]]
+    if office == "county" and status == "not_started":
+        assert "白石镇" in shown  # its office has not touched its own report
+    if status == "overdue":
+        assert bool(shown) == past_deadline
 
 
 def test_the_county_s_board_asks_as_many_queries_for_many_villages_as_for_a_few(client, auth, round_, monkeypatch):
@@ -292,3 +322,101 @@ def test_the_county_s_zip_from_the_board_has_a_folder_per_township(client, auth,
     names = zipfile.ZipFile(io.BytesIO(client.get(link.get("href")).data)).namelist()
     assert sorted({n.split("/")[0] for n in names}) == sorted(TOWNSHIPS)
     assert len([n for n in names if n.startswith("白石镇/")]) == 4  # 白石镇's own report and its villages'
+
+
+# --- exports from a township's board the county went down into ----------------------
+
+def submitted_form(client, auth, form, button=None):
+    """What the browser posts for `form` of a board page: its fields as the page set them."""
+    data = {field.name: field.value for field in form.xpath(".//input[@type='hidden'] | .//select")}
+    data.update({"scope": "", **({button.get("name"): button.get("value")} if button is not None else {})})
+    return client.post(form.get("action"), data=data, headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+
+
+def downloaded(client, started):
+    from tests.test_exports import finished_job, job_id_in
+    link = lxml.html.fromstring(finished_job(client, job_id_in(started.text)).text).xpath("//a[@download]")[0]
+    return client.get(link.get("href")).data
+
+
+def test_the_zip_from_a_township_s_board_holds_only_that_township_s_reports(client, auth, round_):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.login("county", demo.ADMIN[1])
+    down = board_of(client, round_, under=baishi.id)
+    form = down.xpath("//form[contains(@action, '/zip')]")[0]
+
+    names = zipfile.ZipFile(io.BytesIO(downloaded(client, submitted_form(client, auth, form)))).namelist()
+
+    assert "白石镇" in form.text_content()
+    assert len(names) == 4 and all("/" not in n for n in names)  # 白石镇's own report and its 3 villages'
+    assert any("白石村" in n for n in names) and not any("青泥" in n for n in names)
+
+
+def test_the_volume_from_a_township_s_board_holds_only_that_township_s_reports(client, auth, round_, tmp_path):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.login("county", demo.ADMIN[1])
+    form = board_of(client, round_, under=baishi.id).xpath("//form[contains(@action, '/volume')]")[0]
+
+    volume = tmp_path / "汇编.docx"
+    volume.write_bytes(downloaded(client, submitted_form(client, auth, form, form.xpath(".//button[@value='docx']")[0])))
+    entries, _ = toc_entries(volume)
+
+    assert len(entries) == 4 and {style for style, _ in entries} == {"TOC1"}
+    assert "白石村" in " ".join(text for _, text in entries) and "青泥" not in " ".join(text for _, text in entries)
+    assert "白石镇" in [p.text for p in Document(volume).paragraphs]  # on the cover
+
+
+@pytest.mark.parametrize("export", ["zip", "volume"])
+def test_a_township_office_may_not_export_the_other_township_s_part(client, auth, round_, export):
+    baishi = Unit.get(Unit.name == "白石镇")
+    auth.admin()
+    refused = client.post(f"/township/rounds/{round_.id}/{export}", data={"scope": "", "under": baishi.id},
+                          headers={"X-CSRFToken": auth.csrf_token(), "HX-Request": "true"})
+    assert refused.status_code == 404
+    assert not client.get(f"/township/rounds/{round_.id}").text.count('name="under"')  # its own board: no `under`
+
+
+# --- a round opened by the office above -----------------------------------------------
+
+CHANGES = ["/deadline", "/status", "/types"]  # the routes only the round's own office is answered by
+
+
+def round_controls(page):
+    """The addresses the page's forms and links send the office to about rounds."""
+    return page.xpath("//form/@action | //a/@href")
+
+
+@pytest.mark.parametrize("office, changes, opener", [
+    ("county", True, None),
+    (demo.ADMIN[0], False, "本轮由青泥县（县委组织部）开启"),
+])
+def test_the_board_offers_only_what_the_server_allows_the_office(client, auth, round_, office, changes, opener):
+    Round.update(deadline=datetime.date.today() + datetime.timedelta(days=9)).execute()
+    auth.login(office, demo.ADMIN[1])
+    page = board_of(client, round_)
+    controls = round_controls(page)
+    text = " ".join(page.text_content().split())
+
+    for change in CHANGES[:2]:
+        assert any(c.endswith(f"/rounds/{round_.id}{change}") for c in controls) == changes
+    assert ("结束填报" in [b.text for b in page.xpath("//button")]) == changes
+    assert bool(page.xpath("//input[@name='deadline']")) == changes
+    assert (opener in text) if opener else "开启，截止日期" not in text
+    for control in controls:  # every control left is answered
+        if f"/rounds/{round_.id}/" in control and not control.endswith(("/zip", "/volume")):
+            method = client.post if page.xpath(f"//form[@action='{control}'][@method='post']") else client.get
+            answer = method(control, data={"text": "请按时提交。"}, headers={"X-CSRFToken": auth.csrf_token()})
+            assert answer.status_code != 404, control
+    if not changes:
+        for change in CHANGES:
+            assert client.post(f"/township/rounds/{round_.id}{change}", data={"deadline": "2099-01-01", "open": "0"},
+                               headers={"X-CSRFToken": auth.csrf_token()}).status_code == 404
+
+
+@pytest.mark.parametrize("office, changes", [("county", True), (demo.ADMIN[0], False)])
+def test_the_rounds_list_offers_to_close_only_the_office_s_own_rounds(client, auth, round_, office, changes):
+    auth.login(office, demo.ADMIN[1])
+    page = lxml.html.fromstring(client.get("/township/rounds").text)
+    row = page.xpath("//table[contains(@class, 'list')]/tbody/tr")[0]
+    assert bool(row.xpath(".//button[text()='结束填报']")) == changes
+    assert ("由青泥县（县委组织部）开启" in row.text_content()) != changes

@@ -72,6 +72,15 @@ class Unit(BaseModel):
         return [int(part) for part in self.path.strip("/").split("/")[:-1]]
 
     @property
+    def office_title(self):
+        """What the unit's office is called (县委组织部, 镇党建办): the name
+        its first active admin account goes by, else the unit's own name."""
+        admin = (User.select(User.display_name)
+                 .where((User.unit == self) & (User.role == "admin") & User.active & (User.display_name != ""))
+                 .order_by(User.id).first())
+        return admin.display_name if admin else self.name
+
+    @property
     def kind_label(self):
         return self.TREE_KINDS.get(self.kind, self.kind)
 

@@ -78,7 +78,20 @@ class Report(BaseModel):
         return query.where(Unit.path.startswith(under.path)) if under else query
 
     @classmethod
-    def on_board(cls, round_, under):
+    def progress_column(cls):
+        """`progress` computed by the database, to count or filter reports by it."""
+        return Case(None, [((cls.status == "draft") & (cls.version == 0), "not_started")], cls.status)
+
+    @classmethod
+    def showing(cls, round_, progress):
+        """The condition on a report of `round_` to have `progress` (a key of
+        PROGRESS_LABELS, or "overdue": what `is_overdue` tells of one report)."""
+        if progress == "overdue":
+            return cls.status.in_(cls.EDITABLE) if round_.is_past_deadline else Value(False)
+        return cls.progress_column() == progress
+
+    @classmethod
+    def on_board(cls, round_, under, progress=None):
         """The round's reports as the progress board shows them, one query:
         the unit's name, kind and state, the last editor's name, and
         `missing_figures` (required figures left empty, by the report's own
@@ -86,7 +99,8 @@ class Report(BaseModel):
         shows are read, into flat reports (`.objects()`, no Unit or User
         objects): at a thousand units, reading every report's text, and then
         building three objects a row, each took a good part of the page's time.
-        Only the reports of `under`'s subtree: an office sees its own part."""
+        Only the reports of `under`'s subtree: an office sees its own part;
+        with `progress`, only those `showing` it (the board's filter)."""
         editor = User.alias()
 
         def missing_of(report_type):
@@ -98,6 +112,9 @@ class Report(BaseModel):
             missing = missing_of(types[0])
         else:
             missing = Case(cls.type_version, [(t.version_id, missing_of(t)) for t in types], 0)
+        shown = (cls.round == round_) & Unit.path.startswith(under.path)
+        if progress:
+            shown &= cls.showing(round_, progress)
         query = (cls.select(cls.id, cls.unit, cls.version, cls.status, cls.updated_at, cls.findings, cls.type_version,
                             missing.alias("missing_figures"),
                             Unit.name.alias("unit_name"), Unit.kind.alias("unit_kind"),
@@ -105,8 +122,7 @@ class Report(BaseModel):
                             fn.COALESCE(fn.NULLIF(editor.display_name, ""), editor.username).alias("editor_label"))
                  .join(Unit).switch(cls)
                  .join(editor, JOIN.LEFT_OUTER, on=(cls.updated_by == editor.id))
-                 .where((cls.round == round_) & Unit.path.startswith(under.path)).order_by(Unit.position, Unit.id)
-                 .objects())
+                 .where(shown).order_by(Unit.position, Unit.id).objects())
         for report in query:
             report.round = round_
             yield report
@@ -133,7 +149,7 @@ class Report(BaseModel):
     @property
     def is_overdue(self):
         """Past the round's deadline and not yet handed in."""
-        return self.round.is_past_deadline and self.status in ("draft", "returned")
+        return self.round.is_past_deadline and self.status in self.EDITABLE
 
     @property
     def is_editable_status(self):

@@ -5,7 +5,7 @@ from collections import Counter
 import click
 from flask import flash, g, redirect, render_template, request, url_for
 
-from ..auth import office_of, own_round_or_404, round_or_404, unit_or_404, visible_rounds, visible_types
+from ..auth import may_change_round, office_of, own_round_or_404, round_or_404, unit_or_404, visible_rounds, visible_types
 from ..db import db_int, writing
 from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
@@ -13,7 +13,7 @@ from ..documents.pdf import availability
 from ..forms import cn_date
 from ..ledger.models import LedgerEntry
 from ..models import AuditEvent, Notice, Report, ReportTypeRecord, Round, Unit
-from ..rollup import is_deep, parts_progress
+from ..rollup import is_deep, parts_progress, progress_totals
 from . import bp, one_line, page_or_partial
 
 # The type each kind of unit gets unless the office chooses another.
@@ -151,6 +151,7 @@ def rounds_page(values=None, errors=None, status=200):
                         "reach": "children" if labels else "all"}
     rounds = list(visible_rounds(g.user))
     return render_template("township/rounds.html", rounds=rounds, offered=list(offered_types()),
+                           changeable={r.id for r in rounds if may_change_round(g.user, r)},
                            kinds=Unit.KINDS, values=values, errors=errors or {}, reach_labels=labels,
                            reach_counts={r: Round.units_of(office, r).count() for r in labels},
                            children_kinds=Round.kinds_reached(office, "children") if labels else set()), status
@@ -346,14 +347,11 @@ def board(round_id):
     parts = []
     if is_deep(under):
         parts, totals, followed = parts_progress(round_, under)
-        reports = list(Report.on_board(round_, under)) if status else []
     else:
-        reports = list(Report.on_board(round_, under))
-        totals = Counter(r.progress for r in reports)
-        totals["overdue"] = sum(1 for r in reports if r.is_overdue)
-        followed = Counter(r.type_version_id for r in reports)
-    shown = [r for r in reports if not status or r.progress == status or (status == "overdue" and r.is_overdue)]
-    return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=shown,
+        totals, followed = progress_totals(round_, under)
+    # The filter is the database's: a county's part holds thousands of reports.
+    reports = list(Report.on_board(round_, under, status or None)) if status or not parts else []
+    return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=reports,
                            today=datetime.date.today(), under=under if under.id != office.id else None,
                            parts=parts,
                            summary_type=most_followed(round_, followed.elements()),
@@ -361,7 +359,8 @@ def board(round_id):
                            status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
-                           newer_types=round_.is_open and bool(round_.pending_moves()),
+                           changeable=may_change_round(g.user, round_),
+                           newer_types=round_.is_open and may_change_round(g.user, round_) and bool(round_.pending_moves()),
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
                            fill_url=report_link("fill.report_page"), office_problem=availability(),
                            ledger_counts=LedgerEntry.counts_by_unit())
