@@ -37,7 +37,7 @@ from .filenames import UniqueNames, safe_filename
 from .forms import cn_date
 from .models import AuditEvent, ExportJob, Report, Round, Unit, User
 from .partials import partial_response, wants_partial
-from .rollup import is_deep, part_of
+from .rollup import part_of, reaches_below
 from .documents.official import official_template
 from .documents.pdf import ConverterError, availability, docx_to_pdf
 from .documents.volume import build_volume
@@ -157,19 +157,20 @@ def write_zip(reports, path, progress=None, folder=lambda report: ""):
     return count
 
 
-def townships(under):
-    """report -> its township's name in an export of `under`'s part, when
-    that part is more than one level deep (a county's): the unit directly
-    below `under` holding the report's unit. None when not so deep."""
-    if not is_deep(under):
+def townships(round_, under):
+    """report -> its township's name in an export of `round_` over `under`'s
+    part, when its reports there lie more than one level deep (a county's
+    round its villages fill too): the unit directly below `under` holding
+    the report's unit. None when not so deep."""
+    if not reaches_below(round_, under):
         return None
     names = {u.id: u.name for u in Unit.select(Unit.id, Unit.name).where(Unit.parent == under)}
     return lambda report: names.get(part_of(report.unit.path, under), "")
 
 
-def township_folders(under):
-    """The `folder` of write_zip for `under`'s part: a folder per township in a county's."""
-    township = townships(under)
+def township_folders(round_, under):
+    """The `folder` of write_zip for `round_` over `under`'s part: a folder per township in a county's."""
+    township = townships(round_, under)
     if township is None:
         return lambda report: ""
     return lambda report: safe_filename(township(report)) + "/" if township(report) else ""
@@ -210,9 +211,9 @@ def write_zip_of(job, under=None):
     """The zip job's writer: its round's chosen reports of `under`'s part
     (by default the part of the office that started it), one by one."""
     def write(path, progress):
-        part = under or job_office(job)
-        return write_zip(one_by_one(chosen_reports(Round.get_by_id(job.round_id), job.status_list, part)),
-                         path, progress, township_folders(part))
+        part, round_ = under or job_office(job), Round.get_by_id(job.round_id)
+        return write_zip(one_by_one(chosen_reports(round_, job.status_list, part)),
+                         path, progress, township_folders(round_, part))
     return write
 
 
@@ -330,7 +331,7 @@ def write_volume(round_, reports, path, progress=None, pdf=False, under=None):
         raise ConverterError(problem)
     reports = list(reports)
     under = under or round_.office
-    township = townships(under)
+    township = townships(round_, under)
     if township:  # each township's reports together, the townships in their order
         rank = {name: i for i, (name,) in enumerate(Unit.ordered().select(Unit.name).where(Unit.parent == under).tuples())}
         reports.sort(key=lambda report: rank.get(township(report), -1))
@@ -665,7 +666,7 @@ def round_export_zip(round_id, output, statuses, under):
     unit = under_option(round_, under)
     reports = chosen_reports(round_, statuses_option(statuses), unit)
     with click.progressbar(length=reports.count(), label="正在生成") as bar:
-        count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1), folder=township_folders(unit))
+        count = write_zip(one_by_one(reports), output, progress=lambda n: bar.update(1), folder=township_folders(round_, unit))
     click.echo(f"已写入 {output}（{count} 份报告）")
 
 

@@ -29,6 +29,16 @@ def is_deep(under):
                                & (Unit.parent != under.id)).exists()
 
 
+def reaches_below(round_, under):
+    """Whether `round_` has reports in `under`'s part below `under`'s own
+    children (a county's round its villages fill too). Only then are its
+    board, zip and 汇编 grouped by township: a county's round for its
+    townships alone lists them as a township's board lists its villages."""
+    return (Report.select(Report.id).join(Unit)
+            .where((Report.round == round_) & Unit.path.startswith(under.path) & (Unit.id != under.id)
+                   & (Unit.parent != under.id)).exists())
+
+
 def progress_groups(round_, under, *by):
     """(*by, progress, type version, count) of the round's reports of
     `under`'s part: counted by the database, a handful of rows however many units."""

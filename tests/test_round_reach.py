@@ -1,6 +1,8 @@
 """Rounds at a level: the county opens a round for its townships alone (the
 township secretaries' 述职) or for every unit below it; each township
 opens its own round for its villages, beside the county's."""
+import zipfile
+
 import pytest
 
 from pbforms.models import Report, Round, Unit, User
@@ -156,3 +158,33 @@ def test_round_open_for_every_unit_asks_for_the_villages_type(run):
 
     assert result.exit_code != 0
     assert "请为这些单位类型指定报告类型：村（--type village=编号）、社区（--type community=编号）" in result.output
+
+
+# --- the county's round for its townships alone, on its board and in its files ----
+
+@pytest.fixture
+def townships_round(client, auth):
+    auth.county()
+    open_round(client, auth, reach="children", **township_type())
+    return Round.get(Round.year == 2023)
+
+
+def test_its_board_lists_the_townships_as_a_townships_board_lists_villages(client, auth, townships_round):
+    page = parse(client.get(f"/township/rounds/{townships_round.id}").text)
+
+    headers = [" ".join(th.text_content().split()) for th in page.xpath("//table//th")]
+    assert headers[:2] == ["单位", "状态"]
+    assert "所辖单位进度" not in headers
+    assert [" ".join(row.xpath("td")[0].text_content().split()) for row in page.xpath("//table/tbody/tr")] == \
+        ["青泥镇", "白石镇"]
+
+
+def test_its_zip_holds_each_townships_report_without_folders(app, townships_round, tmp_path):
+    out = tmp_path / "报告.zip"
+
+    result = app.test_cli_runner().invoke(args=["round", "export-zip", "--round", str(townships_round.id),
+                                                "-o", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert sorted(zipfile.ZipFile(out).namelist()) == sorted(
+        f"2023年度{name}党委书记抓基层党建工作述职报告.docx" for name in TOWNSHIPS)

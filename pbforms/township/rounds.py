@@ -13,7 +13,7 @@ from ..documents.pdf import availability
 from ..forms import cn_date
 from ..ledger.models import LedgerEntry
 from ..models import AuditEvent, Notice, Report, ReportTypeRecord, Round, Unit
-from ..rollup import is_deep, parts_progress, progress_totals
+from ..rollup import is_deep, parts_progress, progress_totals, reaches_below
 from . import bp, one_line, page_or_partial
 
 # The type each kind of unit gets unless the office chooses another.
@@ -333,7 +333,7 @@ def report_link(endpoint):
 def board(round_id):
     """Every unit's report of the round; a few queries, whatever the number of units.
 
-    A county's board (its part reaching below its townships) lists each
+    A county's board (of a round reaching below its townships) lists each
     township's own report and its villages' progress, with a link down to
     the township's board (`under`); a status filter lists the matching
     units of the whole part."""
@@ -345,7 +345,7 @@ def board(round_id):
     office = office_of(g.user)
     under = office if under_id is None else unit_or_404(under_id)
     parts = []
-    if is_deep(under):
+    if reaches_below(round_, under):
         parts, totals, followed = parts_progress(round_, under)
     else:
         totals, followed = progress_totals(round_, under)
