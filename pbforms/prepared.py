@@ -10,7 +10,9 @@ each run puts the values in their places and reads the rows as the query
 itself would (model objects, joined ones included).
 
 Values are whole numbers and strings only: those reach the database as
-they are, where other types would need the column's own conversion.
+they are, where other types would need the column's own conversion. The
+UPDATEs of every autosave are prepared the same way (`changed`); there
+None is taken too, as NULL for a column set (compared, it would match nothing).
 """
 import threading
 
@@ -47,14 +49,23 @@ class Prepared:
                 self.built[kind] = (query, sql, slots)
             return self.built[kind]
 
-    def __call__(self, *values):
-        """The rows, as a list."""
+    def _run(self, values, null=False):
+        """The built query and its cursor, run with `values`."""
         for value in values:
-            if not isinstance(value, (int, str)) or isinstance(value, bool):
+            if not (isinstance(value, (int, str)) and not isinstance(value, bool) or null and value is None):
                 raise TypeError(f"Prepared takes whole numbers and strings, not {value!r}")
         query, sql, slots = self._built()
         params = [values[x] if what == "value" else x for what, x in slots]
-        return list(query._get_cursor_wrapper(db.execute_sql(sql, params)))
+        return query, db.execute_sql(sql, params)
+
+    def __call__(self, *values):
+        """The rows, as a list."""
+        query, cursor = self._run(values)
+        return list(query._get_cursor_wrapper(cursor))
+
+    def changed(self, *values):
+        """For an UPDATE: how many rows it changed."""
+        return self._run(values, null=True)[1].rowcount
 
     def first(self, *values):
         """The first row, or None."""
