@@ -183,7 +183,7 @@ class Report(BaseModel):
         at once can never both win. The revision is written in the same
         transaction: autosaves come every few seconds
         while someone types, so a plain save updates that user's revision of
-        the same minute in place (`Revision.absorbs`), keeping the newest
+        the same minute in place (`ABSORB_INTO_REVISION`), keeping the newest
         content. A save with a `note` (a restore, an import) always gets a
         revision of its own, and so does one with `own_revision` (adding,
         moving or removing an item: each such step can be restored).
