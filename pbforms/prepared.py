@@ -7,10 +7,14 @@ that walk took ten times longer than SQLite took to answer: about 0.25 ms
 each, a fifth of a save (5.2 -> 4.1 ms in process; bench/RESULTS.md). A `Prepared`
 select is built once per kind of database with stand-ins for its values;
 each run puts the values in their places and reads the rows as the query
-itself would (model objects, joined ones included).
+itself would (model objects, joined ones included). How the rows' columns
+map onto models is worked out on the first run too: peewee does that anew
+for every query, half of reading the report of an autosave.
 
 Values are whole numbers and strings only: those reach the database as
-they are, where other types would need the column's own conversion.
+they are, where other types would need the column's own conversion. The
+UPDATEs of every autosave are prepared the same way (`changed`); there
+None is taken too, as NULL for a column set (compared, it would match nothing).
 """
 import threading
 
@@ -31,6 +35,7 @@ class Prepared:
         self.build = build
         self.names = build.__code__.co_varnames[:build.__code__.co_argcount]
         self.built = {}  # kind of database -> (query, sql, [position of a value, or the fixed parameter])
+        self.columns = {}  # kind of database -> what reading the rows needs of the columns (the cursor wrapper's)
         self.lock = threading.Lock()
 
     def _built(self):
@@ -47,14 +52,32 @@ class Prepared:
                 self.built[kind] = (query, sql, slots)
             return self.built[kind]
 
-    def __call__(self, *values):
-        """The rows, as a list."""
+    def _run(self, values, null=False):
+        """The built query and its cursor, run with `values`."""
         for value in values:
-            if not isinstance(value, (int, str)) or isinstance(value, bool):
+            if not (isinstance(value, (int, str)) and not isinstance(value, bool) or null and value is None):
                 raise TypeError(f"Prepared takes whole numbers and strings, not {value!r}")
         query, sql, slots = self._built()
         params = [values[x] if what == "value" else x for what, x in slots]
-        return list(query._get_cursor_wrapper(db.execute_sql(sql, params)))
+        return query, db.execute_sql(sql, params)
+
+    def __call__(self, *values):
+        """The rows, as a list."""
+        query, cursor = self._run(values)
+        rows = query._get_cursor_wrapper(cursor)
+        known = self.columns.get(type(db.obj))
+        if known is None:
+            fresh = set(vars(rows))
+            rows.initialize()
+            self.columns[type(db.obj)] = {k: v for k, v in vars(rows).items() if k not in fresh}
+        else:
+            vars(rows).update(known)
+        rows.initialized = True
+        return list(rows)
+
+    def changed(self, *values):
+        """For an UPDATE: how many rows it changed."""
+        return self._run(values, null=True)[1].rowcount
 
     def first(self, *values):
         """The first row, or None."""

@@ -1,4 +1,5 @@
-"""Prepared selects (pbforms/prepared.py) give the rows their query gives, on SQLite and PostgreSQL."""
+"""Prepared selects (pbforms/prepared.py) give the rows their query gives,
+and prepared UPDATEs change what theirs would, on SQLite and PostgreSQL."""
 import pytest
 
 from pbforms.db import db
@@ -8,6 +9,7 @@ from pbforms.prepared import Prepared
 REPORT_IN_UNIT = Prepared(lambda report_id, unit_id: Report.with_round_and_unit()
                           .where((Report.id == report_id) & (Report.unit == unit_id)))
 USER_NAMED = Prepared(lambda name: User.select().where(User.username == name))
+RENAMED = Prepared(lambda display_name, name: User.update(display_name=display_name).where(User.username == name))
 
 
 @pytest.fixture
@@ -57,3 +59,18 @@ def test_a_logged_out_session_finds_no_user(conn):
     assert User.of_session(user.id, user.session_epoch, "sid-1") is None
     assert User.of_session(user.id, user.session_epoch + 1, "sid-2") is None
     assert User.of_session(user.id, None, "sid-2") is None
+
+
+@pytest.mark.parametrize("name, changed", [("qingnicun", 1), ("no such user", 0), ("' OR 1=1 --", 0)])
+def test_an_update_changes_only_the_rows_it_names(conn, name, changed):
+    before = {u.username: u.display_name for u in User.select()}
+    assert RENAMED.changed("新名字", name) == changed
+    assert {u.username: u.display_name for u in User.select()} == {
+        username: "新名字" if username == name else shown for username, shown in before.items()}
+
+
+def test_an_update_may_set_null(conn):
+    report = Report.select().where(Report.updated_by.is_null(False)).first() or Report.get()
+    unset = Prepared(lambda editor, report_id: Report.update(updated_by=editor).where(Report.id == report_id))
+    assert unset.changed(None, report.id) == 1
+    assert Report.get_by_id(report.id).updated_by is None

@@ -199,7 +199,7 @@ class Report(BaseModel):
         at once can never both win. The revision is written in the same
         transaction: autosaves come every few seconds
         while someone types, so a plain save updates that user's revision of
-        the same minute in place (`Revision.absorbs`), keeping the newest
+        the same minute in place (`ABSORB_INTO_REVISION`), keeping the newest
         content. A save with a `note` (a restore, an import) always gets a
         revision of its own, and so does one with `own_revision` (adding,
         moving or removing an item: each such step can be restored).
@@ -210,6 +210,10 @@ class Report(BaseModel):
             raise Conflict(self.version)
         # Worked out before the write lock is taken: it reads last year's report.
         findings, confirmed = self.count_findings(data)
+        # The statements are prepared (pbforms/prepared.py) and the report's
+        # JSON written once serialised: a plain autosave runs these two alone.
+        text, confirmed_text = Report.data.db_value(data), Report.confirmed_findings.db_value(confirmed)
+        user_id = user.id if user else None
         with writing():
             saved_at = now()
             # The UPDATE itself is the version check: on PostgreSQL, of two
@@ -218,11 +222,8 @@ class Report(BaseModel):
             # The status is part of the condition too: an autosave that
             # passed the edit check just before a submit committed must not
             # change the report the submit handed in.
-            changed = (Report.update(data=data, version=expected_version + 1, updated_at=saved_at,
-                                     updated_by=user, findings=findings, confirmed_findings=confirmed)
-                       .where((Report.id == self.id) & (Report.version == expected_version)
-                              & Report.status.in_(Report.EDITABLE)).execute())
-            if not changed:
+            if not SAVE_DATA.changed(text, expected_version + 1, str(saved_at), user_id, findings, confirmed_text,
+                                     self.id, expected_version):
                 stored = Report.get_by_id(self.id)
                 if stored.status not in Report.EDITABLE:
                     raise NotEditable(stored.version, stored.status)
@@ -232,11 +233,14 @@ class Report(BaseModel):
             self.version = expected_version + 1
             self.updated_at = saved_at
             self.updated_by = user
-            latest = Revision.latest_of(self)
-            if not (note or own_revision) and latest is not None and latest.absorbs(user, self.updated_at):
-                (Revision.update(version=self.version, data=data, created_at=self.updated_at)
-                 .where(Revision.id == latest.id).execute())
-            else:
+            # A plain save by the same user within the same clock minute
+            # updates the newest revision (the version just replaced) in
+            # place, unless that one has a note.
+            minute = saved_at.replace(second=0)
+            absorbed = not (note or own_revision) and user_id is not None and ABSORB_INTO_REVISION.changed(
+                self.version, text, str(saved_at), self.id, expected_version, user_id, str(minute),
+                str(minute + datetime.timedelta(minutes=1)))
+            if not absorbed:
                 Revision.create(report=self, version=self.version, data=data, user=user,
                                 created_at=self.updated_at, note=note)
 
@@ -404,12 +408,6 @@ class Revision(BaseModel):
         if latest is not None and not latest.note:
             cls.update(note=note).where(cls.id == latest.id).execute()
 
-    def absorbs(self, user, at):
-        """Whether a plain save by `user` at `at` updates this revision in
-        place: same user, same clock minute, and no note."""
-        return (not self.note and self.user_id == (user.id if user else None)
-                and self.created_at.replace(second=0) == at.replace(second=0))
-
 
 class PendingImport(BaseModel):
     """An uploaded JSON file between its preview and its confirmation,
@@ -450,6 +448,25 @@ LAST_YEAR = Prepared(lambda unit_id, type_id, year: (
     .where((Report.unit == unit_id) & (Round.year < year))
     .order_by(Round.year.desc(), Case(None, [(TypeVersion.report_type == type_id, 0)], 1), Round.id.desc())
     .limit(1)))
+
+
+# Report.save_data: the next version, only from the version the page had
+# and while the report is editable.
+SAVE_DATA = Prepared(lambda data, version, updated_at, updated_by, findings, confirmed_findings, report_id,
+                     expected_version: (
+    Report.update({Report.data: Value(data, converter=False), Report.version: version,
+                   Report.updated_at: updated_at, Report.updated_by: updated_by, Report.findings: findings,
+                   Report.confirmed_findings: Value(confirmed_findings, converter=False)})
+    .where((Report.id == report_id) & (Report.version == expected_version) & Report.status.in_(Report.EDITABLE))))
+
+
+# Report.save_data: the revision of the version replaced takes the new
+# content, when it is that user's of the same minute without a note.
+ABSORB_INTO_REVISION = Prepared(lambda version, data, created_at, report_id, replaced, user_id, minute, next_minute: (
+    Revision.update({Revision.version: version, Revision.data: Value(data, converter=False),
+                     Revision.created_at: created_at})
+    .where((Revision.report == report_id) & (Revision.version == replaced) & (Revision.note == "")
+           & (Revision.user == user_id) & (Revision.created_at >= minute) & (Revision.created_at < next_minute))))
 
 
 # Revision.latest_of, without the data.
