@@ -733,7 +733,8 @@ def test_the_fill_page_names_the_office_that_reviews_the_report(client, auth, un
 
     assert one(after, "//*[@class='flash ok']").text_content() == f"已提交，等待{reviewer}审核。"
     assert f"等待{reviewer}审核；{reviewer}还没有打开" in one(after, "//main").text_content()
-    assert f"报告回到草稿，{reviewer}暂时看不到" in one(after, "//form[contains(@action, '/withdraw')]").get("data-confirm")
+    withdraw = one(after, "//form[contains(@action, '/withdraw')]")
+    assert f"报告回到草稿，{reviewer}暂时看不到" in withdraw.get("data-confirm")
     unnamed = one(after, "//main").text_content().replace(reviewer, "")
     assert "党建办" not in unnamed and "组织部" not in unnamed  # no other office named
 
