@@ -437,8 +437,8 @@ def withdraw_refusal(report):
     if report.status != "submitted":
         return f"此报告{report.status_label}，只有已提交、尚未审核的报告才能撤回。"
     if report.opened_at is not None:
-        return (f"镇党建办已于 {report.opened_at:%Y-%m-%d %H:%M} 开始审核此报告，不能再撤回。"
-                "如需修改，请联系镇党建办退回。")
+        return (f"{report.reviewer}已于 {report.opened_at:%Y-%m-%d %H:%M} 开始审核此报告，不能再撤回。"
+                f"如需修改，请联系{report.reviewer}退回。")
     if not report.round.is_open:
         return "本轮填报已结束，不能撤回。"
     return "只能撤回本单位的报告。"
@@ -449,7 +449,7 @@ def edit_refusal(report):
     if not report.round.is_open:
         return "本轮填报已结束，报告只读，不能再修改。"
     if not report.is_editable_status:
-        return f"此报告{report.status_label}，不能再修改。如需修改，请联系镇党建办退回。"
+        return f"此报告{report.status_label}，不能再修改。如需修改，请联系{report.reviewer}退回。"
     return "只能修改本单位的报告。"
 
 

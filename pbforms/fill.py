@@ -475,7 +475,7 @@ def submit(report_id):
         return refuse_edit(report_or_404(report_id))
     except Conflict as conflict:
         return conflict_response(report, conflict)
-    flash("已提交，等待镇党建办审核。", "ok")
+    flash(f"已提交，等待{report.reviewer}审核。", "ok")
     return redirect(url_for("fill.report_page", report_id=report.id), 303)
 
 

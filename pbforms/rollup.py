@@ -88,6 +88,6 @@ def parts_progress(round_, under):
     for unit_id, name in children:
         if unit_id in own:
             own[unit_id].round = round_
-        parts.append(PartProgress(unit_id, name, own.get(unit_id), counts[unit_id], overdue_count(round_, counts[unit_id]),
-                                  sum(counts[unit_id].values())))
+        parts.append(PartProgress(unit_id, name, own.get(unit_id), counts[unit_id],
+                                  overdue_count(round_, counts[unit_id]), sum(counts[unit_id].values())))
     return parts, totals, followed

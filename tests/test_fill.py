@@ -10,6 +10,7 @@ from pbforms.forms import builtin_type
 from pbforms.merge import KEEP_CHARS, KEEP_ITEMS
 from pbforms.models import Report, Revision, User, now
 from tests.fillpage import FillPage, docx_paragraphs, one, parse, report_of, revision_count
+from tests.test_township import complete
 
 REPORT_TYPE = builtin_type("annual_report")
 SAVED = re.compile(r"已保存 \d\d:\d\d:\d\d")
@@ -421,7 +422,7 @@ def test_submit_when_complete_marks_it_submitted(client, page):
     assert response.status_code == 303
     assert stored(page).status == "submitted"
     flash = one(parse(client.get(page.url).text), "//*[@class='flash ok']")
-    assert flash.text_content() == "已提交，等待镇党建办审核。"
+    assert flash.text_content() == "已提交，等待县委组织部审核。"  # a township's report: the county reviews it
 
 
 def test_submitted_report_is_read_only(client, page):
@@ -435,7 +436,7 @@ def test_submitted_report_is_read_only(client, page):
     text = one(tree, "//article[@class='document']").text_content()
     assert "排查十八大以来农村发展党员档案35份" in text
     assert "现全镇7个党群服务中心均已达标" in text
-    assert "报告已提交，等待镇党建办审核" in one(tree, "//main").text_content()
+    assert "报告已提交，等待县委组织部审核" in one(tree, "//main").text_content()
 
 
 def test_submitted_report_shows_its_status(client, page):
@@ -653,10 +654,10 @@ def test_withdraw_after_the_office_opened_it_is_refused(app, client, auth, page)
     from tests.conftest import Auth
     Auth(admin).county()  # the township's own report: reviewed by the county
     review = admin.get(f"/township/reports/{page.report_id}")
-    assert "还可以撤回" in review.text and "镇党建办还没有打开" in page.html()  # looking is not opening
+    assert "还可以撤回" in review.text and "县委组织部还没有打开" in page.html()  # looking is not opening
     token = one(parse(review.text), "//form[@id='start-review']//input[@name='csrf_token']").get("value")
     assert admin.post(f"/township/reports/{page.report_id}/open", data={"csrf_token": token}).status_code == 303
-    assert "镇党建办已开始审核" in page.html()
+    assert "县委组织部已开始审核" in page.html()
     response = client.post(page.url + "/withdraw", data={"csrf_token": auth.csrf_token()}, follow_redirects=True)
     assert "开始审核此报告，不能再撤回" in response.text
     assert stored(page).status == "submitted"
@@ -711,3 +712,46 @@ def test_the_picker_says_what_inserting_does(page):
     select = one(parse(page.html()), '//select[@data-insert-into="f-intro"]')
     assert "打印时换成" in select.get("aria-label")
     assert "打印时换成它的值" in select.xpath("./option")[0].text_content()
+
+
+@pytest.mark.parametrize("unit_name, username, reviewer", [
+    ("青泥镇", "qingnizhen", "县委组织部"),  # a township's own report: the county's office reviews it
+    ("青泥村", "qingnicun", "镇党建办"),  # a village's: its township's
+    ("白石村", "baishicun", "白石镇党建办"),
+], ids=["township", "village", "other-township-s-village"])
+def test_the_fill_page_names_the_office_that_reviews_the_report(client, auth, unit_name, username, reviewer):
+    auth.login(username)
+    report = report_of(unit_name)
+    with db.connection_context():
+        complete(report, User.by_username(username))
+    page = FillPage(client, report.id)
+    before = parse(page.html())
+    assert f"报告交{reviewer}审核" in one(before, "//button[text()='提交审核']").get("data-confirm")
+
+    page.submit()
+    after = parse(client.get(page.url).text)
+
+    assert one(after, "//*[@class='flash ok']").text_content() == f"已提交，等待{reviewer}审核。"
+    assert f"等待{reviewer}审核；{reviewer}还没有打开" in one(after, "//main").text_content()
+    withdraw = one(after, "//form[contains(@action, '/withdraw')]")
+    assert f"报告回到草稿，{reviewer}暂时看不到" in withdraw.get("data-confirm")
+    unnamed = one(after, "//main").text_content().replace(reviewer, "")
+    assert "党建办" not in unnamed and "组织部" not in unnamed  # no other office named
+
+
+@pytest.mark.parametrize("unit_name, username, office, reviewer", [
+    ("青泥镇", "qingnizhen", "county", "县委组织部"),
+    ("青泥村", "qingnicun", "admin", "镇党建办"),
+], ids=["township", "village"])
+def test_a_returned_report_names_the_office_that_returned_it(client, auth, unit_name, username, office, reviewer):
+    auth.login(username)
+    report = report_of(unit_name)
+    with db.connection_context():
+        complete(report, User.by_username(username))
+        report = report_of(unit_name)
+        report.change_status("submitted", User.by_username(username), "submit")
+        key = report.report_type.counts[0].key
+        report.send_back(User.by_username(office), "请核对。", {key: "与备案不符"}, detail="请核对。")
+    main = one(parse(client.get(FillPage(client, report.id).url).text), "//main").text_content()
+    assert f"{reviewer}退回了此报告" in main
+    assert f"{reviewer}意见：与备案不符" in main

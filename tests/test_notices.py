@@ -7,6 +7,7 @@ import datetime
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from pbforms import demo
 from pbforms.models import AuditEvent, Notice, Round, Unit, User
 from pbforms.township.rounds import proposed_year
 
@@ -298,3 +299,15 @@ def test_a_closed_round_cannot_be_reminded(client, auth):
                            data={"csrf_token": auth.csrf_token(), "unit": str(dongpo.id), "text": "请提交。"})
     assert response.status_code == 422
     assert Notice.select().count() == 0
+
+
+@pytest.mark.parametrize("office, sender", [("county", "县委组织部"), ("admin", "镇党建办")])
+def test_a_notice_names_the_office_that_sent_it(client, auth, office, sender):
+    auth.login(office, demo.ADMIN[1])
+    round_ = the_round()
+    assert client.post(f"/township/rounds/{round_.id}/notice", data={"text": "请按时提交。"},
+                       headers={"X-CSRFToken": auth.csrf_token()}).status_code == 303
+    auth.logout()
+    auth.login("qingnicun")
+    banner = one(parse(client.get("/").text), "//div[contains(@class, 'notice-notice')]")
+    assert text_of(banner).startswith(f"{sender}通知（")

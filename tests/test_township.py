@@ -617,6 +617,8 @@ def test_approve_buttons_and_closing_a_round_ask_first_saying_what_follows(clien
     review = parse(client.get(f"/township/reports/{report.id}").text)
     questions = [b.get("data-confirm") for b in review.xpath("//button") if text_of(b) == "审核通过"]
     assert len(questions) == 2 and all("报告定稿，青泥村不能再修改" in q for q in questions)
+    auth.logout()
+    auth.county()  # the round's own office: only it may close the round
     rounds = parse(client.get("/township/rounds").text)
     closing = [b.getparent().get("data-confirm") for b in rounds.xpath("//form//button") if text_of(b) == "结束填报"]
     assert closing and all("所有单位的报告都变为只读" in q for q in closing)

@@ -126,6 +126,11 @@ class Notice(BaseModel):
     def kind_label(self):
         return self.KINDS.get(self.kind, self.kind)
 
+    @property
+    def sender(self):
+        """What the office that sent it is called (a county's notice reaches villages too)."""
+        return self.user.unit.office_title if self.user_id and self.user.unit_id else "党建办"
+
     @classmethod
     def for_user(cls, user):
         """Notices meant for the user's unit (or a unit above it) in open rounds where it has a report."""

@@ -156,6 +156,13 @@ class Report(BaseModel):
         return self.status in self.EDITABLE
 
     @cached_property
+    def reviewer(self):
+        """What the office that reviews (returns, approves) the report is
+        called: that of its unit's parent (a village's township's, a
+        township's county's), the root's own for the root (auth.may_review)."""
+        return (self.unit.parent if self.unit.parent_id else self.unit).office_title
+
+    @cached_property
     def last_year(self):
         """The unit's report of the newest earlier year's round, or None:
         of this report's type (any version of it) where that year has one,

@@ -5,7 +5,8 @@ from collections import Counter
 import click
 from flask import flash, g, redirect, render_template, request, url_for
 
-from ..auth import may_change_round, office_of, own_round_or_404, round_or_404, unit_or_404, visible_rounds, visible_types
+from ..auth import (may_change_round, office_of, own_round_or_404, round_or_404, unit_or_404, visible_rounds,
+                    visible_types)
 from ..db import db_int, writing
 from ..exports import SCOPES, most_followed, scope_counts
 from ..filenames import unsafe_characters, unsafe_message
@@ -351,6 +352,7 @@ def board(round_id):
         totals, followed = progress_totals(round_, under)
     # The filter is the database's: a county's part holds thousands of reports.
     reports = list(Report.on_board(round_, under, status or None)) if status or not parts else []
+    changeable = may_change_round(g.user, round_)
     return page_or_partial("township/board.html", "township/_board.html", round=round_, reports=reports,
                            today=datetime.date.today(), under=under if under.id != office.id else None,
                            parts=parts,
@@ -359,8 +361,8 @@ def board(round_id):
                            status=status, filters=FILTERS, scopes=SCOPES,
                            scope_counts=scope_counts(totals),
                            refreshed_at=datetime.datetime.now(), types=round_.types,
-                           changeable=may_change_round(g.user, round_),
-                           newer_types=round_.is_open and may_change_round(g.user, round_) and bool(round_.pending_moves()),
+                           changeable=changeable,
+                           newer_types=round_.is_open and changeable and bool(round_.pending_moves()),
                            review_url=report_link("township.review"), download_url=report_link("fill.download"),
                            fill_url=report_link("fill.report_page"), office_problem=availability(),
                            ledger_counts=LedgerEntry.counts_by_unit())
