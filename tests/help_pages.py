@@ -133,6 +133,8 @@ def build():
         "report-submitted": Page("shiqiaocun", f"/reports/{handed_in.id}"),
         "report-returned": Page("dongpocun", f"/reports/{returned.id}"),
         "board": Page("admin", f"/township/rounds/{this_year.id}"),
+        # A round is closed by the office that opened it: the demo's by the county.
+        "board-opener": Page("county", f"/township/rounds/{this_year.id}"),
         "rounds": Page("admin", "/township/rounds"),
         "review": Page("admin", f"/township/reports/{under_review.id}"),
         "township-report": Page("admin", f"/reports/{township.id}"),

@@ -53,6 +53,7 @@ def test_the_office_edits_a_type_and_the_fill_page_changes(browsing):
     admin.get_by_role("link", name="填报轮次", exact=True).click()
     admin.get_by_label("名称").fill("2023年度村党支部书记述职（浏览器测试）")
     admin.get_by_label("年度").fill("2023")
+    admin.get_by_label(re.compile("直属单位和其下所有村、社区")).check()  # the county's default: its townships alone
     admin.get_by_role("button", name="开启填报").click()
     expect(admin.locator(".flash.ok")).to_contain_text("可以开始填报")
 
