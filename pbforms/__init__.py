@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, db as database, exports, fill, help, history, models, township
 from .form_body import FastFormRequest
+from .session_cookie import MinutelySessionInterface
 from .rating import ballot as rating_ballot, views as rating_views
 from .ledger import views as ledger_views
 from .text import views as text_views
@@ -31,6 +32,7 @@ def create_app(config=None):
         static_folder=str(ROOT / "static"),
     )
     app.request_class = FastFormRequest  # autosaves post the whole page: pbforms/form_body.py
+    app.session_interface = MinutelySessionInterface()
     app.config.update(
         DATABASE_URL=os.environ.get("PBFORMS_DATABASE_URL")
         or f"sqlite:///{Path(app.instance_path) / 'pbforms.sqlite3'}",
@@ -38,8 +40,9 @@ def create_app(config=None):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("PBFORMS_HTTPS", "") not in ("", "0"),
-        # Idle expiry: every request renews the signed cookie, and Flask
-        # refuses one older than this even if a browser sends it again.
+        # Idle expiry: a request renews the signed cookie (at most once a
+        # minute: pbforms/session_cookie.py), and one older than this is
+        # refused even if a browser sends it again.
         PERMANENT_SESSION_LIFETIME=datetime.timedelta(
             hours=float(os.environ.get("PBFORMS_SESSION_IDLE_HOURS") or 8)),
         # A village clerk may keep the form open all day: the token lives as

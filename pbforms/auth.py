@@ -180,7 +180,7 @@ def init_app(app):
 
 def load_user():
     """The session's user. A cookie older than the idle time is already
-    refused by Flask (PERMANENT_SESSION_LIFETIME, renewed by every request);
+    refused (PERMANENT_SESSION_LIFETIME, renewed by requests: pbforms/session_cookie.py);
     one its user logged out of is in EndedSession, and one issued before
     a new password has an outdated epoch."""
     user_id = session.get("user_id")

@@ -322,7 +322,7 @@ def test_save_after_logout_says_why_it_failed(browsing):
     browsing.expect_errors(r"\b40[01]\b")
     page = browsing.login("liuwancun")
     open_report(page)
-    # Every response renews the session cookie: let the page's last requests
+    # A response may renew the session cookie: let the page's last requests
     # (favicon, static files) finish first, or one would bring the cookie back.
     page.wait_for_load_state("networkidle")
     page.context.clear_cookies()  # logged out meanwhile, e.g. in another tab

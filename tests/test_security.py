@@ -411,11 +411,31 @@ def test_session_expires_after_the_idle_time(app, client, auth, monkeypatch):
     assert goes_to_login(other.get("/"))
 
 
-def test_each_request_renews_the_idle_time(app, client, auth):
+def session_set_by(response):
+    return [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+
+
+def test_a_request_renews_the_idle_time_once_a_minute(app, client, auth, monkeypatch):
+    """Re-signing the cookie on every autosave cost a tenth of the save:
+    a minute after it was signed, the next request renews it."""
     auth.login(FILLER_A)
-    response = client.get("/")
-    cookie = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    client.get("/")  # the page after login (it may still change the session)
+    assert not session_set_by(client.get("/"))  # signed just now
+
+    clock_at(monkeypatch, datetime.datetime.now() + datetime.timedelta(seconds=61))
+    cookie = session_set_by(client.get("/"))
+
     assert cookie and "Expires=" in cookie[0]
+    assert not session_set_by(client.get("/"))
+
+
+def test_a_session_in_use_outlives_the_idle_time(app, client, auth, monkeypatch):
+    auth.login(FILLER_A)
+    idle = app.permanent_session_lifetime
+    start = datetime.datetime.now()
+    for step in range(1, 4):  # a request every half idle time keeps it alive
+        clock_at(monkeypatch, start + step * idle / 2)
+        assert client.get("/").status_code == 200
 
 
 def test_idle_hours_and_https_come_from_the_environment(monkeypatch, database_url):
