@@ -4,6 +4,7 @@ columns the models use and run backwards too, app processes starting
 together migrate once, and input PostgreSQL refuses never reaches it."""
 import threading
 
+import psycopg2
 import pytest
 from playhouse.migrations import Runner
 
@@ -129,6 +130,45 @@ def test_a_request_returns_its_connection_to_the_pool(app, client):
     client.get("/login")
     assert db.obj._in_use == {}
     assert len(db.obj._connections) == 1
+
+
+def connection_pings(monkeypatch):
+    """How many times the pool asks the server whether a connection works."""
+    pings = []
+    closed = database.PooledPostgresqlDatabase._is_closed
+
+    def counting(self, conn):
+        pings.append(conn)
+        return closed(self, conn)
+    monkeypatch.setattr(database.PooledPostgresqlDatabase, "_is_closed", counting)
+    return pings
+
+
+@pytest.mark.postgresql_only
+def test_a_connection_given_back_just_now_is_not_asked_again(app, client, monkeypatch):
+    """An autosave's round trips: the SELECT 1 of taking a connection was one of nine."""
+    client.get("/login")
+    pings = connection_pings(monkeypatch)
+    client.get("/login")
+    assert pings == []
+
+
+@pytest.mark.postgresql_only
+def test_a_connection_the_server_ended_while_idle_is_replaced(app, client, monkeypatch):
+    """A PostgreSQL restart (or an administrator ending idle sessions)
+    between two requests costs the next one nothing."""
+    client.get("/login")
+    [(_, _, conn)] = db.obj._connections
+    other = psycopg2.connect(app.config["DATABASE_URL"])
+    other.autocommit = True
+    other.cursor().execute("SELECT pg_terminate_backend(%s)", (conn.get_backend_pid(),))
+    other.close()
+    monkeypatch.setattr(database.RecentPooledPostgresqlDatabase, "TRUSTED_SECONDS", 0)
+    pings = connection_pings(monkeypatch)
+
+    assert client.get("/login").status_code == 200
+    assert pings  # the ended connection was asked, and discarded
+    assert db.obj._connections[0][2] is not conn
 
 
 @pytest.mark.sqlite_only
